@@ -1,0 +1,142 @@
+# mod_memguard - see README.md. `make help` lists the targets.
+#
+# Two layers (mod_memguard/README.md): the core (mg_*.c) is compiled here
+# with plain cc and WITHOUT httpd's include path, so it cannot grow an httpd
+# or APR dependency; the glue (mod_memguard*.c) is compiled and linked by
+# apxs together with the core objects.
+
+APXS      ?= $(shell command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null)
+CC        ?= cc
+PYTHON    ?= /usr/bin/python3
+BUILD     := build
+DESTDIR   ?=
+
+CORE_SRC  := $(sort $(wildcard mod_memguard/mg_*.c))
+GLUE_SRC  := $(sort $(wildcard mod_memguard/mod_memguard*.c))
+HDRS      := $(wildcard mod_memguard/*.h)
+CORE_OBJ  := $(patsubst mod_memguard/%.c,$(BUILD)/core/%.o,$(CORE_SRC))
+ASAN_OBJ  := $(patsubst mod_memguard/%.c,$(BUILD)/asan/%.o,$(CORE_SRC))
+UNIT_SRC  := $(sort $(wildcard t/unit/test_*.c))
+UNIT_BIN  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+ASAN_BIN  := $(patsubst t/unit/%.c,$(BUILD)/asan/%,$(UNIT_SRC))
+TOOL_SRC  := $(sort $(wildcard tools/*.c))
+TOOL_BIN  := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+
+MODULE    := mod_memguard/.libs/mod_memguard.so
+MGTEST    := t/modules/.libs/mod_mgtest.so
+
+# Recursive (=) on purpose: these run xml2-config, which may only exist
+# after `make deps` has installed libxml2's headers.
+XML_CFLAGS = $(shell xml2-config --cflags 2>/dev/null)
+XML_LIBS   = $(shell xml2-config --libs 2>/dev/null)
+
+WARN_CORE := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Werror
+CORE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -fPIC $(WARN_CORE) $(XML_CFLAGS)
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=all
+TEST_CFLAGS = $(CORE_CFLAGS) -Imod_memguard \
+              -DMG_FIXTURE_DIR='"$(CURDIR)/t/unit/fixtures"'
+
+.PHONY: all module mgtest tools unit check-asan integration test run stop \
+        install deps lint format format-check clean help bench fuzz
+
+all: module tools ## build the module (and the tools)
+
+module: $(MODULE) ## build mod_memguard.so with apxs
+
+$(BUILD)/core/%.o: mod_memguard/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -c -o $@ $<
+
+$(BUILD)/asan/%.o: mod_memguard/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+$(MODULE): $(GLUE_SRC) $(CORE_OBJ) $(HDRS)
+	$(APXS) -c -o mod_memguard/mod_memguard.la \
+	    -Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-std=gnu11 \
+	    $(GLUE_SRC) $(CORE_OBJ) $(XML_LIBS) >$(BUILD)/apxs.log 2>&1 \
+	    || { cat $(BUILD)/apxs.log; exit 1; }
+	@grep -E 'warning|error' $(BUILD)/apxs.log | grep -v 'non-libtool objects' \
+	    | grep -v 'is not portable' || true
+
+mgtest: $(MGTEST) ## build the test-only module mod_mgtest (never installed)
+
+$(MGTEST): t/modules/mod_mgtest.c
+	@mkdir -p $(BUILD)
+	$(APXS) -c -o t/modules/mod_mgtest.la -Wc,-Wall -Wc,-Wextra -Wc,-Werror \
+	    $< >$(BUILD)/apxs-mgtest.log 2>&1 || { cat $(BUILD)/apxs-mgtest.log; exit 1; }
+
+tools: $(TOOL_BIN)
+
+$(BUILD)/tools/%: tools/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -Imod_memguard -o $@ $< $(CORE_OBJ) $(XML_LIBS)
+
+$(BUILD)/unit/%: t/unit/%.c $(CORE_OBJ) t/unit/mg_test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Wno-conversion -o $@ $< $(CORE_OBJ) -lcmocka $(XML_LIBS)
+
+$(BUILD)/asan/%: t/unit/%.c $(ASAN_OBJ) t/unit/mg_test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Wno-conversion $(ASAN_FLAGS) -o $@ $< $(ASAN_OBJ) \
+	    -lcmocka $(XML_LIBS)
+
+unit: $(UNIT_BIN) ## build and run the cmocka unit tests
+	@fail=0; for t in $(UNIT_BIN); do \
+	    echo "== $$t"; $$t || fail=1; done; \
+	    if [ $$fail -ne 0 ]; then echo "unit tests FAILED"; exit 1; fi
+
+check-asan: $(ASAN_BIN) ## unit tests under AddressSanitizer + UBSan
+	@fail=0; for t in $(ASAN_BIN); do \
+	    echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t || fail=1; done; \
+	    if [ $$fail -ne 0 ]; then echo "asan unit tests FAILED"; exit 1; fi
+
+integration: module mgtest ## run the pytest integration tests against a real httpd
+	MG_MODULE=$(CURDIR)/$(MODULE) MG_MGTEST=$(CURDIR)/$(MGTEST) \
+	    $(PYTHON) -m pytest -ra -q t/integration $(PYTEST_ARGS)
+
+deps: ## install missing build and test dependencies (apt-get or dnf)
+	@sh tools/install-deps.sh
+
+test: deps ## install what is missing, then unit + integration tests
+	@$(MAKE) --no-print-directory all mgtest
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+run: deps ## build and start a private httpd with the demo hub on 127.0.0.1
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) tools/mg-run.py start --module $(CURDIR)/$(MODULE) $(if $(PORT),--port $(PORT))
+
+stop: ## stop the httpd started by `make run`
+	@$(PYTHON) tools/mg-run.py stop
+
+install: module ## install the module (and conf snippets) with apxs; honours DESTDIR
+	@sh tools/install.sh "$(APXS)" "$(DESTDIR)"
+
+bench: deps ## benchmarks (ratios against a baseline measured in the same run)
+	@$(MAKE) --no-print-directory all mgtest
+	@$(PYTHON) tools/bench.py
+
+lint: ## cppcheck, format check, log-number uniqueness
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	    --suppress=missingIncludeSystem --inline-suppr \
+	    -I mod_memguard $(CORE_SRC) $(TOOL_SRC)
+	@$(MAKE) --no-print-directory format-check
+	@$(PYTHON) tools/lognos.py --check
+
+format: ## reformat the C sources with clang-format
+	clang-format -i mod_memguard/*.[ch] t/unit/*.[ch] t/modules/*.c tools/*.c
+
+format-check: ## fail if clang-format would change the C sources
+	@clang-format --dry-run --Werror mod_memguard/*.[ch] t/unit/*.[ch] \
+	    t/modules/*.c tools/*.c
+
+clean: ## remove every build output
+	rm -rf $(BUILD) mod_memguard/.libs t/modules/.libs
+	rm -f mod_memguard/*.o mod_memguard/*.lo mod_memguard/*.la mod_memguard/*.slo
+	rm -f t/modules/*.o t/modules/*.lo t/modules/*.la t/modules/*.slo
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+	    awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
