@@ -57,7 +57,7 @@ $(MODULE): $(GLUE_SRC) $(CORE_OBJ) $(HDRS)
 	    -Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-std=gnu11 \
 	    $(GLUE_SRC) $(CORE_OBJ) $(XML_LIBS) >$(BUILD)/apxs.log 2>&1 \
 	    || { cat $(BUILD)/apxs.log; exit 1; }
-	@grep -E 'warning|error' $(BUILD)/apxs.log | grep -v 'non-libtool objects' \
+	@grep -E ': (warning|error):|not portable' $(BUILD)/apxs.log \
 	    | grep -v 'is not portable' || true
 
 mgtest: $(MGTEST) ## build the test-only module mod_mgtest (never installed)
@@ -125,12 +125,14 @@ lint: ## cppcheck, format check, log-number uniqueness
 	@$(MAKE) --no-print-directory format-check
 	@$(PYTHON) tools/lognos.py --check
 
+FORMAT_SRC = $(wildcard mod_memguard/*.[ch] t/unit/*.[ch] t/modules/*.c \
+                        t/fuzz/*.c t/bench/*.c tools/*.c)
+
 format: ## reformat the C sources with clang-format
-	clang-format -i mod_memguard/*.[ch] t/unit/*.[ch] t/modules/*.c tools/*.c
+	clang-format -i $(FORMAT_SRC)
 
 format-check: ## fail if clang-format would change the C sources
-	@clang-format --dry-run --Werror mod_memguard/*.[ch] t/unit/*.[ch] \
-	    t/modules/*.c tools/*.c
+	@clang-format --dry-run --Werror $(FORMAT_SRC)
 
 clean: ## remove every build output
 	rm -rf $(BUILD) mod_memguard/.libs t/modules/.libs

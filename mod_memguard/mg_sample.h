@@ -12,43 +12,43 @@
 
 #include <stdint.h>
 
-#define MG_SAMPLE_MAX_NODES 16   /* NUMA nodes kept (allowed ones only) */
-#define MG_SAMPLE_MAX_CACHES 16  /* named slab caches (MemGuardSlabCache) */
-#define MG_SAMPLE_TOP_CACHES 8   /* largest slab caches, for the status page */
-#define MG_SAMPLE_NAME_LEN 32    /* slab cache names are at most 31 chars */
+#define MG_SAMPLE_MAX_NODES 16  /* NUMA nodes kept (allowed ones only) */
+#define MG_SAMPLE_MAX_CACHES 16 /* named slab caches (MemGuardSlabCache) */
+#define MG_SAMPLE_TOP_CACHES 8  /* largest slab caches, for the status page */
+#define MG_SAMPLE_NAME_LEN 32   /* slab cache names are at most 31 chars */
 
 enum {
     MG_SRC_MEMINFO = 1u << 0,
-    MG_SRC_PSI = 1u << 1,       /* clear: PSI absent or switched off */
+    MG_SRC_PSI = 1u << 1, /* clear: PSI absent or switched off */
     MG_SRC_CGROUP = 1u << 2,
     MG_SRC_NUMA = 1u << 3,
-    MG_SRC_SLABINFO = 1u << 4,  /* clear: not readable (not root) */
+    MG_SRC_SLABINFO = 1u << 4, /* clear: not readable (not root) */
 };
 
 typedef struct {
     char name[MG_SAMPLE_NAME_LEN];
-    uint64_t bytes;             /* num_objs * objsize */
+    uint64_t bytes; /* num_objs * objsize */
 } mg_sample_cache_t;
 
 typedef struct {
-    int32_t node;               /* node number N of nodeN */
+    int32_t node; /* node number N of nodeN */
     uint32_t pad;
-    uint64_t total;             /* Node N MemTotal */
-    uint64_t free;              /* Node N MemFree */
-    uint64_t file;              /* Node N Active(file) + Inactive(file) */
-    uint64_t sreclaimable;      /* Node N SReclaimable */
-    uint64_t available;         /* estimate, see mg_proc.h */
+    uint64_t total;        /* Node N MemTotal */
+    uint64_t free;         /* Node N MemFree */
+    uint64_t file;         /* Node N Active(file) + Inactive(file) */
+    uint64_t sreclaimable; /* Node N SReclaimable */
+    uint64_t available;    /* estimate, see mg_proc.h */
 } mg_sample_node_t;
 
 typedef struct {
-    uint64_t taken_us;          /* CLOCK_MONOTONIC when read */
-    uint32_t valid;             /* MG_SRC_* bits */
-    uint32_t seq;               /* samples taken by this sampler */
+    uint64_t taken_us; /* CLOCK_MONOTONIC when read */
+    uint32_t valid;    /* MG_SRC_* bits */
+    uint32_t seq;      /* samples taken by this sampler */
 
     /* /proc/meminfo */
     uint64_t mem_total;
     uint64_t mem_free;
-    uint64_t mem_available;     /* MemAvailable, or the estimate */
+    uint64_t mem_available;           /* MemAvailable, or the estimate */
     uint32_t mem_available_estimated; /* 1: kernel had no MemAvailable */
     uint32_t pad0;
     uint64_t buffers;
@@ -73,9 +73,9 @@ typedef struct {
     uint64_t psi_full_total_us;
 
     /* the server's memory cgroup */
-    uint32_t cgroup_version;    /* 1 or 2; 0 when none */
+    uint32_t cgroup_version; /* 1 or 2; 0 when none */
     uint32_t pad1;
-    uint64_t cgroup_limit;      /* UINT64_MAX when unlimited ("max") */
+    uint64_t cgroup_limit; /* UINT64_MAX when unlimited ("max") */
     uint64_t cgroup_usage;
     uint64_t cgroup_inactive_file;
     uint64_t cgroup_working_set; /* usage - inactive_file, floor 0 */
@@ -87,8 +87,8 @@ typedef struct {
     mg_sample_node_t nodes[MG_SAMPLE_MAX_NODES];
 
     /* /proc/slabinfo, read every few samples */
-    uint64_t slab_taken_us;     /* when slabinfo was last read */
-    uint32_t ncaches;           /* named caches, in config order */
+    uint64_t slab_taken_us; /* when slabinfo was last read */
+    uint32_t ncaches;       /* named caches, in config order */
     uint32_t ntop;
     mg_sample_cache_t caches[MG_SAMPLE_MAX_CACHES];
     mg_sample_cache_t top[MG_SAMPLE_TOP_CACHES]; /* largest first */

@@ -14,8 +14,8 @@
  * 10^frac_digits_wanted. Advances *sp. Refuses an empty number, more
  * fraction digits than wanted, and overflow.
  */
-static int mg_units_fixed(const char **sp, unsigned frac_wanted,
-                          uint64_t *out, unsigned *frac_seen)
+static int mg_units_fixed(const char **sp, unsigned frac_wanted, uint64_t *out,
+                          unsigned *frac_seen)
 {
     const char *s = *sp;
     uint64_t v = 0;
@@ -96,11 +96,20 @@ int mg_units_parse_size(const char *s, uint64_t *out)
         const char *name;
         uint64_t mult;
     } suffixes[] = {
-        {"", 1}, {"b", 1},
-        {"k", 1ULL << 10}, {"kb", 1ULL << 10}, {"kib", 1ULL << 10},
-        {"m", 1ULL << 20}, {"mb", 1ULL << 20}, {"mib", 1ULL << 20},
-        {"g", 1ULL << 30}, {"gb", 1ULL << 30}, {"gib", 1ULL << 30},
-        {"t", 1ULL << 40}, {"tb", 1ULL << 40}, {"tib", 1ULL << 40},
+        {"", 1},
+        {"b", 1},
+        {"k", 1ULL << 10},
+        {"kb", 1ULL << 10},
+        {"kib", 1ULL << 10},
+        {"m", 1ULL << 20},
+        {"mb", 1ULL << 20},
+        {"mib", 1ULL << 20},
+        {"g", 1ULL << 30},
+        {"gb", 1ULL << 30},
+        {"gib", 1ULL << 30},
+        {"t", 1ULL << 40},
+        {"tb", 1ULL << 40},
+        {"tib", 1ULL << 40},
     };
     uint64_t v;
     unsigned frac;
@@ -130,9 +139,9 @@ int mg_units_parse_duration(const char *s, uint64_t *out_us)
 {
     static const struct {
         const char *name;
-        uint64_t mult;  /* microseconds per unit */
+        uint64_t mult; /* microseconds per unit */
     } suffixes[] = {
-        {"", 1000000}, {"s", 1000000}, {"ms", 1000}, {"us", 1},
+        {"", 1000000},   {"s", 1000000},    {"ms", 1000},         {"us", 1},
         {"m", 60000000}, {"min", 60000000}, {"h", 3600000000ULL},
     };
     uint64_t v;
@@ -220,8 +229,8 @@ uint64_t mg_units_threshold_bytes(const mg_threshold_t *t, uint64_t total)
 
 char *mg_units_format_size(uint64_t bytes, char *buf, size_t bufsize)
 {
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB",
-                                        "EiB"};
+    static const char *const units[] = {"KiB", "MiB", "GiB",
+                                        "TiB", "PiB", "EiB"};
     double v = (double)bytes;
     int u = -1;
 

@@ -36,9 +36,9 @@ int mg_units_parse_percent(const char *s, int allow_bare, uint32_t *out_bp);
 
 /* A threshold given either as a size or as a share of some total. */
 typedef struct {
-    int is_percent;       /* 1: use .bp, 0: use .bytes */
-    uint64_t bytes;       /* bytes, when !is_percent */
-    uint32_t bp;          /* basis points (1/100 %), when is_percent */
+    int is_percent; /* 1: use .bp, 0: use .bytes */
+    uint64_t bytes; /* bytes, when !is_percent */
+    uint32_t bp;    /* basis points (1/100 %), when is_percent */
 } mg_threshold_t;
 
 /* "512M" or "10%". Returns 0, -EINVAL or -ERANGE. */

@@ -149,8 +149,7 @@ static void test_format(void **state)
 
     (void)state;
     assert_string_equal(mg_units_format_size(0, buf, sizeof(buf)), "0 B");
-    assert_string_equal(mg_units_format_size(1023, buf, sizeof(buf)),
-                        "1023 B");
+    assert_string_equal(mg_units_format_size(1023, buf, sizeof(buf)), "1023 B");
     assert_string_equal(mg_units_format_size(1536, buf, sizeof(buf)),
                         "1.5 KiB");
     assert_string_equal(mg_units_format_size(10ULL << 20, buf, sizeof(buf)),
@@ -162,8 +161,8 @@ static void test_format(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sizes),     cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_percent),   cmocka_unit_test(test_threshold),
+        cmocka_unit_test(test_sizes),   cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_percent), cmocka_unit_test(test_threshold),
         cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,29 @@
+/*
+ * mod_memguard.c - the module record and its hooks: a table of contents.
+ *
+ * Each feature lives in its own file and registers its own hooks from a
+ * memguard_<feature>_register() function, where every registration says
+ * why it uses that hook and that order. See README.md in this directory
+ * for the terms, which file owns what, and the request and child
+ * lifecycles.
+ */
+#define MEMGUARD_MODULE_FILE
+#include "mod_memguard.h"
+
+static void memguard_register_hooks(apr_pool_t *p)
+{
+    /* Refusals and the guard that silences a handler after one. */
+    memguard_reject_register(p);
+    /* MemGuardMaxRequestBody: header_parser + MEMGUARD_BODY input filter. */
+    memguard_body_register(p);
+}
+
+AP_DECLARE_MODULE(memguard) = {
+    STANDARD20_MODULE_STUFF,    memguard_create_dir_conf,
+    memguard_merge_dir_conf,    memguard_create_server_conf,
+    memguard_merge_server_conf, memguard_cmds,
+    memguard_register_hooks,
+#ifdef AP_MODULE_FLAG_NONE
+    AP_MODULE_FLAG_NONE
+#endif
+};

@@ -1,0 +1,151 @@
+/*
+ * mod_memguard.h - what the glue files share: the module record, the
+ * configuration structures, the per-request context and the refusal API.
+ *
+ * Glue files may include httpd and APR headers and the core's mg_*.h; the
+ * core never includes this file (see README.md in this directory).
+ */
+#ifndef MOD_MEMGUARD_H
+#define MOD_MEMGUARD_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "apr_strings.h"
+#include "util_filter.h"
+
+#include "mg_reason.h"
+#include "mg_units.h"
+
+/* Every log line carries a number of its own; tools/lognos.py checks
+ * that none is used twice and prints the next free one. */
+#define MGLOGNO(n) "MG" #n ": "
+
+extern module AP_MODULE_DECLARE_DATA memguard_module;
+
+/* mod_memguard.c gets this from AP_DECLARE_MODULE itself. */
+#if defined(APLOG_USE_MODULE) && !defined(MEMGUARD_MODULE_FILE)
+APLOG_USE_MODULE(memguard);
+#endif
+
+#define MEMGUARD_UNSET (-1)
+
+/* MemGuardEngine */
+typedef enum {
+    MEMGUARD_ENGINE_OFF = 0,
+    MEMGUARD_ENGINE_ON = 1,
+    MEMGUARD_ENGINE_DETECT = 2 /* DetectOnly: log and count, refuse nothing */
+} memguard_engine_e;
+
+/* MemGuardRejectStyle */
+typedef enum {
+    MEMGUARD_STYLE_FAULT = 0, /* XML-RPC calls get a <fault>; others HTTP */
+    MEMGUARD_STYLE_HTTP = 1   /* always an HTTP status */
+} memguard_style_e;
+
+/* Server (vhost) configuration. */
+typedef struct {
+    int engine;      /* memguard_engine_e, or UNSET */
+    int retry_after; /* seconds in Retry-After; UNSET */
+} memguard_server_conf;
+
+#define MEMGUARD_DEFAULT_RETRY_AFTER 5 /* seconds */
+
+/* Per-directory configuration; every field UNSET until a directive sets it,
+ * so a <Location> inherits what it does not override. */
+typedef struct {
+    int engine;           /* memguard_engine_e, or UNSET */
+    apr_int64_t max_body; /* bytes; 0 = no limit; UNSET */
+    int reject_style;     /* memguard_style_e, or UNSET */
+} memguard_dir_conf;
+
+/* Defaults applied when a field is still UNSET at request time. */
+#define MEMGUARD_DEFAULT_MAX_BODY 0 /* no limit */
+#define MEMGUARD_DEFAULT_STYLE MEMGUARD_STYLE_FAULT
+
+/* Per-request state, created on first use and kept in the request config. */
+typedef struct {
+    int engine;          /* effective memguard_engine_e */
+    int refused;         /* set once an answer was sent */
+    int answering;       /* our own answer is passing the guard */
+    int answer_status;   /* status of the answer we sent, or 0 */
+    apr_off_t body_seen; /* request body bytes counted so far */
+} memguard_req_ctx;
+
+/* mod_memguard_config.c */
+extern const command_rec memguard_cmds[];
+void *memguard_create_server_conf(apr_pool_t *p, server_rec *s);
+void *memguard_merge_server_conf(apr_pool_t *p, void *base, void *add);
+void *memguard_create_dir_conf(apr_pool_t *p, char *dir);
+void *memguard_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+
+/* Value parsers for directive handlers: NULL, or an error naming the
+ * directive and the value. */
+const char *memguard_parse_size(cmd_parms *cmd, const char *arg,
+                                apr_int64_t *out);
+const char *memguard_parse_duration(cmd_parms *cmd, const char *arg,
+                                    apr_int64_t *out_us);
+const char *memguard_parse_percent(cmd_parms *cmd, const char *arg,
+                                   apr_int64_t *out_bp);
+const char *memguard_parse_threshold(cmd_parms *cmd, const char *arg,
+                                     mg_threshold_t *out);
+
+/* The effective settings for r (defaults applied). */
+int memguard_engine(const request_rec *r);
+int memguard_style(const request_rec *r);
+apr_int64_t memguard_max_body(const request_rec *r);
+int memguard_retry_after(const request_rec *r);
+
+/* mod_memguard_board.c: count a refusal (status page, per method). */
+void memguard_count_refusal(request_rec *r, mg_reason_t reason, int detect);
+
+/* mod_memguard_reject.c */
+
+/* The request's context, created on first call. */
+memguard_req_ctx *memguard_req(request_rec *r);
+
+/* Is r an XML-RPC call (a POST with an XML content type)? */
+int memguard_is_xmlrpc(const request_rec *r);
+
+/*
+ * Refuse r for `reason`. detail is the human part with the numbers
+ * ("10485760 bytes > limit 1048576 (MemGuardMaxRequestBody)"). Logs once
+ * at INFO, counts, sets the note memguard-verdict, then:
+ * - DetectOnly: returns OK; the caller lets the request go on;
+ * - fault style and an XML-RPC call: writes a 200 <methodResponse><fault>
+ *   and returns DONE;
+ * - otherwise: returns the reason's HTTP status for ap_die (Retry-After
+ *   set for retryable reasons).
+ * A refusal made while the request body is still unread switches
+ * keep-alive off so httpd does not read a body nobody wants.
+ */
+int memguard_refuse(request_rec *r, mg_reason_t reason, const char *detail);
+
+/*
+ * The same, from inside an input filter once the handler is reading the
+ * body: the answer goes out through r->output_filters at once (an error
+ * bucket for http style, so ap_die builds the page), and whatever the
+ * handler writes afterwards is dropped by the MEMGUARD_GUARD filter.
+ * Returns the status to return from the input filter (AP_FILTER_ERROR),
+ * or APR_SUCCESS in DetectOnly mode.
+ */
+apr_status_t memguard_refuse_in_filter(ap_filter_t *f, mg_reason_t reason,
+                                       const char *detail);
+
+/*
+ * Abort a response that has already started (headers or bytes sent): the
+ * client must see it incomplete (chunked terminator withheld, connection
+ * closed), never a short success. Later output is dropped.
+ */
+void memguard_abort_response(request_rec *r);
+
+/* The XML-RPC fault document for code and text (text escaped here). */
+const char *memguard_fault_xml(apr_pool_t *p, int code, const char *text);
+
+/* Register the MEMGUARD_GUARD output filter. */
+void memguard_reject_register(apr_pool_t *p);
+
+/* mod_memguard_body.c: MemGuardMaxRequestBody */
+void memguard_body_register(apr_pool_t *p);
+
+#endif /* MOD_MEMGUARD_H */

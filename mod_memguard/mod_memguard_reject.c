@@ -1,0 +1,323 @@
+/*
+ * mod_memguard_reject.c - the answers a refused client gets.
+ *
+ * One place decides what a refusal looks like (DESIGN.md section 7): an
+ * XML-RPC fault for XML-RPC calls in fault style, an HTTP status
+ * otherwise; always logged at INFO (the client caused it, the server is
+ * fine), counted, and noted for the access log as memguard-verdict.
+ */
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+
+#include "mod_memguard.h"
+
+memguard_req_ctx *memguard_req(request_rec *r)
+{
+    memguard_req_ctx *ctx =
+        ap_get_module_config(r->request_config, &memguard_module);
+
+    if (ctx == NULL) {
+        ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+        ctx->engine = memguard_engine(r);
+        ap_set_module_config(r->request_config, &memguard_module, ctx);
+    }
+    return ctx;
+}
+
+int memguard_is_xmlrpc(const request_rec *r)
+{
+    const char *ct;
+
+    if (r->method_number != M_POST) {
+        return 0;
+    }
+    ct = apr_table_get(r->headers_in, "Content-Type");
+    if (ct == NULL) {
+        return 0;
+    }
+    /* text/xml (what xmlrpc.client and Koji send), application/xml, and
+     * any +xml type; parameters such as charset are ignored. */
+    return !strncasecmp(ct, "text/xml", 8) ||
+           !strncasecmp(ct, "application/xml", 15) ||
+           ap_strstr_c(ct, "+xml") != NULL;
+}
+
+/* Escape the five XML specials; control characters other than tab, CR
+ * and LF cannot appear in XML 1.0 at all, so they become '?'. */
+static const char *xml_escape(apr_pool_t *p, const char *s)
+{
+    apr_size_t n = 0;
+    const char *q;
+    char *out, *o;
+
+    for (q = s; *q; q++) {
+        n += (*q == '&')                 ? 5
+             : (*q == '<' || *q == '>')  ? 4
+             : (*q == '"' || *q == '\'') ? 6
+                                         : 1;
+    }
+    o = out = apr_palloc(p, n + 1);
+    for (q = s; *q; q++) {
+        unsigned char ch = (unsigned char)*q;
+        switch (ch) {
+        case '&':
+            memcpy(o, "&amp;", 5);
+            o += 5;
+            break;
+        case '<':
+            memcpy(o, "&lt;", 4);
+            o += 4;
+            break;
+        case '>':
+            memcpy(o, "&gt;", 4);
+            o += 4;
+            break;
+        case '"':
+            memcpy(o, "&quot;", 6);
+            o += 6;
+            break;
+        case '\'':
+            memcpy(o, "&apos;", 6);
+            o += 6;
+            break;
+        default:
+            *o++ = (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
+                       ? '?'
+                       : (char)ch;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *memguard_fault_xml(apr_pool_t *p, int code, const char *text)
+{
+    return apr_psprintf(p,
+                        "<?xml version='1.0'?>\n"
+                        "<methodResponse>\n"
+                        "<fault>\n"
+                        "<value><struct>\n"
+                        "<member>\n<name>faultCode</name>\n"
+                        "<value><int>%d</int></value>\n</member>\n"
+                        "<member>\n<name>faultString</name>\n"
+                        "<value><string>%s</string></value>\n</member>\n"
+                        "</struct></value>\n"
+                        "</fault>\n"
+                        "</methodResponse>\n",
+                        code, xml_escape(p, text));
+}
+
+/* Does r still have request body bytes nobody has read? */
+static int body_unread(const request_rec *r)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+
+    if (r->read_body == REQUEST_NO_BODY && r->remaining == 0 &&
+        r->read_length == 0) {
+        if (apr_table_get(r->headers_in, "Transfer-Encoding")) {
+            return 1;
+        }
+        return cl != NULL && strcmp(cl, "0") != 0;
+    }
+    return r->remaining > 0 || r->read_chunked;
+}
+
+/* Log, note and count a refusal; returns the reason's table entry. */
+static const mg_reason_info_t *note_refusal(request_rec *r, mg_reason_t reason,
+                                            const char *detail, int detect)
+{
+    const mg_reason_info_t *ri = mg_reason_info(reason);
+
+    apr_table_setn(
+        r->notes, "memguard-verdict",
+        apr_pstrcat(r->pool, detect ? "detect:" : "reject:", ri->name, NULL));
+    if (detect) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      MGLOGNO(00101) "DetectOnly: would refuse %s %s (%s): %s",
+                      r->method, r->uri, ri->name, detail);
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      MGLOGNO(00102) "refused %s %s (%s): %s", r->method,
+                      r->uri, ri->name, detail);
+    }
+    memguard_count_refusal(r, reason, detect);
+    return ri;
+}
+
+static const char *fault_text(request_rec *r, const mg_reason_info_t *ri,
+                              const char *detail)
+{
+    return apr_psprintf(r->pool, "memguard: %s: %s", ri->summary, detail);
+}
+
+static void set_retry_after(request_rec *r, const mg_reason_info_t *ri)
+{
+    if (ri->retryable) {
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_itoa(r->pool, memguard_retry_after(r)));
+    }
+}
+
+int memguard_refuse(request_rec *r, mg_reason_t reason, const char *detail)
+{
+    memguard_req_ctx *ctx = memguard_req(r);
+    int detect = ctx->engine == MEMGUARD_ENGINE_DETECT;
+    const mg_reason_info_t *ri = note_refusal(r, reason, detail, detect);
+    const char *body;
+
+    if (detect) {
+        return OK;
+    }
+    ctx->refused = 1;
+    if (body_unread(r)) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
+    set_retry_after(r, ri);
+    if (memguard_style(r) != MEMGUARD_STYLE_FAULT || !memguard_is_xmlrpc(r)) {
+        return ri->http_status;
+    }
+    /* An XML-RPC fault travels in a 200 response (the XML-RPC spec), so
+     * clients raise a Fault with our code and text, not a ProtocolError. */
+    body =
+        memguard_fault_xml(r->pool, ri->fault_code, fault_text(r, ri, detail));
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/xml");
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    ctx->answering = 1;
+    ap_rputs(body, r);
+    ctx->answering = 0;
+    return DONE;
+}
+
+void memguard_abort_response(request_rec *r)
+{
+    memguard_req_ctx *ctx = memguard_req(r);
+    apr_bucket_brigade *bb;
+
+    /* The way mod_proxy aborts a broken backend's response: an error
+     * bucket with 502 makes the chunk filter withhold the last-chunk, the
+     * connection closes, and a client reading a Content-Length sees it
+     * short. Either way the client knows the response is incomplete. */
+    r->connection->keepalive = AP_CONN_CLOSE;
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(
+        bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
+                                   r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb,
+                            apr_bucket_eos_create(r->connection->bucket_alloc));
+    ctx->answering = 1;
+    ap_pass_brigade(r->output_filters, bb);
+    ctx->answering = 0;
+    ctx->refused = 1;
+    ctx->answer_status = HTTP_BAD_GATEWAY;
+    r->connection->aborted = 1;
+}
+
+apr_status_t memguard_refuse_in_filter(ap_filter_t *f, mg_reason_t reason,
+                                       const char *detail)
+{
+    request_rec *r = f->r;
+    memguard_req_ctx *ctx = memguard_req(r);
+    int detect = ctx->engine == MEMGUARD_ENGINE_DETECT;
+    const mg_reason_info_t *ri = note_refusal(r, reason, detail, detect);
+    apr_bucket_brigade *bb;
+    apr_bucket *e;
+
+    if (detect) {
+        return APR_SUCCESS;
+    }
+    /* The rest of the body stays unread: the connection cannot be reused,
+     * exactly as with httpd's own LimitRequestBody. */
+    r->connection->keepalive = AP_CONN_CLOSE;
+    if (r->sent_bodyct || r->bytes_sent > 0) {
+        /* The handler streams: its response is already on the wire. */
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            MGLOGNO(00103) "response already started: aborting it so the "
+                           "client sees it incomplete");
+        memguard_abort_response(r);
+        return AP_FILTER_ERROR;
+    }
+    set_retry_after(r, ri);
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    ctx->answering = 1;
+    if (memguard_style(r) == MEMGUARD_STYLE_FAULT && memguard_is_xmlrpc(r)) {
+        const char *body = memguard_fault_xml(r->pool, ri->fault_code,
+                                              fault_text(r, ri, detail));
+        r->status = HTTP_OK;
+        ctx->answer_status = HTTP_OK;
+        ap_set_content_type(r, "text/xml");
+        ap_set_content_length(r, (apr_off_t)strlen(body));
+        apr_brigade_write(bb, NULL, NULL, body, strlen(body));
+    }
+    else {
+        /* The error bucket makes the HTTP header filter call ap_die(),
+         * which builds the usual error page (ErrorDocument applies). */
+        ctx->answer_status = ri->http_status;
+        e = ap_bucket_error_create(ri->http_status, NULL, r->pool,
+                                   r->connection->bucket_alloc);
+        APR_BRIGADE_INSERT_TAIL(bb, e);
+    }
+    APR_BRIGADE_INSERT_TAIL(bb,
+                            apr_bucket_eos_create(r->connection->bucket_alloc));
+    ap_pass_brigade(r->output_filters, bb);
+    ctx->answering = 0;
+    ctx->refused = 1;
+    return AP_FILTER_ERROR;
+}
+
+/*
+ * MEMGUARD_GUARD: once we have answered from inside an input filter, the
+ * handler goes on and writes its own (error) response; none of it may
+ * reach the client after our answer. Data passes only while we answer.
+ */
+static apr_status_t guard_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    memguard_req_ctx *ctx =
+        ap_get_module_config(f->r->request_config, &memguard_module);
+
+    if (ctx == NULL || ctx->answering || !ctx->refused) {
+        return ap_pass_brigade(f->next, bb);
+    }
+    apr_brigade_cleanup(bb);
+    return APR_SUCCESS;
+}
+
+static void guard_insert(request_rec *r)
+{
+    if (memguard_engine(r) == MEMGUARD_ENGINE_ON) {
+        ap_add_output_filter("MEMGUARD_GUARD", NULL, r, r->connection);
+    }
+}
+
+/*
+ * After a refusal from inside an input filter the handler goes on and
+ * sets its own status (mod_wsgi: 500 for the failed read) that nobody
+ * received; the access log must show what the client really got.
+ */
+static int reject_log_status(request_rec *r)
+{
+    memguard_req_ctx *ctx =
+        ap_get_module_config(r->request_config, &memguard_module);
+
+    if (ctx != NULL && ctx->answer_status != 0) {
+        r->status = ctx->answer_status;
+    }
+    return DECLINED;
+}
+
+void memguard_reject_register(apr_pool_t *p)
+{
+    (void)p;
+    /* Before mod_log_config (APR_HOOK_MIDDLE) writes the access log. */
+    ap_hook_log_transaction(reject_log_status, NULL, NULL,
+                            APR_HOOK_REALLY_FIRST);
+    /* First of all content filters, so nothing the handler writes after a
+     * refusal is transformed (compressed, capped) before being dropped. */
+    ap_register_output_filter("MEMGUARD_GUARD", guard_filter, NULL,
+                              AP_FTYPE_RESOURCE - 1);
+    ap_hook_insert_filter(guard_insert, NULL, NULL, APR_HOOK_FIRST);
+}

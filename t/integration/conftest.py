@@ -1,0 +1,58 @@
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)),
+                                "tools"))
+sys.path.insert(0, HERE)
+
+from mghttpd import Httpd  # noqa: E402
+
+
+def pytest_addoption(parser):
+    parser.addoption("--mpm", action="append", default=None,
+                     help="MPM(s) to test (default: prefork and event)")
+
+
+def pytest_generate_tests(metafunc):
+    if "mpm" in metafunc.fixturenames:
+        mpms = metafunc.config.getoption("mpm") or ["prefork", "event"]
+        metafunc.parametrize("mpm", mpms)
+
+
+@pytest.fixture
+def httpd_factory(request):
+    """Make (and start, unless start=False) private httpds; every one is
+    stopped at the end and its error log checked for unexpected
+    [warn]/[error] lines."""
+    made = []
+
+    def make(conf="", start=True, **kw):
+        h = Httpd(conf=conf, **kw)
+        made.append(h)
+        if start:
+            h.start()
+        return h
+
+    yield make
+    problems = []
+    for h in made:
+        h.stop()
+        bad = h.unexpected_log_lines()
+        if bad:
+            problems.append("%s (%s):\n%s" % (h.root, h.mpm, "\n".join(bad)))
+    failed = getattr(request.node, "rep_call", None)
+    if not problems and not (failed and failed.failed):
+        for h in made:
+            h.cleanup()
+    assert not problems, "unexpected lines in the error log:\n" + \
+        "\n".join(problems)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)

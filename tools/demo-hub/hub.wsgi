@@ -1,0 +1,146 @@
+# A small Koji-like XML-RPC hub, run by mod_wsgi, Python standard library
+# only. It exists to be protected: some calls build responses that grow
+# without limit with their arguments, as the real hub's "list everything
+# forever" calls do.
+#
+# Every request that reaches the application is appended to a call log
+# (one line: pid, method), shared by all processes, so a test can prove
+# that a refused call never reached the application. The log's path comes
+# from the environment variable MEMGUARD_DEMO_CALLLOG (httpd: SetEnv);
+# without it nothing is logged.
+#
+# Methods:
+#   getBuild(id)            one build record (cheap)
+#   listBuilds(n)           n build records, no limit (expensive)
+#   queryHistory(n)         n history rows, built in memory and marshalled
+#                           at once, no limit (the bad night's call)
+#   slowCall(seconds)       sleeps, then returns the seconds (max 60)
+#   echo(x)                 returns x unchanged
+#   getCallCount([method])  calls seen by the application so far
+#   hello()                 "hello"
+#   system.multicall, system.listMethods, system.methodHelp
+import os
+import time
+import xmlrpc.client
+from xmlrpc.server import SimpleXMLRPCDispatcher
+
+_STATES = ("BUILDING", "COMPLETE", "DELETED", "FAILED", "CANCELED")
+
+
+def _calllog_path(environ):
+    return environ.get("MEMGUARD_DEMO_CALLLOG") or os.environ.get(
+        "MEMGUARD_DEMO_CALLLOG")
+
+
+def _record(environ, method):
+    path = _calllog_path(environ)
+    if not path:
+        return
+    line = ("%d %s\n" % (os.getpid(), method)).encode("utf-8", "replace")
+    # One write() with O_APPEND: lines from concurrent processes never mix.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def _build(build_id):
+    build_id = int(build_id)
+    return {
+        "id": build_id,
+        "package_name": "pkg%d" % (build_id % 997),
+        "version": "1.%d" % (build_id % 50),
+        "release": "%d.fc41" % (build_id % 7 + 1),
+        "nvr": "pkg%d-1.%d-%d.fc41" % (build_id % 997, build_id % 50,
+                                        build_id % 7 + 1),
+        "state": build_id % len(_STATES),
+        "state_name": _STATES[build_id % len(_STATES)],
+        "owner_name": "builder%d" % (build_id % 31),
+        "task_id": 1000000 + build_id,
+        "creation_time": "2026-11-%02d 03:%02d:00" % (build_id % 28 + 1,
+                                                      build_id % 60),
+        "volume_name": "DEFAULT",
+    }
+
+
+class Hub:
+    def __init__(self, environ):
+        self.environ = environ
+
+    def getBuild(self, build_id):
+        return _build(build_id)
+
+    def listBuilds(self, n=10):
+        return [_build(i) for i in range(int(n))]
+
+    def queryHistory(self, n=10):
+        rows = []
+        for i in range(int(n)):
+            row = _build(i)
+            row.update({
+                "event_id": 5000000 + i,
+                "action": "tag" if i % 3 else "untag",
+                "tag_name": "f41-updates-candidate",
+                "creator_name": "bodhi",
+                "revoke_event": None,
+                "active": bool(i % 2),
+                "comment": "history row %d of %d" % (i, int(n)),
+            })
+            rows.append(row)
+        # Marshal here, inside the call, as the real hub's handler does:
+        # the whole answer exists twice in memory at the peak.
+        return xmlrpc.client.loads(
+            xmlrpc.client.dumps((rows,), methodresponse=True,
+                                allow_none=True), use_builtin_types=True
+        )[0][0]
+
+    def slowCall(self, seconds=1.0):
+        seconds = min(float(seconds), 60.0)
+        time.sleep(seconds)
+        return seconds
+
+    def echo(self, x):
+        return x
+
+    def hello(self):
+        return "hello"
+
+    def getCallCount(self, method=None):
+        path = _calllog_path(self.environ)
+        if not path or not os.path.exists(path):
+            return 0
+        with open(path, encoding="utf-8", errors="replace") as f:
+            names = [line.split(" ", 1)[1].rstrip("\n") for line in f
+                     if " " in line]
+        if method is None:
+            return len(names)
+        return sum(1 for n in names if n == method)
+
+
+def _method_name(body):
+    try:
+        return xmlrpc.client.loads(body)[1] or "?"
+    except Exception:
+        return "?"
+
+
+def application(environ, start_response):
+    if environ.get("REQUEST_METHOD") != "POST":
+        body = b"demo XML-RPC hub: POST an XML-RPC call here\n"
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    data = stream.read(int(length)) if length else stream.read()
+    method = _method_name(data)
+    _record(environ, method)
+    dispatcher = SimpleXMLRPCDispatcher(allow_none=True, encoding="utf-8")
+    dispatcher.register_instance(Hub(environ))
+    dispatcher.register_multicall_functions()
+    dispatcher.register_introspection_functions()
+    response = dispatcher._marshaled_dispatch(data)
+    start_response("200 OK", [("Content-Type", "text/xml"),
+                              ("Content-Length", str(len(response)))])
+    return [response]

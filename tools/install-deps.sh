@@ -1,0 +1,54 @@
+#!/bin/sh
+# Install what building and testing mod_memguard needs, if it is missing.
+# Debian/Ubuntu: apt-get (one `apt-get update` first, or a fresh machine
+# finds nothing); Fedora/RHEL: dnf. With everything present it installs
+# nothing and says so.
+set -eu
+
+missing_deb() {
+    for p in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+            | grep -q "install ok installed"; then
+            echo "$p"
+        fi
+    done
+}
+
+missing_rpm() {
+    for p in "$@"; do
+        rpm -q "$p" >/dev/null 2>&1 || echo "$p"
+    done
+}
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+
+if command -v apt-get >/dev/null 2>&1; then
+    need=$(missing_deb apache2 apache2-dev libxml2-dev libcmocka-dev \
+        libapache2-mod-wsgi-py3 python3-pytest python3-prometheus-client \
+        build-essential clang-format cppcheck curl)
+    if [ -n "$need" ]; then
+        echo "installing: $(echo $need)"
+        $SUDO apt-get update -q
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+            --no-install-recommends $need
+    else
+        echo "dependencies: all present"
+    fi
+elif command -v dnf >/dev/null 2>&1; then
+    need=$(missing_rpm httpd httpd-devel libxml2-devel libcmocka-devel \
+        python3-mod_wsgi python3-pytest python3-prometheus_client gcc make \
+        clang-tools-extra cppcheck curl)
+    if [ -n "$need" ]; then
+        echo "installing: $(echo $need)"
+        $SUDO dnf install -y $need
+    else
+        echo "dependencies: all present"
+    fi
+else
+    echo "neither apt-get nor dnf found: install apache2-dev (httpd-devel)," \
+        "libxml2, cmocka, mod_wsgi for Python 3 and pytest by hand" >&2
+    exit 1
+fi

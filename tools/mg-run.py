@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""make run / make stop: a self-contained httpd on 127.0.0.1 with
+mod_memguard in front of the demo XML-RPC hub (under mod_wsgi).
+
+    mg-run.py start [--port N] [--mpm prefork|event] [--module PATH]
+    mg-run.py stop
+
+The server root lives in a temporary directory named in ./run/state; the
+server keeps running after this command returns.
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from mghttpd import Httpd  # noqa: E402
+
+STATE = os.environ.get("MG_RUN_STATE") or os.path.join(TOP, "run",
+                                                       "state.json")
+DEFAULT_PORT = 8089
+
+DEMO_CONF = """
+# The demo: the shipped settings for a Koji-style hub, plus a small limit
+# on the body so the refusal is easy to see.
+<Location /kojihub>
+    MemGuardEngine On
+    MemGuardMaxRequestBody 1M
+    MemGuardRejectStyle fault
+</Location>
+MemGuardRetryAfter 5
+"""
+
+
+def _port_free(port):
+    import socket
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def start(args):
+    if os.path.exists(STATE):
+        stop(args, quiet=True)
+    h = Httpd(mpm=args.mpm, conf=DEMO_CONF, module=args.module,
+              loglevel="info")
+    if args.port:
+        h.port = args.port
+    elif _port_free(DEFAULT_PORT):
+        h.port = DEFAULT_PORT
+    else:
+        print("port %d is busy; using %d (set PORT=N to choose)"
+              % (DEFAULT_PORT, h.port))
+    h.start()
+    os.makedirs(os.path.dirname(STATE), exist_ok=True)
+    with open(STATE, "w") as f:
+        json.dump({"pid": h.pid, "root": h.root, "port": h.port}, f)
+    # Detach: the Popen object goes away with us; httpd keeps running in
+    # its own session.
+    print("mod_memguard demo running (%s MPM, pid %d)" % (args.mpm, h.pid))
+    print("  XML-RPC hub:  %s" % h.hub_url)
+    print("  server root:  %s" % h.root)
+    print("  error log:    %s" % h.error_log)
+    print("  try:  /usr/bin/python3 -c \"import xmlrpc.client as x; "
+          "print(x.ServerProxy('%s').getBuild(1))\"" % h.hub_url)
+    print("  stop: make stop")
+    return 0
+
+
+def stop(args, quiet=False):
+    try:
+        with open(STATE) as f:
+            st = json.load(f)
+    except (OSError, ValueError):
+        if not quiet:
+            print("nothing to stop")
+        return 0
+    pid = st["pid"]
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(200):
+            os.kill(pid, 0)
+            time.sleep(0.05)
+    except ProcessLookupError:
+        pass
+    os.unlink(STATE)
+    if not quiet:
+        print("stopped httpd %d (server root %s left for inspection)"
+              % (pid, st["root"]))
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("action", choices=["start", "stop"])
+    ap.add_argument("--port", type=int, default=int(
+        os.environ.get("PORT", "0") or 0))
+    ap.add_argument("--mpm", default=os.environ.get("MPM", "prefork"))
+    ap.add_argument("--module", default=None)
+    args = ap.parse_args()
+    return start(args) if args.action == "start" else stop(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

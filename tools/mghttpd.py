@@ -1,0 +1,368 @@
+"""A real httpd for the integration tests: Debian's (or Fedora's) binary
+with a private ServerRoot in a temporary directory, listening on a free
+port on 127.0.0.1, with mod_memguard, the test-only mod_mgtest and the
+demo hub under mod_wsgi.
+
+httpd signals its whole process group on shutdown, so it is started in a
+session of its own (start_new_session=True); only the processes of that
+session are ever signalled.
+"""
+import glob
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+HUB = os.path.join(TOP, "tools", "demo-hub", "hub.wsgi")
+
+
+def _apxs(var):
+    apxs = shutil.which("apxs") or shutil.which("apxs2")
+    if not apxs:
+        raise RuntimeError("apxs not found: run `make deps`")
+    return subprocess.check_output([apxs, "-q", var], text=True).strip()
+
+
+def httpd_binary():
+    if os.environ.get("MG_HTTPD"):
+        return os.environ["MG_HTTPD"]
+    sbin = _apxs("SBINDIR")
+    for name in (_apxs("TARGET"), "apache2", "httpd"):
+        path = os.path.join(sbin, name)
+        if os.access(path, os.X_OK):
+            return path
+    raise RuntimeError("no httpd binary in %s" % sbin)
+
+
+MODDIR = None
+
+
+def moddir():
+    global MODDIR
+    if MODDIR is None:
+        MODDIR = _apxs("LIBEXECDIR")
+    return MODDIR
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run_user():
+    """The User/Group httpd drops to when started as root."""
+    for name in ("www-data", "apache", "daemon", "nobody"):
+        try:
+            pw = pwd.getpwnam(name)
+            return name, pw.pw_uid, pw.pw_gid
+        except KeyError:
+            continue
+    return None, None, None
+
+
+# Error-log lines at these levels fail a test unless allowed.
+BAD_LEVEL = re.compile(r"\[(?:[\w]+:)?(warn|error|crit|alert|emerg)\]")
+
+# Lines that are expected in every run and say nothing about our module.
+ALWAYS_ALLOWED = [
+    # httpd 2.4 warns when the child of a graceful restart outlives it
+    r"AH00045: child process \d+ still did not exit",
+]
+
+MPM_CONF = {
+    "prefork": """
+StartServers 2
+MinSpareServers 2
+MaxSpareServers 4
+MaxRequestWorkers 16
+ServerLimit 16
+""",
+    "event": """
+StartServers 2
+ServerLimit 4
+ThreadsPerChild 8
+MaxRequestWorkers 32
+MinSpareThreads 8
+MaxSpareThreads 24
+""",
+    "worker": """
+StartServers 2
+ServerLimit 4
+ThreadsPerChild 8
+MaxRequestWorkers 32
+""",
+}
+
+
+class Httpd:
+    """One private httpd. conf is placed inside the main server."""
+
+    def __init__(self, mpm="prefork", conf="", wsgi="embedded",
+                 loglevel="info memguard:debug", module=None, extra_top=""):
+        self.mpm = mpm
+        self.conf = conf
+        self.wsgi = wsgi
+        self.loglevel = loglevel
+        self.extra_top = extra_top
+        self.module = module or os.environ.get("MG_MODULE") or os.path.join(
+            TOP, "mod_memguard", ".libs", "mod_memguard.so")
+        self.mgtest = os.environ.get("MG_MGTEST") or os.path.join(
+            TOP, "t", "modules", ".libs", "mod_mgtest.so")
+        self.root = tempfile.mkdtemp(prefix="mg-httpd-")
+        os.chmod(self.root, 0o755)
+        for d in ("logs", "run", "htdocs", "spool"):
+            os.makedirs(os.path.join(self.root, d))
+        os.chmod(os.path.join(self.root, "run"), 0o777)
+        os.chmod(os.path.join(self.root, "spool"), 0o777)
+        shutil.copy(HUB, os.path.join(self.root, "hub.wsgi"))
+        # mod_mime insists on a types file; the few types the tests use.
+        with open(os.path.join(self.root, "mime.types"), "w") as f:
+            f.write("text/html html\ntext/plain txt\ntext/xml xml\n")
+        with open(os.path.join(self.root, "htdocs", "index.html"), "w") as f:
+            f.write("<html><body>ok</body></html>\n")
+        self.calllog = os.path.join(self.root, "calls.log")
+        open(self.calllog, "w").close()
+        os.chmod(self.calllog, 0o666)
+        self.port = free_port()
+        self.proc = None
+        self.allowed = list(ALWAYS_ALLOWED)
+        self.log_offset = 0
+
+    # -- paths and URLs -------------------------------------------------
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def hub_url(self):
+        return self.url + "/kojihub"
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    @property
+    def error_log(self):
+        return self.path("logs", "error.log")
+
+    @property
+    def access_log(self):
+        return self.path("logs", "access.log")
+
+    @property
+    def conf_file(self):
+        return self.path("httpd.conf")
+
+    # -- configuration --------------------------------------------------
+    def render(self):
+        user, _, _ = run_user()
+        md = moddir()
+        if self.wsgi == "daemon":
+            wsgi = """
+WSGIDaemonProcess hub processes=1 threads=4 display-name=(wsgi:hub)
+WSGIProcessGroup hub
+"""
+        else:
+            wsgi = ""
+        lines = [
+            'ServerRoot "%s"' % self.root,
+            "Listen 127.0.0.1:%d" % self.port,
+            "ServerName 127.0.0.1",
+            'PidFile "%s"' % self.path("run", "httpd.pid"),
+            'DefaultRuntimeDir "%s"' % self.path("run"),
+            'Mutex file:%s default' % self.path("run"),
+            "LoadModule mpm_%s_module %s/mod_mpm_%s.so" % (self.mpm, md,
+                                                         self.mpm),
+            "LoadModule authz_core_module %s/mod_authz_core.so" % md,
+            "LoadModule mime_module %s/mod_mime.so" % md,
+            "LoadModule env_module %s/mod_env.so" % md,
+            "LoadModule deflate_module %s/mod_deflate.so" % md,
+            "LoadModule filter_module %s/mod_filter.so" % md,
+            "LoadModule status_module %s/mod_status.so" % md,
+            "LoadModule wsgi_module %s/mod_wsgi.so" % md,
+            'LoadModule memguard_module "%s"' % self.module,
+            'LoadModule mgtest_module "%s"' % self.mgtest,
+        ]
+        if os.geteuid() == 0 and user:
+            lines += ["User %s" % user, "Group %s" % user]
+        lines += [
+            'ErrorLog "%s"' % self.error_log,
+            "LogLevel %s" % self.loglevel,
+            'LogFormat "%h \\"%r\\" %>s %B pid=%P mg=%{memguard-verdict}n '
+            'rss=%{memguard-rss}n delta=%{memguard-rss-delta}n" mg',
+            'CustomLog "%s" mg' % self.access_log,
+            'DocumentRoot "%s"' % self.path("htdocs"),
+            "Timeout 30",
+            "KeepAlive On",
+            "MaxKeepAliveRequests 100",
+            "KeepAliveTimeout 5",
+            "GracefulShutdownTimeout 10",
+            'WSGISocketPrefix "%s"' % self.path("run", "wsgi"),
+            MPM_CONF[self.mpm],
+            self.extra_top,
+            wsgi,
+            'WSGIScriptAlias /kojihub "%s"' % self.path("hub.wsgi"),
+            "WSGIApplicationGroup %{GLOBAL}",
+            "SetEnv MEMGUARD_DEMO_CALLLOG %s" % self.calllog,
+            '<Directory "%s">' % self.root,
+            "    Require all granted",
+            "</Directory>",
+            "<Location /mgtest>",
+            "    SetHandler mgtest",
+            "</Location>",
+            self.conf,
+        ]
+        return "\n".join(lines) + "\n"
+
+    def write_conf(self):
+        with open(self.conf_file, "w") as f:
+            f.write(self.render())
+
+    def configtest(self, conf=None):
+        """Run `httpd -t` on this config (or on conf inserted instead of
+        the test's conf). Returns (returncode, output)."""
+        if conf is not None:
+            self.conf = conf
+        self.write_conf()
+        p = subprocess.run([httpd_binary(), "-t", "-f", self.conf_file],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=60)
+        return p.returncode, p.stdout
+
+    # -- lifecycle ------------------------------------------------------
+    def start(self, timeout=30):
+        self.write_conf()
+        out = open(self.path("logs", "stdout.log"), "ab")
+        self.proc = subprocess.Popen(
+            [httpd_binary(), "-f", self.conf_file, "-DFOREGROUND"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("httpd exited with %s:\n%s\n%s" % (
+                    self.proc.returncode, self._read("logs", "stdout.log"),
+                    self._read("logs", "error.log")))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                if os.path.exists(self.path("run", "httpd.pid")):
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("httpd did not start listening in %ss" % timeout)
+
+    def _read(self, *parts):
+        try:
+            with open(self.path(*parts), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def generation_count(self):
+        """How many times the parent said it resumed normal operations."""
+        return self._read("logs", "error.log").count(
+            "resuming normal operations")
+
+    def graceful(self, wait=True, timeout=30):
+        before = self.generation_count()
+        os.kill(self.pid, signal.SIGUSR1)
+        if wait:
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                if self.generation_count() > before:
+                    return
+                time.sleep(0.05)
+            raise RuntimeError("graceful restart did not complete")
+
+    def children(self):
+        """pids of the processes in httpd's session other than the parent."""
+        pids = []
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                with open(stat) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid = int(stat.split("/")[2])
+            # fields: state ppid pgrp session ...
+            if int(fields[3]) == self.pid and pid != self.pid:
+                pids.append(pid)
+        return sorted(pids)
+
+    def stop(self, timeout=30):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        # Anything left in the session (a stuck child) goes too.
+        deadline = time.time() + 10
+        while self.children() and time.time() < deadline:
+            time.sleep(0.1)
+        for pid in self.children():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- assertions on the logs ------------------------------------------
+    def allow(self, pattern):
+        """Allow error-log lines matching pattern (a regex)."""
+        self.allowed.append(pattern)
+
+    def log_lines(self):
+        return self._read("logs", "error.log").splitlines()
+
+    def unexpected_log_lines(self):
+        bad = []
+        for line in self.log_lines():
+            if BAD_LEVEL.search(line) and not any(
+                    re.search(p, line) for p in self.allowed):
+                bad.append(line)
+        return bad
+
+    def wait_log(self, pattern, timeout=10, count=1):
+        """Wait until pattern (regex) appears count times in the error log;
+        returns the matching lines."""
+        deadline = time.time() + timeout
+        rx = re.compile(pattern)
+        while True:
+            found = [line for line in self.log_lines() if rx.search(line)]
+            if len(found) >= count:
+                return found
+            if time.time() > deadline:
+                raise AssertionError("no %r in the error log after %ss:\n%s"
+                                     % (pattern, timeout,
+                                        "\n".join(self.log_lines()[-30:])))
+            time.sleep(0.05)
+
+    def access_lines(self):
+        return self._read("logs", "access.log").splitlines()
+
+    def calls(self, method=None):
+        """Calls the demo hub's application has seen (from its call log)."""
+        names = [line.split(" ", 1)[1] for line in
+                 self._read("calls.log").splitlines() if " " in line]
+        if method is None:
+            return len(names)
+        return sum(1 for n in names if n == method)
