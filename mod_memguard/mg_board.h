@@ -385,8 +385,10 @@ uint64_t mg_board_hist_upper(uint32_t i);
  * recorded. The estimate is the upper edge of the bucket holding the
  * rank-ceil(q*n/1000) value, capped at max, so it never UNDER-states a
  * cost: with t the true quantile, t <= estimate <= max(1.5 * t, 4 KiB),
- * since a bucket's upper edge is at most 1.5 times its lower edge. Returns
- * 0 for an empty histogram.
+ * since a bucket's upper edge is at most 1.5 times its lower edge. Above
+ * 64 GiB (the last, open bucket) the estimate is max itself. Counts are
+ * summed with saturation, so hostile values cannot wrap. Returns 0 for an
+ * empty histogram.
  */
 uint64_t mg_board_hist_quantile(const uint64_t *hist, uint32_t q_permille,
                                 uint64_t max);
