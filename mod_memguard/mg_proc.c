@@ -210,7 +210,7 @@ int mg_proc_parse_keyed(const char *buf, size_t len, int style, int node,
             p++;
         }
         key = p;
-        while (p < eol && *p != ':' && *p != ' ' && *p != '\t') {
+        while (p < eol && *p != ':' && *p > ' ' && *p < 127) {
             p++;
         }
         klen = (size_t)(p - key);
