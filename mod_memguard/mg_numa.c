@@ -59,9 +59,9 @@ int mg_proc_parse_nodelist(const char *s, size_t len, uint64_t *mask)
 
 /*
  * /proc/self/status (abridged; the separator is a tab):
- *   Cpus_allowed_list:	0-1
- *   Mems_allowed:	00000000,...,00000001
- *   Mems_allowed_list:	0
+ *   Cpus_allowed_list:<TAB>0-1
+ *   Mems_allowed:<TAB>00000000,...,00000001
+ *   Mems_allowed_list:<TAB>0
  */
 int mg_proc_parse_mems_allowed(const char *buf, size_t len, uint64_t *mask)
 {

@@ -141,7 +141,8 @@ int mg_proc_parse_u64(const char **p, const char *end, uint64_t *out)
     }
     while (s < end && *s >= '0' && *s <= '9') {
         unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10) {
+        /* UINT64_MAX is 1844674407370955161 * 10 + 5 */
+        if (v >= UINT64_MAX / 10 && (v > UINT64_MAX / 10 || d > 5)) {
             return -EOVERFLOW;
         }
         v = v * 10 + d;
@@ -247,9 +248,12 @@ int mg_proc_parse_keyed(const char *buf, size_t len, int style, int node,
                 return -EBADMSG;
             }
         }
+        /* Most lines are unwanted: reject on the first byte. strncmp
+         * stops at the NUL of keys[i].key; the line's key has none. */
         for (i = 0; i < nkeys; i++) {
-            if (strlen(keys[i].key) == klen
-                && memcmp(keys[i].key, key, klen) == 0) {
+            if (keys[i].key[0] == key[0]
+                && strncmp(keys[i].key, key, klen) == 0
+                && keys[i].key[klen] == '\0') {
                 break;
             }
         }
@@ -1183,8 +1187,22 @@ static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
     return 0;
 }
 
+static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
+                                    const mg_proc_sampler_conf_t *conf);
+
 int mg_proc_sampler_open(mg_proc_sampler_t *ps, const char *root,
                          const mg_proc_sampler_conf_t *conf)
+{
+    int rc = mg_proc_sampler_open_all(ps, root, conf);
+
+    if (rc < 0 && ps != NULL) {
+        mg_proc_sampler_close(ps);
+    }
+    return rc;
+}
+
+static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
+                                    const mg_proc_sampler_conf_t *conf)
 {
     mg_proc_sampler_conf_t defconf;
     size_t rl, i;
@@ -1192,7 +1210,7 @@ int mg_proc_sampler_open(mg_proc_sampler_t *ps, const char *root,
     ssize_t n;
     int rc;
 
-    if (ps == NULL || root == NULL) {
+    if (ps == NULL) {
         return -EINVAL;
     }
     memset(ps, 0, sizeof(*ps));
@@ -1205,6 +1223,9 @@ int mg_proc_sampler_open(mg_proc_sampler_t *ps, const char *root,
     mg_proc_file_init(&ps->slab);
     for (i = 0; i < MG_SAMPLE_MAX_NODES; i++) {
         mg_proc_file_init(&ps->node[i]);
+    }
+    if (root == NULL) {
+        return -EINVAL;
     }
     if (conf == NULL) {
         memset(&defconf, 0, sizeof(defconf));

@@ -79,7 +79,8 @@ int mg_proc_open(const char *root, const char *rel);
  * One pread(2) at offset 0 (EINTR retried) into buf, NUL-terminated.
  * For files the kernel produces in one piece: meminfo, pressure, statm,
  * smaps_rollup, cgroup files, node meminfo. Returns the length, -EFBIG if
- * the data filled buf (size - 1 bytes), or -errno. Thread-safe on a shared
+ * the data filled buf (size - 1 bytes: so size must exceed the file's
+ * length by 2), or -errno. Thread-safe on a shared
  * fd (no file offset is used).
  */
 ssize_t mg_proc_pread(int fd, char *buf, size_t size);
@@ -175,7 +176,11 @@ typedef struct {
     mg_proc_psi_line_t full; /* absent for cpu before 5.13 */
 } mg_proc_psi_t;
 
-/* "some" is required, "full" optional; each line needs avg10, avg60,
+/* The sampler treats a missing file (kernel < 4.20 or no CONFIG_PSI) and
+ * a read failing with EOPNOTSUPP (PSI built in, booted with psi=0) as "not
+ * available": MG_SRC_PSI clear, logged once at INFO, not a warning.
+ *
+ * "some" is required, "full" optional; each line needs avg10, avg60,
  * avg300 and total exactly once (unknown fields are ignored); averages
  * must be 0.00 .. 100.00. */
 int mg_proc_parse_psi(const char *buf, size_t len, mg_proc_psi_t *out);
@@ -445,9 +450,13 @@ typedef struct {
  * and is only ever read through the fd opened here (a failed re-open with
  * EACCES keeps the old fd). Everything else is world-readable. Sources
  * that do not exist are left out (their valid bit stays clear); only a
- * bad argument (-EINVAL, -ENAMETOOLONG) fails. Allocates nothing; ps is
- * large (~30 KB plus caches): allocate it once, do not put it on a small
- * stack.
+ * bad argument (-EINVAL, -ENAMETOOLONG) fails, and then every fd is closed
+ * again. Allocates nothing; ps is large (~23 KB): allocate it once, not on
+ * a small stack. Call mg_proc_sampler_close() before opening ps again.
+ *
+ * Limits: with cgroup v2 only the group's own memory.max is read; a tighter
+ * limit on an ancestor is not seen (v1 has hierarchical_memory_limit,
+ * which is used). The memory policy (numactl --membind) is read once here.
  */
 int mg_proc_sampler_open(mg_proc_sampler_t *ps, const char *root,
                          const mg_proc_sampler_conf_t *conf);

@@ -498,7 +498,7 @@ static void test_slabinfo_fill(void **state)
     }
 }
 
-/* ---------------------------------------------------------------- per process */
+/* ------------------------------------------------------------ per process */
 
 static void test_statm(void **state)
 {
