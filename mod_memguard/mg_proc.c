@@ -1138,6 +1138,20 @@ static void mg_proc_note(mg_proc_file_t *f, int rc)
     f->last_rc = rc;
 }
 
+/* Start-up scratch: mountinfo on a container host and zoneinfo on a big
+ * machine outgrow the 8 KB buffer; the slabinfo buffer, when there is one,
+ * is not in use yet. */
+static char *mg_proc_scratch(mg_proc_sampler_t *ps)
+{
+    return ps->slab_buf_size > sizeof(ps->buf) ? ps->slab_buf : ps->buf;
+}
+
+static size_t mg_proc_scratch_size(mg_proc_sampler_t *ps)
+{
+    return ps->slab_buf_size > sizeof(ps->buf) ? ps->slab_buf_size
+                                               : sizeof(ps->buf);
+}
+
 static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
                                        const mg_proc_sampler_conf_t *conf)
 {
@@ -1146,8 +1160,8 @@ static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
     int rc;
 
     if (conf->cgroup == MG_PROC_CGROUP_AUTO) {
-        rc = mg_proc_cgroup_locate(ps->root, ps->buf, sizeof(ps->buf),
-                                   &ps->cg_loc);
+        rc = mg_proc_cgroup_locate(ps->root, mg_proc_scratch(ps),
+                                   mg_proc_scratch_size(ps), &ps->cg_loc);
     }
     else {
         rc = mg_proc_cgroup_probe(ps->root, conf->cgroup_path, &ps->cg_loc);
@@ -1264,6 +1278,10 @@ static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
         memcpy(ps->cache_names[i], conf->caches[i], nl + 1);
     }
     ps->ncaches = conf->ncaches;
+    if (conf->slab_buf != NULL) {
+        ps->slab_buf = conf->slab_buf;
+        ps->slab_buf_size = conf->slab_buf_size;
+    }
 
     if ((rc = mg_proc_file_set(&ps->meminfo, root, "proc/meminfo")) < 0
         || (rc = mg_proc_file_set(&ps->psi, root, "proc/pressure/memory"))
@@ -1281,8 +1299,9 @@ static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
         mg_sample_t tmp;
         memset(&tmp, 0, sizeof(tmp));
         (void)mg_proc_parse_meminfo(ps->buf, (size_t)n, 0, &tmp);
-        ps->low_wmark = mg_proc_low_wmark(root, tmp.mem_total, ps->page_size,
-                                          ps->buf, sizeof(ps->buf));
+        ps->low_wmark =
+            mg_proc_low_wmark(root, tmp.mem_total, ps->page_size,
+                              mg_proc_scratch(ps), mg_proc_scratch_size(ps));
         mg_log(MG_LOG_INFO,
                MGLOGNO(00104) "no MemAvailable in %s: estimating it with a "
                               "low watermark of %llu bytes",
@@ -1318,8 +1337,6 @@ static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
         }
     }
     if (conf->slab_buf != NULL) {
-        ps->slab_buf = conf->slab_buf;
-        ps->slab_buf_size = conf->slab_buf_size;
         if ((rc = mg_proc_file_set(&ps->slab, root, "proc/slabinfo")) < 0) {
             return rc;
         }

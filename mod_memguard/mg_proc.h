@@ -267,7 +267,8 @@ typedef struct {
  * attached to a v1 hierarchy and this process has a memory line (hybrid
  * layouts mount a v2 tree without it); otherwise the cgroup2 mount, if
  * the group's cgroup.controllers lists "memory". buf is scratch for
- * mountinfo (8 KB is enough for ~60 mounts; pass more on busy hosts).
+ * mountinfo (8 KB is enough for ~60 mounts; the sampler passes its slabinfo
+ * buffer when it has one, since container hosts have hundreds).
  * -ENODATA when there is no memory cgroup.
  */
 int mg_proc_cgroup_locate(const char *root, char *buf, size_t size,
