@@ -11,6 +11,15 @@
 
 #include <stdarg.h>
 
+/*
+ * Every log line carries a number of its own, core and glue alike;
+ * tools/lognos.py checks that none is used twice and prints the next free
+ * one. Ranges: core 00001-00099, refusals and bodies 001xx, XML-RPC 002xx,
+ * board/sampler/verdict 003xx, children/responses/recycling 004xx,
+ * status 005xx.
+ */
+#define MGLOGNO(n) "MG" #n ": "
+
 /* Levels use syslog's numbers, which are also httpd's APLOG_* values. */
 enum {
     MG_LOG_ERR = 3,

@@ -14,7 +14,6 @@
 #include "mg_log.h"
 #include "mg_proc.h"
 
-#define MGLOGNO(n) "MG" #n ": "
 
 /* ------------------------------------------------------------------ */
 /* I/O primitives                                                      */
@@ -1124,7 +1123,7 @@ static void mg_proc_note(mg_proc_file_t *f, int rc)
     }
     if (rc < 0) {
         mg_log(MG_LOG_WARNING,
-               MGLOGNO(00100) "cannot use %s: %s (error %d)", f->path,
+               MGLOGNO(00001) "cannot use %s: %s (error %d)", f->path,
                rc == -EBADMSG  ? "malformed or truncated"
                : rc == -ENOMSG ? "a required line is missing"
                : rc == -EFBIG  ? "larger than the buffer"
@@ -1133,7 +1132,7 @@ static void mg_proc_note(mg_proc_file_t *f, int rc)
                -rc);
     }
     else {
-        mg_log(MG_LOG_NOTICE, MGLOGNO(00101) "%s readable again", f->path);
+        mg_log(MG_LOG_NOTICE, MGLOGNO(00002) "%s readable again", f->path);
     }
     f->last_rc = rc;
 }
@@ -1168,7 +1167,7 @@ static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
     }
     if (rc < 0) {
         mg_log(rc == -ENODATA ? MG_LOG_INFO : MG_LOG_WARNING,
-               MGLOGNO(00102) "no memory cgroup found under %s%s%s (%d)",
+               MGLOGNO(00003) "no memory cgroup found under %s%s%s (%d)",
                ps->root, conf->cgroup == MG_PROC_CGROUP_PATH ? " at " : "",
                conf->cgroup == MG_PROC_CGROUP_PATH ? conf->cgroup_path : "",
                -rc);
@@ -1196,7 +1195,7 @@ static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
     }
 #undef MG_CGF
     ps->cg_version = l->version;
-    mg_log(MG_LOG_INFO, MGLOGNO(00103) "memory cgroup v%u at %s%s",
+    mg_log(MG_LOG_INFO, MGLOGNO(00004) "memory cgroup v%u at %s%s",
            (unsigned)l->version, ps->root, l->dir);
     return 0;
 }
@@ -1303,7 +1302,7 @@ static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
             mg_proc_low_wmark(root, tmp.mem_total, ps->page_size,
                               mg_proc_scratch(ps), mg_proc_scratch_size(ps));
         mg_log(MG_LOG_INFO,
-               MGLOGNO(00104) "no MemAvailable in %s: estimating it with a "
+               MGLOGNO(00005) "no MemAvailable in %s: estimating it with a "
                               "low watermark of %llu bytes",
                ps->meminfo.path, (unsigned long long)ps->low_wmark);
     }
@@ -1330,7 +1329,7 @@ static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
             ps->nodes_skipped = skipped;
             if (skipped > 0) {
                 mg_log(MG_LOG_WARNING,
-                       MGLOGNO(00105) "%u allowed NUMA nodes beyond the "
+                       MGLOGNO(00006) "%u allowed NUMA nodes beyond the "
                                       "first %d are not watched",
                        (unsigned)skipped, MG_SAMPLE_MAX_NODES);
             }
@@ -1343,7 +1342,7 @@ static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
         rc = mg_proc_file_open(&ps->slab);
         if (rc < 0) {
             mg_log(MG_LOG_WARNING,
-                   MGLOGNO(00106) "cannot open %s (%s): slab caches are not "
+                   MGLOGNO(00007) "cannot open %s (%s): slab caches are not "
                                   "watched; it must be opened as root",
                    ps->slab.path, strerror(-rc));
         }
@@ -1473,7 +1472,7 @@ int mg_proc_sampler_read(mg_proc_sampler_t *ps, mg_sample_t *out,
     n = mg_proc_file_read(&ps->psi, ps->reopen, ps->buf, sizeof(ps->buf), 0);
     if (n == -ENOENT || n == -EOPNOTSUPP) {
         if (ps->psi_state != -ENODATA) {
-            mg_log(MG_LOG_INFO, MGLOGNO(00107) "%s: PSI not available (%s)",
+            mg_log(MG_LOG_INFO, MGLOGNO(00008) "%s: PSI not available (%s)",
                    ps->psi.path, strerror((int)-n));
         }
         ps->psi_state = -ENODATA;

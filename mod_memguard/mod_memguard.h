@@ -17,9 +17,7 @@
 #include "mg_reason.h"
 #include "mg_units.h"
 
-/* Every log line carries a number of its own; tools/lognos.py checks
- * that none is used twice and prints the next free one. */
-#define MGLOGNO(n) "MG" #n ": "
+#include "mg_log.h" /* MGLOGNO, shared with the core */
 
 extern module AP_MODULE_DECLARE_DATA memguard_module;
 
