@@ -12,6 +12,9 @@
 
 static void memguard_register_hooks(apr_pool_t *p)
 {
+    /* The board: shared memory made in post_config, slots reset from
+     * child_status when a child exits. */
+    memguard_board_register(p);
     /* Refusals and the guard that silences a handler after one. */
     memguard_reject_register(p);
     /* MemGuardMaxRequestBody: header_parser + MEMGUARD_BODY input filter. */

@@ -68,6 +68,7 @@ typedef struct {
     int answering;       /* our own answer is passing the guard */
     int answer_status;   /* status of the answer we sent, or 0 */
     apr_off_t body_seen; /* request body bytes counted so far */
+    uint32_t method_idx; /* board method entry, or UINT32_MAX */
 } memguard_req_ctx;
 
 /* mod_memguard_config.c */
@@ -94,8 +95,19 @@ int memguard_style(const request_rec *r);
 apr_int64_t memguard_max_body(const request_rec *r);
 int memguard_retry_after(const request_rec *r);
 
-/* mod_memguard_board.c: count a refusal (status page, per method). */
+/* mod_memguard_board.c: the board in shared memory. */
+#define MEMGUARD_BOARD_METHODS 64  /* named method entries (+ "other") */
+
+struct mg_board;
+/* The board, in every process after post_config; NULL before. */
+struct mg_board *memguard_board(void);
+/* This child's board slot (found from its first connection), or -1. */
+int memguard_slot(conn_rec *c);
+/* CLOCK_MONOTONIC in microseconds (the board's clock). */
+uint64_t memguard_now_us(void);
+/* Count a refusal in this child's slot and the request's method. */
 void memguard_count_refusal(request_rec *r, mg_reason_t reason, int detect);
+void memguard_board_register(apr_pool_t *p);
 
 /* mod_memguard_reject.c */
 

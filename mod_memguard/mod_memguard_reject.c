@@ -21,6 +21,7 @@ memguard_req_ctx *memguard_req(request_rec *r)
     if (ctx == NULL) {
         ctx = apr_pcalloc(r->pool, sizeof(*ctx));
         ctx->engine = memguard_engine(r);
+        ctx->method_idx = UINT32_MAX;
         ap_set_module_config(r->request_config, &memguard_module, ctx);
     }
     return ctx;

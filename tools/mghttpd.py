@@ -79,6 +79,13 @@ ALWAYS_ALLOWED = [
     r"AH00045: child process \d+ still did not exit",
 ]
 
+# httpd's event MPM (seen with 2.4.71, with or without mod_memguard loaded,
+# about 1 run in 6) logs this when it is stopped while a keep-alive
+# connection goes back to the poller: a shutdown race in httpd itself.
+# Allowed only once the stop has begun.
+SHUTDOWN_RACE = re.compile(r"AH0309[23]: process_(lingering_close|socket): "
+                           r"apr_pollset_add failure")
+
 MPM_CONF = {
     "prefork": """
 StartServers 2
@@ -108,12 +115,14 @@ class Httpd:
     """One private httpd. conf is placed inside the main server."""
 
     def __init__(self, mpm="prefork", conf="", wsgi="embedded",
-                 loglevel="info memguard:debug", module=None, extra_top=""):
+                 loglevel="info memguard:debug", module=None, extra_top="",
+                 load_memguard=True):
         self.mpm = mpm
         self.conf = conf
         self.wsgi = wsgi
         self.loglevel = loglevel
         self.extra_top = extra_top
+        self.load_memguard = load_memguard
         self.module = module or os.environ.get("MG_MODULE") or os.path.join(
             TOP, "mod_memguard", ".libs", "mod_memguard.so")
         self.mgtest = os.environ.get("MG_MGTEST") or os.path.join(
@@ -136,7 +145,7 @@ class Httpd:
         self.port = free_port()
         self.proc = None
         self.allowed = list(ALWAYS_ALLOWED)
-        self.log_offset = 0
+        self.stop_line = None   # error-log line count when stop() began
 
     # -- paths and URLs -------------------------------------------------
     @property
@@ -189,7 +198,8 @@ WSGIProcessGroup hub
             "LoadModule filter_module %s/mod_filter.so" % md,
             "LoadModule status_module %s/mod_status.so" % md,
             "LoadModule wsgi_module %s/mod_wsgi.so" % md,
-            'LoadModule memguard_module "%s"' % self.module,
+            ('LoadModule memguard_module "%s"' % self.module
+             if self.load_memguard else ""),
             'LoadModule mgtest_module "%s"' % self.mgtest,
         ]
         if os.geteuid() == 0 and user:
@@ -306,6 +316,7 @@ WSGIProcessGroup hub
     def stop(self, timeout=30):
         if self.proc is None or self.proc.poll() is not None:
             return
+        self.stop_line = len(self.log_lines())
         try:
             os.kill(self.pid, signal.SIGTERM)
             self.proc.wait(timeout)
@@ -335,10 +346,15 @@ WSGIProcessGroup hub
 
     def unexpected_log_lines(self):
         bad = []
-        for line in self.log_lines():
-            if BAD_LEVEL.search(line) and not any(
-                    re.search(p, line) for p in self.allowed):
-                bad.append(line)
+        for i, line in enumerate(self.log_lines()):
+            if not BAD_LEVEL.search(line):
+                continue
+            if any(re.search(p, line) for p in self.allowed):
+                continue
+            if (self.stop_line is not None and i >= self.stop_line
+                    and SHUTDOWN_RACE.search(line)):
+                continue
+            bad.append(line)
         return bad
 
     def wait_log(self, pattern, timeout=10, count=1):
