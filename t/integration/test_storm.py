@@ -1,0 +1,344 @@
+"""tools/xmlrpc-storm, the load generator, against the real demo hub: its
+counts add up and match what the application saw, body-size refusals are
+reported as fault 4130, it refuses non-loopback targets before opening a
+socket, refuses unbounded runs, and a time-bounded run stops in time."""
+import importlib.machinery
+import importlib.util
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from mghttpd import TOP
+
+STORM = os.path.join(TOP, "tools", "xmlrpc-storm")
+
+# 20 calls per round of the shared pool's schedule: 200 requests are 10
+# whole rounds, so every type's count is exact.
+MIX = ("cheap=getBuild(7):12,heavy=queryHistory(300):3,"
+       "multi=multicall(getBuild(1)*100):3,big=echo(bytes=100K):2")
+EXPECTED_SENT = {"cheap": 120, "heavy": 30, "multi": 30, "big": 20}
+OUTCOMES = ("ok", "faults", "http_errors", "resets", "timeouts", "other")
+
+
+def load_storm():
+    loader = importlib.machinery.SourceFileLoader("xmlrpc_storm", STORM)
+    spec = importlib.util.spec_from_loader("xmlrpc_storm", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+def run_storm(*args, timeout=60):
+    t = time.monotonic()
+    p = subprocess.run([sys.executable, STORM] + list(args),
+                       capture_output=True, text=True, timeout=timeout)
+    return p, time.monotonic() - t
+
+
+def check_sums(rep):
+    """The invariant, checked independently of the tool's own check."""
+    assert rep["invariant_holds"], rep["invariant_problems"]
+    total = rep["total"]
+    for name, d in rep["types"].items():
+        assert sum(d[k] for k in OUTCOMES) == d["sent"], (name, d)
+        assert sum(d["faults_by_code"].values()) == d["faults"]
+        assert sum(d["http_errors_by_status"].values()) == d["http_errors"]
+        assert sum(d["resets_by_kind"].values()) == d["resets"]
+        assert sum(d["other_by_kind"].values()) == d["other"]
+        assert d["latency_ms"]["all"]["n"] == d["sent"]
+        assert d["latency_ms"]["ok"]["n"] == d["ok"]
+    for k in ("sent",) + OUTCOMES:
+        assert total[k] == sum(d[k] for d in rep["types"].values()), k
+    assert sum(total[k] for k in OUTCOMES) == total["sent"]
+
+
+def check_latencies(lat):
+    assert lat["n"] > 0
+    assert 0 < lat["min"] <= lat["p50"] <= lat["p95"] <= lat["p99"] \
+        <= lat["max"], lat
+
+
+def test_bounded_run_counts_match_the_application(httpd_factory, mpm,
+                                                  tmp_path):
+    h = httpd_factory("MemGuardEngine On\nMemGuardMaxRequestBody 64K\n",
+                      mpm=mpm)
+    out = tmp_path / "storm.json"
+    p, _ = run_storm("--target", h.hub_url, "--connections", "4",
+                     "--requests", "200", "--mix", MIX, "--timeseries",
+                     "--progress", "--json", str(out), timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "invariant" in p.stdout and "holds" in p.stdout, p.stdout
+    rep = json.loads(out.read_text())
+    if rep["wall_seconds"] > 1.2:       # a progress line every second
+        assert "xmlrpc-storm:    1.0s sent " in p.stderr, p.stderr
+    check_sums(rep)
+    assert rep["stopped_by"] == "requests"
+    assert rep["total"]["sent"] == 200
+    assert {n: d["sent"] for n, d in rep["types"].items()} == EXPECTED_SENT
+    types = rep["types"]
+
+    # cheap, heavy and multicall calls all succeed, and the application saw
+    # exactly the successful ones (a multicall is one system.multicall)
+    for name in ("cheap", "heavy", "multi"):
+        assert types[name]["ok"] == types[name]["sent"], types[name]
+        check_latencies(types[name]["latency_ms"]["ok"])
+    assert types["multi"]["method"] == "system.multicall"
+    assert types["multi"]["multicall_inner_faults_by_code"] == {}
+    assert h.calls("getBuild") == types["cheap"]["ok"]
+    assert h.calls("queryHistory") == types["heavy"]["ok"]
+    assert h.calls("system.multicall") == types["multi"]["ok"]
+
+    # the 100 KB echo is over MemGuardMaxRequestBody: every one a 4130
+    # fault, none reached the application
+    big = types["big"]
+    assert big["faults"] == EXPECTED_SENT["big"]
+    assert big["faults_by_code"] == {"4130": EXPECTED_SENT["big"]}
+    assert big["ok"] == 0
+    assert h.calls("echo") == 0
+    assert h.calls() == 180
+    assert rep["total"]["faults_by_code"] == {"4130": 20}
+    check_latencies(rep["total"]["latency_ms"]["all"])
+
+    # the time series adds up to the same counts
+    ts = rep["timeseries"]
+    for name, d in types.items():
+        s = ts["types"][name]
+        assert len(s["sent"]) == len(s["ok"]) == len(s["failed"]) == \
+            ts["seconds"]
+        assert sum(s["sent"]) == d["sent"]
+        assert sum(s["ok"]) == d["ok"]
+        assert sum(s["failed"]) == d["sent"] - d["ok"]
+
+
+def test_duration_bound_stops_in_time(httpd_factory, mpm, tmp_path):
+    h = httpd_factory(mpm=mpm)
+    out = tmp_path / "storm.json"
+    p, elapsed = run_storm("--target", h.hub_url, "--connections", "2",
+                           "--duration", "1.5", "--timeout", "5", "--mix",
+                           "cheap=getBuild(1):3,slow=slowCall(0.2):1",
+                           "--json", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    rep = json.loads(out.read_text())
+    check_sums(rep)
+    assert rep["stopped_by"] == "duration"
+    assert rep["total"]["sent"] > 10
+    assert rep["total"]["ok"] == rep["total"]["sent"]
+    # no new call after 1.5 s; the ones in flight take at most ~0.2 s
+    assert 1.5 <= rep["wall_seconds"] < 3.0, rep["wall_seconds"]
+    assert elapsed < 6, elapsed
+    assert h.calls("getBuild") == rep["types"]["cheap"]["ok"]
+    assert h.calls("slowCall") == rep["types"]["slow"]["ok"]
+
+
+def test_dedicated_connections(httpd_factory, tmp_path):
+    """NAME=CALL@N gives a type N connections of its own (the bad night's
+    "20 heavy callers and 50 cheap ones")."""
+    h = httpd_factory()
+    out = tmp_path / "storm.json"
+    p, _ = run_storm("--target", h.hub_url, "--requests", "60", "--mix",
+                     "cheap=getBuild(1)@3,heavy=queryHistory(100)@1",
+                     "--json", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    rep = json.loads(out.read_text())
+    check_sums(rep)
+    assert rep["connections"] == {"shared": 0, "total": 4,
+                                  "dedicated": {"cheap": 3, "heavy": 1}}
+    assert rep["total"]["sent"] == rep["total"]["ok"] == 60
+    assert rep["types"]["heavy"]["sent"] >= 1
+    assert h.calls() == 60
+
+
+# -- refusals: nothing is sent ------------------------------------------------
+
+# Run the tool with every way of opening a socket or resolving a name
+# replaced by one that exits 99: a refusal must come before any of them.
+NO_SOCKET = """
+import runpy, socket, sys
+def boom(*a, **k):
+    sys.stderr.write("SOCKET OPENED\\n")
+    sys.stderr.flush()
+    import os
+    os._exit(99)
+class NoSocket(socket.socket):
+    def __init__(self, *a, **k):
+        boom()
+socket.socket = NoSocket
+socket.create_connection = boom
+socket.getaddrinfo = boom
+socket.gethostbyname = boom
+sys.argv = [sys.argv[1]] + sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def run_no_socket(*args):
+    return subprocess.run([sys.executable, "-c", NO_SOCKET, STORM]
+                          + list(args), capture_output=True, text=True,
+                          timeout=30)
+
+
+@pytest.mark.parametrize("target", [
+    "192.0.2.1", "http://192.0.2.1:8089/kojihub", "10.0.0.1:80",
+    "[2001:db8::1]:80", "example.com", "http://koji.example.org/kojihub",
+    "127.1", "0.0.0.0", "https://127.0.0.1/kojihub",
+])
+def test_non_loopback_target_refused_before_any_socket(target):
+    p = run_no_socket("--target", target, "--requests", "10")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "SOCKET OPENED" not in p.stderr
+    assert "xmlrpc-storm: error:" in p.stderr
+    assert "loopback" in p.stderr or "http://" in p.stderr, p.stderr
+    assert p.stdout == ""
+
+
+def test_socket_guard_works():
+    """The guard above would catch a connection: a loopback target passes
+    the checks and the run then trips it."""
+    p = run_no_socket("--target", "127.0.0.1:9", "--requests", "1")
+    assert p.returncode == 99, p.stdout + p.stderr
+    assert "SOCKET OPENED" in p.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "a bound is mandatory"),
+    (["--connections", "1001", "--requests", "1"], "ceiling 1000"),
+    (["--mix", "a=getBuild(1)@600,b=getBuild(1)@401", "--requests", "1"],
+     "ceiling 1000"),
+    (["--duration", "3601"], "--duration"),
+    (["--duration", "0"], "--duration"),
+    (["--requests", "0"], "--requests"),
+    (["--requests", "1", "--timeout", "0"], "--timeout"),
+    (["--requests", "1", "--mix", "cheap=getBuild(1),cheap=echo(1)"],
+     "used twice"),
+    (["--requests", "1", "--mix", "x=getBuild(os.system)"],
+     "not a literal"),
+    (["--requests", "1", "--mix", "x=echo(bytes=1000M)"], "ceiling"),
+    (["--requests", "1", "--mix", "x=getBuild(1"], "unbalanced"),
+    (["--requests", "1", "--bogus"], "unrecognized"),
+])
+def test_usage_errors_exit_2(args, message):
+    p = run_no_socket("--target", "127.0.0.1:9", *args)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert message in p.stderr, p.stderr
+    assert "SOCKET OPENED" not in p.stderr
+
+
+def test_missing_target_exit_2():
+    p = run_no_socket("--requests", "1")
+    assert p.returncode == 2
+    assert "--target" in p.stderr
+
+
+# -- pieces of the tool, in-process ------------------------------------------
+
+def test_nearest_rank_percentiles():
+    storm = load_storm()
+    r = storm.percentiles([i / 1000.0 for i in range(100, 0, -1)])
+    assert (r["n"], r["min"], r["p50"], r["p95"], r["p99"], r["max"]) == \
+        (100, 1.0, 50.0, 95.0, 99.0, 100.0)
+    r = storm.percentiles([0.003, 0.001, 0.002])
+    # ceil(0.5*3)=2nd, ceil(0.95*3)=3rd
+    assert (r["p50"], r["p95"], r["p99"]) == (2.0, 3.0, 3.0)
+    assert storm.percentiles([])["p50"] is None
+
+
+def test_schedule_is_exact_and_interleaved():
+    storm = load_storm()
+    types = storm.parse_mix(MIX)
+    order = storm.schedule(types)
+    assert len(order) == 20
+    assert [order.count(i) for i in range(4)] == [12, 3, 3, 2]
+    # the heavy calls are spread out, not bunched
+    heavy = [i for i, t in enumerate(order) if t == 1]
+    assert min(b - a for a, b in zip(heavy, heavy[1:])) >= 5
+
+
+def test_mix_parsing():
+    storm = load_storm()
+    t = storm.parse_mix("m=multicall(getBuild(1)*3,echo('a,b'),hello):2,"
+                        "e=echo(bytes=2K)@3")
+    assert t[0].method == "system.multicall" and t[0].multicall == 5
+    assert t[0].weight == 2 and t[0].conns is None
+    assert t[1].method == "echo" and t[1].conns == 3 and t[1].weight is None
+    assert len(t[1].body) > 2048
+    assert storm.parse_target("localhost:81")[:3] == ("127.0.0.1", 81,
+                                                      "/kojihub")
+    assert storm.parse_target("http://[::1]:82/x")[:3] == ("::1", 82, "/x")
+    assert storm.parse_target("127.3.4.5")[:2] == ("127.3.4.5", 80)
+
+
+def test_http_errors_and_timeouts_classified(httpd_factory, tmp_path):
+    """In http reject style the refusal is a 413 (an HTTP error, not a
+    fault); a call slower than --timeout is a timeout. (event: the slow
+    calls go on sleeping in the server after the client gave up; prefork's
+    two idle children would make the other calls queue behind them.)"""
+    h = httpd_factory("MemGuardEngine On\nMemGuardMaxRequestBody 64K\n"
+                      "MemGuardRejectStyle http\n", mpm="event")
+    out = tmp_path / "storm.json"
+    p, _ = run_storm("--target", h.hub_url, "--connections", "2",
+                     "--requests", "12", "--timeout", "0.5", "--mix",
+                     "cheap=getBuild(1):2,big=echo(bytes=100K):1,"
+                     "slow=slowCall(1.5):1", "--json", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    rep = json.loads(out.read_text())
+    check_sums(rep)
+    t = rep["types"]
+    assert t["cheap"]["ok"] == t["cheap"]["sent"] == 6
+    assert t["big"]["http_errors_by_status"] == {"413": 3}
+    assert t["big"]["faults"] == 0
+    assert t["slow"]["timeouts"] == t["slow"]["sent"] == 3
+    assert "timeout" in p.stdout
+    assert h.calls("echo") == 0
+    assert h.calls("getBuild") == 6
+
+
+def test_resets_and_retry_after_against_a_rude_server(tmp_path):
+    """A local server that resets every other connection after reading the
+    request and answers the rest 503 + Retry-After + Connection: close."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    port = srv.getsockname()[1]
+
+    def serve():
+        n = 0
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            n += 1
+            c.recv(65536)
+            if n % 2:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             struct.pack("ii", 1, 0))      # close = RST
+            else:
+                c.sendall(b"HTTP/1.1 503 Busy\r\nRetry-After: 5\r\n"
+                          b"Connection: close\r\nContent-Length: 4\r\n\r\n"
+                          b"busy")
+            c.close()
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    out = tmp_path / "storm.json"
+    try:
+        p, _ = run_storm("--target", "127.0.0.1:%d" % port, "--requests",
+                         "20", "--connections", "1", "--json", str(out))
+    finally:
+        srv.close()
+    assert p.returncode == 0, p.stdout + p.stderr
+    rep = json.loads(out.read_text())
+    check_sums(rep)
+    d = rep["types"]["cheap"]           # the default mix
+    assert d["sent"] == 20
+    assert d["http_errors_by_status"] == {"503": 10}
+    assert d["retry_after_seen"] == 10
+    assert d["resets"] == 10
+    assert set(d["resets_by_kind"]) <= {"ConnectionResetError",
+                                        "RemoteDisconnected"}, d
