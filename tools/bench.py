@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""make bench: run every benchmark and print one summary.
+
+Benchmarks live in t/bench/: Python scripts bench_<topic>.py and C programs
+bench_<topic>.c (built into build/bench/ by the Makefile). Each prints its
+own human-readable lines and, as its last line, one JSON object with at
+least {"bench": NAME, "results": [{"name", "value", "unit", "target",
+"ok"}...]}. Every figure that compares is a ratio against a baseline
+measured side by side in the same run: these machines are noisy.
+
+    tools/bench.py [--only TOPIC] [--json FILE]
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def benches(only):
+    found = []
+    for path in sorted(glob.glob(os.path.join(TOP, "t", "bench",
+                                              "bench_*.py"))):
+        found.append((os.path.basename(path)[6:-3],
+                      [sys.executable, path]))
+    for path in sorted(glob.glob(os.path.join(TOP, "build", "bench",
+                                              "bench_*"))):
+        if os.access(path, os.X_OK) and not path.endswith(".py"):
+            found.append((os.path.basename(path)[6:], [path]))
+    if only:
+        found = [b for b in found if b[0] in only]
+    return found
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", action="append")
+    ap.add_argument("--json", default=os.path.join(TOP, "build",
+                                                   "bench.json"))
+    args = ap.parse_args()
+    env = dict(os.environ, MALLOC_ARENA_MAX="2")
+    summary = []
+    failed = 0
+    for name, cmd in benches(args.only):
+        print("== bench %s: %s" % (name, " ".join(cmd)), flush=True)
+        t0 = time.time()
+        p = subprocess.run(cmd, cwd=TOP, env=env, stdout=subprocess.PIPE,
+                           text=True)
+        sys.stdout.write(p.stdout)
+        last = [line for line in p.stdout.splitlines() if line.startswith("{")]
+        try:
+            result = json.loads(last[-1]) if last else None
+        except ValueError:
+            result = None
+        if p.returncode != 0 or result is None:
+            failed += 1
+            print("!! bench %s failed (exit %d)" % (name, p.returncode))
+            continue
+        result["seconds"] = round(time.time() - t0, 1)
+        summary.append(result)
+    print()
+    print("%-14s %-48s %14s %10s  %s" % ("bench", "figure", "value",
+                                          "target", "met"))
+    for r in summary:
+        for f in r.get("results", []):
+            print("%-14s %-48s %14s %10s  %s" % (
+                r["bench"], f["name"][:48],
+                "%.4g %s" % (f["value"], f.get("unit", "")),
+                f.get("target", ""),
+                {True: "yes", False: "NO", None: "-"}[f.get("ok")]))
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(summary, f, indent=1)
+    print("\nall figures: %s" % args.json)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
