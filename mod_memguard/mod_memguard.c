@@ -19,6 +19,9 @@ static void memguard_register_hooks(apr_pool_t *p)
     memguard_reject_register(p);
     /* MemGuardMaxRequestBody: header_parser + MEMGUARD_BODY input filter. */
     memguard_body_register(p);
+    /* MemGuardMaxResponse: insert_filter + MEMGUARD_RESPCAP output filter
+     * (above mod_deflate, below the guard). */
+    memguard_respcap_register(p);
 }
 
 AP_DECLARE_MODULE(memguard) = {

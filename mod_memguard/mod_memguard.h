@@ -55,11 +55,14 @@ typedef struct {
     int engine;           /* memguard_engine_e, or UNSET */
     apr_int64_t max_body; /* bytes; 0 = no limit; UNSET */
     int reject_style;     /* memguard_style_e, or UNSET */
+    /* MemGuardMaxResponse: bytes; 0 = no cap; UNSET */
+    apr_int64_t max_response;
 } memguard_dir_conf;
 
 /* Defaults applied when a field is still UNSET at request time. */
 #define MEMGUARD_DEFAULT_MAX_BODY 0 /* no limit */
 #define MEMGUARD_DEFAULT_STYLE MEMGUARD_STYLE_FAULT
+#define MEMGUARD_DEFAULT_MAX_RESPONSE 0 /* no cap */
 
 /* Per-request state, created on first use and kept in the request config. */
 typedef struct {
@@ -69,6 +72,11 @@ typedef struct {
     int answer_status;   /* status of the answer we sent, or 0 */
     apr_off_t body_seen; /* request body bytes counted so far */
     uint32_t method_idx; /* board method entry, or UINT32_MAX */
+    /* bytes: this request's response cap from memguard_respcap_set_limit();
+     * 0 = none (MemGuardMaxResponse alone applies) */
+    apr_int64_t max_response;
+    /* set once MEMGUARD_RESPCAP is in r's output filters */
+    int respcap_added;
 } memguard_req_ctx;
 
 /* mod_memguard_config.c */
@@ -93,6 +101,7 @@ const char *memguard_parse_threshold(cmd_parms *cmd, const char *arg,
 int memguard_engine(const request_rec *r);
 int memguard_style(const request_rec *r);
 apr_int64_t memguard_max_body(const request_rec *r);
+apr_int64_t memguard_max_response(const request_rec *r);
 int memguard_retry_after(const request_rec *r);
 
 /* mod_memguard_board.c: the board in shared memory. */
@@ -157,5 +166,23 @@ void memguard_reject_register(apr_pool_t *p);
 
 /* mod_memguard_body.c: MemGuardMaxRequestBody */
 void memguard_body_register(apr_pool_t *p);
+
+/* mod_memguard_respcap.c: MemGuardMaxResponse, the MEMGUARD_RESPCAP
+ * output filter. */
+void memguard_respcap_register(apr_pool_t *p);
+
+/*
+ * Lower the response cap of r to `limit` bytes (a per-method
+ * max-response= rule). The effective cap is the smaller of this and
+ * MemGuardMaxResponse; limit <= 0 changes nothing, and a call can only
+ * lower the cap, never raise it. Call it before the handler writes
+ * (fixups at the latest); the filter is added if it is not in place yet.
+ * Does nothing when MemGuardEngine is Off.
+ */
+void memguard_respcap_set_limit(request_rec *r, apr_int64_t limit);
+
+/* mod_memguard_recycle.c: mark the child serving r for recycling
+ * (DESIGN.md section 6); `why` goes into the INFO log line. */
+void memguard_recycle_request(request_rec *r, const char *why);
 
 #endif /* MOD_MEMGUARD_H */

@@ -41,6 +41,7 @@ void *memguard_create_dir_conf(apr_pool_t *p, char *dir)
     c->engine = MEMGUARD_UNSET;
     c->max_body = MEMGUARD_UNSET;
     c->reject_style = MEMGUARD_UNSET;
+    c->max_response = MEMGUARD_UNSET;
     return c;
 }
 
@@ -52,6 +53,7 @@ void *memguard_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->engine = MERGE(engine);
     c->max_body = MERGE(max_body);
     c->reject_style = MERGE(reject_style);
+    c->max_response = MERGE(max_response);
     return c;
 }
 
@@ -81,6 +83,14 @@ apr_int64_t memguard_max_body(const request_rec *r)
 
     return c->max_body == MEMGUARD_UNSET ? MEMGUARD_DEFAULT_MAX_BODY
                                          : c->max_body;
+}
+
+apr_int64_t memguard_max_response(const request_rec *r)
+{
+    const memguard_dir_conf *c = dconf(r);
+
+    return c->max_response == MEMGUARD_UNSET ? MEMGUARD_DEFAULT_MAX_RESPONSE
+                                             : c->max_response;
 }
 
 int memguard_retry_after(const request_rec *r)
@@ -193,6 +203,13 @@ static const char *set_max_body(cmd_parms *cmd, void *dcfg, const char *arg)
     return memguard_parse_size(cmd, arg, &c->max_body);
 }
 
+static const char *set_max_response(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    memguard_dir_conf *c = dcfg;
+
+    return memguard_parse_size(cmd, arg, &c->max_response);
+}
+
 static const char *set_reject_style(cmd_parms *cmd, void *dcfg, const char *arg)
 {
     memguard_dir_conf *c = dcfg;
@@ -238,6 +255,10 @@ const command_rec memguard_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "largest request body accepted, e.g. 16M; 0 = no limit "
                   "(default)"),
+    AP_INIT_TAKE1("MemGuardMaxResponse", set_max_response, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "largest response body the application may send, e.g. "
+                  "64M; 0 = no cap (default)"),
     AP_INIT_TAKE1("MemGuardRejectStyle", set_reject_style, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "fault (XML-RPC calls get a <fault>, default) | http "
