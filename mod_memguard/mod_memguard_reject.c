@@ -193,6 +193,22 @@ int memguard_refuse(request_rec *r, mg_reason_t reason, const char *detail)
     return DONE;
 }
 
+/*
+ * Pass our answer down r's output filters. An error bucket makes the HTTP
+ * header filter call ap_die(), and ap_send_error_response() points
+ * r->output_filters at the protocol filters to skip content filters: left
+ * so, whatever the handler writes after our answer would go straight onto
+ * the wire behind it. Put the whole chain back so it meets MEMGUARD_GUARD
+ * and is dropped.
+ */
+static void memguard_pass_keeping_chain(request_rec *r, apr_bucket_brigade *bb)
+{
+    ap_filter_t *top = r->output_filters;
+
+    ap_pass_brigade(r->output_filters, bb);
+    r->output_filters = top;
+}
+
 void memguard_abort_response(request_rec *r)
 {
     memguard_req_ctx *ctx = memguard_req(r);
@@ -210,7 +226,7 @@ void memguard_abort_response(request_rec *r)
     APR_BRIGADE_INSERT_TAIL(bb,
                             apr_bucket_eos_create(r->connection->bucket_alloc));
     ctx->answering = 1;
-    ap_pass_brigade(r->output_filters, bb);
+    memguard_pass_keeping_chain(r, bb);
     ctx->answering = 0;
     ctx->refused = 1;
     ctx->answer_status = HTTP_BAD_GATEWAY;
@@ -264,7 +280,7 @@ apr_status_t memguard_refuse_in_filter(ap_filter_t *f, mg_reason_t reason,
     }
     APR_BRIGADE_INSERT_TAIL(bb,
                             apr_bucket_eos_create(r->connection->bucket_alloc));
-    ap_pass_brigade(r->output_filters, bb);
+    memguard_pass_keeping_chain(r, bb);
     ctx->answering = 0;
     ctx->refused = 1;
     return AP_FILTER_ERROR;

@@ -140,7 +140,6 @@ static apr_status_t over_cap(ap_filter_t *f, respcap_ctx *fc,
 {
     request_rec *r = f->r;
     memguard_req_ctx *rq = memguard_req(r);
-    ap_filter_t *top = r->output_filters;
     respcap_state_e was = fc->state;
 
     if (rq->engine == MEMGUARD_ENGINE_DETECT) {
@@ -173,11 +172,6 @@ static apr_status_t over_cap(ap_filter_t *f, respcap_ctx *fc,
         memguard_count_refusal(r, MG_REASON_RESPONSE_SIZE, 0);
         memguard_abort_response(r);
     }
-    /* In http style ap_die() has pointed r->output_filters at the protocol
-     * filters; whatever the handler still writes must meet MEMGUARD_GUARD
-     * (and this filter) again and be dropped, not follow the answer on
-     * the wire. */
-    r->output_filters = top;
     memguard_recycle_request(r, RECYCLE_WHY);
     /* The handler finishes normally (mod_wsgi would log a failed write);
      * after an abort, c->aborted stops well-behaved writers early. */

@@ -339,3 +339,37 @@ def test_graceful_restarts_while_requests_run(httpd_factory, mpm):
     assert results["fail"] == []
     assert results["ok"] > 20
     assert h.generation_count() == 6
+
+
+def test_http_style_refusal_is_the_only_response_on_the_wire(httpd_factory,
+                                                             mpm):
+    """After a 413 from inside the body filter, the application's own error
+    response (mod_wsgi's 500 after the failed read) must not follow it on
+    the connection."""
+    h = httpd_factory(BASE + "MemGuardRejectStyle http\n"
+                      "WSGIChunkedRequest On\n", mpm=mpm)
+    h.allow(r"wsgi:error")
+    body = padded_call(LIMIT * 3)
+    s = socket.create_connection(("127.0.0.1", h.port), timeout=10)
+    s.sendall(b"POST /kojihub HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+              b"Content-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n")
+    try:
+        for i in range(0, len(body), 8192):
+            part = body[i:i + 8192]
+            s.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        s.sendall(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        pass
+    s.close()
+    assert data.startswith(b"HTTP/1.1 413 "), data[:200]
+    assert data.count(b"HTTP/1.1 ") == 1, data
+    assert h.calls() == 0
