@@ -229,7 +229,53 @@ static void mg_xmlrpc_stop(mg_xmlrpc_t *x)
     }
 }
 
-/* Record the first refusal and stop the parser; later ones are echoes. */
+/* Record the first refusal; later ones are echoes. */
+static void mg_xmlrpc_vrecord(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
+                              mg_reason_t reason, const char *what,
+                              uint64_t seen, uint64_t limit, const char *fmt,
+                              va_list ap) __attribute__((format(printf, 7, 0)));
+
+static void mg_xmlrpc_vrecord(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
+                              mg_reason_t reason, const char *what,
+                              uint64_t seen, uint64_t limit, const char *fmt,
+                              va_list ap)
+{
+    x->state = st;
+    x->refusal.reason = reason;
+    x->refusal.what = what;
+    x->refusal.seen = seen;
+    x->refusal.limit = limit;
+    vsnprintf(x->refusal.text, sizeof(x->refusal.text), fmt, ap);
+}
+
+/*
+ * Record without stopping the parser: for libxml2's error and entity
+ * callbacks, which run deep inside the parser (encoding switch, entity
+ * loading) where xmlStopParser() would free the input buffer under the
+ * caller's feet. A fatal error halts libxml2 by itself; for the rest,
+ * feed() stops feeding and every SAX callback returns at once.
+ */
+static void mg_xmlrpc_record(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
+                             mg_reason_t reason, const char *what,
+                             const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void mg_xmlrpc_record(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
+                             mg_reason_t reason, const char *what,
+                             const char *fmt, ...)
+{
+    va_list ap;
+
+    if (x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    va_start(ap, fmt);
+    mg_xmlrpc_vrecord(x, st, reason, what, 0, 0, fmt, ap);
+    va_end(ap);
+}
+
+/* Record and stop the parser: from element and text callbacks (where
+ * libxml2 expects xmlStopParser) and between chunks. */
 static void mg_xmlrpc_refuse(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
                              mg_reason_t reason, const char *what,
                              uint64_t seen, uint64_t limit, const char *fmt,
@@ -245,13 +291,8 @@ static void mg_xmlrpc_refuse(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
     if (x->state != MG_XR_CONTINUE) {
         return;
     }
-    x->state = st;
-    x->refusal.reason = reason;
-    x->refusal.what = what;
-    x->refusal.seen = seen;
-    x->refusal.limit = limit;
     va_start(ap, fmt);
-    vsnprintf(x->refusal.text, sizeof(x->refusal.text), fmt, ap);
+    mg_xmlrpc_vrecord(x, st, reason, what, seen, limit, fmt, ap);
     va_end(ap);
     mg_xmlrpc_stop(x);
 }
@@ -291,11 +332,14 @@ static void mg_xmlrpc_on_error(void *ud, xmlErrorPtr e)
         return;
     }
     if (e->code == XML_ERR_NO_MEMORY) {
-        mg_xmlrpc_refuse(x, MG_XR_ERROR, MG_REASON_XML_PARSE, "memory", 0, 0,
+        mg_xmlrpc_record(x, MG_XR_ERROR, MG_REASON_XML_PARSE, "memory",
                          "out of memory while parsing");
         return;
     }
-    mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "xml", 0, 0,
+    if (x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    mg_xmlrpc_record(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "xml",
                      "line %d: %s", e->line,
                      e->message != NULL ? e->message : "parse error");
     n = strlen(x->refusal.text);
@@ -326,8 +370,8 @@ static void mg_xmlrpc_on_entity_decl(void *ud, const xmlChar *name, int type,
     (void)pub;
     (void)sys;
     (void)content;
-    mg_xmlrpc_refuse(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype", 0,
-                     0, "not an XML-RPC call: entity declaration");
+    mg_xmlrpc_record(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype",
+                     "not an XML-RPC call: entity declaration");
 }
 
 /* No entity exists but the five predefined ones, which libxml2 resolves
@@ -346,8 +390,8 @@ static xmlParserInputPtr mg_xmlrpc_on_resolve(void *ud, const xmlChar *pub,
 {
     (void)pub;
     (void)sys;
-    mg_xmlrpc_refuse(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype", 0,
-                     0, "not an XML-RPC call: external entity");
+    mg_xmlrpc_record(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype",
+                     "not an XML-RPC call: external entity");
     return NULL;
 }
 

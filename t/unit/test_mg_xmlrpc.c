@@ -267,6 +267,9 @@ static const corpus_case_t corpus[] = {
     PARSE("bad_trailing_text.xml", "xml"),
     PARSE("bad_mismatched.xml", "xml"),
     PARSE("bad_control_char.xml", "xml"),
+    /* found by the fuzzer: an encoding error raised while libxml2 switches
+     * to UCS-4; stopping the parser from the error handler crashed */
+    PARSE("bad_ucs4_encoding_switch.xml", "xml"),
     /* XML, but not an XML-RPC call */
     INVALID("inv_response.xml", "structure"),
     INVALID("inv_no_methodname.xml", "structure"),
