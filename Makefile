@@ -176,5 +176,5 @@ $(BUILD)/bench/%: t/bench/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -Imod_memguard -o $@ $< $(CORE_OBJ) $(XML_LIBS)
 
-bench-xmlrpc: $(BUILD)/bench/bench_xmlrpc ## inspector vs raw libxml2: speed, heap
+bench-xmlrpc: $(BUILD)/bench/bench_xmlrpc ## XML-RPC inspector vs raw libxml2
 	$(BUILD)/bench/bench_xmlrpc $(BENCH_ARGS)

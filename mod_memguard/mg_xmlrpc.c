@@ -128,6 +128,16 @@ enum { MG_XC_NONE = 0, MG_XC_TOP, MG_XC_MNAME, MG_XC_INNER };
 
 #define MG_XMLRPC_MNAME_SIZE 16 /* holds "methodName" and tells longer */
 
+/* Element names interned in the parser's dictionary, by address: libxml2
+ * hands every local name over as a pointer into that dictionary, so one
+ * hash of the pointer classifies an element (strcmp is the fallback). */
+#define MG_XMLRPC_NAMES 32 /* power of two, over twice the known names */
+
+typedef struct {
+    const xmlChar *name;
+    int kind;
+} mg_xmlrpc_name_t;
+
 struct mg_xmlrpc {
     mg_xmlrpc_limits_t lim;
     mg_xmlrpc_method_cb cb;
@@ -150,6 +160,11 @@ struct mg_xmlrpc {
     uint32_t mc_index;    /* current call of the multicall */
     char mname[MG_XMLRPC_MNAME_SIZE];
     uint32_t mname_len;
+
+    mg_xmlrpc_name_t names[MG_XMLRPC_NAMES];
+    /* the usual first and later child of each kind, e.g. "member" in a
+     * struct: one pointer comparison classifies most elements */
+    const xmlChar *expect[MG_XK_UNKNOWN][2];
 
     char *method;         /* name + 1 bytes */
     char *inner;          /* name + 1 bytes */
@@ -473,35 +488,114 @@ static int mg_xmlrpc_kind(const char *n, const xmlChar *prefix)
     return prefix != NULL ? MG_XK_SCALAR : MG_XK_UNKNOWN;
 }
 
+static size_t mg_xmlrpc_slot(const xmlChar *p)
+{
+    uintptr_t h = (uintptr_t)p;
+
+    h ^= h >> 9;
+    return (size_t)(h >> 3) & (MG_XMLRPC_NAMES - 1);
+}
+
+/* Intern the known names into the parser's dictionary and index them. */
+static void mg_xmlrpc_names_init(mg_xmlrpc_t *x)
+{
+    static const char *const known[] = {
+        "methodCall", "methodName", "params", "param", "value", "struct",
+        "member", "name", "array", "data", "string", "int", "i4", "i8",
+        "boolean", "double", "dateTime.iso8601", "base64", "nil"};
+    static const struct {
+        int parent, later;
+        const char *name;
+    } usual[] = {
+        {MG_XK_PARAMS, 0, "param"},  {MG_XK_PARAMS, 1, "param"},
+        {MG_XK_PARAM, 0, "value"},   {MG_XK_VALUE, 0, "string"},
+        {MG_XK_STRUCT, 0, "member"}, {MG_XK_STRUCT, 1, "member"},
+        {MG_XK_MEMBER, 0, "name"},   {MG_XK_MEMBER, 1, "value"},
+        {MG_XK_ARRAY, 0, "data"},    {MG_XK_DATA, 0, "value"},
+        {MG_XK_DATA, 1, "value"}};
+    size_t i, j;
+
+    if (x->ctxt->dict == NULL) {
+        return;
+    }
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        const xmlChar *p = xmlDictLookup(x->ctxt->dict,
+                                         (const xmlChar *)known[i], -1);
+
+        if (p == NULL) {
+            return; /* out of memory: strcmp will do */
+        }
+        j = mg_xmlrpc_slot(p);
+        while (x->names[j].name != NULL) {
+            j = (j + 1) & (MG_XMLRPC_NAMES - 1);
+        }
+        x->names[j].name = p;
+        x->names[j].kind = mg_xmlrpc_kind(known[i], NULL);
+    }
+    for (i = 0; i < sizeof(usual) / sizeof(usual[0]); i++) {
+        x->expect[usual[i].parent][usual[i].later] = xmlDictLookup(
+            x->ctxt->dict, (const xmlChar *)usual[i].name, -1);
+    }
+}
+
+static const uint8_t mg_xmlrpc_usual_kind[MG_XK_UNKNOWN] = {
+    [MG_XK_PARAMS] = MG_XK_PARAM,   [MG_XK_PARAM] = MG_XK_VALUE,
+    [MG_XK_VALUE] = MG_XK_SCALAR,   [MG_XK_STRUCT] = MG_XK_MEMBER,
+    [MG_XK_ARRAY] = MG_XK_DATA,     [MG_XK_DATA] = MG_XK_VALUE,
+};
+
+static int mg_xmlrpc_kind_of(const mg_xmlrpc_t *x,
+                             const mg_xmlrpc_frame_t *parent,
+                             const xmlChar *localname, const xmlChar *prefix)
+{
+    size_t j;
+
+    if (localname == x->expect[parent->kind][parent->count != 0]) {
+        if (parent->kind == MG_XK_MEMBER) {
+            return parent->count == 0 ? MG_XK_NAME : MG_XK_VALUE;
+        }
+        return mg_xmlrpc_usual_kind[parent->kind];
+    }
+    j = mg_xmlrpc_slot(localname);
+
+    while (x->names[j].name != NULL) {
+        if (x->names[j].name == localname) {
+            return x->names[j].kind;
+        }
+        j = (j + 1) & (MG_XMLRPC_NAMES - 1);
+    }
+    return mg_xmlrpc_kind((const char *)localname, prefix);
+}
+
+#define MG_XB(k) (1U << (k))
+
+/*
+ * The grammar of mg_xmlrpc.h as a table: the kinds of element allowed as
+ * the first, the second, and any later child of each kind of parent (a
+ * lookup rather than a switch: this runs for every element).
+ */
+static const uint16_t mg_xmlrpc_allow[MG_XK_UNKNOWN][3] = {
+    [MG_XK_DOC] = {MG_XB(MG_XK_METHODCALL), 0, 0},
+    [MG_XK_METHODCALL] = {MG_XB(MG_XK_METHODNAME), MG_XB(MG_XK_PARAMS), 0},
+    [MG_XK_PARAMS] = {MG_XB(MG_XK_PARAM), MG_XB(MG_XK_PARAM),
+                      MG_XB(MG_XK_PARAM)},
+    [MG_XK_PARAM] = {MG_XB(MG_XK_VALUE), 0, 0},
+    [MG_XK_VALUE] = {MG_XB(MG_XK_SCALAR) | MG_XB(MG_XK_STRUCT)
+                         | MG_XB(MG_XK_ARRAY),
+                     0, 0},
+    [MG_XK_STRUCT] = {MG_XB(MG_XK_MEMBER), MG_XB(MG_XK_MEMBER),
+                      MG_XB(MG_XK_MEMBER)},
+    [MG_XK_MEMBER] = {MG_XB(MG_XK_NAME), MG_XB(MG_XK_VALUE), 0},
+    [MG_XK_ARRAY] = {MG_XB(MG_XK_DATA), 0, 0},
+    [MG_XK_DATA] = {MG_XB(MG_XK_VALUE), MG_XB(MG_XK_VALUE),
+                    MG_XB(MG_XK_VALUE)},
+    /* methodName, name and scalars hold text only */
+};
+
 /* Is child kind k allowed as child number `count` of parent p? */
 static int mg_xmlrpc_allowed(int p, uint32_t count, int k)
 {
-    switch (p) {
-    case MG_XK_DOC:
-        return k == MG_XK_METHODCALL;
-    case MG_XK_METHODCALL:
-        return (count == 0 && k == MG_XK_METHODNAME)
-               || (count == 1 && k == MG_XK_PARAMS);
-    case MG_XK_PARAMS:
-        return k == MG_XK_PARAM;
-    case MG_XK_PARAM:
-        return count == 0 && k == MG_XK_VALUE;
-    case MG_XK_VALUE:
-        return count == 0
-               && (k == MG_XK_SCALAR || k == MG_XK_STRUCT
-                   || k == MG_XK_ARRAY);
-    case MG_XK_STRUCT:
-        return k == MG_XK_MEMBER;
-    case MG_XK_MEMBER:
-        return (count == 0 && k == MG_XK_NAME)
-               || (count == 1 && k == MG_XK_VALUE);
-    case MG_XK_ARRAY:
-        return count == 0 && k == MG_XK_DATA;
-    case MG_XK_DATA:
-        return k == MG_XK_VALUE;
-    default:
-        return 0; /* methodName, name and scalars hold text only */
-    }
+    return (mg_xmlrpc_allow[p][count < 2 ? count : 2] >> k) & 1;
 }
 
 static void mg_xmlrpc_report(mg_xmlrpc_t *x, const char *name, size_t len,
@@ -522,6 +616,25 @@ static void mg_xmlrpc_report(mg_xmlrpc_t *x, const char *name, size_t len,
     else {
         mg_xmlrpc_refuse(x, MG_XR_REJECT, reason, "method", 0, 0,
                          "method '%.100s' refused", name);
+    }
+}
+
+/* Out of line: its buffer would cost every start tag a stack canary. */
+static void __attribute__((noinline))
+mg_xmlrpc_unexpected(mg_xmlrpc_t *x, const xmlChar *localname)
+{
+    char msg[120];
+
+    snprintf(msg, sizeof(msg), "unexpected <%.64s>", (const char *)localname);
+    mg_xmlrpc_invalid(x, msg);
+}
+
+/* string_max is brought up to date when a run ends (next start tag), after
+ * each chunk and at a refusal, rather than on every piece of text. */
+static void mg_xmlrpc_run_max(mg_xmlrpc_t *x)
+{
+    if (x->run > x->counters.string_max) {
+        x->counters.string_max = x->run;
     }
 }
 
@@ -563,13 +676,9 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
         return;
     }
     parent = &x->frames[x->depth];
-    k = mg_xmlrpc_kind((const char *)localname, prefix);
+    k = mg_xmlrpc_kind_of(x, parent, localname, prefix);
     if (!mg_xmlrpc_allowed(parent->kind, parent->count, k)) {
-        char msg[120];
-
-        snprintf(msg, sizeof(msg), "unexpected <%.64s>",
-                 (const char *)localname);
-        mg_xmlrpc_invalid(x, msg);
+        mg_xmlrpc_unexpected(x, localname);
         return;
     }
     if (parent->kind == MG_XK_VALUE && (parent->flags & MG_XF_TEXT)) {
@@ -577,6 +686,7 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
         return;
     }
     parent->count++;
+    mg_xmlrpc_run_max(x);
     x->run = 0;
     f = &x->frames[++x->depth];
     f->kind = (uint8_t)k;
@@ -678,6 +788,10 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
     }
 }
 
+#define MG_XMLRPC_PLAIN_END                                                  \
+    ((1U << MG_XK_VALUE) | (1U << MG_XK_SCALAR) | (1U << MG_XK_STRUCT)        \
+     | (1U << MG_XK_DATA) | (1U << MG_XK_PARAMS))
+
 static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
                              const xmlChar *prefix, const xmlChar *uri)
 {
@@ -691,6 +805,12 @@ static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
         return;
     }
     f = &x->frames[x->depth];
+    /* the common ends have nothing to check */
+    if (((MG_XMLRPC_PLAIN_END >> f->kind) & 1) && x->capture == MG_XC_NONE
+        && !(f->flags & MG_XF_MC_CAPTURE)) {
+        x->depth--;
+        return;
+    }
     switch (f->kind) {
     case MG_XK_METHODCALL:
         if (f->count == 0) {
@@ -759,7 +879,7 @@ static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
 }
 
 /* Is every byte XML whitespace? */
-static int mg_xmlrpc_blank(const xmlChar *s, int len)
+static inline int mg_xmlrpc_blank(const xmlChar *s, int len)
 {
     int i;
 
@@ -773,24 +893,18 @@ static int mg_xmlrpc_blank(const xmlChar *s, int len)
 
 /* Also the CDATA and ignorable-whitespace callback: to XML-RPC they are
  * all text. Called with pieces of at most a few KB. */
-static void mg_xmlrpc_on_text(void *ud, const xmlChar *s, int len)
+/* Elements that hold nothing but other elements and whitespace. */
+#define MG_XMLRPC_STRUCTURAL                                                 \
+    ((1U << MG_XK_METHODCALL) | (1U << MG_XK_PARAMS) | (1U << MG_XK_PARAM)   \
+     | (1U << MG_XK_STRUCT) | (1U << MG_XK_MEMBER) | (1U << MG_XK_ARRAY)     \
+     | (1U << MG_XK_DATA))
+
+/* Text outside a scalar: check it, copy what is being captured. */
+static void mg_xmlrpc_text_slow(mg_xmlrpc_t *x, mg_xmlrpc_frame_t *f,
+                                const xmlChar *s, int len)
 {
-    mg_xmlrpc_t *x = ud;
-    mg_xmlrpc_frame_t *f;
     uint32_t room;
 
-    if (x->state != MG_XR_CONTINUE || len <= 0) {
-        return;
-    }
-    x->run += (uint64_t)len;
-    if (x->run > x->counters.string_max) {
-        x->counters.string_max = x->run;
-    }
-    if (x->run > x->lim.string) {
-        mg_xmlrpc_over(x, "string", "string bytes", x->run, x->lim.string);
-        return;
-    }
-    f = &x->frames[x->depth];
     switch (f->kind) {
     case MG_XK_SCALAR:
     case MG_XK_NAME:
@@ -834,6 +948,37 @@ static void mg_xmlrpc_on_text(void *ud, const xmlChar *s, int len)
     memcpy((x->capture == MG_XC_TOP ? x->method : x->inner) + x->cap_len, s,
            (size_t)len);
     x->cap_len += (uint32_t)len;
+}
+
+/* Also the CDATA and ignorable-whitespace callback: to XML-RPC they are
+ * all text. Called with pieces of at most a few KB, and for every line
+ * break between two tags: the scalar case is kept short. */
+static void mg_xmlrpc_on_text(void *ud, const xmlChar *s, int len)
+{
+    mg_xmlrpc_t *x = ud;
+    mg_xmlrpc_frame_t *f;
+
+    if (x->state != MG_XR_CONTINUE || len <= 0) {
+        return;
+    }
+    x->run += (uint64_t)len;
+    if (x->run > x->lim.string) {
+        mg_xmlrpc_run_max(x);
+        mg_xmlrpc_over(x, "string", "string bytes", x->run, x->lim.string);
+        return;
+    }
+    f = &x->frames[x->depth];
+    if (x->capture == MG_XC_NONE) {
+        if (f->kind == MG_XK_SCALAR) {
+            return;
+        }
+        /* the line breaks between tags */
+        if (((MG_XMLRPC_STRUCTURAL >> f->kind) & 1)
+            && mg_xmlrpc_blank(s, len)) {
+            return;
+        }
+    }
+    mg_xmlrpc_text_slow(x, f, s, len);
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -921,6 +1066,7 @@ int mg_xmlrpc_new(mg_xmlrpc_t **xp, const mg_xmlrpc_limits_t *l,
      * libxml2's own depth and size safety limits), NOBLANKS (guesses
      * which whitespace is ignorable; we treat all text alike). */
     xmlCtxtUseOptions(x->ctxt, XML_PARSE_NONET);
+    mg_xmlrpc_names_init(x);
     *xp = x;
     return 0;
 }
@@ -946,6 +1092,7 @@ static void mg_xmlrpc_after_slice(mg_xmlrpc_t *x)
     xmlParserCtxtPtr c = x->ctxt;
     uint64_t pending;
 
+    mg_xmlrpc_run_max(x);
     if (x->state != MG_XR_CONTINUE) {
         return;
     }
@@ -1025,6 +1172,7 @@ mg_xmlrpc_state_t mg_xmlrpc_feed(mg_xmlrpc_t *x, const char *buf, size_t len,
     if (last) {
         mg_xmlrpc_finish(x);
     }
+    mg_xmlrpc_run_max(x);
 
     xmlSetStructuredErrorFunc(old_ctx, old_fn);
     return x->state;
