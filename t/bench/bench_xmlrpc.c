@@ -13,8 +13,8 @@
  * an inspector run made back to back, which a shared machine disturbs
  * least, and also as the ratio of the two bests; and the peak heap of each
  * run as seen by libxml2's allocator hooks (target for the inspector:
- * < 1 MiB, whatever the body
- * size). The last line of output is one JSON object.
+ * < 1 MiB, whatever the body size). The last line of output is one JSON
+ * object.
  *
  * Usage: bench_xmlrpc [size_mb ...]   (default: 10 100)
  * Environment: MG_BENCH_ROUNDS (default 7 for 10 MB, 5 for bigger bodies;
