@@ -142,3 +142,41 @@ clean: ## remove every build output
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 	    awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+# Fuzzing: the core sources compiled again with clang and libFuzzer's
+# coverage instrumentation into build/fuzz/. Seeds are copied into a work
+# directory so that what the fuzzer finds never lands in the source tree.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN_CORE) $(XML_CFLAGS) \
+                $(FUZZ_SAN)
+FUZZ_OBJ     := $(patsubst mod_memguard/%.c,$(BUILD)/fuzz/%.o,$(CORE_SRC))
+
+$(BUILD)/fuzz/%.o: mod_memguard/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_xmlrpc: t/fuzz/fuzz_xmlrpc.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Imod_memguard -o $@ $< \
+	    $(FUZZ_OBJ) $(XML_LIBS)
+
+fuzz: $(BUILD)/fuzz/fuzz_xmlrpc ## fuzz the XML-RPC inspector for FUZZ_SECONDS
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
+	cp t/unit/fixtures/xmlrpc/* $(BUILD)/fuzz/corpus/
+	$(BUILD)/fuzz/fuzz_xmlrpc -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus
+
+# Benchmarks of core parts: t/bench/*.c, one program each, built against
+# the core objects. `make bench` runs them through tools/bench.py.
+BENCH_SRC := $(sort $(wildcard t/bench/*.c))
+BENCH_BIN := $(patsubst t/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+$(BUILD)/bench/%: t/bench/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -Imod_memguard -o $@ $< $(CORE_OBJ) $(XML_LIBS)
+
+bench-xmlrpc: $(BUILD)/bench/bench_xmlrpc ## XML-RPC inspector vs raw libxml2
+	$(BUILD)/bench/bench_xmlrpc $(BENCH_ARGS)

@@ -1,0 +1,1207 @@
+/*
+ * mg_xmlrpc.c - see mg_xmlrpc.h.
+ *
+ * A typical body, as Python's xmlrpc.client.dumps() writes it:
+ *
+ *   <?xml version='1.0'?>
+ *   <methodCall>
+ *   <methodName>getBuild</methodName>
+ *   <params>
+ *   <param>
+ *   <value><string>bash-5.2.15-3.fc38</string></value>
+ *   </param>
+ *   </params>
+ *   </methodCall>
+ *
+ * How libxml2 2.9.14's push parser behaves, measured, which shapes this
+ * file: character data is handed to the SAX characters callback in pieces
+ * as it arrives, so a 50 MB string costs nothing but a counter; the
+ * parser's input buffer is shrunk as it goes. A start tag, a comment, a
+ * processing instruction and a CDATA section are different: libxml2 keeps
+ * all of it in its input buffer until the terminator arrives, up to 10 MB
+ * (XML_MAX_LOOKUP_LIMIT, "Huge input lookup"), and it buffers it again to
+ * report it. The `token` limit bounds that; feed() cuts large chunks into
+ * slices so that the check runs often enough to mean something.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/xmlerror.h>
+#include <libxml/xmlmemory.h>
+
+#include "mg_xmlrpc.h"
+
+/*
+ * Defaults. Koji's clients are Python's xmlrpc.client (through
+ * koji.xmlrpcplus); the largest real calls are uploads and imports.
+ *
+ * depth 64: a call nests 4 levels (methodCall/params/param/value) plus 3
+ * per container (value/struct/member or value/array/data); Koji's deepest
+ * data (CG import metadata, build info with extra dicts) stays under 10
+ * containers, about 35 levels. libxml2 itself stops at 256.
+ *
+ * elements 10M: a struct member costs 5 elements for about 60-80 bytes,
+ * so 10M elements is over 100 MB of Koji-shaped data (the listBuilds-like
+ * body of t/bench has about 10 elements per 100 bytes); the request body
+ * limit bites long before on real traffic, this one on dense junk such as
+ * millions of empty <value/>.
+ *
+ * params 256: Koji methods take at most about 20 positional arguments
+ * (keyword arguments travel as one struct).
+ *
+ * items 1M, per array: a list of every build of a big tag, or of every
+ * RPM of a compose, stays in the hundreds of thousands.
+ *
+ * members 100000, per struct: record structs have tens of members, but
+ * dicts keyed by package or NVR (CG metadata, tag data) can have tens of
+ * thousands.
+ *
+ * name 256: Koji's longest method names ("host.importWrapperRPMs" ...) are
+ * under 40 bytes; Python's server looks names up verbatim.
+ *
+ * multicall 10000: koji's CLI and library batch multicalls by 100 to 1000
+ * calls, but ClientSession.multiCall() without a batch size sends all of a
+ * loop's calls at once; 10000 keeps such scripts working.
+ *
+ * token 256 KiB: what libxml2 holds before parsing one tag, comment, PI
+ * or CDATA section; its buffer doubles as it grows, so the parser's peak
+ * is about three times this (measured: 3 MB for a limit of 1 MiB).
+ * Python never writes CDATA or comments and a tag of a real call is a few
+ * bytes; clients that wrap strings in CDATA do it for small texts.
+ *
+ * string 16 MiB per value: koji's uploadFile() sends base64 of 1 MiB
+ * blocks by default (1.4 MB of text); 16 MiB leaves room for callers that
+ * raise the block size to 8 MiB, and refuses a 50 MB string.
+ */
+#define MG_XMLRPC_DEF_DEPTH 64U
+#define MG_XMLRPC_DEF_ELEMENTS 10000000U
+#define MG_XMLRPC_DEF_PARAMS 256U
+#define MG_XMLRPC_DEF_ITEMS 1000000U
+#define MG_XMLRPC_DEF_MEMBERS 100000U
+#define MG_XMLRPC_DEF_NAME 256U
+#define MG_XMLRPC_DEF_MULTICALL 10000U
+#define MG_XMLRPC_DEF_TOKEN (256U << 10)
+#define MG_XMLRPC_DEF_STRING (16ULL << 20)
+
+/* feed() hands libxml2 at most this much at a time, so that a caller
+ * feeding 50 MB in one call does not make libxml2 copy 50 MB, and so that
+ * the token check runs at least this often. */
+#define MG_XMLRPC_SLICE 65536
+
+/* What an open element is; frames[0] is the document itself. */
+enum {
+    MG_XK_DOC = 0,
+    MG_XK_METHODCALL,
+    MG_XK_METHODNAME,
+    MG_XK_PARAMS,
+    MG_XK_PARAM,
+    MG_XK_VALUE,
+    MG_XK_SCALAR,
+    MG_XK_STRUCT,
+    MG_XK_MEMBER,
+    MG_XK_NAME,
+    MG_XK_ARRAY,
+    MG_XK_DATA,
+    MG_XK_UNKNOWN
+};
+
+/* Frame flags. */
+#define MG_XF_TEXT 0x01       /* value: non-whitespace text seen */
+#define MG_XF_MC_DATA 0x02    /* data: the array of system.multicall */
+#define MG_XF_MC_CALL 0x04    /* struct: one call of the multicall */
+#define MG_XF_MC_MEMBER 0x08  /* member of a call struct */
+#define MG_XF_MC_METHOD 0x10  /* that member is named "methodName" */
+#define MG_XF_MC_CAPTURE 0x20 /* value: holds an inner methodName */
+
+typedef struct {
+    uint8_t kind;
+    uint8_t flags;
+    uint32_t count; /* children that matter: params, items, members... */
+} mg_xmlrpc_frame_t;
+
+/* What character data is being copied, if any. */
+enum { MG_XC_NONE = 0, MG_XC_TOP, MG_XC_MNAME, MG_XC_INNER };
+
+#define MG_XMLRPC_MNAME_SIZE 16 /* holds "methodName" and tells longer */
+
+/* Element names interned in the parser's dictionary, by address: libxml2
+ * hands every local name over as a pointer into that dictionary, so one
+ * hash of the pointer classifies an element (strcmp is the fallback). */
+#define MG_XMLRPC_NAMES 32 /* power of two, over twice the known names */
+
+typedef struct {
+    const xmlChar *name;
+    int kind;
+} mg_xmlrpc_name_t;
+
+struct mg_xmlrpc {
+    mg_xmlrpc_limits_t lim;
+    mg_xmlrpc_method_cb cb;
+    void *baton;
+    xmlParserCtxtPtr ctxt;
+    mg_xmlrpc_state_t state;
+    mg_xmlrpc_refusal_t refusal;
+    mg_xmlrpc_counters_t counters;
+
+    uint32_t depth;       /* open elements */
+    uint64_t run;         /* character data bytes since the last start tag */
+    int root_done;        /* </methodCall> parsed and checked */
+    int multicall;        /* the method is system.multicall */
+    int method_done;      /* method[] holds the top-level name */
+    int terminated;       /* libxml2 has been told the body ended */
+
+    int capture;          /* MG_XC_* */
+    uint32_t cap_depth;   /* text directly in this element is captured */
+    uint32_t cap_len;
+    uint32_t mc_index;    /* current call of the multicall */
+    char mname[MG_XMLRPC_MNAME_SIZE];
+    uint32_t mname_len;
+
+    mg_xmlrpc_name_t names[MG_XMLRPC_NAMES];
+    /* the usual first and later child of each kind, e.g. "member" in a
+     * struct: one pointer comparison classifies most elements */
+    const xmlChar *expect[MG_XK_UNKNOWN][2];
+
+    char *method;         /* name + 1 bytes */
+    char *inner;          /* name + 1 bytes */
+    mg_xmlrpc_frame_t *frames; /* depth + 2 entries */
+};
+
+int mg_xmlrpc_global_init(void)
+{
+    xmlInitParser();
+    return 0;
+}
+
+void mg_xmlrpc_limits_default(mg_xmlrpc_limits_t *l)
+{
+    l->depth = MG_XMLRPC_DEF_DEPTH;
+    l->elements = MG_XMLRPC_DEF_ELEMENTS;
+    l->params = MG_XMLRPC_DEF_PARAMS;
+    l->items = MG_XMLRPC_DEF_ITEMS;
+    l->members = MG_XMLRPC_DEF_MEMBERS;
+    l->name = MG_XMLRPC_DEF_NAME;
+    l->multicall = MG_XMLRPC_DEF_MULTICALL;
+    l->token = MG_XMLRPC_DEF_TOKEN;
+    l->string = MG_XMLRPC_DEF_STRING;
+}
+
+int mg_xmlrpc_limits_check(const mg_xmlrpc_limits_t *l, const char **field)
+{
+    const char *bad = NULL;
+    int rc = -EINVAL;
+
+    /* depth 4 is the least a call with a parameter needs */
+    if (l->depth < 4) {
+        bad = "depth";
+    }
+    else if (l->elements == 0) {
+        bad = "elements";
+    }
+    else if (l->items == 0) {
+        bad = "items";
+    }
+    else if (l->members == 0) {
+        bad = "members";
+    }
+    else if (l->name == 0) {
+        bad = "name";
+    }
+    else if (l->multicall == 0) {
+        bad = "multicall";
+    }
+    else if (l->token == 0) {
+        bad = "token";
+    }
+    else if (l->string == 0) {
+        bad = "string";
+    }
+    else if (l->depth > MG_XMLRPC_DEPTH_CAP) {
+        bad = "depth";
+        rc = -ERANGE;
+    }
+    else if (l->name > MG_XMLRPC_NAME_CAP) {
+        bad = "name";
+        rc = -ERANGE;
+    }
+    /* params 0 is allowed: it admits only calls without parameters */
+    if (field != NULL) {
+        *field = bad;
+    }
+    return bad == NULL ? 0 : rc;
+}
+
+/* ---- refusing ---------------------------------------------------------- */
+
+static void mg_xmlrpc_stop(mg_xmlrpc_t *x)
+{
+    if (x->ctxt != NULL) {
+        xmlStopParser(x->ctxt);
+    }
+}
+
+/* Record the first refusal; later ones are echoes. */
+static void mg_xmlrpc_vrecord(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
+                              mg_reason_t reason, const char *what,
+                              uint64_t seen, uint64_t limit, const char *fmt,
+                              va_list ap) __attribute__((format(printf, 7, 0)));
+
+static void mg_xmlrpc_vrecord(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
+                              mg_reason_t reason, const char *what,
+                              uint64_t seen, uint64_t limit, const char *fmt,
+                              va_list ap)
+{
+    x->state = st;
+    x->refusal.reason = reason;
+    x->refusal.what = what;
+    x->refusal.seen = seen;
+    x->refusal.limit = limit;
+    vsnprintf(x->refusal.text, sizeof(x->refusal.text), fmt, ap);
+}
+
+/*
+ * Record without stopping the parser: for libxml2's error and entity
+ * callbacks, which run deep inside the parser (encoding switch, entity
+ * loading) where xmlStopParser() would free the input buffer under the
+ * caller's feet. A fatal error halts libxml2 by itself; for the rest,
+ * feed() stops feeding and every SAX callback returns at once.
+ */
+static void mg_xmlrpc_record(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
+                             mg_reason_t reason, const char *what,
+                             const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void mg_xmlrpc_record(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
+                             mg_reason_t reason, const char *what,
+                             const char *fmt, ...)
+{
+    va_list ap;
+
+    if (x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    va_start(ap, fmt);
+    mg_xmlrpc_vrecord(x, st, reason, what, 0, 0, fmt, ap);
+    va_end(ap);
+}
+
+/* Record and stop the parser: from element and text callbacks (where
+ * libxml2 expects xmlStopParser) and between chunks. */
+static void mg_xmlrpc_refuse(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
+                             mg_reason_t reason, const char *what,
+                             uint64_t seen, uint64_t limit, const char *fmt,
+                             ...) __attribute__((format(printf, 7, 8)));
+
+static void mg_xmlrpc_refuse(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
+                             mg_reason_t reason, const char *what,
+                             uint64_t seen, uint64_t limit, const char *fmt,
+                             ...)
+{
+    va_list ap;
+
+    if (x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    va_start(ap, fmt);
+    mg_xmlrpc_vrecord(x, st, reason, what, seen, limit, fmt, ap);
+    va_end(ap);
+    mg_xmlrpc_stop(x);
+}
+
+static void mg_xmlrpc_over(mg_xmlrpc_t *x, const char *what,
+                           const char *label, uint64_t seen, uint64_t limit)
+{
+    mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_LIMIT, what, seen, limit,
+                     "%s %llu > limit %llu", label, (unsigned long long)seen,
+                     (unsigned long long)limit);
+}
+
+static void mg_xmlrpc_invalid(mg_xmlrpc_t *x, const char *msg)
+{
+    mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_INVALID, "structure", 0,
+                     0, "not an XML-RPC call: %s", msg);
+}
+
+/*
+ * libxml2 errors. Installed both as the SAX serror (errors raised with the
+ * parser context) and, during feed(), as this thread's structured error
+ * handler (errors raised without one, e.g. by encoding conversion), so
+ * that nothing reaches libxml2's default handler, which prints to stderr.
+ */
+static void mg_xmlrpc_on_error(void *ud, xmlErrorPtr e)
+{
+    mg_xmlrpc_t *x = ud;
+    size_t n;
+
+    if (x == NULL || e == NULL || e->level == XML_ERR_WARNING) {
+        return;
+    }
+    /* Namespace well-formedness (an undeclared prefix as in <ex:nil/>
+     * without xmlns:ex) is not an XML 1.0 error, and Python, which parses
+     * without namespaces, accepts it. */
+    if (e->domain == XML_FROM_NAMESPACE && e->level == XML_ERR_ERROR) {
+        return;
+    }
+    if (e->code == XML_ERR_NO_MEMORY) {
+        mg_xmlrpc_record(x, MG_XR_ERROR, MG_REASON_XML_PARSE, "memory",
+                         "out of memory while parsing");
+        return;
+    }
+    if (x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    mg_xmlrpc_record(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "xml",
+                     "line %d: %s", e->line,
+                     e->message != NULL ? e->message : "parse error");
+    n = strlen(x->refusal.text);
+    while (n > 0 && (x->refusal.text[n - 1] == '\n'
+                     || x->refusal.text[n - 1] == ' ')) {
+        x->refusal.text[--n] = '\0';
+    }
+}
+
+/* ---- DTDs and entities: refused, never looked at ----------------------- */
+
+static void mg_xmlrpc_on_subset(void *ud, const xmlChar *name,
+                                const xmlChar *ext, const xmlChar *sys)
+{
+    (void)name;
+    (void)ext;
+    (void)sys;
+    mg_xmlrpc_refuse(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype", 0,
+                     0, "not an XML-RPC call: DOCTYPE is not allowed");
+}
+
+static void mg_xmlrpc_on_entity_decl(void *ud, const xmlChar *name, int type,
+                                     const xmlChar *pub, const xmlChar *sys,
+                                     xmlChar *content)
+{
+    (void)name;
+    (void)type;
+    (void)pub;
+    (void)sys;
+    (void)content;
+    mg_xmlrpc_record(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype",
+                     "not an XML-RPC call: entity declaration");
+}
+
+/* No entity exists but the five predefined ones, which libxml2 resolves
+ * before it asks; any other reference is then an undeclared-entity
+ * well-formedness error. */
+static xmlEntityPtr mg_xmlrpc_on_get_entity(void *ud, const xmlChar *name)
+{
+    (void)ud;
+    (void)name;
+    return NULL;
+}
+
+/* Never load anything. */
+static xmlParserInputPtr mg_xmlrpc_on_resolve(void *ud, const xmlChar *pub,
+                                              const xmlChar *sys)
+{
+    (void)pub;
+    (void)sys;
+    mg_xmlrpc_record(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype",
+                     "not an XML-RPC call: external entity");
+    return NULL;
+}
+
+/* ---- elements ---------------------------------------------------------- */
+
+/* The kind of an element from its local name. */
+static int mg_xmlrpc_kind(const char *n, const xmlChar *prefix)
+{
+    switch (n[0]) {
+    case 'a':
+        if (strcmp(n, "array") == 0) {
+            return MG_XK_ARRAY;
+        }
+        break;
+    case 'b':
+        if (strcmp(n, "base64") == 0 || strcmp(n, "boolean") == 0) {
+            return MG_XK_SCALAR;
+        }
+        break;
+    case 'd':
+        if (strcmp(n, "data") == 0) {
+            return MG_XK_DATA;
+        }
+        if (strcmp(n, "double") == 0 || strcmp(n, "dateTime.iso8601") == 0) {
+            return MG_XK_SCALAR;
+        }
+        break;
+    case 'i':
+        if (strcmp(n, "int") == 0 || strcmp(n, "i4") == 0
+            || strcmp(n, "i8") == 0) {
+            return MG_XK_SCALAR;
+        }
+        break;
+    case 'm':
+        if (strcmp(n, "member") == 0) {
+            return MG_XK_MEMBER;
+        }
+        if (strcmp(n, "methodCall") == 0) {
+            return MG_XK_METHODCALL;
+        }
+        if (strcmp(n, "methodName") == 0) {
+            return MG_XK_METHODNAME;
+        }
+        break;
+    case 'n':
+        if (strcmp(n, "name") == 0) {
+            return MG_XK_NAME;
+        }
+        if (strcmp(n, "nil") == 0) {
+            return MG_XK_SCALAR;
+        }
+        break;
+    case 'p':
+        if (strcmp(n, "param") == 0) {
+            return MG_XK_PARAM;
+        }
+        if (strcmp(n, "params") == 0) {
+            return MG_XK_PARAMS;
+        }
+        break;
+    case 's':
+        if (strcmp(n, "string") == 0) {
+            return MG_XK_SCALAR;
+        }
+        if (strcmp(n, "struct") == 0) {
+            return MG_XK_STRUCT;
+        }
+        break;
+    case 'v':
+        if (strcmp(n, "value") == 0) {
+            return MG_XK_VALUE;
+        }
+        break;
+    default:
+        break;
+    }
+    /* ex:i1, ex:float, ex:bigdecimal, ex:serializable...: extensions
+     * that some clients (Apache XML-RPC) send; plain text to us. */
+    return prefix != NULL ? MG_XK_SCALAR : MG_XK_UNKNOWN;
+}
+
+static size_t mg_xmlrpc_slot(const xmlChar *p)
+{
+    uintptr_t h = (uintptr_t)p;
+
+    h ^= h >> 9;
+    return (size_t)(h >> 3) & (MG_XMLRPC_NAMES - 1);
+}
+
+/* Intern the known names into the parser's dictionary and index them. */
+static void mg_xmlrpc_names_init(mg_xmlrpc_t *x)
+{
+    static const char *const known[] = {
+        "methodCall", "methodName", "params", "param", "value", "struct",
+        "member", "name", "array", "data", "string", "int", "i4", "i8",
+        "boolean", "double", "dateTime.iso8601", "base64", "nil"};
+    static const struct {
+        int parent, later;
+        const char *name;
+    } usual[] = {
+        {MG_XK_PARAMS, 0, "param"},  {MG_XK_PARAMS, 1, "param"},
+        {MG_XK_PARAM, 0, "value"},   {MG_XK_VALUE, 0, "string"},
+        {MG_XK_STRUCT, 0, "member"}, {MG_XK_STRUCT, 1, "member"},
+        {MG_XK_MEMBER, 0, "name"},   {MG_XK_MEMBER, 1, "value"},
+        {MG_XK_ARRAY, 0, "data"},    {MG_XK_DATA, 0, "value"},
+        {MG_XK_DATA, 1, "value"}};
+    size_t i, j;
+
+    if (x->ctxt->dict == NULL) {
+        return;
+    }
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        const xmlChar *p = xmlDictLookup(x->ctxt->dict,
+                                         (const xmlChar *)known[i], -1);
+
+        if (p == NULL) {
+            return; /* out of memory: strcmp will do */
+        }
+        j = mg_xmlrpc_slot(p);
+        while (x->names[j].name != NULL) {
+            j = (j + 1) & (MG_XMLRPC_NAMES - 1);
+        }
+        x->names[j].name = p;
+        x->names[j].kind = mg_xmlrpc_kind(known[i], NULL);
+    }
+    for (i = 0; i < sizeof(usual) / sizeof(usual[0]); i++) {
+        x->expect[usual[i].parent][usual[i].later] = xmlDictLookup(
+            x->ctxt->dict, (const xmlChar *)usual[i].name, -1);
+    }
+}
+
+static const uint8_t mg_xmlrpc_usual_kind[MG_XK_UNKNOWN] = {
+    [MG_XK_PARAMS] = MG_XK_PARAM,   [MG_XK_PARAM] = MG_XK_VALUE,
+    [MG_XK_VALUE] = MG_XK_SCALAR,   [MG_XK_STRUCT] = MG_XK_MEMBER,
+    [MG_XK_ARRAY] = MG_XK_DATA,     [MG_XK_DATA] = MG_XK_VALUE,
+};
+
+static int mg_xmlrpc_kind_of(const mg_xmlrpc_t *x,
+                             const mg_xmlrpc_frame_t *parent,
+                             const xmlChar *localname, const xmlChar *prefix)
+{
+    size_t j;
+
+    if (localname == x->expect[parent->kind][parent->count != 0]) {
+        if (parent->kind == MG_XK_MEMBER) {
+            return parent->count == 0 ? MG_XK_NAME : MG_XK_VALUE;
+        }
+        return mg_xmlrpc_usual_kind[parent->kind];
+    }
+    j = mg_xmlrpc_slot(localname);
+
+    while (x->names[j].name != NULL) {
+        if (x->names[j].name == localname) {
+            return x->names[j].kind;
+        }
+        j = (j + 1) & (MG_XMLRPC_NAMES - 1);
+    }
+    return mg_xmlrpc_kind((const char *)localname, prefix);
+}
+
+#define MG_XB(k) (1U << (k))
+
+/*
+ * The grammar of mg_xmlrpc.h as a table: the kinds of element allowed as
+ * the first, the second, and any later child of each kind of parent (a
+ * lookup rather than a switch: this runs for every element).
+ */
+static const uint16_t mg_xmlrpc_allow[MG_XK_UNKNOWN][3] = {
+    [MG_XK_DOC] = {MG_XB(MG_XK_METHODCALL), 0, 0},
+    [MG_XK_METHODCALL] = {MG_XB(MG_XK_METHODNAME), MG_XB(MG_XK_PARAMS), 0},
+    [MG_XK_PARAMS] = {MG_XB(MG_XK_PARAM), MG_XB(MG_XK_PARAM),
+                      MG_XB(MG_XK_PARAM)},
+    [MG_XK_PARAM] = {MG_XB(MG_XK_VALUE), 0, 0},
+    [MG_XK_VALUE] = {MG_XB(MG_XK_SCALAR) | MG_XB(MG_XK_STRUCT)
+                         | MG_XB(MG_XK_ARRAY),
+                     0, 0},
+    [MG_XK_STRUCT] = {MG_XB(MG_XK_MEMBER), MG_XB(MG_XK_MEMBER),
+                      MG_XB(MG_XK_MEMBER)},
+    [MG_XK_MEMBER] = {MG_XB(MG_XK_NAME), MG_XB(MG_XK_VALUE), 0},
+    [MG_XK_ARRAY] = {MG_XB(MG_XK_DATA), 0, 0},
+    [MG_XK_DATA] = {MG_XB(MG_XK_VALUE), MG_XB(MG_XK_VALUE),
+                    MG_XB(MG_XK_VALUE)},
+    /* methodName, name and scalars hold text only */
+};
+
+/* Is child kind k allowed as child number `count` of parent p? */
+static int mg_xmlrpc_allowed(int p, uint32_t count, int k)
+{
+    return (mg_xmlrpc_allow[p][count < 2 ? count : 2] >> k) & 1;
+}
+
+static void mg_xmlrpc_report(mg_xmlrpc_t *x, const char *name, size_t len,
+                             int inner, uint32_t index)
+{
+    mg_reason_t reason = MG_REASON_METHOD_DENIED;
+
+    if (x->cb == NULL
+        || x->cb(x->baton, name, len, inner, index, &reason) == 0) {
+        return;
+    }
+    if (inner) {
+        mg_xmlrpc_refuse(x, MG_XR_REJECT, reason, "method", 0, 0,
+                         "method '%.100s' refused (call %u of "
+                         "system.multicall)",
+                         name, index);
+    }
+    else {
+        mg_xmlrpc_refuse(x, MG_XR_REJECT, reason, "method", 0, 0,
+                         "method '%.100s' refused", name);
+    }
+}
+
+/* Out of line: its buffer would cost every start tag a stack canary. */
+static void __attribute__((noinline))
+mg_xmlrpc_unexpected(mg_xmlrpc_t *x, const xmlChar *localname)
+{
+    char msg[120];
+
+    snprintf(msg, sizeof(msg), "unexpected <%.64s>", (const char *)localname);
+    mg_xmlrpc_invalid(x, msg);
+}
+
+/* string_max is brought up to date when a run ends (next start tag), after
+ * each chunk and at a refusal, rather than on every piece of text. */
+static void mg_xmlrpc_run_max(mg_xmlrpc_t *x)
+{
+    if (x->run > x->counters.string_max) {
+        x->counters.string_max = x->run;
+    }
+}
+
+static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
+                               const xmlChar *prefix, const xmlChar *uri,
+                               int nb_ns, const xmlChar **ns, int nb_attrs,
+                               int nb_defaulted, const xmlChar **attrs)
+{
+    mg_xmlrpc_t *x = ud;
+    mg_xmlrpc_frame_t *parent, *f;
+    int k;
+
+    (void)uri;
+    (void)nb_ns;
+    (void)ns;
+    (void)nb_attrs;
+    (void)nb_defaulted;
+    (void)attrs;
+    if (x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    /* At the end of the body libxml2 reports a start tag cut short ("<pa"
+     * then EOF) before it notices the missing '>': that is truncation,
+     * not an unexpected element. */
+    if (x->terminated && x->ctxt->input != NULL
+        && x->ctxt->input->cur >= x->ctxt->input->end) {
+        mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "truncated",
+                         0, 0, "body ends inside a start tag");
+        return;
+    }
+    if (++x->counters.elements > x->lim.elements) {
+        mg_xmlrpc_over(x, "elements", "elements", x->counters.elements,
+                       x->lim.elements);
+        return;
+    }
+    if (x->depth + 1 > x->lim.depth) {
+        mg_xmlrpc_over(x, "depth", "nesting depth", x->depth + 1ULL,
+                       x->lim.depth);
+        return;
+    }
+    parent = &x->frames[x->depth];
+    k = mg_xmlrpc_kind_of(x, parent, localname, prefix);
+    if (!mg_xmlrpc_allowed(parent->kind, parent->count, k)) {
+        mg_xmlrpc_unexpected(x, localname);
+        return;
+    }
+    if (parent->kind == MG_XK_VALUE && (parent->flags & MG_XF_TEXT)) {
+        mg_xmlrpc_invalid(x, "text next to a typed value");
+        return;
+    }
+    parent->count++;
+    mg_xmlrpc_run_max(x);
+    x->run = 0;
+    f = &x->frames[++x->depth];
+    f->kind = (uint8_t)k;
+    f->flags = 0;
+    f->count = 0;
+    if (x->depth > x->counters.depth_max) {
+        x->counters.depth_max = x->depth;
+    }
+
+    switch (k) {
+    case MG_XK_METHODNAME:
+        x->capture = MG_XC_TOP;
+        x->cap_depth = x->depth;
+        x->cap_len = 0;
+        break;
+    case MG_XK_PARAM:
+        x->counters.params = parent->count;
+        if (parent->count > x->lim.params) {
+            mg_xmlrpc_over(x, "params", "params", parent->count,
+                           x->lim.params);
+        }
+        break;
+    case MG_XK_MEMBER:
+        if (parent->count > x->counters.members_max) {
+            x->counters.members_max = parent->count;
+        }
+        if (parent->count > x->lim.members) {
+            mg_xmlrpc_over(x, "members", "struct members", parent->count,
+                           x->lim.members);
+            return;
+        }
+        if (parent->flags & MG_XF_MC_CALL) {
+            f->flags |= MG_XF_MC_MEMBER;
+        }
+        break;
+    case MG_XK_NAME:
+        if (parent->flags & MG_XF_MC_MEMBER) {
+            x->capture = MG_XC_MNAME;
+            x->cap_depth = x->depth;
+            x->mname_len = 0;
+        }
+        break;
+    case MG_XK_DATA:
+        /* methodCall(1) params(2) param(3) value(4) array(5) data(6) of
+         * the first param */
+        if (x->multicall && x->depth == 6 && x->frames[2].count == 1) {
+            f->flags |= MG_XF_MC_DATA;
+        }
+        break;
+    case MG_XK_VALUE:
+        if (parent->kind == MG_XK_DATA) {
+            if (parent->count > x->counters.items_max) {
+                x->counters.items_max = parent->count;
+            }
+            if (parent->count > x->lim.items) {
+                mg_xmlrpc_over(x, "items", "array items", parent->count,
+                               x->lim.items);
+                return;
+            }
+            if (parent->flags & MG_XF_MC_DATA) {
+                x->counters.multicall = parent->count;
+                if (parent->count > x->lim.multicall) {
+                    mg_xmlrpc_over(x, "multicall", "multicall calls",
+                                   parent->count, x->lim.multicall);
+                    return;
+                }
+                x->mc_index = parent->count - 1;
+            }
+        }
+        else if (parent->kind == MG_XK_MEMBER
+                 && (parent->flags & MG_XF_MC_METHOD)) {
+            f->flags |= MG_XF_MC_CAPTURE;
+            x->capture = MG_XC_INNER;
+            x->cap_depth = x->depth;
+            x->cap_len = 0;
+        }
+        break;
+    case MG_XK_STRUCT:
+        if (x->depth >= 3
+            && (x->frames[x->depth - 2].flags & MG_XF_MC_DATA)) {
+            f->flags |= MG_XF_MC_CALL;
+        }
+        /* fall through */
+    case MG_XK_ARRAY:
+        if (parent->flags & MG_XF_MC_CAPTURE) {
+            x->capture = MG_XC_NONE; /* a methodName that is no string */
+        }
+        break;
+    case MG_XK_SCALAR:
+        if (parent->flags & MG_XF_MC_CAPTURE) {
+            /* <value><string>name</string></value>: the name is the
+             * scalar's text, not the whitespace around it */
+            x->cap_depth = x->depth;
+            x->cap_len = 0;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+#define MG_XMLRPC_PLAIN_END                                                  \
+    ((1U << MG_XK_VALUE) | (1U << MG_XK_SCALAR) | (1U << MG_XK_STRUCT)        \
+     | (1U << MG_XK_DATA) | (1U << MG_XK_PARAMS))
+
+static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
+                             const xmlChar *prefix, const xmlChar *uri)
+{
+    mg_xmlrpc_t *x = ud;
+    mg_xmlrpc_frame_t *f;
+
+    (void)localname;
+    (void)prefix;
+    (void)uri;
+    if (x->state != MG_XR_CONTINUE || x->depth == 0) {
+        return;
+    }
+    f = &x->frames[x->depth];
+    /* the common ends have nothing to check */
+    if (((MG_XMLRPC_PLAIN_END >> f->kind) & 1) && x->capture == MG_XC_NONE
+        && !(f->flags & MG_XF_MC_CAPTURE)) {
+        x->depth--;
+        return;
+    }
+    switch (f->kind) {
+    case MG_XK_METHODCALL:
+        if (f->count == 0) {
+            mg_xmlrpc_invalid(x, "no <methodName>");
+            return;
+        }
+        x->root_done = 1;
+        break;
+    case MG_XK_METHODNAME:
+        x->capture = MG_XC_NONE;
+        if (x->cap_len == 0) {
+            mg_xmlrpc_invalid(x, "empty <methodName>");
+            return;
+        }
+        x->method[x->cap_len] = '\0';
+        x->method_done = 1;
+        x->multicall = x->cap_len == 16
+                       && memcmp(x->method, "system.multicall", 16) == 0;
+        mg_xmlrpc_report(x, x->method, x->cap_len, 0, 0);
+        break;
+    case MG_XK_PARAM:
+        if (f->count != 1) {
+            mg_xmlrpc_invalid(x, "<param> without a <value>");
+            return;
+        }
+        break;
+    case MG_XK_MEMBER:
+        if (f->count != 2) {
+            mg_xmlrpc_invalid(x, "<member> without <name> and <value>");
+            return;
+        }
+        break;
+    case MG_XK_ARRAY:
+        if (f->count != 1) {
+            mg_xmlrpc_invalid(x, "<array> without <data>");
+            return;
+        }
+        break;
+    case MG_XK_NAME:
+        if (x->capture == MG_XC_MNAME) {
+            x->capture = MG_XC_NONE;
+            if (x->mname_len == 10
+                && memcmp(x->mname, "methodName", 10) == 0) {
+                x->frames[x->depth - 1].flags |= MG_XF_MC_METHOD;
+            }
+        }
+        break;
+    case MG_XK_SCALAR:
+        if (x->capture == MG_XC_INNER && x->cap_depth == x->depth) {
+            x->cap_depth = 0; /* text after </string> is not the name */
+        }
+        break;
+    case MG_XK_VALUE:
+        if ((f->flags & MG_XF_MC_CAPTURE) && x->capture == MG_XC_INNER) {
+            x->capture = MG_XC_NONE;
+            x->inner[x->cap_len] = '\0';
+            x->depth--;
+            mg_xmlrpc_report(x, x->inner, x->cap_len, 1, x->mc_index);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    x->depth--;
+}
+
+/* Is every byte XML whitespace? */
+static inline int mg_xmlrpc_blank(const xmlChar *s, int len)
+{
+    int i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] != ' ' && s[i] != '\n' && s[i] != '\r' && s[i] != '\t') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Also the CDATA and ignorable-whitespace callback: to XML-RPC they are
+ * all text. Called with pieces of at most a few KB. */
+/* Elements that hold nothing but other elements and whitespace. */
+#define MG_XMLRPC_STRUCTURAL                                                 \
+    ((1U << MG_XK_METHODCALL) | (1U << MG_XK_PARAMS) | (1U << MG_XK_PARAM)   \
+     | (1U << MG_XK_STRUCT) | (1U << MG_XK_MEMBER) | (1U << MG_XK_ARRAY)     \
+     | (1U << MG_XK_DATA))
+
+/* Text outside a scalar: check it, copy what is being captured. */
+static void mg_xmlrpc_text_slow(mg_xmlrpc_t *x, mg_xmlrpc_frame_t *f,
+                                const xmlChar *s, int len)
+{
+    uint32_t room;
+
+    switch (f->kind) {
+    case MG_XK_SCALAR:
+    case MG_XK_NAME:
+    case MG_XK_METHODNAME:
+        break;
+    case MG_XK_VALUE:
+        /* untyped string, or whitespace around a type element */
+        if (!(f->flags & MG_XF_TEXT) && !mg_xmlrpc_blank(s, len)) {
+            if (f->count > 0) {
+                mg_xmlrpc_invalid(x, "text next to a typed value");
+                return;
+            }
+            f->flags |= MG_XF_TEXT;
+        }
+        break;
+    default:
+        if (!mg_xmlrpc_blank(s, len)) {
+            mg_xmlrpc_invalid(x, "text between elements");
+            return;
+        }
+        break;
+    }
+    if (x->capture == MG_XC_NONE || x->cap_depth != x->depth) {
+        return;
+    }
+    if (x->capture == MG_XC_MNAME) {
+        room = MG_XMLRPC_MNAME_SIZE - x->mname_len;
+        if ((uint32_t)len > room) {
+            x->mname_len = MG_XMLRPC_MNAME_SIZE; /* too long to match */
+            return;
+        }
+        memcpy(x->mname + x->mname_len, s, (size_t)len);
+        x->mname_len += (uint32_t)len;
+        return;
+    }
+    if ((uint64_t)x->cap_len + (uint64_t)len > x->lim.name) {
+        mg_xmlrpc_over(x, "name", "methodName bytes",
+                       (uint64_t)x->cap_len + (uint64_t)len, x->lim.name);
+        return;
+    }
+    memcpy((x->capture == MG_XC_TOP ? x->method : x->inner) + x->cap_len, s,
+           (size_t)len);
+    x->cap_len += (uint32_t)len;
+}
+
+/* Also the CDATA and ignorable-whitespace callback: to XML-RPC they are
+ * all text. Called with pieces of at most a few KB, and for every line
+ * break between two tags: the scalar case is kept short. */
+static void mg_xmlrpc_on_text(void *ud, const xmlChar *s, int len)
+{
+    mg_xmlrpc_t *x = ud;
+    mg_xmlrpc_frame_t *f;
+
+    if (x->state != MG_XR_CONTINUE || len <= 0) {
+        return;
+    }
+    x->run += (uint64_t)len;
+    if (x->run > x->lim.string) {
+        mg_xmlrpc_run_max(x);
+        mg_xmlrpc_over(x, "string", "string bytes", x->run, x->lim.string);
+        return;
+    }
+    f = &x->frames[x->depth];
+    if (x->capture == MG_XC_NONE) {
+        if (f->kind == MG_XK_SCALAR) {
+            return;
+        }
+        /* the line breaks between tags */
+        if (((MG_XMLRPC_STRUCTURAL >> f->kind) & 1)
+            && mg_xmlrpc_blank(s, len)) {
+            return;
+        }
+    }
+    mg_xmlrpc_text_slow(x, f, s, len);
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+static void mg_xmlrpc_sax(xmlSAXHandler *h)
+{
+    memset(h, 0, sizeof(*h));
+    xmlSAXVersion(h, 2);
+    /* Everything that would build a tree or touch a DTD is replaced or
+     * removed: the SAX2 defaults create an xmlDoc. */
+    h->internalSubset = mg_xmlrpc_on_subset;
+    h->externalSubset = mg_xmlrpc_on_subset;
+    h->isStandalone = NULL;
+    h->hasInternalSubset = NULL;
+    h->hasExternalSubset = NULL;
+    h->resolveEntity = mg_xmlrpc_on_resolve;
+    h->getEntity = mg_xmlrpc_on_get_entity;
+    h->getParameterEntity = mg_xmlrpc_on_get_entity;
+    h->entityDecl = mg_xmlrpc_on_entity_decl;
+    h->notationDecl = NULL;
+    h->attributeDecl = NULL;
+    h->elementDecl = NULL;
+    h->unparsedEntityDecl = NULL;
+    h->setDocumentLocator = NULL;
+    h->startDocument = NULL;
+    h->endDocument = NULL;
+    h->startElement = NULL;
+    h->endElement = NULL;
+    h->reference = NULL;
+    h->processingInstruction = NULL;
+    h->comment = NULL;
+    h->warning = NULL;
+    h->error = NULL;
+    h->fatalError = NULL;
+    h->startElementNs = mg_xmlrpc_on_start;
+    h->endElementNs = mg_xmlrpc_on_end;
+    h->characters = mg_xmlrpc_on_text;
+    h->ignorableWhitespace = mg_xmlrpc_on_text;
+    h->cdataBlock = mg_xmlrpc_on_text;
+    h->serror = mg_xmlrpc_on_error;
+}
+
+int mg_xmlrpc_new(mg_xmlrpc_t **xp, const mg_xmlrpc_limits_t *l,
+                  mg_xmlrpc_method_cb cb, void *baton)
+{
+    mg_xmlrpc_t *x;
+    xmlSAXHandler sax;
+    size_t nframes;
+
+    *xp = NULL;
+    if (l == NULL || mg_xmlrpc_limits_check(l, NULL) != 0) {
+        return -EINVAL;
+    }
+    x = xmlMalloc(sizeof(*x));
+    if (x == NULL) {
+        return -ENOMEM;
+    }
+    memset(x, 0, sizeof(*x));
+    x->lim = *l;
+    x->cb = cb;
+    x->baton = baton;
+    nframes = (size_t)l->depth + 2;
+    x->frames = xmlMalloc(nframes * sizeof(*x->frames));
+    x->method = xmlMalloc((size_t)l->name + 1);
+    x->inner = xmlMalloc((size_t)l->name + 1);
+    if (x->frames == NULL || x->method == NULL || x->inner == NULL) {
+        mg_xmlrpc_free(x);
+        return -ENOMEM;
+    }
+    memset(x->frames, 0, nframes * sizeof(*x->frames));
+    x->method[0] = '\0';
+    x->inner[0] = '\0';
+
+    /* The handler is copied into the context. No initial bytes: libxml2
+     * detects the encoding (BOM, UTF-16...) once 4 bytes have arrived,
+     * even one at a time. */
+    mg_xmlrpc_sax(&sax);
+    x->ctxt = xmlCreatePushParserCtxt(&sax, x, NULL, 0, NULL);
+    if (x->ctxt == NULL) {
+        mg_xmlrpc_free(x);
+        return -ENOMEM;
+    }
+    /* NONET: nothing fetched, ever. Deliberately absent: NOENT (expand
+     * entities), DTDLOAD/DTDATTR/DTDVALID (read a DTD), HUGE (lift
+     * libxml2's own depth and size safety limits), NOBLANKS (guesses
+     * which whitespace is ignorable; we treat all text alike). */
+    xmlCtxtUseOptions(x->ctxt, XML_PARSE_NONET);
+    mg_xmlrpc_names_init(x);
+    *xp = x;
+    return 0;
+}
+
+void mg_xmlrpc_free(mg_xmlrpc_t *x)
+{
+    if (x == NULL) {
+        return;
+    }
+    if (x->ctxt != NULL) {
+        xmlFreeParserCtxt(x->ctxt);
+    }
+    xmlFree(x->frames);
+    xmlFree(x->method);
+    xmlFree(x->inner);
+    xmlFree(x);
+}
+
+/* After a slice: catch what libxml2 reported without calling us, and
+ * bound what it holds unparsed. */
+static void mg_xmlrpc_after_slice(mg_xmlrpc_t *x)
+{
+    xmlParserCtxtPtr c = x->ctxt;
+    uint64_t pending;
+
+    mg_xmlrpc_run_max(x);
+    if (x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    if (c->wellFormed == 0 || c->instate == XML_PARSER_EOF) {
+        mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "xml", 0, 0,
+                         "parse error (libxml2 error %d)", c->errNo);
+        return;
+    }
+    if (c->input == NULL || c->input->cur == NULL) {
+        return;
+    }
+    pending = (uint64_t)(c->input->end - c->input->cur);
+    if (pending > x->counters.token_max) {
+        x->counters.token_max = (uint32_t)pending;
+    }
+    if (pending > x->lim.token) {
+        mg_xmlrpc_over(x, "token", "unparsed bytes", pending, x->lim.token);
+    }
+}
+
+/* The body has ended: decide. */
+static void mg_xmlrpc_finish(mg_xmlrpc_t *x)
+{
+    if (x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    if (x->counters.bytes == 0) {
+        mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "empty", 0, 0,
+                         "empty body");
+        return;
+    }
+    if (!x->terminated) {
+        x->terminated = 1;
+        xmlParseChunk(x->ctxt, NULL, 0, 1);
+    }
+    if (x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    if (!x->root_done || x->ctxt->wellFormed == 0) {
+        mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "truncated",
+                         0, 0, "body ends inside the document");
+        return;
+    }
+    x->state = MG_XR_ACCEPT;
+}
+
+mg_xmlrpc_state_t mg_xmlrpc_feed(mg_xmlrpc_t *x, const char *buf, size_t len,
+                                 int last)
+{
+    xmlStructuredErrorFunc old_fn;
+    void *old_ctx;
+
+    if (x == NULL) {
+        return MG_XR_ERROR;
+    }
+    if (x->state != MG_XR_CONTINUE) {
+        return x->state;
+    }
+    /* per-thread in libxml2, so this does not disturb other requests */
+    old_fn = xmlStructuredError;
+    old_ctx = xmlStructuredErrorContext;
+    xmlSetStructuredErrorFunc(x, mg_xmlrpc_on_error);
+
+    while (len > 0 && x->state == MG_XR_CONTINUE) {
+        size_t n = len > MG_XMLRPC_SLICE ? MG_XMLRPC_SLICE : len;
+        int term = last && n == len;
+
+        x->counters.bytes += n;
+        x->terminated = term;
+        xmlParseChunk(x->ctxt, buf, (int)n, term);
+        buf += n;
+        len -= n;
+        if (!term) {
+            mg_xmlrpc_after_slice(x);
+        }
+    }
+    if (last) {
+        mg_xmlrpc_finish(x);
+    }
+    mg_xmlrpc_run_max(x);
+
+    xmlSetStructuredErrorFunc(old_ctx, old_fn);
+    return x->state;
+}
+
+mg_xmlrpc_state_t mg_xmlrpc_state(const mg_xmlrpc_t *x)
+{
+    return x->state;
+}
+
+const mg_xmlrpc_refusal_t *mg_xmlrpc_refusal(const mg_xmlrpc_t *x)
+{
+    if (x->state != MG_XR_REJECT && x->state != MG_XR_ERROR) {
+        return NULL;
+    }
+    return &x->refusal;
+}
+
+const char *mg_xmlrpc_method(const mg_xmlrpc_t *x)
+{
+    return x->method_done ? x->method : NULL;
+}
+
+int mg_xmlrpc_is_multicall(const mg_xmlrpc_t *x)
+{
+    return x->multicall;
+}
+
+const mg_xmlrpc_counters_t *mg_xmlrpc_counters(const mg_xmlrpc_t *x)
+{
+    return &x->counters;
+}

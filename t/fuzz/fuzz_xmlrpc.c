@@ -1,0 +1,108 @@
+/*
+ * fuzz_xmlrpc.c - libFuzzer target for the XML-RPC inspector.
+ *
+ * The whole input is the body, so the unit fixtures are seeds as they
+ * are. Its first byte also picks how the body is cut into chunks (the
+ * glue feeds whatever the input filter hands over, down to one byte) and
+ * whether tiny limits are used, so that every limit's refusal path runs.
+ * Invariants that do not depend on the input are checked with a trap.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mg_xmlrpc.h"
+
+#define FUZZ_CHECK(c)                                                        \
+    do {                                                                     \
+        if (!(c)) {                                                          \
+            __builtin_trap();                                                \
+        }                                                                    \
+    } while (0)
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    return mg_xmlrpc_global_init();
+}
+
+/* Refuse a few names, to run the refusal path of the callback. */
+static int fuzz_cb(void *baton, const char *name, size_t len, int inner,
+                   uint32_t index, mg_reason_t *reason)
+{
+    unsigned *calls = baton;
+
+    (void)index;
+    FUZZ_CHECK(strlen(name) == len);
+    FUZZ_CHECK(len > 0 || inner);
+    (*calls)++;
+    if (len > 0 && name[0] == 'd') {
+        *reason = inner ? MG_REASON_THROTTLE : MG_REASON_METHOD_DENIED;
+        return 1;
+    }
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const size_t sizes[] = {1, 2, 3, 7, 64, 511, 4096, 8192};
+    mg_xmlrpc_limits_t lim;
+    mg_xmlrpc_t *x;
+    mg_xmlrpc_state_t st = MG_XR_CONTINUE;
+    const mg_xmlrpc_refusal_t *r;
+    unsigned calls = 0;
+    uint8_t sel = size > 0 ? data[0] : 0;
+    size_t chunk = sizes[sel & 7], off = 0;
+
+    mg_xmlrpc_limits_default(&lim);
+    if (sel & 0x08) {
+        lim.depth = 6;
+        lim.elements = 40;
+        lim.params = 3;
+        lim.items = 4;
+        lim.members = 4;
+        lim.name = 8;
+        lim.multicall = 2;
+        lim.token = 64;
+        lim.string = 32;
+    }
+    if (mg_xmlrpc_new(&x, &lim, fuzz_cb, &calls) != 0) {
+        return 0;
+    }
+    while (st == MG_XR_CONTINUE) {
+        size_t n = size - off;
+
+        /* bit 4: alternate the chunk size with single bytes */
+        if ((sel & 0x10) && (off & 1)) {
+            n = n > 1 ? 1 : n;
+        }
+        else if (n > chunk) {
+            n = chunk;
+        }
+        st = mg_xmlrpc_feed(x, (const char *)data + off, n, off + n == size);
+        off += n;
+        FUZZ_CHECK(off <= size);
+    }
+    FUZZ_CHECK(st == mg_xmlrpc_state(x));
+    r = mg_xmlrpc_refusal(x);
+    if (st == MG_XR_ACCEPT) {
+        FUZZ_CHECK(r == NULL);
+        FUZZ_CHECK(mg_xmlrpc_method(x) != NULL);
+        FUZZ_CHECK(strlen(mg_xmlrpc_method(x)) <= lim.name);
+        FUZZ_CHECK(mg_xmlrpc_counters(x)->bytes == size);
+        FUZZ_CHECK(calls >= 1);
+        FUZZ_CHECK(mg_xmlrpc_counters(x)->depth_max <= lim.depth);
+    }
+    else {
+        FUZZ_CHECK(r != NULL && r->what != NULL);
+        FUZZ_CHECK(memchr(r->text, '\0', sizeof(r->text)) != NULL);
+        FUZZ_CHECK(r->reason < MG_REASON__COUNT);
+        FUZZ_CHECK(mg_xmlrpc_feed(x, "<", 1, 1) == st);
+    }
+    mg_xmlrpc_free(x);
+    return 0;
+}

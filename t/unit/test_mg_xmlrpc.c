@@ -1,0 +1,961 @@
+/*
+ * test_mg_xmlrpc.c - the streaming XML-RPC inspector.
+ *
+ * Small fixtures live in fixtures/xmlrpc/ (ok_* must pass, the others are
+ * refused; real calls as Python's xmlrpc.client.dumps() writes them are
+ * ok_py_*). Big hostile bodies (50 MB string, a million items, depth
+ * 100000, 100000 calls...) are generated here. libxml2's allocator is
+ * replaced by a counting one, so the peak heap of the parser plus the
+ * inspector can be asserted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <unistd.h>
+
+#include <libxml/xmlerror.h>
+#include <libxml/xmlmemory.h>
+
+#include "mg_test.h"
+#include "mg_xmlrpc.h"
+
+/* ---- counting allocator for libxml2 ---------------------------------- */
+
+/* Each block carries its size in front; 16 bytes keeps the alignment. */
+typedef union {
+    size_t size;
+    max_align_t align;
+} mem_hdr_t;
+
+static size_t mem_cur, mem_peak;
+
+static void *mem_malloc(size_t n)
+{
+    mem_hdr_t *h = malloc(sizeof(*h) + n);
+
+    if (h == NULL) {
+        return NULL;
+    }
+    h->size = n;
+    mem_cur += n;
+    if (mem_cur > mem_peak) {
+        mem_peak = mem_cur;
+    }
+    return h + 1;
+}
+
+static void mem_free(void *p)
+{
+    mem_hdr_t *h;
+
+    if (p == NULL) {
+        return;
+    }
+    h = (mem_hdr_t *)p - 1;
+    mem_cur -= h->size;
+    free(h);
+}
+
+static void *mem_realloc(void *p, size_t n)
+{
+    mem_hdr_t *h;
+    size_t old;
+
+    if (p == NULL) {
+        return mem_malloc(n);
+    }
+    h = (mem_hdr_t *)p - 1;
+    old = h->size;
+    h = realloc(h, sizeof(*h) + n);
+    if (h == NULL) {
+        return NULL;
+    }
+    h->size = n;
+    mem_cur = mem_cur - old + n;
+    if (mem_cur > mem_peak) {
+        mem_peak = mem_cur;
+    }
+    return h + 1;
+}
+
+static char *mem_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = mem_malloc(n);
+
+    if (p != NULL) {
+        memcpy(p, s, n);
+    }
+    return p;
+}
+
+/* Start measuring: returns the baseline. */
+static size_t mem_mark(void)
+{
+    mem_peak = mem_cur;
+    return mem_cur;
+}
+
+/* ---- feeding ----------------------------------------------------------- */
+
+enum { CHUNK_8K = 0, CHUNK_1, CHUNK_RANDOM, CHUNK_ALL };
+
+typedef struct {
+    mg_xmlrpc_state_t state;
+    mg_reason_t reason;
+    const char *what;
+    char text[200];
+    size_t peak; /* bytes over the baseline, inspector + libxml2 */
+} outcome_t;
+
+/* Method callback recorder. */
+#define REC_MAX 16
+typedef struct {
+    unsigned calls;
+    char names[REC_MAX][64];
+    int inner[REC_MAX];
+    uint32_t index[REC_MAX];
+    const char *deny;   /* refuse this name */
+    mg_reason_t reason; /* ... with this reason */
+} rec_t;
+
+static int rec_cb(void *baton, const char *name, size_t len, int inner,
+                  uint32_t index, mg_reason_t *reason)
+{
+    rec_t *r = baton;
+
+    assert_int_equal(strlen(name), len);
+    if (r->calls < REC_MAX) {
+        snprintf(r->names[r->calls], sizeof(r->names[0]), "%s", name);
+        r->inner[r->calls] = inner;
+        r->index[r->calls] = index;
+    }
+    r->calls++;
+    if (r->deny != NULL && strcmp(name, r->deny) == 0) {
+        assert_int_equal(*reason, MG_REASON_METHOD_DENIED);
+        *reason = r->reason;
+        return 1;
+    }
+    return 0;
+}
+
+static unsigned rng_state = 12345;
+
+static size_t rng(size_t n)
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (size_t)((rng_state >> 8) % n);
+}
+
+static outcome_t run(const char *buf, size_t len, int mode,
+                     const mg_xmlrpc_limits_t *lim, rec_t *rec)
+{
+    mg_xmlrpc_limits_t def;
+    mg_xmlrpc_t *x = NULL;
+    mg_xmlrpc_state_t st = MG_XR_CONTINUE;
+    outcome_t o;
+    size_t off = 0, base;
+
+    memset(&o, 0, sizeof(o));
+    if (lim == NULL) {
+        mg_xmlrpc_limits_default(&def);
+        lim = &def;
+    }
+    /* libxml2 keeps a copy of the last error per thread, replaced by the
+     * next one: not the inspector's memory */
+    xmlResetLastError();
+    base = mem_mark();
+    assert_int_equal(mg_xmlrpc_new(&x, lim, rec != NULL ? rec_cb : NULL,
+                                   rec),
+                     0);
+    while (st == MG_XR_CONTINUE) {
+        size_t n = len - off;
+
+        if (mode == CHUNK_1 && n > 1) {
+            n = 1;
+        }
+        else if (mode == CHUNK_8K && n > 8192) {
+            n = 8192;
+        }
+        else if (mode == CHUNK_RANDOM && n > 0) {
+            n = 1 + rng(n < 3000 ? n : 3000);
+        }
+        st = mg_xmlrpc_feed(x, buf + off, n, off + n == len);
+        off += n;
+        assert_true(off <= len);
+    }
+    o.state = st;
+    assert_int_equal(mg_xmlrpc_state(x), st);
+    if (st == MG_XR_ACCEPT) {
+        assert_null(mg_xmlrpc_refusal(x));
+        assert_non_null(mg_xmlrpc_method(x));
+        assert_int_equal(mg_xmlrpc_counters(x)->bytes, len);
+    }
+    else {
+        const mg_xmlrpc_refusal_t *r = mg_xmlrpc_refusal(x);
+
+        assert_non_null(r);
+        assert_non_null(r->what);
+        o.reason = r->reason;
+        o.what = r->what;
+        snprintf(o.text, sizeof(o.text), "%s", r->text);
+        /* once refused, the inspector stays refused */
+        assert_int_equal(mg_xmlrpc_feed(x, "<", 1, 1), st);
+    }
+    mg_xmlrpc_free(x);
+    o.peak = mem_peak - base;
+    xmlResetLastError();
+    if (mem_cur != base) { /* everything went back */
+        fail_msg("%zu bytes not freed (%.60s)", mem_cur - base, buf);
+    }
+    return o;
+}
+
+/* ---- the corpus -------------------------------------------------------- */
+
+typedef struct {
+    const char *file;
+    mg_xmlrpc_state_t state;
+    mg_reason_t reason;
+    const char *what;
+} corpus_case_t;
+
+#define OK(f) {f, MG_XR_ACCEPT, 0, NULL}
+#define PARSE(f, w) {f, MG_XR_REJECT, MG_REASON_XML_PARSE, w}
+#define INVALID(f, w) {f, MG_XR_REJECT, MG_REASON_XML_INVALID, w}
+#define LIMIT(f, w) {f, MG_XR_REJECT, MG_REASON_XML_LIMIT, w}
+
+static const corpus_case_t corpus[] = {
+    OK("ok_py_getbuild.xml"),
+    OK("ok_py_noparams.xml"),
+    OK("ok_py_alltypes.xml"),
+    OK("ok_py_unicode.xml"),
+    OK("ok_py_latin1.xml"),
+    OK("ok_py_multicall.xml"),
+    OK("ok_py_builds.xml"),
+    OK("ok_py_upload.xml"),
+    OK("ok_bom.xml"),
+    OK("ok_nodecl.xml"),
+    OK("ok_cdata.xml"),
+    OK("ok_comments_pi.xml"),
+    OK("ok_all_types.xml"),
+    OK("ok_untyped.xml"),
+    OK("ok_nested_structs.xml"),
+    OK("ok_ns_undeclared.xml"),
+    OK("ok_default_ns.xml"),
+    OK("ok_whitespace.xml"),
+    OK("ok_utf16.xml"),
+    OK("ok_attributes.xml"),
+    /* entities and DTDs: refused at the DOCTYPE, nothing declared */
+    INVALID("bad_billion_laughs.xml", "doctype"),
+    INVALID("bad_quadratic.xml", "doctype"),
+    INVALID("bad_xxe_passwd.xml", "doctype"),
+    INVALID("bad_xxe_parameter.xml", "doctype"),
+    INVALID("bad_doctype_bare.xml", "doctype"),
+    INVALID("bad_doctype_external.xml", "doctype"),
+    PARSE("bad_undeclared_entity.xml", "xml"),
+    /* not XML */
+    PARSE("bad_empty.xml", "empty"),
+    PARSE("bad_blank.xml", "xml"),
+    PARSE("bad_not_xml.txt", "xml"),
+    PARSE("bad_truncated.xml", "xml"),
+    PARSE("bad_truncated_tag.xml", "truncated"),
+    PARSE("bad_truncated_end.xml", "xml"),
+    PARSE("bad_invalid_utf8.xml", "xml"),
+    PARSE("bad_invalid_utf8_name.xml", "xml"),
+    PARSE("bad_overlong_utf8.xml", "xml"),
+    PARSE("bad_two_roots.xml", "xml"),
+    PARSE("bad_trailing_text.xml", "xml"),
+    PARSE("bad_mismatched.xml", "xml"),
+    PARSE("bad_control_char.xml", "xml"),
+    /* found by the fuzzer: an encoding error raised while libxml2 switches
+     * to UCS-4; stopping the parser from the error handler crashed */
+    PARSE("bad_ucs4_encoding_switch.xml", "xml"),
+    /* XML, but not an XML-RPC call */
+    INVALID("inv_response.xml", "structure"),
+    INVALID("inv_no_methodname.xml", "structure"),
+    INVALID("inv_methodname_only_params.xml", "structure"),
+    INVALID("inv_empty_methodname.xml", "structure"),
+    INVALID("inv_two_methodnames.xml", "structure"),
+    INVALID("inv_two_params.xml", "structure"),
+    INVALID("inv_param_two_values.xml", "structure"),
+    INVALID("inv_param_empty.xml", "structure"),
+    INVALID("inv_text_in_params.xml", "structure"),
+    INVALID("inv_text_and_type.xml", "structure"),
+    INVALID("inv_type_and_text.xml", "structure"),
+    INVALID("inv_two_types.xml", "structure"),
+    INVALID("inv_unknown_type.xml", "structure"),
+    INVALID("inv_member_no_name.xml", "structure"),
+    INVALID("inv_member_value_first.xml", "structure"),
+    INVALID("inv_array_no_data.xml", "structure"),
+    INVALID("inv_array_value_direct.xml", "structure"),
+    INVALID("inv_element_in_string.xml", "structure"),
+    INVALID("inv_element_in_methodname.xml", "structure"),
+    INVALID("inv_xinclude.xml", "structure"),
+    INVALID("inv_value_in_struct.xml", "structure"),
+    LIMIT("lim_methodname_10k.xml", "name"),
+};
+
+static void check(const char *label, const outcome_t *o,
+                  mg_xmlrpc_state_t state, mg_reason_t reason,
+                  const char *what)
+{
+    if (o->state != state
+        || (state != MG_XR_ACCEPT
+            && (o->reason != reason || strcmp(o->what, what) != 0))) {
+        fail_msg("%s: state %d reason %d what %s (%s); want state %d "
+                 "reason %d what %s",
+                 label, o->state, o->reason, o->what ? o->what : "-",
+                 o->text, state, reason, what ? what : "-");
+    }
+}
+
+/* Every fixture, in glue-sized chunks, one byte at a time and in random
+ * chunks: the same answer each time. */
+static void test_corpus(void **state)
+{
+    size_t i;
+    int round;
+
+    (void)state;
+    for (i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+        char rel[256], label[300];
+        size_t len;
+        char *buf;
+        outcome_t o;
+
+        snprintf(rel, sizeof(rel), "xmlrpc/%s", corpus[i].file);
+        buf = mg_test_slurp(rel, &len);
+        o = run(buf, len, CHUNK_8K, NULL, NULL);
+        check(corpus[i].file, &o, corpus[i].state, corpus[i].reason,
+              corpus[i].what);
+        assert_true(o.peak < (1u << 20));
+        snprintf(label, sizeof(label), "%s (1-byte chunks)", corpus[i].file);
+        o = run(buf, len, CHUNK_1, NULL, NULL);
+        check(label, &o, corpus[i].state, corpus[i].reason, corpus[i].what);
+        for (round = 0; round < 5; round++) {
+            snprintf(label, sizeof(label), "%s (random chunks %d)",
+                     corpus[i].file, round);
+            o = run(buf, len, CHUNK_RANDOM, NULL, NULL);
+            check(label, &o, corpus[i].state, corpus[i].reason,
+                  corpus[i].what);
+        }
+        free(buf);
+    }
+}
+
+/* A fixture nobody expects anything of is a test nobody runs. */
+static void test_corpus_listed(void **state)
+{
+    char path[1024];
+    DIR *d;
+    struct dirent *e;
+
+    (void)state;
+    d = opendir(mg_test_fixture(path, sizeof(path), "xmlrpc"));
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        size_t i;
+        int found = 0;
+
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        for (i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+            found |= strcmp(corpus[i].file, e->d_name) == 0;
+        }
+        if (!found) {
+            fail_msg("fixture %s is not in the corpus table", e->d_name);
+        }
+    }
+    closedir(d);
+}
+
+/* ---- generated bodies -------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} gbuf_t;
+
+static void put(gbuf_t *b, const char *s, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 4096;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void puts_(gbuf_t *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+static void put_rep(gbuf_t *b, const char *s, size_t times)
+{
+    size_t n = strlen(s), i;
+
+    for (i = 0; i < times; i++) {
+        put(b, s, n);
+    }
+}
+
+static void put_fill(gbuf_t *b, char c, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = b->len + n + 4096;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+    memset(b->p + b->len, c, n);
+    b->len += n;
+}
+
+#define HEAD "<?xml version='1.0'?>\n<methodCall><methodName>m</methodName>"
+#define P1 "<params><param><value>"
+#define P1_END "</value></param></params></methodCall>\n"
+
+/* One string parameter of n bytes, in the given type element. */
+static void gen_string(gbuf_t *b, size_t n, const char *open,
+                       const char *close)
+{
+    puts_(b, HEAD P1);
+    puts_(b, open);
+    put_fill(b, 'A', n);
+    puts_(b, close);
+    puts_(b, P1_END);
+}
+
+static void gen_items(gbuf_t *b, size_t n)
+{
+    puts_(b, HEAD P1 "<array><data>");
+    put_rep(b, "<value/>", n);
+    puts_(b, "</data></array>" P1_END);
+}
+
+static void gen_depth(gbuf_t *b, size_t levels)
+{
+    puts_(b, HEAD P1);
+    put_rep(b, "<array><data><value>", levels);
+    put_rep(b, "</value></data></array>", levels);
+    puts_(b, P1_END);
+}
+
+static void gen_members(gbuf_t *b, size_t n)
+{
+    puts_(b, HEAD P1 "<struct>");
+    put_rep(b, "<member><name>k</name><value/></member>", n);
+    puts_(b, "</struct>" P1_END);
+}
+
+static void gen_params(gbuf_t *b, size_t n)
+{
+    puts_(b, HEAD "<params>");
+    put_rep(b, "<param><value/></param>", n);
+    puts_(b, "</params></methodCall>");
+}
+
+static void gen_multicall(gbuf_t *b, size_t n)
+{
+    puts_(b, "<?xml version='1.0'?>\n<methodCall><methodName>"
+             "system.multicall</methodName><params><param><value><array>"
+             "<data>\n");
+    put_rep(b,
+            "<value><struct><member><name>methodName</name><value><string>"
+            "getBuild</string></value></member><member><name>params</name>"
+            "<value><array><data><value><int>1</int></value></data></array>"
+            "</value></member></struct></value>\n",
+            n);
+    puts_(b, "</data></array>" P1_END);
+}
+
+static void gen_comment(gbuf_t *b, size_t n)
+{
+    puts_(b, HEAD "<!--");
+    put_fill(b, '-' + 1, n);
+    puts_(b, "--></methodCall>");
+}
+
+static void gen_cdata(gbuf_t *b, size_t n)
+{
+    gen_string(b, n, "<string><![CDATA[", "]]></string>");
+}
+
+static void gen_blank_run(gbuf_t *b, size_t n)
+{
+    puts_(b, HEAD "<params>");
+    put_fill(b, ' ', n);
+    puts_(b, "</params></methodCall>");
+}
+
+static void gen_long_tag(gbuf_t *b, size_t n)
+{
+    puts_(b, HEAD P1 "<string");
+    put_fill(b, ' ', n);
+    puts_(b, ">x</string>" P1_END);
+}
+
+static void gen_inner_name(gbuf_t *b, size_t n)
+{
+    puts_(b, "<methodCall><methodName>system.multicall</methodName><params>"
+             "<param><value><array><data><value><struct><member><name>"
+             "methodName</name><value>");
+    put_fill(b, 'n', n);
+    puts_(b, "</value></member></struct></value></data></array>" P1_END);
+}
+
+typedef struct {
+    const char *label;
+    void (*gen)(gbuf_t *b, size_t n);
+    size_t n;
+    mg_xmlrpc_state_t state;
+    mg_reason_t reason;
+    const char *what;
+    uint64_t seen;     /* refusal's seen, when it is exact */
+    size_t max_peak;   /* parser + inspector heap */
+    uint32_t elements; /* nonzero: override the elements limit */
+} gen_case_t;
+
+static void gen_string_plain(gbuf_t *b, size_t n)
+{
+    gen_string(b, n, "<string>", "</string>");
+}
+
+static void gen_string_untyped(gbuf_t *b, size_t n)
+{
+    gen_string(b, n, "", "");
+}
+
+static void gen_base64(gbuf_t *b, size_t n)
+{
+    gen_string(b, n, "<base64>", "</base64>");
+}
+
+static void gen_int_digits(gbuf_t *b, size_t n)
+{
+    puts_(b, HEAD P1 "<int>");
+    put_fill(b, '7', n);
+    puts_(b, "</int>" P1_END);
+}
+
+#define MiB (1u << 20)
+
+static const gen_case_t gen_cases[] = {
+    /* refused, with memory that does not grow with the body */
+    {"50 MB string", gen_string_plain, 50u * MiB, MG_XR_REJECT,
+     MG_REASON_XML_LIMIT, "string", 0, MiB, 0},
+    {"50 MB untyped value", gen_string_untyped, 50u * MiB, MG_XR_REJECT,
+     MG_REASON_XML_LIMIT, "string", 0, MiB, 0},
+    {"20 MB int", gen_int_digits, 20u * MiB, MG_XR_REJECT,
+     MG_REASON_XML_LIMIT, "string", 0, MiB, 0},
+    {"20 MB of blanks between elements", gen_blank_run, 20u * MiB,
+     MG_XR_REJECT, MG_REASON_XML_LIMIT, "string", 0, MiB, 0},
+    {"1M+1 array items", gen_items, 1000001, MG_XR_REJECT,
+     MG_REASON_XML_LIMIT, "items", 1000001, MiB, 0},
+    {"depth 100000", gen_depth, 33334, MG_XR_REJECT, MG_REASON_XML_LIMIT,
+     "depth", 65, MiB, 0},
+    {"multicall of 100000 calls", gen_multicall, 100000, MG_XR_REJECT,
+     MG_REASON_XML_LIMIT, "multicall", 10001, MiB, 0},
+    {"100001 struct members", gen_members, 100001, MG_XR_REJECT,
+     MG_REASON_XML_LIMIT, "members", 100001, MiB, 0},
+    {"257 params", gen_params, 257, MG_XR_REJECT, MG_REASON_XML_LIMIT,
+     "params", 257, MiB, 0},
+    {"1001 elements over a limit of 1000", gen_items, 2000, MG_XR_REJECT,
+     MG_REASON_XML_LIMIT, "elements", 1001, MiB, 1000},
+    {"10 KB inner methodName", gen_inner_name, 10240, MG_XR_REJECT,
+     MG_REASON_XML_LIMIT, "name", 0, MiB, 0},
+    /* what libxml2 would buffer: stopped at the token limit */
+    {"2 MB comment", gen_comment, 2u * MiB, MG_XR_REJECT,
+     MG_REASON_XML_LIMIT, "token", 0, MiB, 0},
+    {"2 MB CDATA section", gen_cdata, 2u * MiB, MG_XR_REJECT,
+     MG_REASON_XML_LIMIT, "token", 0, MiB, 0},
+    {"2 MB start tag", gen_long_tag, 2u * MiB, MG_XR_REJECT,
+     MG_REASON_XML_LIMIT, "token", 0, MiB, 0},
+    /* passes: bigger than libxml2's 10 MB text node limit, still
+     * streamed in constant memory */
+    {"12 MB string", gen_string_plain, 12u * MiB, MG_XR_ACCEPT, 0, NULL, 0,
+     MiB, 0},
+    {"12 MB base64", gen_base64, 12u * MiB, MG_XR_ACCEPT, 0, NULL, 0, MiB,
+     0},
+    {"16 MiB string, at the limit", gen_string_plain, 16u * MiB,
+     MG_XR_ACCEPT, 0, NULL, 0, MiB, 0},
+    {"1M array items, at the limit", gen_items, 1000000, MG_XR_ACCEPT, 0,
+     NULL, 0, MiB, 0},
+    {"multicall of 10000 calls", gen_multicall, 10000, MG_XR_ACCEPT, 0,
+     NULL, 0, MiB, 0},
+    {"200 KB CDATA section", gen_cdata, 200u * 1024, MG_XR_ACCEPT, 0, NULL,
+     0, MiB, 0},
+    {"depth 64", gen_depth, 20, MG_XR_ACCEPT, 0, NULL, 0, MiB, 0},
+};
+
+static void test_generated(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(gen_cases) / sizeof(gen_cases[0]); i++) {
+        const gen_case_t *c = &gen_cases[i];
+        mg_xmlrpc_limits_t lim;
+        gbuf_t b = {NULL, 0, 0};
+        outcome_t o;
+        rec_t rec;
+
+        memset(&rec, 0, sizeof(rec));
+        mg_xmlrpc_limits_default(&lim);
+        if (c->elements != 0) {
+            lim.elements = c->elements;
+        }
+        c->gen(&b, c->n);
+        o = run(b.p, b.len, CHUNK_8K, &lim, &rec);
+        check(c->label, &o, c->state, c->reason, c->what);
+        if (o.peak >= c->max_peak) {
+            fail_msg("%s: peak heap %zu >= %zu", c->label, o.peak,
+                     c->max_peak);
+        }
+        if (c->seen != 0) {
+            char want[64];
+
+            snprintf(want, sizeof(want), " %llu > limit ",
+                     (unsigned long long)c->seen);
+            if (strstr(o.text, want) == NULL) {
+                fail_msg("%s: text '%s' lacks '%s'", c->label, o.text, want);
+            }
+        }
+        print_message("%-40s %9zu bytes, peak heap %7zu: %s\n", c->label,
+                      b.len, o.peak,
+                      o.state == MG_XR_ACCEPT ? "accepted" : o.text);
+        free(b.p);
+    }
+}
+
+/* A 50 MB string fed in one call: feed() slices it, libxml2 never holds
+ * the whole thing. */
+static void test_one_big_feed(void **state)
+{
+    gbuf_t b = {NULL, 0, 0};
+    mg_xmlrpc_limits_t lim;
+    outcome_t o;
+
+    (void)state;
+    mg_xmlrpc_limits_default(&lim);
+    lim.string = 64u * MiB;
+    gen_string_plain(&b, 50u * MiB);
+    o = run(b.p, b.len, CHUNK_ALL, &lim, NULL);
+    check("50 MB in one feed", &o, MG_XR_ACCEPT, 0, NULL);
+    assert_true(o.peak < MiB);
+    free(b.p);
+}
+
+/* ---- methods and multicall ------------------------------------------- */
+
+static void test_multicall_names(void **state)
+{
+    char *buf;
+    size_t len;
+    rec_t rec;
+    outcome_t o;
+    static const char *want[] = {"system.multicall", "getBuild",
+                                 "listTagged", "getLoggedInUser"};
+    unsigned i;
+    int mode;
+
+    (void)state;
+    buf = mg_test_slurp("xmlrpc/ok_py_multicall.xml", &len);
+    for (mode = CHUNK_8K; mode <= CHUNK_RANDOM; mode++) {
+        memset(&rec, 0, sizeof(rec));
+        o = run(buf, len, mode, NULL, &rec);
+        check("multicall", &o, MG_XR_ACCEPT, 0, NULL);
+        assert_int_equal(rec.calls, 4);
+        for (i = 0; i < 4; i++) {
+            assert_string_equal(rec.names[i], want[i]);
+            assert_int_equal(rec.inner[i], i > 0);
+            assert_int_equal(rec.index[i], i > 0 ? i - 1 : 0);
+        }
+    }
+
+    /* refusing an inner call refuses the body */
+    memset(&rec, 0, sizeof(rec));
+    rec.deny = "listTagged";
+    rec.reason = MG_REASON_METHOD_DENIED;
+    o = run(buf, len, CHUNK_1, NULL, &rec);
+    check("deny inner", &o, MG_XR_REJECT, MG_REASON_METHOD_DENIED, "method");
+    assert_int_equal(rec.calls, 3); /* stopped right there */
+    assert_non_null(strstr(o.text, "listTagged"));
+    assert_non_null(strstr(o.text, "call 1 of system.multicall"));
+
+    /* the callback chooses the reason */
+    memset(&rec, 0, sizeof(rec));
+    rec.deny = "getBuild";
+    rec.reason = MG_REASON_THROTTLE;
+    o = run(buf, len, CHUNK_8K, NULL, &rec);
+    check("throttle inner", &o, MG_XR_REJECT, MG_REASON_THROTTLE, "method");
+
+    /* and the top level */
+    memset(&rec, 0, sizeof(rec));
+    rec.deny = "system.multicall";
+    rec.reason = MG_REASON_METHOD_DENIED;
+    o = run(buf, len, CHUNK_8K, NULL, &rec);
+    check("deny top", &o, MG_XR_REJECT, MG_REASON_METHOD_DENIED, "method");
+    assert_int_equal(rec.calls, 1);
+    free(buf);
+}
+
+/* Shapes of multicall entries that are not the usual one. */
+static void test_multicall_shapes(void **state)
+{
+    static const char body[] =
+        "<methodCall><methodName>system.multicall</methodName><params>"
+        "<param><value><array><data>"
+        /* 0: untyped name, after params */
+        "<value><struct><member><name>params</name><value><array><data/>"
+        "</array></value></member><member><name>methodName</name>"
+        "<value>a.b</value></member></struct></value>"
+        /* 1: not a struct: counted as a call, nothing to report */
+        "<value><int>5</int></value>"
+        /* 2: the name is a struct: not reported */
+        "<value><struct><member><name>methodName</name><value><struct/>"
+        "</value></member></struct></value>"
+        /* 3: two methodName members: both reported */
+        "<value><struct><member><name>methodName</name><value> <string>"
+        "first</string> </value></member><member><name>methodName</name>"
+        "<value><string>second</string></value></member></struct></value>"
+        /* 4: a member called methodNameX, and a nested struct with a
+         * methodName that is no call */
+        "<value><struct><member><name>methodNameX</name><value>no</value>"
+        "</member><member><name>params</name><value><struct><member>"
+        "<name>methodName</name><value>nested</value></member></struct>"
+        "</value></member></struct></value>"
+        "</data></array></value></param>"
+        /* a second param that looks like calls: not part of it */
+        "<param><value><array><data><value><struct><member><name>methodName"
+        "</name><value>other</value></member></struct></value></data>"
+        "</array></value></param></params></methodCall>";
+    rec_t rec;
+    mg_xmlrpc_limits_t lim;
+    mg_xmlrpc_t *x;
+
+    (void)state;
+    memset(&rec, 0, sizeof(rec));
+    mg_xmlrpc_limits_default(&lim);
+    assert_int_equal(mg_xmlrpc_new(&x, &lim, rec_cb, &rec), 0);
+    assert_int_equal(mg_xmlrpc_feed(x, body, sizeof(body) - 1, 1),
+                     MG_XR_ACCEPT);
+    assert_int_equal(rec.calls, 4);
+    assert_string_equal(rec.names[1], "a.b");
+    assert_int_equal(rec.index[1], 0);
+    assert_string_equal(rec.names[2], "first");
+    assert_int_equal(rec.index[2], 3);
+    assert_string_equal(rec.names[3], "second");
+    assert_int_equal(rec.index[3], 3);
+    assert_int_equal(mg_xmlrpc_counters(x)->multicall, 5);
+    assert_true(mg_xmlrpc_is_multicall(x));
+    assert_string_equal(mg_xmlrpc_method(x), "system.multicall");
+    mg_xmlrpc_free(x);
+}
+
+static void test_multicall_count_at_refusal(void **state)
+{
+    gbuf_t b = {NULL, 0, 0};
+    rec_t rec;
+    outcome_t o;
+
+    (void)state;
+    memset(&rec, 0, sizeof(rec));
+    gen_multicall(&b, 100000);
+    o = run(b.p, b.len, CHUNK_8K, NULL, &rec);
+    check("multicall 100000", &o, MG_XR_REJECT, MG_REASON_XML_LIMIT,
+          "multicall");
+    /* the top-level name and every call up to the limit, no further */
+    assert_int_equal(rec.calls, 1 + 10000);
+    assert_string_equal(rec.names[REC_MAX - 1], "getBuild");
+    free(b.p);
+}
+
+/* ---- counters, limits, API edges ------------------------------------- */
+
+static void test_counters(void **state)
+{
+    char *buf;
+    size_t len;
+    mg_xmlrpc_limits_t lim;
+    mg_xmlrpc_t *x;
+    const mg_xmlrpc_counters_t *c;
+
+    (void)state;
+    buf = mg_test_slurp("xmlrpc/ok_py_builds.xml", &len);
+    mg_xmlrpc_limits_default(&lim);
+    assert_int_equal(mg_xmlrpc_new(&x, &lim, NULL, NULL), 0);
+    assert_null(mg_xmlrpc_method(x));
+    assert_int_equal(mg_xmlrpc_feed(x, buf, len, 0), MG_XR_CONTINUE);
+    assert_string_equal(mg_xmlrpc_method(x), "host.tagNotification");
+    assert_false(mg_xmlrpc_is_multicall(x));
+    /* the end comes separately, with no bytes */
+    assert_int_equal(mg_xmlrpc_feed(x, NULL, 0, 1), MG_XR_ACCEPT);
+    c = mg_xmlrpc_counters(x);
+    assert_int_equal(c->bytes, len);
+    assert_int_equal(c->params, 1);
+    assert_int_equal(c->items_max, 20);
+    assert_int_equal(c->members_max, 13);
+    assert_int_equal(c->multicall, 0);
+    /* methodCall params param value array data value struct member
+     * value(extra) struct member value(source) struct member value
+     * string = 17 */
+    assert_int_equal(c->depth_max, 17);
+    assert_true(c->elements > 20 * 13 * 4);
+    assert_true(c->string_max > 40 && c->string_max < 200);
+    mg_xmlrpc_free(x);
+    free(buf);
+}
+
+static void test_text_limit_counts_across_comments(void **state)
+{
+    static const char body[] =
+        "<methodCall><methodName>m</methodName><params><param><value>"
+        "<string>aaaaa<!-- c -->aaaaa<![CDATA[aaaaa]]>&amp;</string>"
+        "</value></param></params></methodCall>";
+    mg_xmlrpc_limits_t lim;
+    outcome_t o;
+
+    (void)state;
+    mg_xmlrpc_limits_default(&lim);
+    lim.string = 16;
+    o = run(body, sizeof(body) - 1, CHUNK_8K, &lim, NULL);
+    check("16 bytes of text", &o, MG_XR_ACCEPT, 0, NULL);
+    lim.string = 15;
+    o = run(body, sizeof(body) - 1, CHUNK_1, &lim, NULL);
+    check("16 bytes over 15", &o, MG_XR_REJECT, MG_REASON_XML_LIMIT,
+          "string");
+}
+
+static void test_name_limit(void **state)
+{
+    static const char body[] =
+        "<methodCall><methodName>abcdefgh</methodName></methodCall>";
+    mg_xmlrpc_limits_t lim;
+    outcome_t o;
+
+    (void)state;
+    mg_xmlrpc_limits_default(&lim);
+    lim.name = 8;
+    o = run(body, sizeof(body) - 1, CHUNK_1, &lim, NULL);
+    check("name at limit", &o, MG_XR_ACCEPT, 0, NULL);
+    lim.name = 7;
+    o = run(body, sizeof(body) - 1, CHUNK_8K, &lim, NULL);
+    check("name over limit", &o, MG_XR_REJECT, MG_REASON_XML_LIMIT, "name");
+    assert_string_equal(o.text, "methodName bytes 8 > limit 7");
+}
+
+static void test_limits_check(void **state)
+{
+    mg_xmlrpc_limits_t lim, bad;
+    const char *field = "x";
+    mg_xmlrpc_t *x = (mg_xmlrpc_t *)&lim;
+
+    (void)state;
+    mg_xmlrpc_limits_default(&lim);
+    assert_int_equal(mg_xmlrpc_limits_check(&lim, &field), 0);
+    assert_null(field);
+    assert_int_equal(lim.depth, 64);
+    assert_int_equal(lim.items, 1000000);
+    assert_int_equal(lim.string, 16u * MiB);
+
+    bad = lim;
+    bad.items = 0;
+    assert_int_equal(mg_xmlrpc_limits_check(&bad, &field), -EINVAL);
+    assert_string_equal(field, "items");
+    bad = lim;
+    bad.depth = 3;
+    assert_int_equal(mg_xmlrpc_limits_check(&bad, &field), -EINVAL);
+    assert_string_equal(field, "depth");
+    bad = lim;
+    bad.depth = MG_XMLRPC_DEPTH_CAP + 1;
+    assert_int_equal(mg_xmlrpc_limits_check(&bad, &field), -ERANGE);
+    assert_string_equal(field, "depth");
+    bad = lim;
+    bad.name = MG_XMLRPC_NAME_CAP + 1;
+    assert_int_equal(mg_xmlrpc_limits_check(&bad, &field), -ERANGE);
+    assert_string_equal(field, "name");
+    bad = lim;
+    bad.params = 0; /* only calls without parameters */
+    assert_int_equal(mg_xmlrpc_limits_check(&bad, &field), 0);
+
+    bad = lim;
+    bad.string = 0;
+    assert_int_equal(mg_xmlrpc_new(&x, &bad, NULL, NULL), -EINVAL);
+    assert_null(x);
+    assert_int_equal(mg_xmlrpc_new(&x, NULL, NULL, NULL), -EINVAL);
+    mg_xmlrpc_free(NULL);
+}
+
+/* The refused corpus must not make libxml2 print anything: in httpd,
+ * stderr is the error log. */
+static void test_quiet(void **state)
+{
+    FILE *tmp = tmpfile();
+    int saved;
+    size_t i;
+    long size;
+
+    (void)state;
+    assert_non_null(tmp);
+    fflush(stderr);
+    saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fileno(tmp), 2), 2);
+    for (i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+        char rel[256];
+        size_t len, off;
+        char *buf;
+        mg_xmlrpc_limits_t lim;
+        mg_xmlrpc_t *x;
+
+        /* no assertion while stderr is away: they would report there */
+        snprintf(rel, sizeof(rel), "xmlrpc/%s", corpus[i].file);
+        buf = mg_test_slurp(rel, &len);
+        mg_xmlrpc_limits_default(&lim);
+        if (mg_xmlrpc_new(&x, &lim, NULL, NULL) == 0) {
+            for (off = 0; off < len; off++) {
+                if (mg_xmlrpc_feed(x, buf + off, 1, 0) != MG_XR_CONTINUE) {
+                    break;
+                }
+            }
+            (void)mg_xmlrpc_feed(x, NULL, 0, 1);
+            mg_xmlrpc_free(x);
+        }
+        free(buf);
+    }
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    fseek(tmp, 0, SEEK_END);
+    size = ftell(tmp);
+    fclose(tmp);
+    assert_int_equal(size, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_limits_check),
+        cmocka_unit_test(test_corpus_listed),
+        cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_quiet),
+        cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_name_limit),
+        cmocka_unit_test(test_text_limit_counts_across_comments),
+        cmocka_unit_test(test_multicall_names),
+        cmocka_unit_test(test_multicall_shapes),
+        cmocka_unit_test(test_multicall_count_at_refusal),
+        cmocka_unit_test(test_generated),
+        cmocka_unit_test(test_one_big_feed),
+    };
+
+    /* before libxml2 allocates anything */
+    if (xmlMemSetup(mem_free, mem_malloc, mem_realloc, mem_strdup) != 0) {
+        return 1;
+    }
+    mg_xmlrpc_global_init();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
