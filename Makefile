@@ -115,7 +115,7 @@ install: module ## install the module (and conf snippets) with apxs; honours DES
 	@sh tools/install.sh "$(APXS)" "$(DESTDIR)"
 
 bench: deps ## benchmarks (ratios against a baseline measured in the same run)
-	@$(MAKE) --no-print-directory all mgtest
+	@$(MAKE) --no-print-directory all mgtest bench-build
 	@$(PYTHON) tools/bench.py
 
 lint: ## cppcheck, format check, log-number uniqueness
@@ -177,6 +177,8 @@ BENCH_BIN := $(patsubst t/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 $(BUILD)/bench/%: t/bench/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -Imod_memguard -o $@ $< $(CORE_OBJ) $(XML_LIBS)
+
+bench-build: $(BENCH_BIN)
 
 bench-xmlrpc: $(BUILD)/bench/bench_xmlrpc ## XML-RPC inspector vs raw libxml2
 	$(BUILD)/bench/bench_xmlrpc $(BENCH_ARGS)
