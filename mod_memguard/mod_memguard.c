@@ -19,6 +19,9 @@ static void memguard_register_hooks(apr_pool_t *p)
     memguard_reject_register(p);
     /* MemGuardMaxRequestBody: header_parser + MEMGUARD_BODY input filter. */
     memguard_body_register(p);
+    /* The status page (handler memguard-status) and mod_status's section:
+     * read-only views of the board. */
+    memguard_status_register(p);
 }
 
 AP_DECLARE_MODULE(memguard) = {

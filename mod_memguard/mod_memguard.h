@@ -158,4 +158,16 @@ void memguard_reject_register(apr_pool_t *p);
 /* mod_memguard_body.c: MemGuardMaxRequestBody */
 void memguard_body_register(apr_pool_t *p);
 
+/* mod_memguard_status.c: the memguard-status handler (HTML, ?auto, ?json,
+ * ?prometheus, ?health) and a section in mod_status's page. */
+void memguard_status_register(apr_pool_t *p);
+
+/*
+ * Is r for the status page (SetHandler memguard-status)? Works from
+ * header_parser on, before r->handler is set. Limits and the shedding
+ * gate must let such a request through: the page is how an operator and
+ * a load balancer see that the server is shedding.
+ */
+int memguard_is_status(request_rec *r);
+
 #endif /* MOD_MEMGUARD_H */
