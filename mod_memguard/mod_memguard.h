@@ -163,7 +163,8 @@ void memguard_body_register(apr_pool_t *p);
 void memguard_status_register(apr_pool_t *p);
 
 /*
- * Is r for the status page (SetHandler memguard-status)? Works from
+ * Is r for the status page (SetHandler memguard-status or
+ * memguard-health)? Works from
  * header_parser on, before r->handler is set. Limits and the shedding
  * gate must let such a request through: the page is how an operator and
  * a load balancer see that the server is shedding.

@@ -15,7 +15,8 @@
  *   ?prometheus  text exposition format 0.0.4
  *   ?health      "up 100%" / "up 50%" (200) or "drain" (503): for load
  *                balancers, HAProxy's http-check and its agent protocol
- * Every answer carries Cache-Control: no-store. Only GET and HEAD.
+ * SetHandler memguard-health answers ?health whatever the query. Every
+ * answer carries Cache-Control: no-store. Only GET and HEAD.
  *
  * Everything a client could have chosen (method names) and everything the
  * kernel named (slab caches) goes through mg_format's escapers for the
@@ -34,6 +35,9 @@
 #include "mg_policy.h"
 
 #define MEMGUARD_STATUS_HANDLER "memguard-status"
+/* Health only, whatever the query: a location a load balancer may reach
+ * without seeing the rest of the page. */
+#define MEMGUARD_HEALTH_HANDLER "memguard-health"
 #define MEMGUARD_STATUS_SCHEMA "memguard-status/1"
 
 /*
@@ -994,24 +998,35 @@ static status_fmt_e status_format(const request_rec *r)
     return FMT_HTML;
 }
 
+static int is_status_handler(const char *h)
+{
+    return !strcmp(h, MEMGUARD_STATUS_HANDLER) ||
+           !strcmp(h, MEMGUARD_HEALTH_HANDLER);
+}
+
 static int status_handler(request_rec *r)
 {
     status_snap snap;
     status_fmt_e fmt;
 
-    if (r->handler == NULL || strcmp(r->handler, MEMGUARD_STATUS_HANDLER)) {
+    if (r->handler == NULL || !is_status_handler(r->handler)) {
         return DECLINED;
     }
+    /* err_headers_out: also on the 405 and on a 503 from ?health. */
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    /* The Allow header of the 405 comes from allowed_methods; HEAD goes
+     * with GET. */
     r->allowed = (AP_METHOD_BIT << M_GET);
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
     /* The child serving the page takes its slot, so it is listed. */
     memguard_slot(r->connection);
-    fmt = status_format(r);
+    fmt = strcmp(r->handler, MEMGUARD_HEALTH_HANDLER) == 0 ? FMT_HEALTH
+                                                           : status_format(r);
     snap_take(r, &snap);
 
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     switch (fmt) {
     case FMT_HTML:
         ap_set_content_type(r, "text/html; charset=utf-8");
@@ -1061,7 +1076,7 @@ int memguard_is_status(request_rec *r)
     const char *h;
 
     if (r->handler != NULL) {
-        return !strcmp(r->handler, MEMGUARD_STATUS_HANDLER);
+        return is_status_handler(r->handler);
     }
     /* Before fixups r->handler is not set yet: read SetHandler. */
     d = ap_get_core_module_config(r->per_dir_config);
@@ -1069,7 +1084,7 @@ int memguard_is_status(request_rec *r)
         return 0;
     }
     h = ap_expr_str_exec(r, d->expr_handler, &err);
-    return err == NULL && h != NULL && !strcmp(h, MEMGUARD_STATUS_HANDLER);
+    return err == NULL && h != NULL && is_status_handler(h);
 }
 
 /* ---- mod_status ---------------------------------------------------------- */
