@@ -22,6 +22,9 @@ static void memguard_register_hooks(apr_pool_t *p)
     /* MemGuardMaxResponse: insert_filter + MEMGUARD_RESPCAP output filter
      * (above mod_deflate, below the guard). */
     memguard_respcap_register(p);
+    /* The status page (handler memguard-status) and mod_status's section:
+     * read-only views of the board. */
+    memguard_status_register(p);
 }
 
 AP_DECLARE_MODULE(memguard) = {

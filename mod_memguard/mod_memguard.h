@@ -184,5 +184,17 @@ void memguard_respcap_set_limit(request_rec *r, apr_int64_t limit);
 /* mod_memguard_recycle.c: mark the child serving r for recycling
  * (DESIGN.md section 6); `why` goes into the INFO log line. */
 void memguard_recycle_request(request_rec *r, const char *why);
+/* mod_memguard_status.c: the memguard-status handler (HTML, ?auto, ?json,
+ * ?prometheus, ?health) and a section in mod_status's page. */
+void memguard_status_register(apr_pool_t *p);
+
+/*
+ * Is r for the status page (SetHandler memguard-status or
+ * memguard-health)? Works from
+ * header_parser on, before r->handler is set. Limits and the shedding
+ * gate must let such a request through: the page is how an operator and
+ * a load balancer see that the server is shedding.
+ */
+int memguard_is_status(request_rec *r);
 
 #endif /* MOD_MEMGUARD_H */

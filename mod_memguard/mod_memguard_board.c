@@ -227,7 +227,13 @@ void memguard_count_refusal(request_rec *r, mg_reason_t reason, int detect)
     if (slot < 0) {
         return;
     }
-    mg_board_reject(memguard_the_board, (uint32_t)slot, ctx->method_idx,
+    /* A refusal before the method is known counts under "other": the
+     * method entries, unlike the slots, are never zeroed when a child
+     * exits, so their sum is the server's total (the status page). */
+    mg_board_reject(memguard_the_board, (uint32_t)slot,
+                    ctx->method_idx != UINT32_MAX
+                        ? ctx->method_idx
+                        : mg_board_method_other(memguard_the_board),
                     reason);
 }
 

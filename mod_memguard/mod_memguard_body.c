@@ -70,7 +70,8 @@ static int body_header_parser(request_rec *r)
     apr_off_t len;
     char *end;
 
-    if (r->main || r->prev || memguard_engine(r) == MEMGUARD_ENGINE_OFF) {
+    if (r->main || r->prev || memguard_engine(r) == MEMGUARD_ENGINE_OFF ||
+        memguard_is_status(r)) {
         return DECLINED;
     }
     limit = memguard_max_body(r);

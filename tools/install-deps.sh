@@ -28,7 +28,7 @@ fi
 if command -v apt-get >/dev/null 2>&1; then
     need=$(missing_deb apache2 apache2-dev libxml2-dev libcmocka-dev \
         libapache2-mod-wsgi-py3 python3-pytest python3-prometheus-client \
-        build-essential clang-format cppcheck curl)
+        build-essential clang-format cppcheck curl haproxy)
     if [ -n "$need" ]; then
         echo "installing: $(echo $need)"
         $SUDO apt-get update -q
@@ -40,7 +40,7 @@ if command -v apt-get >/dev/null 2>&1; then
 elif command -v dnf >/dev/null 2>&1; then
     need=$(missing_rpm httpd httpd-devel libxml2-devel libcmocka-devel \
         python3-mod_wsgi python3-pytest python3-prometheus_client gcc make \
-        clang-tools-extra cppcheck curl)
+        clang-tools-extra cppcheck curl haproxy)
     if [ -n "$need" ]; then
         echo "installing: $(echo $need)"
         $SUDO dnf install -y $need

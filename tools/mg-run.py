@@ -34,6 +34,9 @@ DEMO_CONF = """
     MemGuardRejectStyle fault
 </Location>
 MemGuardRetryAfter 5
+<Location /memguard-status>
+    SetHandler memguard-status
+</Location>
 """
 
 
@@ -69,6 +72,8 @@ def start(args):
     # its own session.
     print("mod_memguard demo running (%s MPM, pid %d)" % (args.mpm, h.pid))
     print("  XML-RPC hub:  %s" % h.hub_url)
+    print("  status page:  %s/memguard-status (?auto ?json ?prometheus "
+          "?health)" % h.url)
     print("  server root:  %s" % h.root)
     print("  error log:    %s" % h.error_log)
     print("  try:  /usr/bin/python3 -c \"import xmlrpc.client as x; "

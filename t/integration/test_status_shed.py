@@ -1,0 +1,339 @@
+"""The status page while the server sheds: ?health flips to 503/drain and
+back, the page itself keeps answering, and a real HAProxy in front of two
+httpds stops sending traffic to the one whose fixture /proc says shed,
+with zero errors for a client looping through it.
+
+Fake pressure comes from MemGuardProcRoot pointing at a fixture tree the
+test rewrites (mgfixture.ProcRoot). These tests need the sampler; until
+it is in the tree, the whole module is skipped with that reason.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import xmlrpc.client
+
+import pytest
+
+from mgfixture import ProcRoot
+from mghttpd import Httpd, free_port
+from statuslib import fetch_all, get, parse_auto
+
+
+def _sampler_known():
+    """Does `httpd -t` know MemGuardProcRoot? (Any other complaint about
+    the value is not "unknown": the tests then run and say what fails.)"""
+    h = Httpd()
+    try:
+        rc, out = h.configtest("MemGuardProcRoot %s\n" % h.root)
+        return not (rc != 0 and "Invalid command 'MemGuardProcRoot'" in out)
+    finally:
+        h.cleanup()
+
+
+pytestmark = pytest.mark.skipif(not _sampler_known(),
+                                reason="needs the sampler (MemGuardProcRoot)")
+
+HAPROXY = shutil.which("haproxy")
+
+STATUS = """
+<Location /memguard-status>
+    SetHandler memguard-status
+</Location>
+<Location /memguard-health>
+    SetHandler memguard-health
+</Location>
+"""
+
+
+def conf(root, style="fault"):
+    return """
+MemGuardEngine On
+MemGuardProcRoot {root}
+MemGuardSampleInterval 50ms
+# throttle under 20% of MemTotal available, shed under 10%
+MemGuardMinAvailable 20% 10%
+MemGuardRejectStyle {style}
+""".format(root=root.path, style=style) + STATUS
+
+
+def set_available(root, share):
+    """MemAvailable (and MemFree) at share of MemTotal."""
+    kb = int(root.mem_total_kb() * share)
+    root.set_meminfo(MemAvailable=kb, MemFree=kb)
+    return kb
+
+
+def wait_auto(h, pred, timeout=15, what=""):
+    deadline = time.time() + timeout
+    auto = None
+    while time.time() < deadline:
+        r, data = get(h, "/memguard-status?auto")
+        assert r.status == 200, "the status page must answer while shedding"
+        auto = parse_auto(data.decode())
+        if pred(auto):
+            return auto
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for %s; last ?auto:\n%s"
+                         % (what, auto))
+
+
+@pytest.fixture
+def procroot():
+    roots = []
+
+    def make(name="debian12-v1"):
+        r = ProcRoot(name)
+        roots.append(r)
+        return r
+
+    yield make
+    for r in roots:
+        r.cleanup()
+
+
+def test_health_flips_to_drain_and_back(httpd_factory, procroot, mpm):
+    root = procroot()
+    kb = set_available(root, 0.5)
+    h = httpd_factory(conf(root), mpm=mpm)
+    auto = wait_auto(h, lambda a: a["Sampled"] == "1"
+                     and a["MemGuardState"] == "ok", what="a first sample")
+    assert auto["MemAvailableBytes"] == str(kb * 1024)
+    assert int(auto["SampleAgeMs"]) < 2000
+    assert int(auto["SamplerPid"]) in h.children()
+    r, data = get(h, "/memguard-health")
+    assert (r.status, data) == (200, b"up 100%\n")
+
+    # shed
+    set_available(root, 0.05)
+    auto = wait_auto(h, lambda a: a["MemGuardState"] == "shed", what="shed")
+    assert auto["MemGuardSignal"] == "available"
+    assert auto["MemGuardHealth"] == "drain"
+    for path in ("/memguard-health", "/memguard-status?health"):
+        r, data = get(h, path)
+        assert r.status == 503 and data == b"drain\n"
+        assert r.getheader("Cache-Control") == "no-store"
+    # the whole page still answers, every format parses, and says why
+    page, auto, doc, fams = fetch_all(h)
+    assert doc["verdict"]["state"] == "shed"
+    assert doc["verdict"]["signal"] == "available"
+    assert "shed: available" in doc["verdict"]["why"]
+    assert doc["history"] and doc["history"][0]["to"] == "shed"
+    assert fams["memguard_state"].samples
+    assert [s.value for s in fams["memguard_state"].samples
+            if s.labels["state"] == "shed"] == [1]
+    assert "shed" in "".join(page.text)
+    # new work is refused meanwhile, and counted
+    hub = xmlrpc.client.ServerProxy(h.hub_url)
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        hub.getBuild(1)
+    assert e.value.faultCode == 5030
+    auto = parse_auto(get(h, "/memguard-status?auto")[1].decode())
+    assert int(auto["RefusedShed"]) >= 1
+
+    # throttle: up, with half the weight
+    set_available(root, 0.15)
+    wait_auto(h, lambda a: a["MemGuardState"] == "throttle", what="throttle")
+    r, data = get(h, "/memguard-health")
+    assert (r.status, data) == (200, b"up 50%\n")
+
+    # and back to ok
+    set_available(root, 0.5)
+    wait_auto(h, lambda a: a["MemGuardState"] == "ok", what="ok again")
+    r, data = get(h, "/memguard-health")
+    assert (r.status, data) == (200, b"up 100%\n")
+    assert raw09(h.port) == b"up 100%\n"
+    doc = fetch_all(h)[2]
+    assert [t["to"] for t in doc["history"][:3]] == ["ok", "throttle", "shed"]
+
+
+def raw09(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET /memguard-health\r\n")
+    out = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out
+
+
+# -- a real HAProxy in front of two instances -----------------------------------
+
+class HAProxy:
+    def __init__(self, cfg):
+        self.dir = tempfile.mkdtemp(prefix="mg-haproxy-")
+        self.cfg = os.path.join(self.dir, "haproxy.cfg")
+        with open(self.cfg, "w") as f:
+            f.write(cfg.replace("@DIR@", self.dir))
+        p = subprocess.run([HAPROXY, "-c", "-f", self.cfg],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stdout + p.stderr
+        self.proc = subprocess.Popen(
+            [HAPROXY, "-db", "-f", self.cfg],
+            stdout=open(os.path.join(self.dir, "out.log"), "w"),
+            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stat(self):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(os.path.join(self.dir, "admin.sock"))
+        s.sendall(b"show stat\n")
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+        s.close()
+        lines = out.decode().splitlines()
+        head = lines[0].lstrip("# ").split(",")
+        return {(d["pxname"], d["svname"]): d for d in
+                (dict(zip(head, line.split(","))) for line in lines[1:]
+                 if line)}
+
+    def server(self, name):
+        deadline = time.time() + 10
+        while True:
+            try:
+                return self.stat()[("hub", name)]
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def wait(self, name, pred, timeout=20, what=""):
+        deadline = time.time() + timeout
+        row = None
+        while time.time() < deadline:
+            row = self.server(name)
+            if pred(row):
+                return row
+            time.sleep(0.05)
+        raise AssertionError("haproxy: %s %s: %s" % (name, what, row))
+
+    def stop(self):
+        os.killpg(self.proc.pid, 15)
+        self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+HAPROXY_CFG = """
+global
+    stats socket @DIR@/admin.sock level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    retries 3
+    option redispatch 1
+    # a call a shedding server refused before HAProxy noticed goes to the
+    # other one (MemGuardRejectStyle http: the refusal is a 503)
+    retry-on conn-failure empty-response 503
+    option http-buffer-request
+frontend fe
+    bind 127.0.0.1:{front}
+    default_backend hub
+backend hub
+    balance roundrobin
+    option httpchk GET /memguard-health
+    http-check expect status 200
+    default-server check inter 200ms fall 1 rise 2 weight 100 agent-check agent-inter 200ms agent-send "GET /memguard-health\\r\\n"
+    server a 127.0.0.1:{a} agent-port {a}
+    server b 127.0.0.1:{b} agent-port {b}
+"""
+
+
+@pytest.mark.skipif(HAPROXY is None, reason="haproxy not installed")
+def test_haproxy_stops_sending_to_shedding_instance(httpd_factory, procroot):
+    ra, rb = procroot(), procroot()
+    set_available(ra, 0.5)
+    set_available(rb, 0.5)
+    ha = httpd_factory(conf(ra, style="http"))
+    hb = httpd_factory(conf(rb, style="http"))
+    for h in (ha, hb):
+        wait_auto(h, lambda a: a["MemGuardState"] == "ok", what="ok")
+    front = free_port()
+    lb = HAProxy(HAPROXY_CFG.format(front=front, a=ha.port, b=hb.port))
+    stop = threading.Event()
+    results = {"ok": 0, "errors": []}
+    lock = threading.Lock()
+
+    def client(n):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            hub = xmlrpc.client.ServerProxy("http://127.0.0.1:%d/kojihub"
+                                            % front)
+            try:
+                assert hub.getBuild(n * 100000 + i)["id"] == n * 100000 + i
+                with lock:
+                    results["ok"] += 1
+            except Exception as e:  # noqa: BLE001 - every failure counts
+                with lock:
+                    results["errors"].append(repr(e))
+
+    try:
+        for name in ("a", "b"):
+            lb.wait(name, lambda r: r["status"] == "UP", what="UP")
+        threads = [threading.Thread(target=client, args=(n,))
+                   for n in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        assert ha.calls() > 0 and hb.calls() > 0
+
+        # a sheds: HAProxy takes it out of the rotation
+        set_available(ra, 0.05)
+        wait_auto(ha, lambda a: a["MemGuardState"] == "shed", what="shed")
+        lb.wait("a", lambda r: r["status"] in ("DOWN", "DRAIN")
+                or r["status"].startswith("DOWN"), what="DOWN")
+        time.sleep(0.5)     # requests already in flight finish
+        a_calls, b_calls = ha.calls(), hb.calls()
+        time.sleep(2.0)
+        assert ha.calls() == a_calls, "traffic still reaches the shedding a"
+        assert hb.calls() > b_calls
+
+        # a recovers: traffic comes back
+        set_available(ra, 0.5)
+        wait_auto(ha, lambda a: a["MemGuardState"] == "ok", what="ok")
+        lb.wait("a", lambda r: r["status"] == "UP", what="UP again")
+        a_calls = ha.calls()
+        time.sleep(1.5)
+        assert ha.calls() > a_calls
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+        lb.stop()
+    assert results["errors"] == [], results["errors"][:5]
+    assert results["ok"] > 50
+
+
+@pytest.mark.skipif(HAPROXY is None, reason="haproxy not installed")
+def test_haproxy_agent_weight_follows_throttle(httpd_factory, procroot):
+    ra, rb = procroot(), procroot()
+    set_available(ra, 0.5)
+    set_available(rb, 0.5)
+    ha = httpd_factory(conf(ra, style="http"))
+    hb = httpd_factory(conf(rb, style="http"))
+    lb = HAProxy(HAPROXY_CFG.format(front=free_port(), a=ha.port,
+                                    b=hb.port))
+    try:
+        lb.wait("a", lambda r: r["status"] == "UP"
+                and r["agent_status"] == "L7OK" and r["weight"] == "100",
+                what="UP at 100")
+        set_available(ra, 0.15)
+        wait_auto(ha, lambda a: a["MemGuardState"] == "throttle",
+                  what="throttle")
+        lb.wait("a", lambda r: r["weight"] == "50", what="weight 50")
+        set_available(ra, 0.5)
+        lb.wait("a", lambda r: r["weight"] == "100", what="weight 100")
+        assert lb.server("b")["weight"] == "100"
+    finally:
+        lb.stop()
