@@ -92,7 +92,7 @@ check-asan: $(ASAN_BIN) ## unit tests under AddressSanitizer + UBSan
 	    echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t || fail=1; done; \
 	    if [ $$fail -ne 0 ]; then echo "asan unit tests FAILED"; exit 1; fi
 
-integration: module mgtest ## run the pytest integration tests against a real httpd
+integration: module mgtest tools ## run the pytest integration tests against a real httpd
 	MG_MODULE=$(CURDIR)/$(MODULE) MG_MGTEST=$(CURDIR)/$(MGTEST) \
 	    $(PYTHON) -m pytest -ra -q t/integration $(PYTEST_ARGS)
 
