@@ -80,9 +80,10 @@ typedef struct {
 
 /* Server (vhost) configuration. */
 typedef struct {
-    int engine;                 /* memguard_engine_e, or UNSET */
-    int retry_after;            /* seconds in Retry-After; UNSET */
-    memguard_headroom_conf *hr; /* the main server's, shared by vhosts */
+    int engine;      /* memguard_engine_e, or UNSET */
+    int retry_after; /* seconds in Retry-After; UNSET */
+    /* the main server's headroom settings, shared by every vhost */
+    memguard_headroom_conf *hr;
 } memguard_server_conf;
 
 #define MEMGUARD_DEFAULT_RETRY_AFTER 5 /* seconds */
@@ -90,12 +91,13 @@ typedef struct {
 /* Per-directory configuration; every field UNSET until a directive sets it,
  * so a <Location> inherits what it does not override. */
 typedef struct {
-    int engine;                    /* memguard_engine_e, or UNSET */
-    apr_int64_t max_body;          /* bytes; 0 = no limit; UNSET */
-    int reject_style;              /* memguard_style_e, or UNSET */
-    int shed_exempt;               /* MemGuardShedExempt: 1 exempt; UNSET = 0 */
-    apr_int64_t throttle_max_body; /* MemGuardThrottleMaxBody, bytes;
-                                      0 = no limit; UNSET */
+    int engine;           /* memguard_engine_e, or UNSET */
+    apr_int64_t max_body; /* bytes; 0 = no limit; UNSET */
+    int reject_style;     /* memguard_style_e, or UNSET */
+    /* MemGuardShedExempt: 1 exempt from shedding and throttling; UNSET */
+    int shed_exempt;
+    /* MemGuardThrottleMaxBody: bytes; 0 = no limit; UNSET */
+    apr_int64_t throttle_max_body;
 } memguard_dir_conf;
 
 /* Defaults applied when a field is still UNSET at request time. */
@@ -145,7 +147,7 @@ memguard_headroom_conf *memguard_headroom(server_rec *s);
 uint64_t memguard_stale_after_us(const memguard_headroom_conf *hr);
 
 /* mod_memguard_board.c: the board in shared memory. */
-#define MEMGUARD_BOARD_METHODS 64 /* named method entries (+ "other") */
+#define MEMGUARD_BOARD_METHODS 64  /* named method entries (+ "other") */
 
 struct mg_board;
 /* The board, in every process after post_config; NULL before. */

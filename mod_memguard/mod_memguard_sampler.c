@@ -273,7 +273,7 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
                             : (uint64_t)hr->interval_us;
     uint64_t every = 1000000u / interval, n = 0, next, last = 0;
     uint64_t stale_us = memguard_stale_after_us(hr);
-    char *slab_buf;
+    char *slab_buf, path[MG_PROC_PATH_MAX];
     int rc, denied_logged = 0;
     uint32_t i;
 
@@ -290,7 +290,15 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
     for (i = 0; i < hr->ncaches; i++) {
         names[i] = hr->caches[i];
     }
-    slab_buf = malloc(MG_PROC_SLAB_BUF_DEFAULT);
+    /* slabinfo: always when caches are named (a missing file is then
+     * worth the core's warning); otherwise only if it exists, for the
+     * status page's largest caches */
+    slab_buf = NULL;
+    if (hr->ncaches > 0 || mg_proc_path(path, sizeof(path), root,
+                                        "proc/slabinfo") != 0
+        || access(path, F_OK) == 0) {
+        slab_buf = malloc(MG_PROC_SLAB_BUF_DEFAULT);
+    }
     memset(&pc, 0, sizeof(pc));
     pc.cgroup = hr->cgroup == MEMGUARD_UNSET         ? MG_PROC_CGROUP_AUTO
                 : hr->cgroup == MEMGUARD_CGROUP_OFF  ? MG_PROC_CGROUP_OFF
