@@ -75,6 +75,10 @@ static server_rec *sampler_server;
 static apr_pool_t *sampler_pool; /* pconf of this generation */
 static apr_proc_t *sampler_proc; /* pid 0: none running */
 static int sampler_stopping;     /* pconf cleanup under way */
+/* sampler_proc is registered as an other child. APR crashes when asked to
+ * unregister a record it no longer has, and its own pconf cleanup removes
+ * the record too, so every path keeps this flag. */
+static int sampler_registered;
 
 /* Sampler */
 static volatile sig_atomic_t sampler_stop;
@@ -294,9 +298,9 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
      * worth the core's warning); otherwise only if it exists, for the
      * status page's largest caches */
     slab_buf = NULL;
-    if (hr->ncaches > 0 || mg_proc_path(path, sizeof(path), root,
-                                        "proc/slabinfo") != 0
-        || access(path, F_OK) == 0) {
+    if (hr->ncaches > 0 ||
+        mg_proc_path(path, sizeof(path), root, "proc/slabinfo") != 0 ||
+        access(path, F_OK) == 0) {
         slab_buf = malloc(MG_PROC_SLAB_BUF_DEFAULT);
     }
     memset(&pc, 0, sizeof(pc));
@@ -456,6 +460,7 @@ static void sampler_start(void)
     sampler_proc->in = sampler_proc->out = sampler_proc->err = NULL;
     apr_proc_other_child_register(sampler_proc, sampler_maint, sampler_proc,
                                   NULL, sampler_pool);
+    sampler_registered = 1;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, sampler_server,
                  MGLOGNO(00319) "forked the sampler: pid %d", (int)pid);
 }
@@ -469,6 +474,14 @@ static int mpm_stopping(void)
            state == AP_MPMQ_STOPPING;
 }
 
+static void sampler_unregister(void *data)
+{
+    if (sampler_registered) {
+        sampler_registered = 0;
+        apr_proc_other_child_unregister(data);
+    }
+}
+
 /* Called by the MPM's wait loop (other-child maintenance, ~1 s). */
 static void sampler_maint(int reason, void *data, apr_wait_t status)
 {
@@ -477,7 +490,7 @@ static void sampler_maint(int reason, void *data, apr_wait_t status)
     switch (reason) {
     case APR_OC_REASON_DEATH:
     case APR_OC_REASON_LOST:
-        apr_proc_other_child_unregister(data);
+        sampler_unregister(data);
         proc->pid = 0; /* reaped (or gone): never signal that pid again */
         if (sampler_stopping || mpm_stopping()) {
             break;
@@ -501,9 +514,12 @@ static void sampler_maint(int reason, void *data, apr_wait_t status)
     case APR_OC_REASON_RESTART:
         /* the server is restarting or stopping: the pconf cleanup stops
          * and reaps it */
-        apr_proc_other_child_unregister(data);
+        sampler_unregister(data);
         break;
     case APR_OC_REASON_UNREGISTER:
+        /* APR is removing the record (its pconf cleanup, or ours) */
+        sampler_registered = 0;
+        break;
     default:
         break;
     }
@@ -518,10 +534,10 @@ static apr_status_t sampler_cleanup(void *data)
     int st;
 
     sampler_stopping = 1;
+    sampler_unregister(proc);
     if (pid <= 0) {
         return APR_SUCCESS;
     }
-    apr_proc_other_child_unregister(proc);
     proc->pid = 0;
     kill(pid, SIGTERM);
     kill(pid, SIGCONT); /* a stopped sampler must see the SIGTERM */
@@ -554,6 +570,7 @@ static int sampler_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     sampler_hr = hr;
     sampler_enabled = 0;
     sampler_stopping = 0;
+    sampler_registered = 0;
     /* the first pass only checks the configuration */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
