@@ -294,13 +294,14 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
     for (i = 0; i < hr->ncaches; i++) {
         names[i] = hr->caches[i];
     }
-    /* slabinfo: always when caches are named (a missing file is then
-     * worth the core's warning); otherwise only if it exists, for the
-     * status page's largest caches */
+    /* slabinfo: always when caches are named (a missing or unreadable
+     * file is then worth the core's warning); otherwise only if we can
+     * read it (not when httpd was started without root), for the status
+     * page's largest caches */
     slab_buf = NULL;
     if (hr->ncaches > 0 ||
         mg_proc_path(path, sizeof(path), root, "proc/slabinfo") != 0 ||
-        access(path, F_OK) == 0) {
+        access(path, R_OK) == 0) {
         slab_buf = malloc(MG_PROC_SLAB_BUF_DEFAULT);
     }
     memset(&pc, 0, sizeof(pc));
