@@ -226,6 +226,11 @@ def test_graceful_restarts_under_load_keep_one_sampler(root, httpd_factory,
     fds_after_first = len(os.listdir("/proc/%d/fd" % h.pid))
     with Load(h) as load:
         for i in range(9):
+            # requests in flight across every restart
+            want, deadline = load.ok + 3, time.monotonic() + 10
+            while load.ok < want and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert load.ok >= want, "no progress: %r" % load.errors[-5:]
             h.graceful()
             h.wait_log(STARTED, count=3 + i, timeout=10)
         time.sleep(0.3)
@@ -241,6 +246,9 @@ def test_graceful_restarts_under_load_keep_one_sampler(root, httpd_factory,
     assert len(os.listdir("/proc/%d/fd" % h.pid)) == fds_after_first
     # still shedding with the new sampler
     assert load.ok > 20
+    # a graceful restart drops no request (fresh connections; the
+    # listeners stay open)
+    assert load.errors == [], load.errors[:5]
     root.set_meminfo(MemAvailable=100 * 1024)
     wait_status(h, 503)
     root.set_meminfo(MemAvailable=20 * 1024 * 1024)
