@@ -25,6 +25,12 @@ static void memguard_register_hooks(apr_pool_t *p)
     /* The status page (handler memguard-status) and mod_status's section:
      * read-only views of the board. */
     memguard_status_register(p);
+    /* Headroom: the sampler process, forked from post_config (LAST, after
+     * the board exists) and restarted by the parent if it dies. */
+    memguard_sampler_register(p);
+    /* Admission from the sampler's verdict: header_parser REALLY_FIRST,
+     * before the body check, one atomic load per request. */
+    memguard_gate_register(p);
 }
 
 AP_DECLARE_MODULE(memguard) = {

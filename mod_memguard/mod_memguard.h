@@ -14,7 +14,9 @@
 #include "apr_strings.h"
 #include "util_filter.h"
 
+#include "mg_policy.h"
 #include "mg_reason.h"
+#include "mg_sample.h"
 #include "mg_units.h"
 
 #include "mg_log.h" /* MGLOGNO, shared with the core */
@@ -41,10 +43,47 @@ typedef enum {
     MEMGUARD_STYLE_HTTP = 1   /* always an HTTP status */
 } memguard_style_e;
 
+/* MemGuardCgroup */
+typedef enum {
+    MEMGUARD_CGROUP_OFF = 0,
+    MEMGUARD_CGROUP_AUTO = 1, /* the sampler's own group = the server's */
+    MEMGUARD_CGROUP_PATH = 2  /* a directory under MemGuardProcRoot */
+} memguard_cgroup_e;
+
+/*
+ * Headroom settings (mod_memguard_sampler.c): one set for the whole server,
+ * since there is one sampler; the directives are allowed in the main
+ * server only. Every vhost's server conf points at the main server's.
+ */
+typedef struct {
+    int configured;            /* a threshold was set: run the sampler */
+    int engine_seen;           /* MemGuardEngine On/DetectOnly somewhere */
+    apr_int64_t interval_us;   /* MemGuardSampleInterval, µs; UNSET */
+    const char *proc_root;     /* MemGuardProcRoot; NULL = "/" */
+    int cgroup;                /* memguard_cgroup_e; UNSET = auto */
+    const char *cgroup_path;   /* MemGuardCgroup PATH (under proc_root) */
+    int numa;                  /* MemGuardNuma: 1 auto, 0 off; UNSET = 1 */
+    apr_int64_t sustain_us;    /* MemGuardSustain, µs; UNSET */
+    apr_int64_t hysteresis_bp; /* MemGuardHysteresis, 1/100 %; UNSET */
+    int fail_mode;             /* mg_fail_mode_t; UNSET = open */
+    mg_policy_conf_t policy;   /* thresholds (the rest filled at start) */
+    uint32_t ncaches;          /* MemGuardSlabCache entries */
+    char caches[MG_SAMPLE_MAX_CACHES][MG_SAMPLE_NAME_LEN];
+} memguard_headroom_conf;
+
+#define MEMGUARD_DEFAULT_INTERVAL_US 100000 /* 100 ms */
+#define MEMGUARD_MIN_INTERVAL_US 10000      /* 10 ms */
+#define MEMGUARD_DEFAULT_SUSTAIN_US 0       /* trip on the first sample */
+#define MEMGUARD_DEFAULT_HYSTERESIS_BP 1000 /* 10 % */
+#define MEMGUARD_STALE_MIN_US 2000000       /* stale: >= 2 s ... */
+#define MEMGUARD_STALE_INTERVALS 10         /* ... and >= 10 intervals */
+
 /* Server (vhost) configuration. */
 typedef struct {
     int engine;      /* memguard_engine_e, or UNSET */
     int retry_after; /* seconds in Retry-After; UNSET */
+    /* the main server's headroom settings, shared by every vhost */
+    memguard_headroom_conf *hr;
 } memguard_server_conf;
 
 #define MEMGUARD_DEFAULT_RETRY_AFTER 5 /* seconds */
@@ -57,12 +96,17 @@ typedef struct {
     int reject_style;     /* memguard_style_e, or UNSET */
     /* MemGuardMaxResponse: bytes; 0 = no cap; UNSET */
     apr_int64_t max_response;
+    /* MemGuardShedExempt: 1 exempt from shedding and throttling; UNSET */
+    int shed_exempt;
+    /* MemGuardThrottleMaxBody: bytes; 0 = no limit; UNSET */
+    apr_int64_t throttle_max_body;
 } memguard_dir_conf;
 
 /* Defaults applied when a field is still UNSET at request time. */
 #define MEMGUARD_DEFAULT_MAX_BODY 0 /* no limit */
 #define MEMGUARD_DEFAULT_STYLE MEMGUARD_STYLE_FAULT
 #define MEMGUARD_DEFAULT_MAX_RESPONSE 0 /* no cap */
+#define MEMGUARD_DEFAULT_THROTTLE_MAX_BODY (1024 * 1024) /* 1 MiB */
 
 /* Per-request state, created on first use and kept in the request config. */
 typedef struct {
@@ -103,6 +147,13 @@ int memguard_style(const request_rec *r);
 apr_int64_t memguard_max_body(const request_rec *r);
 apr_int64_t memguard_max_response(const request_rec *r);
 int memguard_retry_after(const request_rec *r);
+int memguard_shed_exempt(const request_rec *r);
+apr_int64_t memguard_throttle_max_body(const request_rec *r);
+
+/* The headroom settings of the server being configured or running. */
+memguard_headroom_conf *memguard_headroom(server_rec *s);
+/* The stale-sample limit for hr (µs): max(10 intervals, 2 s). */
+uint64_t memguard_stale_after_us(const memguard_headroom_conf *hr);
 
 /* mod_memguard_board.c: the board in shared memory. */
 #define MEMGUARD_BOARD_METHODS 64  /* named method entries (+ "other") */
@@ -196,5 +247,26 @@ void memguard_status_register(apr_pool_t *p);
  * a load balancer see that the server is shedding.
  */
 int memguard_is_status(request_rec *r);
+/* mod_memguard_sampler.c: the sampler process and its parent-side life
+ * (fork in post_config, restart on death, stop on restart/shutdown). */
+void memguard_sampler_register(apr_pool_t *p);
+/* Is a sampler configured for this generation (thresholds set, or an
+ * engine On/DetectOnly somewhere)? Valid in children. */
+int memguard_sampler_enabled(void);
+/* CLOCK_MONOTONIC µs when the parent first started a sampler for this
+ * board, 0 if never (inherited by children: the start-up grace for a
+ * board that was never sampled). */
+uint64_t memguard_sampler_first_start_us(void);
+
+/* mod_memguard_gate.c: per-request admission from the verdict word. */
+void memguard_gate_register(apr_pool_t *p);
+/*
+ * For the XML-RPC inspector, once it knows the method: under `shed` every
+ * call is refused (MG_REASON_SHED), under `throttle` a call marked
+ * expensive is refused (MG_REASON_THROTTLE). Returns OK to go on, or the
+ * refusal's return value (DONE or an HTTP status, see memguard_refuse()).
+ * Exempt locations, subrequests and an engine that is Off always get OK.
+ */
+int memguard_gate_method(request_rec *r, int expensive);
 
 #endif /* MOD_MEMGUARD_H */

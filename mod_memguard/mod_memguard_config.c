@@ -9,6 +9,9 @@
  */
 #include <errno.h>
 
+#include "apr_file_info.h"
+#include "http_main.h"
+
 #include "mod_memguard.h"
 
 #define MERGE(field) (add->field != MEMGUARD_UNSET ? add->field : base->field)
@@ -20,6 +23,13 @@ void *memguard_create_server_conf(apr_pool_t *p, server_rec *s)
     (void)s;
     c->engine = MEMGUARD_UNSET;
     c->retry_after = MEMGUARD_UNSET;
+    c->hr = apr_pcalloc(p, sizeof(*c->hr));
+    c->hr->interval_us = MEMGUARD_UNSET;
+    c->hr->cgroup = MEMGUARD_UNSET;
+    c->hr->numa = MEMGUARD_UNSET;
+    c->hr->sustain_us = MEMGUARD_UNSET;
+    c->hr->hysteresis_bp = MEMGUARD_UNSET;
+    c->hr->fail_mode = MEMGUARD_UNSET;
     return c;
 }
 
@@ -30,6 +40,8 @@ void *memguard_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 
     c->engine = MERGE(engine);
     c->retry_after = MERGE(retry_after);
+    /* headroom directives are main-server only: every vhost shares it */
+    c->hr = base->hr;
     return c;
 }
 
@@ -42,6 +54,8 @@ void *memguard_create_dir_conf(apr_pool_t *p, char *dir)
     c->max_body = MEMGUARD_UNSET;
     c->reject_style = MEMGUARD_UNSET;
     c->max_response = MEMGUARD_UNSET;
+    c->shed_exempt = MEMGUARD_UNSET;
+    c->throttle_max_body = MEMGUARD_UNSET;
     return c;
 }
 
@@ -54,6 +68,8 @@ void *memguard_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->max_body = MERGE(max_body);
     c->reject_style = MERGE(reject_style);
     c->max_response = MERGE(max_response);
+    c->shed_exempt = MERGE(shed_exempt);
+    c->throttle_max_body = MERGE(throttle_max_body);
     return c;
 }
 
@@ -100,6 +116,40 @@ int memguard_retry_after(const request_rec *r)
 
     return c->retry_after == MEMGUARD_UNSET ? MEMGUARD_DEFAULT_RETRY_AFTER
                                             : c->retry_after;
+}
+
+int memguard_shed_exempt(const request_rec *r)
+{
+    const memguard_dir_conf *c = dconf(r);
+
+    return c->shed_exempt == MEMGUARD_UNSET ? 0 : c->shed_exempt;
+}
+
+apr_int64_t memguard_throttle_max_body(const request_rec *r)
+{
+    const memguard_dir_conf *c = dconf(r);
+
+    return c->throttle_max_body == MEMGUARD_UNSET
+               ? MEMGUARD_DEFAULT_THROTTLE_MAX_BODY
+               : c->throttle_max_body;
+}
+
+memguard_headroom_conf *memguard_headroom(server_rec *s)
+{
+    const memguard_server_conf *c =
+        ap_get_module_config(s->module_config, &memguard_module);
+
+    return c->hr;
+}
+
+uint64_t memguard_stale_after_us(const memguard_headroom_conf *hr)
+{
+    uint64_t iv = hr->interval_us == MEMGUARD_UNSET
+                      ? MEMGUARD_DEFAULT_INTERVAL_US
+                      : (uint64_t)hr->interval_us;
+    uint64_t t = iv * MEMGUARD_STALE_INTERVALS;
+
+    return t > MEMGUARD_STALE_MIN_US ? t : MEMGUARD_STALE_MIN_US;
 }
 
 /*
@@ -193,6 +243,10 @@ static const char *set_engine(cmd_parms *cmd, void *dcfg, const char *arg)
                             "%s: '%s' is not one of On, Off, DetectOnly",
                             cmd->directive->directive, arg);
     }
+    /* an engine anywhere starts the sampler (mod_memguard_sampler.c) */
+    if (c->engine != MEMGUARD_ENGINE_OFF && ap_server_conf != NULL) {
+        memguard_headroom(ap_server_conf)->engine_seen = 1;
+    }
     return NULL;
 }
 
@@ -247,6 +301,379 @@ static const char *set_retry_after(cmd_parms *cmd, void *dcfg, const char *arg)
     return NULL;
 }
 
+/* ---- headroom (the sampler's settings: main server only) --------------- */
+
+static const char *headroom_cmd(cmd_parms *cmd, memguard_headroom_conf **hr)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err != NULL) {
+        return err;
+    }
+    *hr = memguard_headroom(cmd->server);
+    return NULL;
+}
+
+/* Are a and b in the same unit (both sizes or both percentages)? Then
+ * a throttle threshold must be milder than the shed one. */
+static int threshold_milder(const mg_threshold_t *thr,
+                            const mg_threshold_t *shed, int is_min)
+{
+    uint64_t a, b;
+
+    if (thr->is_percent != shed->is_percent) {
+        return 1; /* not comparable before MemTotal is known */
+    }
+    a = thr->is_percent ? thr->bp : thr->bytes;
+    b = shed->is_percent ? shed->bp : shed->bytes;
+    return is_min ? a > b : a < b;
+}
+
+/* "[THROTTLE] SHED": one value sheds; two throttle, then shed. */
+static const char *set_pair(cmd_parms *cmd, mg_policy_pair_t *pair,
+                            const char *a1, const char *a2, int is_min)
+{
+    mg_threshold_t t1, t2;
+    const char *err;
+
+    if ((err = memguard_parse_threshold(cmd, a1, &t1)) != NULL) {
+        return err;
+    }
+    if (a2 == NULL) {
+        memset(pair, 0, sizeof(*pair));
+        pair->shed.set = 1;
+        pair->shed.t = t1;
+        return NULL;
+    }
+    if ((err = memguard_parse_threshold(cmd, a2, &t2)) != NULL) {
+        return err;
+    }
+    if (!threshold_milder(&t1, &t2, is_min)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: the throttle threshold '%s' must be %s "
+                            "than the shed threshold '%s'",
+                            cmd->directive->directive, a1,
+                            is_min ? "larger" : "smaller", a2);
+    }
+    pair->throttle.set = 1;
+    pair->throttle.t = t1;
+    pair->shed.set = 1;
+    pair->shed.t = t2;
+    return NULL;
+}
+
+static const char *set_min_available(cmd_parms *cmd, void *dcfg, const char *a1,
+                                     const char *a2)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+
+    (void)dcfg;
+    if (err == NULL) {
+        err = set_pair(cmd, &hr->policy.min_available, a1, a2, 1);
+    }
+    if (err == NULL) {
+        hr->configured = 1;
+    }
+    return err;
+}
+
+static const char *set_min_node_available(cmd_parms *cmd, void *dcfg,
+                                          const char *a1, const char *a2)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+
+    (void)dcfg;
+    if (err == NULL) {
+        err = set_pair(cmd, &hr->policy.min_node_available, a1, a2, 1);
+    }
+    if (err == NULL) {
+        hr->configured = 1;
+    }
+    return err;
+}
+
+static const char *set_max_slab(cmd_parms *cmd, void *dcfg, const char *a1,
+                                const char *a2)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+
+    (void)dcfg;
+    if (err == NULL) {
+        err = set_pair(cmd, &hr->policy.max_slab, a1, a2, 0);
+    }
+    if (err == NULL) {
+        hr->configured = 1;
+    }
+    return err;
+}
+
+static const char *set_max_sunreclaim(cmd_parms *cmd, void *dcfg,
+                                      const char *a1, const char *a2)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+
+    (void)dcfg;
+    if (err == NULL) {
+        err = set_pair(cmd, &hr->policy.max_sunreclaim, a1, a2, 0);
+    }
+    if (err == NULL) {
+        hr->configured = 1;
+    }
+    return err;
+}
+
+/* MemGuardSlabCache NAME [THROTTLE] SHED */
+static const char *set_slab_cache(cmd_parms *cmd, void *dcfg, const char *name,
+                                  const char *a1, const char *a2)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+    size_t len, i;
+
+    (void)dcfg;
+    if (err != NULL) {
+        return err;
+    }
+    len = strlen(name);
+    if (len == 0 || len >= MG_SAMPLE_NAME_LEN) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a slab cache name (1 to %d "
+                            "characters)",
+                            cmd->directive->directive, name,
+                            MG_SAMPLE_NAME_LEN - 1);
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch < 0x21 || ch > 0x7e) {
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s' is not a slab cache name "
+                                "(printable characters, no spaces)",
+                                cmd->directive->directive, name);
+        }
+    }
+    for (i = 0; i < hr->ncaches; i++) {
+        if (!strcmp(hr->caches[i], name)) {
+            return apr_psprintf(cmd->pool, "%s: cache '%s' is named twice",
+                                cmd->directive->directive, name);
+        }
+    }
+    if (hr->ncaches >= MG_SAMPLE_MAX_CACHES) {
+        return apr_psprintf(
+            cmd->pool, "%s: '%s': at most %d caches can be watched",
+            cmd->directive->directive, name, MG_SAMPLE_MAX_CACHES);
+    }
+    /* TAKE23: with two arguments after NAME the first throttles */
+    err = set_pair(cmd, &hr->policy.max_cache[hr->ncaches], a1, a2, 0);
+    if (err != NULL) {
+        return err;
+    }
+    memcpy(hr->caches[hr->ncaches], name, len + 1);
+    hr->ncaches++;
+    hr->policy.ncaches = hr->ncaches;
+    hr->configured = 1;
+    return NULL;
+}
+
+/* MemGuardMaxPressure some|full PCT */
+static const char *set_max_pressure(cmd_parms *cmd, void *dcfg,
+                                    const char *kind, const char *pct)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+    apr_int64_t bp;
+
+    (void)dcfg;
+    if (err != NULL) {
+        return err;
+    }
+    if (strcasecmp(kind, "some") && strcasecmp(kind, "full")) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not one of some (throttle), full "
+                            "(shed)",
+                            cmd->directive->directive, kind);
+    }
+    if ((err = memguard_parse_percent(cmd, pct, &bp)) != NULL) {
+        return err;
+    }
+    /* PSI averages are kept in 1/100 %, the same unit as basis points */
+    if (!strcasecmp(kind, "some")) {
+        hr->policy.psi_some_set = 1;
+        hr->policy.psi_some_max = (uint32_t)bp;
+    }
+    else {
+        hr->policy.psi_full_set = 1;
+        hr->policy.psi_full_max = (uint32_t)bp;
+    }
+    hr->configured = 1;
+    return NULL;
+}
+
+static const char *set_sample_interval(cmd_parms *cmd, void *dcfg,
+                                       const char *arg)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+    apr_int64_t us;
+
+    (void)dcfg;
+    if (err != NULL || (err = memguard_parse_duration(cmd, arg, &us))) {
+        return err;
+    }
+    if (us < MEMGUARD_MIN_INTERVAL_US || us > apr_time_from_sec(60)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is out of range (10ms to 60s)",
+                            cmd->directive->directive, arg);
+    }
+    hr->interval_us = us;
+    return NULL;
+}
+
+static const char *set_proc_root(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+    const char *path;
+    apr_finfo_t fi;
+
+    (void)dcfg;
+    if (err != NULL) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (path == NULL || strlen(path) > 256 ||
+        apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS ||
+        fi.filetype != APR_DIR) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an existing directory",
+                            cmd->directive->directive, arg);
+    }
+    hr->proc_root = path;
+    return NULL;
+}
+
+static const char *set_cgroup(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+
+    (void)dcfg;
+    if (err != NULL) {
+        return err;
+    }
+    if (!strcasecmp(arg, "auto")) {
+        hr->cgroup = MEMGUARD_CGROUP_AUTO;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        hr->cgroup = MEMGUARD_CGROUP_OFF;
+    }
+    else if (arg[0] == '/' && strlen(arg) < 256 && !strstr(arg, "/../")) {
+        hr->cgroup = MEMGUARD_CGROUP_PATH;
+        hr->cgroup_path = arg;
+    }
+    else {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not auto, off or an absolute "
+                            "cgroup directory (under MemGuardProcRoot)",
+                            cmd->directive->directive, arg);
+    }
+    return NULL;
+}
+
+static const char *set_numa(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+
+    (void)dcfg;
+    if (err != NULL) {
+        return err;
+    }
+    if (!strcasecmp(arg, "auto")) {
+        hr->numa = 1;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        hr->numa = 0;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not one of auto, off",
+                            cmd->directive->directive, arg);
+    }
+    return NULL;
+}
+
+static const char *set_sustain(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+    apr_int64_t us;
+
+    (void)dcfg;
+    if (err != NULL || (err = memguard_parse_duration(cmd, arg, &us))) {
+        return err;
+    }
+    if (us > apr_time_from_sec(3600)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is longer than 1h",
+                            cmd->directive->directive, arg);
+    }
+    hr->sustain_us = us;
+    return NULL;
+}
+
+static const char *set_hysteresis(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+    apr_int64_t bp;
+
+    (void)dcfg;
+    if (err != NULL || (err = memguard_parse_percent(cmd, arg, &bp))) {
+        return err;
+    }
+    hr->hysteresis_bp = bp;
+    return NULL;
+}
+
+static const char *set_fail_mode(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+
+    (void)dcfg;
+    if (err != NULL) {
+        return err;
+    }
+    if (!strcasecmp(arg, "open")) {
+        hr->fail_mode = MG_FAIL_OPEN;
+    }
+    else if (!strcasecmp(arg, "closed")) {
+        hr->fail_mode = MG_FAIL_CLOSED;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not one of open, closed",
+                            cmd->directive->directive, arg);
+    }
+    return NULL;
+}
+
+static const char *set_shed_exempt(cmd_parms *cmd, void *dcfg, int on)
+{
+    memguard_dir_conf *c = dcfg;
+
+    (void)cmd;
+    c->shed_exempt = on ? 1 : 0;
+    return NULL;
+}
+
+static const char *set_throttle_max_body(cmd_parms *cmd, void *dcfg,
+                                         const char *arg)
+{
+    memguard_dir_conf *c = dcfg;
+
+    return memguard_parse_size(cmd, arg, &c->throttle_max_body);
+}
+
 const command_rec memguard_cmds[] = {
     AP_INIT_TAKE1("MemGuardEngine", set_engine, NULL, RSRC_CONF | ACCESS_CONF,
                   "On | Off | DetectOnly (log and count, never refuse); "
@@ -266,4 +693,57 @@ const command_rec memguard_cmds[] = {
     AP_INIT_TAKE1("MemGuardRetryAfter", set_retry_after, NULL, RSRC_CONF,
                   "seconds to put in Retry-After on retryable refusals "
                   "(default 5)"),
+    /* headroom: the sampler (main server only) */
+    AP_INIT_TAKE1("MemGuardSampleInterval", set_sample_interval, NULL,
+                  RSRC_CONF,
+                  "time between samples of the machine's memory, 10ms to "
+                  "60s (default 100ms)"),
+    AP_INIT_TAKE1("MemGuardProcRoot", set_proc_root, NULL, RSRC_CONF,
+                  "directory holding proc/ and sys/ (default /; a fixture "
+                  "tree in tests)"),
+    AP_INIT_TAKE12("MemGuardMinAvailable", set_min_available, NULL, RSRC_CONF,
+                   "[THROTTLE] SHED: MemAvailable (and the cgroup's "
+                   "headroom) below which to throttle / shed; size or % "
+                   "of MemTotal (of the cgroup limit)"),
+    AP_INIT_TAKE12("MemGuardMaxSlab", set_max_slab, NULL, RSRC_CONF,
+                   "[THROTTLE] SHED: kernel slab above which to throttle / "
+                   "shed; size or % of MemTotal"),
+    AP_INIT_TAKE12("MemGuardMaxUnreclaimableSlab", set_max_sunreclaim, NULL,
+                   RSRC_CONF,
+                   "[THROTTLE] SHED: SUnreclaim above which to throttle / "
+                   "shed; size or % of MemTotal"),
+    AP_INIT_TAKE23("MemGuardSlabCache", set_slab_cache, NULL, RSRC_CONF,
+                   "NAME [THROTTLE] SHED: a /proc/slabinfo cache and its "
+                   "limit(s); size or % of MemTotal; up to 16"),
+    AP_INIT_TAKE2("MemGuardMaxPressure", set_max_pressure, NULL, RSRC_CONF,
+                  "some|full PCT: memory PSI avg10 above which to throttle "
+                  "(some) or shed (full)"),
+    AP_INIT_TAKE1("MemGuardCgroup", set_cgroup, NULL, RSRC_CONF,
+                  "auto (the server's memory cgroup, default) | off | "
+                  "PATH of a cgroup directory"),
+    AP_INIT_TAKE1("MemGuardNuma", set_numa, NULL, RSRC_CONF,
+                  "auto (watch the NUMA nodes the server may use, default) "
+                  "| off"),
+    AP_INIT_TAKE12("MemGuardMinNodeAvailable", set_min_node_available, NULL,
+                   RSRC_CONF,
+                   "[THROTTLE] SHED: available memory of an allowed NUMA "
+                   "node below which to throttle / shed; size or % of the "
+                   "node"),
+    AP_INIT_TAKE1("MemGuardSustain", set_sustain, NULL, RSRC_CONF,
+                  "how long a signal must stay past its threshold before "
+                  "the state changes (default 0: at once)"),
+    AP_INIT_TAKE1("MemGuardHysteresis", set_hysteresis, NULL, RSRC_CONF,
+                  "margin past a threshold before a state clears "
+                  "(default 10%)"),
+    AP_INIT_TAKE1("MemGuardFailMode", set_fail_mode, NULL, RSRC_CONF,
+                  "open (default: no fresh sample lets everything through) "
+                  "| closed (no fresh sample sheds)"),
+    AP_INIT_FLAG("MemGuardShedExempt", set_shed_exempt, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: answer here even while shedding or throttling "
+                 "(status, health checks); default Off"),
+    AP_INIT_TAKE1("MemGuardThrottleMaxBody", set_throttle_max_body, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "while throttling, refuse request bodies larger than this "
+                  "(default 1M; 0 = no limit)"),
     {NULL}};

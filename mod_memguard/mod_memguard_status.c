@@ -27,6 +27,7 @@
 #include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "http_main.h"
 #include "mod_status.h"
 
 #include "mod_memguard.h"
@@ -39,13 +40,6 @@
  * without seeing the rest of the page. */
 #define MEMGUARD_HEALTH_HANDLER "memguard-health"
 #define MEMGUARD_STATUS_SCHEMA "memguard-status/1"
-
-/*
- * Until the sampler's own settings are known here, a sample older than
- * this is stale, and a stale verdict fails open (DESIGN.md section 5).
- * The sampler publishes every 100 ms by default.
- */
-#define MEMGUARD_STATUS_STALE_US (5 * 1000000ULL)
 
 /* Health weights (HAProxy agent syntax): full when ok, half when
  * throttling, drain when shedding. */
@@ -202,9 +196,13 @@ static void snap_take(request_rec *r, status_snap *s)
         mg_verdict_t v;
         mg_verdict_state_t fail_state;
 
+        /* The gate's rule exactly: the sampler's staleness time and
+         * MemGuardFailMode, so the page and health say what clients get. */
+        const memguard_headroom_conf *hr = memguard_headroom(ap_server_conf);
+
         memset(&pc, 0, sizeof(pc));
-        pc.stale_after_us = MEMGUARD_STATUS_STALE_US;
-        pc.fail_mode = MG_FAIL_OPEN;
+        pc.stale_after_us = hr->policy.stale_after_us;
+        pc.fail_mode = hr->policy.fail_mode;
         memset(&v, 0, sizeof(v));
         v.state = (mg_verdict_state_t)s->sys.state;
         v.signal = (mg_signal_t)s->sys.signal;

@@ -116,13 +116,16 @@ class Httpd:
 
     def __init__(self, mpm="prefork", conf="", wsgi="embedded",
                  loglevel="info memguard:debug", module=None, extra_top="",
-                 load_memguard=True):
+                 load_memguard=True, prefix=None):
         self.mpm = mpm
         self.conf = conf
         self.wsgi = wsgi
         self.loglevel = loglevel
         self.extra_top = extra_top
         self.load_memguard = load_memguard
+        # argv put in front of httpd's (e.g. a shell that moves itself into
+        # a cgroup, then execs httpd: the pid stays httpd's)
+        self.prefix = list(prefix or [])
         self.module = module or os.environ.get("MG_MODULE") or os.path.join(
             TOP, "mod_memguard", ".libs", "mod_memguard.so")
         self.mgtest = os.environ.get("MG_MGTEST") or os.path.join(
@@ -253,7 +256,8 @@ WSGIProcessGroup hub
         self.write_conf()
         out = open(self.path("logs", "stdout.log"), "ab")
         self.proc = subprocess.Popen(
-            [httpd_binary(), "-f", self.conf_file, "-DFOREGROUND"],
+            self.prefix + [httpd_binary(), "-f", self.conf_file,
+                           "-DFOREGROUND"],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out,
             start_new_session=True)
         deadline = time.time() + timeout

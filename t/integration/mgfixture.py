@@ -170,3 +170,65 @@ class ProcRoot:
                           lambda m: "%s %d" % (m.group(1), inactive_file),
                           stat, flags=re.M)
             self.write(d + "/memory.stat", stat)
+
+    # -- NUMA: which nodes the server may use ------------------------------------
+    def set_mems_allowed(self, nodelist):
+        """Rewrite Mems_allowed_list (and the Mems_allowed mask) of
+        proc/self/status, e.g. "0" or "0-1". The sampler reads the node
+        list when it starts: set it before httpd starts."""
+        nodes = set()
+        for part in nodelist.split(","):
+            if "-" in part:
+                a, b = part.split("-")
+                nodes.update(range(int(a), int(b) + 1))
+            elif part:
+                nodes.add(int(part))
+        mask = sum(1 << n for n in nodes)
+        out = []
+        for line in self.read("proc/self/status").splitlines():
+            if line.startswith("Mems_allowed_list:"):
+                line = "Mems_allowed_list:\t%s" % nodelist
+            elif line.startswith("Mems_allowed:"):
+                line = "Mems_allowed:\t00000000,%08x" % mask
+            out.append(line)
+        self.write("proc/self/status", "\n".join(out) + "\n")
+
+    def node_meminfo(self, node):
+        """{key: kB} of nodeN/meminfo."""
+        out = {}
+        rel = "sys/devices/system/node/node%d/meminfo" % node
+        for line in self.read(rel).splitlines():
+            m = re.match(r"^Node \d+ ([^:]+):\s+(\d+)", line)
+            if m:
+                out[m.group(1)] = int(m.group(2))
+        return out
+
+    def set_node_available(self, node, kb):
+        """Make the sampler's estimate of node's available memory (MemFree +
+        file / 2 + SReclaimable / 2) about kb: page cache and reclaimable
+        slab go to zero, MemFree takes the rest."""
+        self.set_node(node, MemFree=kb, **{"Active(file)": 0,
+                                           "Inactive(file)": 0,
+                                           "SReclaimable": 0})
+
+    # -- cgroup v2 (fedora38-v2-* layout) -------------------------------------------
+    def cgroup_v2_dir(self):
+        for line in self.read("proc/self/cgroup").splitlines():
+            if line.startswith("0::"):
+                return "sys/fs/cgroup" + line[3:].rstrip("/")
+        raise AssertionError("no v2 cgroup in this tree")
+
+    def set_cgroup_v2(self, current=None, max=None, inactive_file=None):
+        """memory.current, memory.max (an int or "max"), and inactive_file
+        of memory.stat, in bytes."""
+        d = self.cgroup_v2_dir()
+        if current is not None:
+            self.write(d + "/memory.current", "%d\n" % current)
+        if max is not None:
+            self.write(d + "/memory.max", "%s\n" % max)
+        if inactive_file is not None:
+            stat = self.read(d + "/memory.stat")
+            stat = re.sub(r"^inactive_file \d+$",
+                          "inactive_file %d" % inactive_file, stat,
+                          flags=re.M)
+            self.write(d + "/memory.stat", stat)

@@ -1,0 +1,272 @@
+/*
+ * mod_memguard_gate.c - admission from the sampler's verdict.
+ *
+ * Per request: ONE atomic load of the board's verdict word
+ * (mg_board_verdict_load), nothing else unless the answer is no.
+ *   ok        pass;
+ *   throttle  a body over MemGuardThrottleMaxBody (or of unknown length)
+ *             is refused with MG_REASON_THROTTLE; the XML-RPC inspector
+ *             calls memguard_gate_method() for calls marked expensive;
+ *   shed      everything not exempt is refused with MG_REASON_SHED and
+ *             keep-alive goes off (a client that will retry later should
+ *             not hold a worker meanwhile);
+ *   stale     (no sample for max(10 intervals, 2 s): the sampler is dead
+ *             or stopped) MemGuardFailMode: open passes, logged at ERR
+ *             once per staleness episode for the whole server; closed
+ *             sheds.
+ * MemGuardShedExempt On locations (status, health checks), subrequests and
+ * internal redirects always pass.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "apr_atomic.h"
+#include "http_core.h"
+#include "http_main.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include "mod_memguard.h"
+#include "mg_board.h"
+
+/*
+ * One word shared by every child (an anonymous shared mapping made by the
+ * parent once, inherited; nothing on disk, gone with the last process):
+ * the staleness episode already logged, as the stale sample's time in ms
+ * (+1, so 0 means none), so that N children log one line, not N.
+ */
+static apr_uint32_t *gate_stale_logged;
+
+/* Is w stale at now? Sets *state to the fail-mode state if so. */
+static int gate_stale(mg_board_verdict_t w, uint64_t now,
+                      mg_verdict_state_t *state, uint64_t *age_us)
+{
+    const memguard_headroom_conf *hr = memguard_headroom(ap_server_conf);
+    uint64_t t = w == 0 ? 0 : MG_BOARD_VERDICT_TIME_US(w);
+
+    if (t == 0) {
+        /* never sampled: the first sampler is starting; give it the
+         * staleness time from its start before calling it stale */
+        t = memguard_sampler_first_start_us();
+        if (t == 0) {
+            return 0;
+        }
+        if (now < t || now - t <= hr->policy.stale_after_us) {
+            return 0;
+        }
+    }
+    *age_us = now > t ? now - t : 0;
+    return mg_policy_stale(&hr->policy, t, now, state);
+}
+
+/* "available 150.0 MiB < minimum 200.0 MiB (MemGuardMinAvailable)" from
+ * the system record, or just the signal's name if it is being written. */
+static const char *gate_detail(request_rec *r, mg_board_verdict_t w)
+{
+    mg_board_t *b = memguard_board();
+    mg_board_sys_t *rec = apr_palloc(r->pool, sizeof(*rec));
+    mg_verdict_t v;
+    char buf[256];
+
+    if (mg_board_sys_read(b, rec, 8) != 0 ||
+        rec->state != MG_BOARD_VERDICT_STATE(w)) {
+        return apr_psprintf(
+            r->pool, "low memory (%s)",
+            mg_signal_name((mg_signal_t)MG_BOARD_VERDICT_SIGNAL(w)));
+    }
+    memset(&v, 0, sizeof(v));
+    v.state = (mg_verdict_state_t)rec->state;
+    v.signal = (mg_signal_t)rec->signal;
+    v.detail = rec->detail;
+    v.value = rec->value;
+    v.threshold = rec->threshold;
+    v.clear_at = rec->threshold; /* the record does not keep the margin */
+    mg_verdict_describe(&v, &rec->sample, buf, sizeof(buf));
+    return apr_pstrdup(r->pool, buf);
+}
+
+/*
+ * The effective state for r: OK with *why NULL when there is nothing to
+ * do; else the state (stale already mapped to the fail mode).
+ */
+static mg_verdict_state_t gate_state(request_rec *r, const char **why)
+{
+    mg_board_t *b = memguard_board();
+    mg_board_verdict_t w;
+    mg_verdict_state_t fail;
+    uint64_t now, age = 0;
+
+    *why = NULL;
+    if (b == NULL || !memguard_sampler_enabled()) {
+        return MG_VERDICT_OK;
+    }
+    w = mg_board_verdict_load(b);
+    now = memguard_now_us();
+    if (gate_stale(w, now, &fail, &age)) {
+        uint32_t mark = (uint32_t)(MG_BOARD_VERDICT_TIME_US(w) / 1000u) + 1;
+        uint32_t old = apr_atomic_read32(gate_stale_logged);
+
+        if (old != mark &&
+            apr_atomic_cas32(gate_stale_logged, mark, old) == old) {
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                MGLOGNO(00330) "no fresh memory sample for %" APR_UINT64_T_FMT
+                               " ms (sampler dead or stopped): failing %s "
+                               "(MemGuardFailMode)",
+                age / 1000u,
+                fail == MG_VERDICT_OK ? "open, requests pass"
+                                      : "closed, shedding");
+        }
+        if (fail != MG_VERDICT_OK) {
+            *why = apr_psprintf(r->pool,
+                                "no fresh memory sample for %" APR_UINT64_T_FMT
+                                " ms (MemGuardFailMode closed)",
+                                age / 1000u);
+        }
+        return fail;
+    }
+    return (mg_verdict_state_t)MG_BOARD_VERDICT_STATE(w);
+}
+
+static int gate_applies(request_rec *r)
+{
+    /* The status page and health answer are how an operator and a load
+     * balancer see that the server sheds: never refuse them. */
+    return !(r->main || r->prev || memguard_engine(r) == MEMGUARD_ENGINE_OFF ||
+             memguard_shed_exempt(r) || memguard_is_status(r));
+}
+
+static int gate_shed(request_rec *r, const char *why)
+{
+    mg_board_verdict_t w = mg_board_verdict_load(memguard_board());
+    int rc;
+
+    rc = memguard_refuse(r, MG_REASON_SHED, why ? why : gate_detail(r, w));
+    if (rc != OK) {
+        /* whatever the body: the client comes back after Retry-After */
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
+    return rc;
+}
+
+/* header_parser: see the comment at the top. */
+static int gate_header_parser(request_rec *r)
+{
+    mg_verdict_state_t state;
+    const char *why, *cl;
+    apr_int64_t limit;
+    apr_off_t len;
+    char *end;
+    int rc;
+
+    if (!gate_applies(r)) {
+        return DECLINED;
+    }
+    state = gate_state(r, &why);
+    if (state == MG_VERDICT_OK) {
+        return DECLINED;
+    }
+    if (state == MG_VERDICT_SHED) {
+        rc = gate_shed(r, why);
+        return rc == OK ? DECLINED : rc; /* OK: DetectOnly */
+    }
+    /* throttle: a large (or unknown) body is the expensive part we can
+     * see before the method is known */
+    limit = memguard_throttle_max_body(r);
+    if (limit <= 0) {
+        return DECLINED;
+    }
+    cl = apr_table_get(r->headers_in, "Content-Length");
+    if (cl != NULL) {
+        if (apr_strtoff(&len, cl, &end, 10) != APR_SUCCESS || *end != '\0' ||
+            len <= limit) {
+            return DECLINED;
+        }
+        rc = memguard_refuse(
+            r, MG_REASON_THROTTLE,
+            apr_psprintf(
+                r->pool,
+                "%" APR_OFF_T_FMT " bytes > %" APR_INT64_T_FMT
+                " while throttling (MemGuardThrottleMaxBody; %s)",
+                len, limit,
+                gate_detail(r, mg_board_verdict_load(memguard_board()))));
+    }
+    else if (apr_table_get(r->headers_in, "Transfer-Encoding") != NULL) {
+        rc = memguard_refuse(
+            r, MG_REASON_THROTTLE,
+            apr_psprintf(
+                r->pool,
+                "body of unknown length while throttling "
+                "(MemGuardThrottleMaxBody %" APR_INT64_T_FMT "; %s)",
+                limit,
+                gate_detail(r, mg_board_verdict_load(memguard_board()))));
+    }
+    else {
+        return DECLINED;
+    }
+    return rc == OK ? DECLINED : rc;
+}
+
+int memguard_gate_method(request_rec *r, int expensive)
+{
+    mg_verdict_state_t state;
+    const char *why;
+
+    if (!gate_applies(r)) {
+        return OK;
+    }
+    state = gate_state(r, &why);
+    if (state == MG_VERDICT_SHED) {
+        return gate_shed(r, why);
+    }
+    if (state == MG_VERDICT_THROTTLE && expensive) {
+        return memguard_refuse(
+            r, MG_REASON_THROTTLE,
+            apr_psprintf(
+                r->pool, "expensive call while throttling (%s)",
+                gate_detail(r, mg_board_verdict_load(memguard_board()))));
+    }
+    return OK;
+}
+
+static int gate_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
+    apr_uint32_t **kept;
+
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    /* httpd unloads and reloads the module on every restart, so the
+     * mapping's address is kept in retained data: one mapping per parent,
+     * not one per restart. */
+    kept = ap_retained_data_get("mod_memguard-gate");
+    if (kept == NULL) {
+        void *m = mmap(NULL, sizeof(apr_uint32_t), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+        if (m == MAP_FAILED) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+                         MGLOGNO(00331) "cannot map the gate's shared word");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        kept = ap_retained_data_create("mod_memguard-gate", sizeof(*kept));
+        *kept = m;
+    }
+    gate_stale_logged = *kept;
+    return OK;
+}
+
+void memguard_gate_register(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(gate_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* REALLY_FIRST: before mod_memguard_body.c's body check (FIRST) and
+     * every other header parser. Shedding costs one atomic load here, and
+     * a refused request has had nothing read or allocated for it. */
+    ap_hook_header_parser(gate_header_parser, NULL, NULL,
+                          APR_HOOK_REALLY_FIRST);
+}

@@ -1,0 +1,117 @@
+"""A real memory cgroup, not a fixture: httpd runs inside a v1 memory group
+the test creates (300 MiB), MemGuardProcRoot "/" and MemGuardCgroup auto,
+and one prefork child grows 20 MiB per request on one keep-alive
+connection. memguard must shed before the kernel's OOM killer fires.
+
+Skipped (never passed) where a memory cgroup cannot be created: not root,
+no v1 memory controller mounted, or not writable."""
+import http.client
+import os
+import re
+import secrets
+import signal
+import time
+
+import pytest
+
+CG_ROOT = "/sys/fs/cgroup/memory"
+LIMIT = 300 << 20
+MiB = 1 << 20
+
+
+def make_group():
+    if os.geteuid() != 0:
+        pytest.skip("not root: cannot create a memory cgroup")
+    if not os.path.exists(os.path.join(CG_ROOT, "memory.limit_in_bytes")):
+        pytest.skip("no cgroup v1 memory controller at %s" % CG_ROOT)
+    path = os.path.join(CG_ROOT, "mg-test-" + secrets.token_hex(4))
+    try:
+        os.mkdir(path)
+    except OSError as e:
+        pytest.skip("cannot create a memory cgroup in %s: %s" % (CG_ROOT, e))
+    try:
+        with open(os.path.join(path, "memory.limit_in_bytes"), "w") as f:
+            f.write("%d\n" % LIMIT)
+    except OSError as e:
+        os.rmdir(path)
+        pytest.skip("cannot limit a memory cgroup: %s" % e)
+    return path
+
+
+def read(path, name):
+    with open(os.path.join(path, name)) as f:
+        return f.read()
+
+
+def oom_kills(path):
+    m = re.search(r"^oom_kill (\d+)$", read(path, "memory.oom_control"), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def pids(path):
+    return [int(x) for x in read(path, "cgroup.procs").split()]
+
+
+def remove_group(path):
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        left = pids(path)
+        if not left:
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.1)
+    os.rmdir(path)
+
+
+@pytest.fixture
+def cgroup():
+    path = make_group()
+    yield path
+    remove_group(path)
+    assert not os.path.exists(path)
+
+
+def test_sheds_before_the_oom_killer(cgroup, httpd_factory):
+    h = httpd_factory("""
+MemGuardEngine On
+MemGuardCgroup auto
+MemGuardSampleInterval 20ms
+# shed when the group's headroom (limit - working set) is under 30% (90 MiB)
+MemGuardMinAvailable 30%
+""", mpm="prefork", start=False,
+        prefix=["sh", "-c", 'echo $$ > "%s/cgroup.procs" && exec "$@"'
+                % cgroup, "mg-cgroup-wrapper"])
+    h.start()
+    h.wait_log(r"MG00004: memory cgroup v1 at .*%s" % os.path.basename(cgroup))
+    h.wait_log(r"MG00315: sampler started")
+    assert h.pid in pids(cgroup)
+    assert oom_kills(cgroup) == 0
+
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    held, pid_seen, status = 0, set(), None
+    for _ in range(20):                # 20 x 20 MiB would be 400 MiB
+        c.request("GET", "/mgtest?alloc=20")
+        r = c.getresponse()
+        body = r.read().decode(errors="replace")
+        status = r.status
+        if status == 503:
+            assert r.getheader("Retry-After") == "5"
+            break
+        assert status == 200, body
+        pid_seen.add(re.search(r"pid=(\d+)", body).group(1))
+        held = int(re.search(r"held=(\d+)", body).group(1))
+        time.sleep(0.1)                # a few samples between steps
+    c.close()
+    usage = int(read(cgroup, "memory.max_usage_in_bytes"))
+    print("held %d MiB at shed, max usage %d MiB" % (held, usage >> 20))
+    assert status == 503, "never shed; the child holds %d MiB" % held
+    assert len(pid_seen) == 1, "the same child should have grown"
+    assert oom_kills(cgroup) == 0, "the OOM killer fired"
+    assert 100 <= held < 300, held
+    assert usage < LIMIT
+    lines = h.wait_log(r"MG00310: verdict ok -> shed: signal cgroup")
+    assert len(lines) == 1
