@@ -22,6 +22,10 @@ static void memguard_register_hooks(apr_pool_t *p)
     /* MemGuardMaxResponse: insert_filter + MEMGUARD_RESPCAP output filter
      * (above mod_deflate, below the guard). */
     memguard_respcap_register(p);
+    /* MemGuardXmlRpc: the first handler reads, inspects and spools the
+     * body, applies MemGuardMethod rules, then declines to the real
+     * handler, which reads a replay (MEMGUARD_REPLAY input filter). */
+    memguard_xmlrpc_register(p);
 }
 
 AP_DECLARE_MODULE(memguard) = {
