@@ -194,8 +194,7 @@ const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg,
                                     const char *arg);
 const char *memguard_set_spool_memory(cmd_parms *cmd, void *dcfg,
                                       const char *arg);
-const char *memguard_set_spool_dir(cmd_parms *cmd, void *dcfg,
-                                   const char *arg);
+const char *memguard_set_spool_dir(cmd_parms *cmd, void *dcfg, const char *arg);
 const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
                                 char *const argv[]);
 void memguard_xmlrpc_register(apr_pool_t *p);

@@ -77,8 +77,8 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
     rule = apr_pcalloc(cmd->pool, sizeof(*rule));
     rule->pattern = argv[0];
     rule->is_glob = strpbrk(argv[0], "*?[") != NULL;
-    text = apr_pstrcat(cmd->pool, cmd->directive->directive, " ", argv[0],
-                       NULL);
+    text =
+        apr_pstrcat(cmd->pool, cmd->directive->directive, " ", argv[0], NULL);
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *eq = strchr(a, '=');
@@ -319,8 +319,8 @@ int memguard_rules_hold(request_rec *r, memguard_hold *holds, int n)
                 r, MG_REASON_METHOD_BUSY,
                 apr_psprintf(r->pool,
                              "'%s' has %u calls in flight, limit %u (%s)",
-                             holds[busy].name, busy_inflight,
-                             holds[busy].limit, holds[busy].rule->text));
+                             holds[busy].name, busy_inflight, holds[busy].limit,
+                             holds[busy].rule->text));
         }
         return OK;
     }
@@ -339,21 +339,20 @@ int memguard_rules_hold(request_rec *r, memguard_hold *holds, int n)
         if (now >= deadline) {
             return memguard_refuse(
                 r, MG_REASON_METHOD_BUSY,
-                apr_psprintf(r->pool,
-                             "'%s' has %u calls in flight, limit %u; waited "
-                             "%" APR_UINT64_T_FMT " ms (%s)",
-                             holds[busy].name,
-                             mg_board_method_inflight(hs->board,
-                                                      holds[busy].method),
-                             holds[busy].limit, (now - start) / 1000,
-                             holds[busy].rule->text));
+                apr_psprintf(
+                    r->pool,
+                    "'%s' has %u calls in flight, limit %u; waited "
+                    "%" APR_UINT64_T_FMT " ms (%s)",
+                    holds[busy].name,
+                    mg_board_method_inflight(hs->board, holds[busy].method),
+                    holds[busy].limit, (now - start) / 1000,
+                    holds[busy].rule->text));
         }
         apr_sleep(deadline - now < MEMGUARD_QUEUE_POLL_US
                       ? (apr_interval_time_t)(deadline - now)
                       : MEMGUARD_QUEUE_POLL_US);
     }
-    apr_pool_cleanup_register(r->pool, hs, hold_cleanup,
-                              apr_pool_cleanup_null);
+    apr_pool_cleanup_register(r->pool, hs, hold_cleanup, apr_pool_cleanup_null);
     now = memguard_now_us();
     if (now - start >= 1000) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,

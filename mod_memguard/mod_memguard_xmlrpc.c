@@ -133,8 +133,8 @@ struct memguard_xr_conf *memguard_xr_merge(apr_pool_t *p,
     m->xmlrpc = add->xmlrpc != MEMGUARD_UNSET ? add->xmlrpc : base->xmlrpc;
     m->limits_set = base->limits_set | add->limits_set;
     for (k = 0; k < MEMGUARD_XL__COUNT; k++) {
-        m->limits[k] = (add->limits_set & (1u << k)) ? add->limits[k]
-                                                       : base->limits[k];
+        m->limits[k] =
+            (add->limits_set & (1u << k)) ? add->limits[k] : base->limits[k];
     }
     if (add->rules == NULL || base->rules == NULL) {
         m->rules = add->rules ? add->rules : base->rules;
@@ -154,8 +154,7 @@ const char *memguard_set_xmlrpc(cmd_parms *cmd, void *dcfg, int on)
     return NULL;
 }
 
-const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg,
-                                    const char *arg)
+const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg, const char *arg)
 {
     struct memguard_xr_conf *xr = memguard_xr_get(cmd->pool, dcfg);
     const char *dir = cmd->directive->directive;
@@ -195,9 +194,8 @@ const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg,
         errno = 0;
         n = apr_strtoi64(v, &end, 10);
         if (*v < '0' || *v > '9' || *end != '\0' || n < 0 || errno == ERANGE) {
-            return apr_psprintf(cmd->pool,
-                                "%s: '%s': '%s' is not a whole number", dir,
-                                arg, v);
+            return apr_psprintf(
+                cmd->pool, "%s: '%s': '%s' is not a whole number", dir, arg, v);
         }
         val = (uint64_t)n;
     }
@@ -210,15 +208,19 @@ const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg,
     xl_apply(&l, k, val);
     if (mg_xmlrpc_limits_check(&l, &field) != 0) {
         if (k == MEMGUARD_XL_DEPTH) {
-            return apr_psprintf(cmd->pool, "%s: '%s': depth must be from 4 "
-                                "to %d", dir, arg, MG_XMLRPC_DEPTH_CAP);
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s': depth must be from 4 "
+                                "to %d",
+                                dir, arg, MG_XMLRPC_DEPTH_CAP);
         }
         if (k == MEMGUARD_XL_NAME && val > 0) {
-            return apr_psprintf(cmd->pool, "%s: '%s': name must be at most "
-                                "%d bytes", dir, arg, MG_XMLRPC_NAME_CAP);
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s': name must be at most "
+                                "%d bytes",
+                                dir, arg, MG_XMLRPC_NAME_CAP);
         }
-        return apr_psprintf(cmd->pool, "%s: '%s': %s must be more than 0",
-                            dir, arg, field ? field : xl_keys[k].key);
+        return apr_psprintf(cmd->pool, "%s: '%s': %s must be more than 0", dir,
+                            arg, field ? field : xl_keys[k].key);
     }
     xr->limits[k] = val;
     xr->limits_set |= 1u << k;
@@ -228,12 +230,11 @@ const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg,
 const char *memguard_set_spool_memory(cmd_parms *cmd, void *dcfg,
                                       const char *arg)
 {
-    return memguard_parse_size(
-        cmd, arg, &memguard_xr_get(cmd->pool, dcfg)->spool_memory);
+    return memguard_parse_size(cmd, arg,
+                               &memguard_xr_get(cmd->pool, dcfg)->spool_memory);
 }
 
-const char *memguard_set_spool_dir(cmd_parms *cmd, void *dcfg,
-                                   const char *arg)
+const char *memguard_set_spool_dir(cmd_parms *cmd, void *dcfg, const char *arg)
 {
     const char *path = ap_server_root_relative(cmd->pool, arg);
     apr_finfo_t fi;
@@ -269,10 +270,10 @@ typedef struct {
     request_rec *r;
     apr_bucket_brigade *mem; /* heap buckets while the body fits */
     apr_off_t mem_len;
-    apr_int64_t mem_max;     /* MemGuardSpoolMemory */
-    const char *dir;         /* MemGuardSpoolDir */
-    apr_file_t *file;        /* once past mem_max: unlinked already */
-    apr_off_t len;           /* bytes spooled */
+    apr_int64_t mem_max; /* MemGuardSpoolMemory */
+    const char *dir;     /* MemGuardSpoolDir */
+    apr_file_t *file;    /* once past mem_max: unlinked already */
+    apr_off_t len;       /* bytes spooled */
 } xr_spool;
 
 static apr_status_t unlink_cleanup(void *path)
@@ -406,19 +407,17 @@ static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb,
     apr_status_t rv;
 
     if (APR_BRIGADE_EMPTY(rp->bb)) {
-        if (rp->passthrough || (mode != AP_MODE_READBYTES &&
-                                mode != AP_MODE_GETLINE &&
-                                mode != AP_MODE_SPECULATIVE)) {
+        if (rp->passthrough ||
+            (mode != AP_MODE_READBYTES && mode != AP_MODE_GETLINE &&
+             mode != AP_MODE_SPECULATIVE)) {
             return ap_get_brigade(f->next, bb, mode, block, readbytes);
         }
-        APR_BRIGADE_INSERT_TAIL(
-            bb, apr_bucket_eos_create(f->c->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
         return APR_SUCCESS;
     }
     if (mode == AP_MODE_GETLINE) {
-        rv = apr_brigade_split_line(bb, rp->bb, block,
-                                    readbytes > 0 ? readbytes
-                                                  : HUGE_STRING_LEN);
+        rv = apr_brigade_split_line(
+            bb, rp->bb, block, readbytes > 0 ? readbytes : HUGE_STRING_LEN);
     }
     else if (mode == AP_MODE_READBYTES || mode == AP_MODE_SPECULATIVE) {
         if (readbytes <= 0) {
@@ -451,8 +450,7 @@ static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb,
         return ap_get_brigade(f->next, bb, mode, block, readbytes);
     }
     if (rv == APR_SUCCESS && !rp->passthrough && APR_BRIGADE_EMPTY(rp->bb)) {
-        APR_BRIGADE_INSERT_TAIL(
-            bb, apr_bucket_eos_create(f->c->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
     }
     return rv;
 }
@@ -521,13 +519,13 @@ static int xr_check_body(xr_call *c)
         return 0;
     }
     c->body_checked = 1;
-    return xr_verdict(
-        c, MG_REASON_METHOD_BODY,
-        apr_psprintf(c->r->pool,
-                     "%s%" APR_OFF_T_FMT " bytes > limit %" APR_INT64_T_FMT
-                     " for '%s' (%s)",
-                     declared ? "" : "at least ", n, c->max_body,
-                     c->max_body_method, c->max_body_rule->text));
+    return xr_verdict(c, MG_REASON_METHOD_BODY,
+                      apr_psprintf(c->r->pool,
+                                   "%s%" APR_OFF_T_FMT
+                                   " bytes > limit %" APR_INT64_T_FMT
+                                   " for '%s' (%s)",
+                                   declared ? "" : "at least ", n, c->max_body,
+                                   c->max_body_method, c->max_body_rule->text));
 }
 
 static const memguard_rule *xr_match(xr_call *c, const char *name, size_t len)
@@ -763,8 +761,7 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
                         r, MG_REASON_BODY_SIZE,
                         apr_psprintf(r->pool,
                                      "more than %" APR_INT64_T_FMT
-                                     " bytes > limit %" APR_INT64_T_FMT
-                                     " (%s)",
+                                     " bytes > limit %" APR_INT64_T_FMT " (%s)",
                                      bound, bound, bound_what));
                 }
                 /* DetectOnly: the rest is not held back; what is in hand
@@ -774,15 +771,15 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
                         r, MG_REASON_BODY_SIZE,
                         apr_psprintf(r->pool,
                                      "more than %" APR_INT64_T_FMT
-                                     " bytes > limit %" APR_INT64_T_FMT
-                                     " (%s)",
+                                     " bytes > limit %" APR_INT64_T_FMT " (%s)",
                                      bound, bound, bound_what));
                 }
-                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                              MGLOGNO(00208) "DetectOnly: body over %"
-                                             APR_INT64_T_FMT " bytes: not "
-                                             "inspected further",
-                              bound);
+                ap_log_rerror(
+                    APLOG_MARK, APLOG_DEBUG, 0, r,
+                    MGLOGNO(00208) "DetectOnly: body over %" APR_INT64_T_FMT
+                                   " bytes: not "
+                                   "inspected further",
+                    bound);
                 passthrough = 1;
             }
             if (spool_write(sp, data, n) != APR_SUCCESS) {
@@ -869,19 +866,17 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     if (APLOG_R_IS_LEVEL(r, APLOG_DEBUG)) {
         const mg_xmlrpc_counters_t *n = mg_xmlrpc_counters(x);
         const char *m = mg_xmlrpc_method(x);
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      MGLOGNO(00201) "inspected %s%s: %" APR_OFF_T_FMT
-                                     " bytes spooled (%s), depth %u, "
-                                     "elements %u, items %u, members %u, "
-                                     "multicall %u, longest string %"
-                                     APR_UINT64_T_FMT "; %"
-                                     APR_TIME_T_FMT " us",
-                      m ? m : "(no method)",
-                      passthrough ? " (partly, DetectOnly)" : "", sp->len,
-                      sp->file ? "file" : "memory", n->depth_max,
-                      n->elements, n->items_max, n->members_max,
-                      n->multicall, n->string_max,
-                      apr_time_now() - started);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_DEBUG, 0, r,
+            MGLOGNO(00201) "inspected %s%s: %" APR_OFF_T_FMT
+                           " bytes spooled (%s), depth %u, "
+                           "elements %u, items %u, members %u, "
+                           "multicall %u, longest string %" APR_UINT64_T_FMT
+                           "; %" APR_TIME_T_FMT " us",
+            m ? m : "(no method)", passthrough ? " (partly, DetectOnly)" : "",
+            sp->len, sp->file ? "file" : "memory", n->depth_max, n->elements,
+            n->items_max, n->members_max, n->multicall, n->string_max,
+            apr_time_now() - started);
     }
     return OK;
 }

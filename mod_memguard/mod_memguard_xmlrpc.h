@@ -40,15 +40,15 @@ typedef struct {
 /* The per-directory part owned by these two files (memguard_dir_conf.xr).
  * NULL in a section that sets none of it. */
 struct memguard_xr_conf {
-    int xmlrpc;                  /* MemGuardXmlRpc: 1 On, 0 Off, or UNSET */
-    unsigned limits_set;         /* bit (1 << key) per key set here */
+    int xmlrpc;          /* MemGuardXmlRpc: 1 On, 0 Off, or UNSET */
+    unsigned limits_set; /* bit (1 << key) per key set here */
     uint64_t limits[MEMGUARD_XL__COUNT]; /* counts or bytes, per key */
     /* MemGuardMethod rules (memguard_rule *), in matching order: this
      * section's in directive order, then the enclosing scopes' (merge);
      * NULL when none apply */
     apr_array_header_t *rules;
-    apr_int64_t spool_memory;    /* MemGuardSpoolMemory, bytes; UNSET */
-    const char *spool_dir;       /* MemGuardSpoolDir; NULL: unset */
+    apr_int64_t spool_memory; /* MemGuardSpoolMemory, bytes; UNSET */
+    const char *spool_dir;    /* MemGuardSpoolDir; NULL: unset */
 };
 
 /* mod_memguard_xmlrpc.c: c's xr part, made empty (all UNSET) if absent. */
@@ -62,10 +62,10 @@ const memguard_rule *memguard_rule_match(const apr_array_header_t *rules,
 
 /* One per-method concurrency slot a call needs. */
 typedef struct {
-    uint32_t method;          /* board method index */
-    uint32_t limit;           /* the rule's concurrency= */
-    apr_int64_t queue_us;     /* the rule's queue-timeout= */
-    const char *name;         /* method name, for messages */
+    uint32_t method;      /* board method index */
+    uint32_t limit;       /* the rule's concurrency= */
+    apr_int64_t queue_us; /* the rule's queue-timeout= */
+    const char *name;     /* method name, for messages */
     const memguard_rule *rule;
     int held;
 } memguard_hold;
