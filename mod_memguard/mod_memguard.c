@@ -31,6 +31,10 @@ static void memguard_register_hooks(apr_pool_t *p)
     /* Admission from the sampler's verdict: header_parser REALLY_FIRST,
      * before the body check, one atomic load per request. */
     memguard_gate_register(p);
+    /* MemGuardXmlRpc: the first handler reads, inspects and spools the
+     * body, applies MemGuardMethod rules, then declines to the real
+     * handler, which reads a replay (MEMGUARD_REPLAY input filter). */
+    memguard_xmlrpc_register(p);
 }
 
 AP_DECLARE_MODULE(memguard) = {

@@ -100,6 +100,9 @@ typedef struct {
     int shed_exempt;
     /* MemGuardThrottleMaxBody: bytes; 0 = no limit; UNSET */
     apr_int64_t throttle_max_body;
+    /* MemGuardXmlRpc, MemGuardXmlLimits, MemGuardMethod, MemGuardSpool*
+     * (mod_memguard_xmlrpc.h); NULL when this section sets none of them */
+    struct memguard_xr_conf *xr;
 } memguard_dir_conf;
 
 /* Defaults applied when a field is still UNSET at request time. */
@@ -231,6 +234,29 @@ void memguard_respcap_register(apr_pool_t *p);
  * Does nothing when MemGuardEngine is Off.
  */
 void memguard_respcap_set_limit(request_rec *r, apr_int64_t limit);
+
+/* mod_memguard_xmlrpc.c: MemGuardXmlRpc (inspect before dispatch, spool,
+ * replay) and its directives; mod_memguard_rules.c: MemGuardMethod. */
+struct memguard_xr_conf *memguard_xr_merge(apr_pool_t *p,
+                                           struct memguard_xr_conf *base,
+                                           struct memguard_xr_conf *add);
+const char *memguard_set_xmlrpc(cmd_parms *cmd, void *dcfg, int on);
+const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg,
+                                    const char *arg);
+const char *memguard_set_spool_memory(cmd_parms *cmd, void *dcfg,
+                                      const char *arg);
+const char *memguard_set_spool_dir(cmd_parms *cmd, void *dcfg, const char *arg);
+const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
+                                char *const argv[]);
+void memguard_xmlrpc_register(apr_pool_t *p);
+
+/*
+ * mod_memguard_gate.c: the verdict gate for a call whose method is known
+ * (after inspection, before dispatch). expensive: a MemGuardMethod rule
+ * marks the method (or, for a multicall, any inner method) expensive.
+ * Returns OK, or the refusal's return value (memguard_refuse()).
+ */
+int memguard_gate_method(request_rec *r, int expensive);
 
 /* mod_memguard_recycle.c: mark the child serving r for recycling
  * (DESIGN.md section 6); `why` goes into the INFO log line. */

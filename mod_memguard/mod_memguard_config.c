@@ -70,6 +70,7 @@ void *memguard_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->max_response = MERGE(max_response);
     c->shed_exempt = MERGE(shed_exempt);
     c->throttle_max_body = MERGE(throttle_max_body);
+    c->xr = memguard_xr_merge(p, base->xr, add->xr);
     return c;
 }
 
@@ -746,4 +747,26 @@ const command_rec memguard_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "while throttling, refuse request bodies larger than this "
                   "(default 1M; 0 = no limit)"),
+    /* mod_memguard_xmlrpc.c, mod_memguard_rules.c */
+    AP_INIT_FLAG("MemGuardXmlRpc", memguard_set_xmlrpc, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: inspect XML-RPC calls (POST) before the handler runs; "
+                 "default Off"),
+    AP_INIT_ITERATE("MemGuardXmlLimits", memguard_set_xml_limits, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "key=value ...: depth, elements, params, items, members, "
+                    "string, name, multicall, token"),
+    AP_INIT_TAKE_ARGV("MemGuardMethod", memguard_set_method, NULL,
+                      RSRC_CONF | ACCESS_CONF,
+                      "PATTERN action...: allow | deny | max-body=SIZE | "
+                      "max-response=SIZE | concurrency=N | "
+                      "queue-timeout=DURATION | expensive"),
+    AP_INIT_TAKE1("MemGuardSpoolMemory", memguard_set_spool_memory, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "bytes of an inspected body kept in memory before it "
+                  "goes to a file (default 256K)"),
+    AP_INIT_TAKE1("MemGuardSpoolDir", memguard_set_spool_dir, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "directory for spooled bodies (default: the system's "
+                  "temporary directory)"),
     {NULL}};

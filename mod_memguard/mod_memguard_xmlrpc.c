@@ -1,0 +1,950 @@
+/*
+ * mod_memguard_xmlrpc.c - MemGuardXmlRpc: inspect an XML-RPC call before
+ * the application sees a byte of it.
+ *
+ * For a POST to a location with MemGuardXmlRpc On, the first handler hook
+ * reads the whole body through the input filter chain (so mod_deflate's
+ * inflating filter and MEMGUARD_BODY run first: what is inspected and
+ * counted is what the application would read), feeds every chunk to the
+ * streaming inspector (mg_xmlrpc.h) and spools it: in memory up to
+ * MemGuardSpoolMemory, then in an unlinked temporary file. The inspector
+ * reports each methodName as soon as it is parsed, top-level and every
+ * inner call of a system.multicall, and the MemGuardMethod rules
+ * (mod_memguard_rules.c) are applied right there: a denied method stops
+ * the read at once. Only an accepted call goes on: the verdict gate, the
+ * per-method concurrency slots, the per-method response cap, then the
+ * handler declines to the real handler (mod_wsgi...), which reads an exact
+ * replay of the spooled bytes from the MEMGUARD_REPLAY input filter, with
+ * a Content-Length (a chunked or inflated body gets its true length).
+ *
+ * A refused call never reaches the application: nothing half-executed.
+ */
+#include <errno.h>
+
+#include "apr_file_io.h"
+#include "apr_file_info.h"
+#include "apr_time.h"
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include "mod_memguard_xmlrpc.h"
+#include "mg_board.h"
+
+/* MemGuardSpoolMemory default: a few hundred ordinary calls' worth; Koji's
+ * uploadFile chunks (1.4 MB of base64) go to a file. */
+#define MEMGUARD_DEFAULT_SPOOL_MEMORY (256 * 1024)
+
+/*
+ * The bound on an inspected body when MemGuardMaxRequestBody is 0 (no
+ * limit): an inspected body is held until it is judged, on disk past
+ * MemGuardSpoolMemory, so an unbounded one could fill the spool
+ * directory. 64 MiB is sixteen times the Koji hub's own default
+ * MaxRequestLength (4 MiB); set MemGuardMaxRequestBody to choose.
+ */
+#define MEMGUARD_XMLRPC_BODY_BOUND ((apr_int64_t)64 << 20)
+
+/* Bytes asked of the input filters per read. */
+#define MEMGUARD_XR_READ (64 * 1024)
+
+/* Distinct board methods one call can need a concurrency slot of. */
+#define MEMGUARD_XR_HOLDS (MEMGUARD_BOARD_METHODS + 1)
+
+/* ---- configuration ------------------------------------------------------- */
+
+static const struct {
+    const char *key;
+    int is_size; /* bytes (512K, 16M); else a plain count */
+} xl_keys[MEMGUARD_XL__COUNT] = {
+    [MEMGUARD_XL_DEPTH] = {"depth", 0},
+    [MEMGUARD_XL_ELEMENTS] = {"elements", 0},
+    [MEMGUARD_XL_PARAMS] = {"params", 0},
+    [MEMGUARD_XL_ITEMS] = {"items", 0},
+    [MEMGUARD_XL_MEMBERS] = {"members", 0},
+    [MEMGUARD_XL_STRING] = {"string", 1},
+    [MEMGUARD_XL_NAME] = {"name", 1},
+    [MEMGUARD_XL_MULTICALL] = {"multicall", 0},
+    [MEMGUARD_XL_TOKEN] = {"token", 1},
+};
+
+static void xl_apply(mg_xmlrpc_limits_t *l, int key, uint64_t v)
+{
+    switch (key) {
+    case MEMGUARD_XL_DEPTH:
+        l->depth = (uint32_t)v;
+        break;
+    case MEMGUARD_XL_ELEMENTS:
+        l->elements = (uint32_t)v;
+        break;
+    case MEMGUARD_XL_PARAMS:
+        l->params = (uint32_t)v;
+        break;
+    case MEMGUARD_XL_ITEMS:
+        l->items = (uint32_t)v;
+        break;
+    case MEMGUARD_XL_MEMBERS:
+        l->members = (uint32_t)v;
+        break;
+    case MEMGUARD_XL_STRING:
+        l->string = v;
+        break;
+    case MEMGUARD_XL_NAME:
+        l->name = (uint32_t)v;
+        break;
+    case MEMGUARD_XL_MULTICALL:
+        l->multicall = (uint32_t)v;
+        break;
+    case MEMGUARD_XL_TOKEN:
+        l->token = (uint32_t)v;
+        break;
+    }
+}
+
+struct memguard_xr_conf *memguard_xr_get(apr_pool_t *p, memguard_dir_conf *c)
+{
+    if (c->xr == NULL) {
+        c->xr = apr_pcalloc(p, sizeof(*c->xr));
+        c->xr->xmlrpc = MEMGUARD_UNSET;
+        c->xr->spool_memory = MEMGUARD_UNSET;
+    }
+    return c->xr;
+}
+
+/*
+ * Per key: what a section sets overrides the enclosing scope, key by key
+ * for MemGuardXmlLimits. MemGuardMethod rules accumulate: this section's
+ * first (in directive order), then the enclosing scope's, so an inner
+ * rule for a method shadows an outer one (first match wins).
+ */
+struct memguard_xr_conf *memguard_xr_merge(apr_pool_t *p,
+                                           struct memguard_xr_conf *base,
+                                           struct memguard_xr_conf *add)
+{
+    struct memguard_xr_conf *m;
+    int k;
+
+    if (add == NULL) {
+        return base;
+    }
+    if (base == NULL) {
+        return add;
+    }
+    m = apr_palloc(p, sizeof(*m));
+    m->xmlrpc = add->xmlrpc != MEMGUARD_UNSET ? add->xmlrpc : base->xmlrpc;
+    m->limits_set = base->limits_set | add->limits_set;
+    for (k = 0; k < MEMGUARD_XL__COUNT; k++) {
+        m->limits[k] =
+            (add->limits_set & (1u << k)) ? add->limits[k] : base->limits[k];
+    }
+    if (add->rules == NULL || base->rules == NULL) {
+        m->rules = add->rules ? add->rules : base->rules;
+    }
+    else {
+        m->rules = apr_array_append(p, add->rules, base->rules);
+    }
+    m->spool_memory = add->spool_memory != MEMGUARD_UNSET ? add->spool_memory
+                                                          : base->spool_memory;
+    m->spool_dir = add->spool_dir ? add->spool_dir : base->spool_dir;
+    return m;
+}
+
+const char *memguard_set_xmlrpc(cmd_parms *cmd, void *dcfg, int on)
+{
+    memguard_xr_get(cmd->pool, dcfg)->xmlrpc = on ? 1 : 0;
+    return NULL;
+}
+
+const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    struct memguard_xr_conf *xr = memguard_xr_get(cmd->pool, dcfg);
+    const char *dir = cmd->directive->directive;
+    const char *eq = strchr(arg, '=');
+    const char *v, *field = NULL, *err;
+    mg_xmlrpc_limits_t l;
+    uint64_t val;
+    int k;
+
+    if (eq == NULL || eq == arg || eq[1] == '\0') {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not key=value", dir, arg);
+    }
+    v = eq + 1;
+    for (k = 0; k < MEMGUARD_XL__COUNT; k++) {
+        if (strlen(xl_keys[k].key) == (size_t)(eq - arg) &&
+            !strncmp(arg, xl_keys[k].key, (size_t)(eq - arg))) {
+            break;
+        }
+    }
+    if (k == MEMGUARD_XL__COUNT) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s': unknown key (depth, elements, params, "
+                            "items, members, string, name, multicall, token)",
+                            dir, arg);
+    }
+    if (xl_keys[k].is_size) {
+        apr_int64_t sz;
+        if ((err = memguard_parse_size(cmd, v, &sz)) != NULL) {
+            return apr_psprintf(cmd->pool, "%s (in '%s')", err, arg);
+        }
+        val = (uint64_t)sz;
+    }
+    else {
+        char *end;
+        apr_int64_t n;
+
+        errno = 0;
+        n = apr_strtoi64(v, &end, 10);
+        if (*v < '0' || *v > '9' || *end != '\0' || n < 0 || errno == ERANGE) {
+            return apr_psprintf(
+                cmd->pool, "%s: '%s': '%s' is not a whole number", dir, arg, v);
+        }
+        val = (uint64_t)n;
+    }
+    if (k != MEMGUARD_XL_STRING && val > UINT32_MAX) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is too large", dir, arg);
+    }
+    /* The core knows which values it can work with (zero limits, depth
+     * under 4 or over libxml2's own cap...). */
+    mg_xmlrpc_limits_default(&l);
+    xl_apply(&l, k, val);
+    if (mg_xmlrpc_limits_check(&l, &field) != 0) {
+        if (k == MEMGUARD_XL_DEPTH) {
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s': depth must be from 4 "
+                                "to %d",
+                                dir, arg, MG_XMLRPC_DEPTH_CAP);
+        }
+        if (k == MEMGUARD_XL_NAME && val > 0) {
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s': name must be at most "
+                                "%d bytes",
+                                dir, arg, MG_XMLRPC_NAME_CAP);
+        }
+        return apr_psprintf(cmd->pool, "%s: '%s': %s must be more than 0", dir,
+                            arg, field ? field : xl_keys[k].key);
+    }
+    xr->limits[k] = val;
+    xr->limits_set |= 1u << k;
+    return NULL;
+}
+
+const char *memguard_set_spool_memory(cmd_parms *cmd, void *dcfg,
+                                      const char *arg)
+{
+    return memguard_parse_size(cmd, arg,
+                               &memguard_xr_get(cmd->pool, dcfg)->spool_memory);
+}
+
+const char *memguard_set_spool_dir(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    if (path == NULL) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid path",
+                            cmd->directive->directive, arg);
+    }
+    rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool);
+    if (rv != APR_SUCCESS || fi.filetype != APR_DIR) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a directory",
+                            cmd->directive->directive, arg);
+    }
+    memguard_xr_get(cmd->pool, dcfg)->spool_dir = path;
+    return NULL;
+}
+
+static const struct memguard_xr_conf *xr_conf(const request_rec *r)
+{
+    const memguard_dir_conf *c =
+        ap_get_module_config(r->per_dir_config, &memguard_module);
+
+    return c->xr;
+}
+
+/* The system's temporary directory, found once in post_config. */
+static const char *xr_tmpdir = "/tmp";
+
+/* ---- spool ------------------------------------------------------------- */
+
+typedef struct {
+    request_rec *r;
+    apr_bucket_brigade *mem; /* heap buckets while the body fits */
+    apr_off_t mem_len;
+    apr_int64_t mem_max; /* MemGuardSpoolMemory */
+    const char *dir;     /* MemGuardSpoolDir */
+    apr_file_t *file;    /* once past mem_max: unlinked already */
+    apr_off_t len;       /* bytes spooled */
+} xr_spool;
+
+static apr_status_t unlink_cleanup(void *path)
+{
+    apr_pool_t *p = NULL;
+
+    if (apr_pool_create(&p, NULL) == APR_SUCCESS) {
+        apr_file_remove(path, p);
+        apr_pool_destroy(p);
+    }
+    return APR_SUCCESS;
+}
+
+/* Move what is in memory to a fresh temporary file, unlinked at once: it
+ * lives exactly as long as its descriptor (the request), whatever way the
+ * process ends. */
+static apr_status_t spool_to_file(xr_spool *sp)
+{
+    request_rec *r = sp->r;
+    char *path = apr_pstrcat(r->pool, sp->dir, "/memguard-spool-XXXXXX", NULL);
+    apr_bucket *e;
+    apr_status_t rv;
+
+    rv = apr_file_mktemp(&sp->file, path,
+                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE |
+                             APR_FOPEN_EXCL,
+                         r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      MGLOGNO(00202) "cannot create a spool file in %s "
+                                     "(MemGuardSpoolDir)",
+                      sp->dir);
+        sp->file = NULL;
+        return rv;
+    }
+    rv = apr_file_remove(path, r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
+                      MGLOGNO(00203) "cannot unlink spool file %s now: it is "
+                                     "removed when the request ends",
+                      path);
+        apr_pool_cleanup_register(r->pool, path, unlink_cleanup,
+                                  apr_pool_cleanup_null);
+    }
+    for (e = APR_BRIGADE_FIRST(sp->mem); e != APR_BRIGADE_SENTINEL(sp->mem);
+         e = APR_BUCKET_NEXT(e)) {
+        const char *data;
+        apr_size_t n;
+
+        rv = apr_bucket_read(e, &data, &n, APR_BLOCK_READ);
+        if (rv == APR_SUCCESS) {
+            rv = apr_file_write_full(sp->file, data, n, NULL);
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    apr_brigade_cleanup(sp->mem);
+    sp->mem_len = 0;
+    return APR_SUCCESS;
+}
+
+static apr_status_t spool_write(xr_spool *sp, const char *data, apr_size_t n)
+{
+    apr_status_t rv;
+
+    if (sp->file == NULL && sp->mem_len + (apr_off_t)n <= sp->mem_max) {
+        /* Copied into 8 KB heap buckets: the socket's buffers go back at
+         * once, and many tiny chunks do not cost a bucket each. */
+        rv = apr_brigade_write(sp->mem, NULL, NULL, data, n);
+        sp->mem_len += (apr_off_t)n;
+    }
+    else {
+        if (sp->file == NULL && (rv = spool_to_file(sp)) != APR_SUCCESS) {
+            return rv;
+        }
+        rv = apr_file_write_full(sp->file, data, n, NULL);
+        if (rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, sp->r,
+                          MGLOGNO(00204) "cannot write to a spool file in %s "
+                                         "(MemGuardSpoolDir)",
+                          sp->dir);
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        sp->len += (apr_off_t)n;
+    }
+    return rv;
+}
+
+/* The spooled bytes as a brigade: the heap buckets, or the file. */
+static apr_bucket_brigade *spool_brigade(xr_spool *sp)
+{
+    apr_bucket *e;
+
+    if (sp->file == NULL) {
+        return sp->mem;
+    }
+    apr_brigade_insert_file(sp->mem, sp->file, 0, sp->len, sp->r->pool);
+    /* Read in 8 KB heap buckets, not a mapping per piece the handler
+     * asks for. */
+    for (e = APR_BRIGADE_FIRST(sp->mem); e != APR_BRIGADE_SENTINEL(sp->mem);
+         e = APR_BUCKET_NEXT(e)) {
+        if (APR_BUCKET_IS_FILE(e)) {
+            apr_bucket_file_enable_mmap(e, 0);
+        }
+    }
+    return sp->mem;
+}
+
+/* ---- replay -------------------------------------------------------------- */
+
+typedef struct {
+    apr_bucket_brigade *bb; /* what is left to hand over */
+    int passthrough;        /* body not all read: go on below afterwards */
+} xr_replay;
+
+/*
+ * MEMGUARD_REPLAY: hands the handler the spooled body, byte for byte, then
+ * EOS (in the same brigade as the last bytes, so a reader that stops at
+ * EOS needs no extra call). It never reads below itself: the body was
+ * read to its end already. Under DetectOnly a body over the bound was not
+ * all read; then the rest comes from below once the spool is empty.
+ */
+static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb,
+                                  ap_input_mode_t mode, apr_read_type_e block,
+                                  apr_off_t readbytes)
+{
+    xr_replay *rp = f->ctx;
+    apr_bucket *e;
+    apr_status_t rv;
+
+    if (APR_BRIGADE_EMPTY(rp->bb)) {
+        if (rp->passthrough ||
+            (mode != AP_MODE_READBYTES && mode != AP_MODE_GETLINE &&
+             mode != AP_MODE_SPECULATIVE)) {
+            return ap_get_brigade(f->next, bb, mode, block, readbytes);
+        }
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
+        return APR_SUCCESS;
+    }
+    if (mode == AP_MODE_GETLINE) {
+        rv = apr_brigade_split_line(
+            bb, rp->bb, block, readbytes > 0 ? readbytes : HUGE_STRING_LEN);
+    }
+    else if (mode == AP_MODE_READBYTES || mode == AP_MODE_SPECULATIVE) {
+        if (readbytes <= 0) {
+            readbytes = AP_IOBUFSIZE;
+        }
+        rv = apr_brigade_partition(rp->bb, readbytes, &e);
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
+            return rv;
+        }
+        rv = APR_SUCCESS;
+        if (mode == AP_MODE_SPECULATIVE) {
+            apr_bucket *b, *copy;
+            for (b = APR_BRIGADE_FIRST(rp->bb); b != e;
+                 b = APR_BUCKET_NEXT(b)) {
+                rv = apr_bucket_copy(b, &copy);
+                if (rv != APR_SUCCESS) {
+                    return rv;
+                }
+                APR_BRIGADE_INSERT_TAIL(bb, copy);
+            }
+            return APR_SUCCESS;
+        }
+        while (APR_BRIGADE_FIRST(rp->bb) != e) {
+            apr_bucket *b = APR_BRIGADE_FIRST(rp->bb);
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(bb, b);
+        }
+    }
+    else {
+        return ap_get_brigade(f->next, bb, mode, block, readbytes);
+    }
+    if (rv == APR_SUCCESS && !rp->passthrough && APR_BRIGADE_EMPTY(rp->bb)) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
+    }
+    return rv;
+}
+
+static ap_filter_rec_t *replay_handle;
+
+/* ---- inspection ---------------------------------------------------------- */
+
+typedef struct {
+    request_rec *r;
+    memguard_req_ctx *ctx;
+    const apr_array_header_t *rules;
+    int detect;
+    apr_off_t declared; /* Content-Length of an unencoded body, or -1 */
+    apr_off_t seen;     /* decoded bytes read so far */
+
+    /* the first refusal a rule decided (On), with its reason and text */
+    int verdict;
+    mg_reason_t reason;
+    const char *detail;
+    int detect_noted; /* DetectOnly: one rule decision logged */
+    int body_checked; /* max-body decided once */
+
+    /* what the matched rules ask of this call */
+    apr_int64_t max_body;
+    const memguard_rule *max_body_rule;
+    const char *max_body_method;
+    apr_int64_t max_response;
+    int expensive;
+    memguard_hold holds[MEMGUARD_XR_HOLDS];
+    int nholds;
+
+    /* the last lookup: a multicall usually repeats one method */
+    char *last_name;
+    const memguard_rule *last_rule;
+    int have_last;
+} xr_call;
+
+/* Record a rule's refusal; nonzero stops the inspector (never under
+ * DetectOnly, where the first decision is logged and the read goes on). */
+static int xr_verdict(xr_call *c, mg_reason_t reason, const char *detail)
+{
+    if (c->detect) {
+        if (!c->detect_noted) {
+            c->detect_noted = 1;
+            memguard_refuse(c->r, reason, detail);
+        }
+        return 0;
+    }
+    if (!c->verdict) {
+        c->verdict = 1;
+        c->reason = reason;
+        c->detail = detail;
+    }
+    return 1;
+}
+
+/* max-body= is known once a methodName is: compare the declared length
+ * (known up front) or what has been read so far. */
+static int xr_check_body(xr_call *c)
+{
+    int declared = c->declared >= 0 && c->declared >= c->seen;
+    apr_off_t n = declared ? c->declared : c->seen;
+
+    if (c->max_body <= 0 || n <= c->max_body || c->body_checked) {
+        return 0;
+    }
+    c->body_checked = 1;
+    return xr_verdict(c, MG_REASON_METHOD_BODY,
+                      apr_psprintf(c->r->pool,
+                                   "%s%" APR_OFF_T_FMT
+                                   " bytes > limit %" APR_INT64_T_FMT
+                                   " for '%s' (%s)",
+                                   declared ? "" : "at least ", n, c->max_body,
+                                   c->max_body_method, c->max_body_rule->text));
+}
+
+static const memguard_rule *xr_match(xr_call *c, const char *name, size_t len)
+{
+    if (c->have_last && !strcmp(c->last_name, name)) {
+        return c->last_rule;
+    }
+    c->last_rule = memguard_rule_match(c->rules, name);
+    memcpy(c->last_name, name, len + 1);
+    c->have_last = 1;
+    return c->last_rule;
+}
+
+static void xr_add_hold(xr_call *c, uint32_t method, const memguard_rule *rule,
+                        const char *name)
+{
+    int i;
+
+    for (i = 0; i < c->nholds; i++) {
+        if (c->holds[i].method == method) {
+            return;
+        }
+    }
+    if (c->nholds == MEMGUARD_XR_HOLDS) {
+        return; /* cannot happen: one entry per board method */
+    }
+    c->holds[c->nholds].method = method;
+    c->holds[c->nholds].limit = rule->concurrency;
+    c->holds[c->nholds].queue_us = rule->queue_us;
+    c->holds[c->nholds].name = apr_pstrdup(c->r->pool, name);
+    c->holds[c->nholds].rule = rule;
+    c->holds[c->nholds].held = 0;
+    c->nholds++;
+}
+
+/* The inspector's methodName callback (mg_xmlrpc.h): the top-level name,
+ * then every inner call of a system.multicall, in document order. */
+static int xr_method_cb(void *baton, const char *name, size_t len, int inner,
+                        uint32_t index, mg_reason_t *reason)
+{
+    xr_call *c = baton;
+    request_rec *r = c->r;
+    mg_board_t *board = memguard_board();
+    const memguard_rule *rule;
+    uint32_t method = UINT32_MAX;
+
+    if (!inner) {
+        /* Known from here on: refusals and statistics are per method. */
+        if (board != NULL) {
+            method = mg_board_method_get(board, name, len);
+            c->ctx->method_idx = method;
+        }
+        apr_table_setn(r->notes, "memguard-method",
+                       apr_pstrmemdup(r->pool, name, len));
+    }
+    rule = xr_match(c, name, len);
+    if (rule == NULL) {
+        return 0;
+    }
+    if (rule->deny) {
+        *reason = MG_REASON_METHOD_DENIED;
+        return xr_verdict(
+            c, MG_REASON_METHOD_DENIED,
+            inner ? apr_psprintf(r->pool,
+                                 "'%s' in call %u of system.multicall (%s)",
+                                 name, index + 1, rule->text)
+                  : apr_psprintf(r->pool, "'%s' (%s)", name, rule->text));
+    }
+    c->expensive |= rule->expensive;
+    if (rule->max_body > 0 &&
+        (c->max_body == 0 || rule->max_body < c->max_body)) {
+        c->max_body = rule->max_body;
+        c->max_body_rule = rule;
+        c->max_body_method = apr_pstrmemdup(r->pool, name, len);
+    }
+    if (rule->max_response > 0 &&
+        (c->max_response == 0 || rule->max_response < c->max_response)) {
+        c->max_response = rule->max_response;
+    }
+    if (rule->concurrency > 0 && board != NULL) {
+        if (method == UINT32_MAX) {
+            method = mg_board_method_get(board, name, len);
+        }
+        xr_add_hold(c, method, rule, name);
+    }
+    if (xr_check_body(c)) {
+        *reason = MG_REASON_METHOD_BODY;
+        return 1;
+    }
+    return 0;
+}
+
+static apr_status_t xr_free_inspector(void *x)
+{
+    mg_xmlrpc_free(x);
+    return APR_SUCCESS;
+}
+
+/* The refusal text for the inspector's own decisions. */
+static const char *xr_detail(request_rec *r, const mg_xmlrpc_refusal_t *rf)
+{
+    if (rf->reason == MG_REASON_XML_LIMIT) {
+        return apr_psprintf(r->pool, "%s (MemGuardXmlLimits %s)", rf->text,
+                            rf->what);
+    }
+    return rf->text;
+}
+
+static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
+                      const struct memguard_xr_conf *xr)
+{
+    apr_int64_t max_body = memguard_max_body(r);
+    apr_int64_t bound = max_body > 0 ? max_body : MEMGUARD_XMLRPC_BODY_BOUND;
+    const char *bound_what =
+        max_body > 0 ? "MemGuardMaxRequestBody"
+                     : "MemGuardXmlRpc bound without MemGuardMaxRequestBody";
+    apr_time_t started = apr_time_now();
+    mg_xmlrpc_limits_t lim;
+    mg_xmlrpc_state_t st = MG_XR_CONTINUE;
+    mg_xmlrpc_t *x = NULL;
+    xr_call *c;
+    xr_spool *sp;
+    xr_replay *rp;
+    apr_bucket_brigade *bb;
+    const char *cl;
+    int k, rc, eos = 0, passthrough = 0;
+
+    c = apr_pcalloc(r->pool, sizeof(*c));
+    c->r = r;
+    c->ctx = ctx;
+    c->rules = xr->rules;
+    c->detect = ctx->engine == MEMGUARD_ENGINE_DETECT;
+    c->declared = -1;
+
+    /* A declared length says up front what max-body= and the bound will
+     * find, unless a Content-Encoding makes the decoded body differ. */
+    cl = apr_table_get(r->headers_in, "Content-Length");
+    if (cl != NULL && !apr_table_get(r->headers_in, "Transfer-Encoding") &&
+        !apr_table_get(r->headers_in, "Content-Encoding")) {
+        apr_off_t n;
+        char *end;
+        if (apr_strtoff(&n, cl, &end, 10) == APR_SUCCESS && *end == '\0' &&
+            n >= 0) {
+            c->declared = n;
+        }
+    }
+    if (max_body <= 0 && c->declared > bound) {
+        rc = memguard_refuse(r, MG_REASON_BODY_SIZE,
+                             apr_psprintf(r->pool,
+                                          "%" APR_OFF_T_FMT
+                                          " bytes > limit %" APR_INT64_T_FMT
+                                          " (%s)",
+                                          c->declared, bound, bound_what));
+        /* DetectOnly: leave such a body alone, uninspected. */
+        return rc;
+    }
+
+    mg_xmlrpc_limits_default(&lim);
+    for (k = 0; k < MEMGUARD_XL__COUNT; k++) {
+        if (xr->limits_set & (1u << k)) {
+            xl_apply(&lim, k, xr->limits[k]);
+        }
+    }
+    c->last_name = apr_palloc(r->pool, (apr_size_t)lim.name + 1);
+    rc = mg_xmlrpc_new(&x, &lim, xr_method_cb, c);
+    if (rc != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      MGLOGNO(00205) "cannot create the XML-RPC inspector "
+                                     "(error %d)",
+                      rc);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_pool_cleanup_register(r->pool, x, xr_free_inspector,
+                              apr_pool_cleanup_null);
+
+    sp = apr_pcalloc(r->pool, sizeof(*sp));
+    sp->r = r;
+    sp->mem = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    sp->mem_max = xr->spool_memory != MEMGUARD_UNSET
+                      ? xr->spool_memory
+                      : MEMGUARD_DEFAULT_SPOOL_MEMORY;
+    sp->dir = xr->spool_dir ? xr->spool_dir : xr_tmpdir;
+
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    while (!eos && !passthrough) {
+        apr_bucket *e;
+        apr_status_t rv;
+
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                            APR_BLOCK_READ, MEMGUARD_XR_READ);
+        if (rv != APR_SUCCESS) {
+            /* AP_FILTER_ERROR: a filter (MEMGUARD_BODY, LimitRequestBody)
+             * has answered already; else the client went away or timed
+             * out, or sent a broken chunk. */
+            apr_brigade_cleanup(bb);
+            if (rv != AP_FILTER_ERROR) {
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
+                              MGLOGNO(00206) "reading the request body "
+                                             "failed after %" APR_OFF_T_FMT
+                                             " bytes",
+                              c->seen);
+            }
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+        for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+             e = APR_BUCKET_NEXT(e)) {
+            const char *data;
+            apr_size_t n;
+
+            if (APR_BUCKET_IS_EOS(e)) {
+                eos = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(e)) {
+                continue;
+            }
+            rv = apr_bucket_read(e, &data, &n, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS) {
+                apr_brigade_cleanup(bb);
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
+                              MGLOGNO(00207) "reading the request body "
+                                             "failed");
+                return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+            }
+            if (n == 0) {
+                continue;
+            }
+            c->seen += (apr_off_t)n;
+            if (c->seen > bound && !passthrough) {
+                if (!c->detect) {
+                    apr_brigade_cleanup(bb);
+                    return memguard_refuse(
+                        r, MG_REASON_BODY_SIZE,
+                        apr_psprintf(r->pool,
+                                     "more than %" APR_INT64_T_FMT
+                                     " bytes > limit %" APR_INT64_T_FMT " (%s)",
+                                     bound, bound, bound_what));
+                }
+                /* DetectOnly: the rest is not held back; what is in hand
+                 * is replayed, then the handler reads on from below. */
+                if (max_body <= 0) {
+                    memguard_refuse(
+                        r, MG_REASON_BODY_SIZE,
+                        apr_psprintf(r->pool,
+                                     "more than %" APR_INT64_T_FMT
+                                     " bytes > limit %" APR_INT64_T_FMT " (%s)",
+                                     bound, bound, bound_what));
+                }
+                ap_log_rerror(
+                    APLOG_MARK, APLOG_DEBUG, 0, r,
+                    MGLOGNO(00208) "DetectOnly: body over %" APR_INT64_T_FMT
+                                   " bytes: not "
+                                   "inspected further",
+                    bound);
+                passthrough = 1;
+            }
+            if (spool_write(sp, data, n) != APR_SUCCESS) {
+                apr_brigade_cleanup(bb);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            if (passthrough) {
+                continue;
+            }
+            if (st == MG_XR_CONTINUE) {
+                st = mg_xmlrpc_feed(x, data, n, 0);
+            }
+            if (st == MG_XR_CONTINUE) {
+                xr_check_body(c);
+            }
+            if (!c->detect && (st != MG_XR_CONTINUE || c->verdict)) {
+                break;
+            }
+        }
+        apr_brigade_cleanup(bb);
+        if (!c->detect && (st != MG_XR_CONTINUE || c->verdict)) {
+            break;
+        }
+    }
+    if (eos && st == MG_XR_CONTINUE) {
+        st = mg_xmlrpc_feed(x, NULL, 0, 1);
+    }
+
+    /* The verdict of the body. */
+    if (!passthrough && st != MG_XR_ACCEPT) {
+        const mg_xmlrpc_refusal_t *rf = mg_xmlrpc_refusal(x);
+
+        if (c->verdict) {
+            return memguard_refuse(r, c->reason, c->detail);
+        }
+        if (st == MG_XR_ERROR) {
+            /* Out of memory inside libxml2: ours, not the client's. */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          MGLOGNO(00209) "XML-RPC inspection failed: %s",
+                          rf ? rf->text : "?");
+            if (!c->detect) {
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+        else if (st == MG_XR_REJECT && rf != NULL) {
+            rc = memguard_refuse(r, rf->reason, xr_detail(r, rf));
+            if (rc != OK) {
+                return rc;
+            }
+        }
+    }
+    else if (c->verdict) { /* a rule refused it after the last byte */
+        return memguard_refuse(r, c->reason, c->detail);
+    }
+
+    /* Accepted (or DetectOnly): the gate, the slots, the response cap. */
+    rc = memguard_gate_method(r, c->expensive);
+    if (rc != OK) {
+        return rc;
+    }
+    rc = memguard_rules_hold(r, c->holds, c->nholds);
+    if (rc != OK) {
+        return rc;
+    }
+    if (c->max_response > 0) {
+        memguard_respcap_set_limit(r, c->max_response);
+    }
+
+    /* Hand the body over with its true length: a chunked or inflated
+     * body is now a plain one, so mod_wsgi accepts it without
+     * WSGIChunkedRequest. */
+    rp = apr_palloc(r->pool, sizeof(*rp));
+    rp->bb = spool_brigade(sp);
+    rp->passthrough = passthrough;
+    if (!passthrough) {
+        apr_table_setn(r->headers_in, "Content-Length",
+                       apr_off_t_toa(r->pool, sp->len));
+        apr_table_unset(r->headers_in, "Transfer-Encoding");
+        r->read_chunked = 0;
+        r->remaining = sp->len;
+    }
+    ap_add_input_filter_handle(replay_handle, rp, r, r->connection);
+
+    if (APLOG_R_IS_LEVEL(r, APLOG_DEBUG)) {
+        const mg_xmlrpc_counters_t *n = mg_xmlrpc_counters(x);
+        const char *m = mg_xmlrpc_method(x);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_DEBUG, 0, r,
+            MGLOGNO(00201) "inspected %s%s: %" APR_OFF_T_FMT
+                           " bytes spooled (%s), depth %u, "
+                           "elements %u, items %u, members %u, "
+                           "multicall %u, longest string %" APR_UINT64_T_FMT
+                           "; %" APR_TIME_T_FMT " us",
+            m ? m : "(no method)", passthrough ? " (partly, DetectOnly)" : "",
+            sp->len, sp->file ? "file" : "memory", n->depth_max, n->elements,
+            n->items_max, n->members_max, n->multicall, n->string_max,
+            apr_time_now() - started);
+    }
+    return OK;
+}
+
+/*
+ * The first handler: inspect, then DECLINED to let the real handler run on
+ * the replay, or the refusal's DONE / HTTP status.
+ */
+static int xr_handler(request_rec *r)
+{
+    const struct memguard_xr_conf *xr;
+    memguard_req_ctx *ctx;
+    int rc;
+
+    if (r->main || r->prev || r->method_number != M_POST) {
+        return DECLINED;
+    }
+    xr = xr_conf(r);
+    if (xr == NULL || xr->xmlrpc != 1 ||
+        memguard_engine(r) == MEMGUARD_ENGINE_OFF) {
+        return DECLINED;
+    }
+    ctx = memguard_req(r);
+    if (ctx->refused) {
+        return DECLINED;
+    }
+    rc = xr_inspect(r, ctx, xr);
+    return rc == OK ? DECLINED : rc;
+}
+
+static int xr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s)
+{
+    const char *dir = NULL;
+
+    (void)plog;
+    (void)ptemp;
+    (void)s;
+    /* In the parent, before any child exists: xmlInitParser() must not
+     * race (mg_xmlrpc.h). Idempotent, so every pass may call it. */
+    mg_xmlrpc_global_init();
+    if (apr_temp_dir_get(&dir, pconf) == APR_SUCCESS && dir != NULL) {
+        xr_tmpdir = dir;
+    }
+    return OK;
+}
+
+void memguard_xmlrpc_register(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(xr_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /*
+     * Why a handler, and the very first: the body must be read through
+     * the complete input filter chain, and filters set with
+     * SetInputFilter (mod_deflate's DEFLATE to inflate a gzip body) are
+     * only added by the core's insert_filter hook, which runs after
+     * fixups, right before the handlers. In fixups the inspector would
+     * see compressed bytes. At the first handler, authentication and
+     * authorization are done (an unauthenticated client never gets a
+     * body read or spooled), every fixup (mod_rewrite's per-directory
+     * rules, which may still redirect) has run, and no handler has read a
+     * byte. Declining then lets the real handler (mod_wsgi at MIDDLE) run
+     * as if nothing happened, on the replay.
+     */
+    ap_hook_handler(xr_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* Above MEMGUARD_BODY (AP_FTYPE_RESOURCE - 2) and every other request
+     * input filter: the handler reads the replay, nothing is counted or
+     * inflated twice. */
+    replay_handle = ap_register_input_filter("MEMGUARD_REPLAY", replay_filter,
+                                             NULL, AP_FTYPE_RESOURCE - 3);
+}

@@ -1,0 +1,408 @@
+"""MemGuardXmlRpc: calls inspected before the handler, spooled, replayed.
+
+Every refusal test also proves the call never reached the application:
+the demo hub's call log (h.calls()) does not move.
+"""
+import datetime
+import glob
+import gzip
+import http.client
+import os
+import random
+import re
+import socket
+import string
+import threading
+import time
+import xmlrpc.client
+
+import pytest
+
+INSPECTED = """
+MemGuardEngine On
+<Location /kojihub>
+    MemGuardXmlRpc On
+    SetInputFilter DEFLATE
+</Location>
+"""
+
+
+def start_hub(httpd_factory, conf, mpm, **kw):
+    """An httpd whose /kojihub is inspected per conf, and whose /plainhub
+    serves the same application with memguard off (the baseline)."""
+    h = httpd_factory(start=False, mpm=mpm, **kw)
+    h.conf = conf + """
+WSGIScriptAlias /plainhub "%s"
+<Location /plainhub>
+    MemGuardEngine Off
+</Location>
+""" % h.path("hub.wsgi")
+    h.start()
+    return h
+
+
+def call_body(method, *params):
+    return xmlrpc.client.dumps(params, methodname=method,
+                               allow_none=True).encode()
+
+
+def post(h, path, body, headers=None, chunked=False, chunk=4096):
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=60)
+    hdrs = {"Content-Type": "text/xml"}
+    hdrs.update(headers or {})
+    if chunked:
+        c.request("POST", path, headers=hdrs, encode_chunked=True,
+                  body=(body[i:i + chunk]
+                        for i in range(0, len(body), chunk)))
+    else:
+        c.request("POST", path, body=body, headers=hdrs)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r, data
+
+
+def fault_of(data):
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        xmlrpc.client.loads(data)
+    return e.value.faultCode, e.value.faultString
+
+
+def random_text(n, seed=1):
+    rnd = random.Random(seed)
+    alphabet = string.ascii_letters + string.digits + " .-_/<>&'\"\u00e9\u4e2d"
+    return "".join(rnd.choice(alphabet) for _ in range(n))
+
+
+# Every XML-RPC type Python marshals, nested, with unicode.
+EVERY_TYPE = {
+    "nil": None,
+    "true": True,
+    "false": False,
+    "int": -2147483648,
+    "double": 3.25,
+    "string": "plain",
+    "unicode": "\u0161\u0165astn\u00e9 \u0440\u0443\u0441 \u4e2d\u6587 "
+               "\U0001f600 <&>",
+    "empty": "",
+    "datetime": xmlrpc.client.DateTime(datetime.datetime(2026, 11, 3, 4, 5,
+                                                         6)),
+    "binary": xmlrpc.client.Binary(bytes(range(256)) * 3),
+    "array": [1, "two", 3.0, None, [[], {}], [{"deep": [{"deeper": "x"}]}]],
+    "struct": {"a": {"b": {"c": {"d": [1, 2, {"e": "f"}]}}}},
+}
+
+
+def test_calls_identical_inspected_and_not(httpd_factory, mpm):
+    """Real calls return byte-identical responses with inspection on (and
+    the response goes through the replay) and with memguard off."""
+    h = start_hub(httpd_factory, INSPECTED, mpm)
+    mc = xmlrpc.client.MultiCall(xmlrpc.client.ServerProxy(h.hub_url))
+    calls = [
+        call_body("getBuild", 7),
+        call_body("listBuilds", 500),
+        call_body("queryHistory", 50),
+        call_body("echo", EVERY_TYPE),
+        call_body("echo", random_text(5000)),
+        call_body("hello"),
+        call_body("system.multicall", [
+            {"methodName": "getBuild", "params": [1]},
+            {"methodName": "listBuilds", "params": [3]},
+            {"methodName": "echo", "params": [EVERY_TYPE]},
+        ]),
+    ]
+    del mc
+    before = h.calls()
+    for body in calls:
+        r1, inspected = post(h, "/kojihub", body)
+        r2, plain = post(h, "/plainhub", body)
+        assert r1.status == r2.status == 200
+        assert inspected == plain
+        assert b"<fault>" not in inspected
+    # every call reached the application, twice
+    assert h.calls() == before + 2 * len(calls)
+    # and through xmlrpc.client, the values survive the round trip
+    hub = xmlrpc.client.ServerProxy(h.hub_url, allow_none=True,
+                                    use_builtin_types=True)
+    got = hub.echo(EVERY_TYPE)
+    assert got["unicode"] == EVERY_TYPE["unicode"]
+    assert got["binary"] == bytes(range(256)) * 3
+    assert got["datetime"] == datetime.datetime(2026, 11, 3, 4, 5, 6)
+    assert got["nil"] is None and got["struct"] == EVERY_TYPE["struct"]
+    assert len(hub.listBuilds(500)) == 500
+    h.wait_log(r"MG00201: inspected listBuilds: \d+ bytes spooled \(memory\)")
+
+
+def test_chunked_call_gets_a_content_length(httpd_factory, mpm):
+    """A chunked call is handed to mod_wsgi with its true Content-Length:
+    without inspection mod_wsgi refuses it (no WSGIChunkedRequest)."""
+    h = start_hub(httpd_factory, INSPECTED, mpm)
+    text = random_text(300000)
+    body = call_body("echo", text)
+    before = h.calls("echo")
+    r, data = post(h, "/kojihub", body, chunked=True, chunk=1000)
+    assert r.status == 200
+    assert xmlrpc.client.loads(data)[0][0] == text
+    assert h.calls("echo") == before + 1
+    # the baseline: mod_wsgi alone answers 411 Length Required
+    h.allow(r"requiring chunked transfer encoding, but optional support")
+    r, _ = post(h, "/plainhub", body, chunked=True)
+    assert r.status == 411
+    assert h.calls("echo") == before + 1
+
+
+def test_gzip_call_is_inspected_decompressed(httpd_factory, mpm):
+    """Content-Encoding: gzip with SetInputFilter DEFLATE: the inspector
+    sees, counts and the application receives the decompressed body."""
+    h = start_hub(httpd_factory, INSPECTED + """
+<Location /kojihub>
+    MemGuardMethod hello deny
+</Location>
+""", mpm)
+    text = random_text(200000, seed=2)
+    body = call_body("echo", text)
+    gz = gzip.compress(body)
+    assert len(gz) < len(body)
+    r, data = post(h, "/kojihub", gz, headers={"Content-Encoding": "gzip"})
+    assert r.status == 200, data[:500]
+    assert xmlrpc.client.loads(data)[0][0] == text
+    # counted decompressed: the spooled length is the plain body's
+    h.wait_log(r"MG00201: inspected echo: %d bytes spooled" % len(body))
+    # chunked and compressed at once
+    r, data = post(h, "/kojihub", gz, chunked=True,
+                   headers={"Content-Encoding": "gzip"})
+    assert xmlrpc.client.loads(data)[0][0] == text
+    # a denied method is found inside the compressed body
+    before = h.calls()
+    r, data = post(h, "/kojihub", gzip.compress(call_body("hello")),
+                   headers={"Content-Encoding": "gzip"})
+    assert fault_of(data)[0] == 4030
+    assert h.calls() == before
+
+
+LIMITS = """
+<Location /kojihub>
+    MemGuardXmlLimits depth=14 items=10 string=1K multicall=3
+    MemGuardMethod hello deny
+</Location>
+"""
+
+# (what, body, faultCode, exact faultString or a regex)
+REFUSALS = [
+    ("denied", call_body("hello"), 4030,
+     "memguard: method not allowed here: 'hello' (MemGuardMethod hello "
+     "deny)"),
+    ("depth", call_body("echo", [[[[1]]]]), 4131,
+     "memguard: XML-RPC call over a structure limit: nesting depth 15 > "
+     "limit 14 (MemGuardXmlLimits depth)"),
+    ("items", call_body("echo", list(range(11))), 4131,
+     "memguard: XML-RPC call over a structure limit: array items 11 > "
+     "limit 10 (MemGuardXmlLimits items)"),
+    ("string", call_body("echo", "x" * 5000), 4131,
+     re.compile(r"memguard: XML-RPC call over a structure limit: string "
+                r"bytes \d+ > limit 1024 \(MemGuardXmlLimits string\)")),
+    ("multicall", call_body("system.multicall", [
+        {"methodName": "getBuild", "params": [i]} for i in range(4)]), 4131,
+     "memguard: XML-RPC call over a structure limit: multicall calls 4 > "
+     "limit 3 (MemGuardXmlLimits multicall)"),
+    ("malformed", b"<?xml version='1.0'?>\n<methodCall><methodName>echo"
+     b"</methodName><params><param><value><string>x</value>", -32700,
+     re.compile(r"memguard: parse error: not well-formed XML: .+")),
+    ("truncated", call_body("echo", "abc")[:-20], -32700,
+     re.compile(r"memguard: parse error: not well-formed XML: .+")),
+    ("not-xmlrpc", b"<?xml version='1.0'?>\n<html><body>hi</body></html>",
+     -32600, re.compile(r"memguard: invalid XML-RPC call: .+")),
+    ("doctype", b"<?xml version='1.0'?>\n<!DOCTYPE x [<!ENTITY a 'b'>]>"
+     b"<methodCall><methodName>echo</methodName></methodCall>", -32600,
+     re.compile(r"memguard: invalid XML-RPC call: .+")),
+    ("empty", b"", -32700,
+     re.compile(r"memguard: parse error: not well-formed XML: .+")),
+    ("denied-in-multicall", call_body("system.multicall", [
+        {"methodName": "getBuild", "params": [1]},
+        {"methodName": "hello", "params": []}]), 4030,
+     "memguard: method not allowed here: 'hello' in call 2 of "
+     "system.multicall (MemGuardMethod hello deny)"),
+]
+
+
+def test_refused_calls_never_reach_the_application(httpd_factory, mpm):
+    h = start_hub(httpd_factory, INSPECTED + LIMITS, mpm)
+    hub = xmlrpc.client.ServerProxy(h.hub_url)
+    # a multicall nests 14 deep; so does this
+    assert hub.echo([[[1]]]) == [[[1]]]
+    assert hub.echo(list(range(10))) == list(range(10))
+    before = h.calls()
+    for what, body, code, text in REFUSALS:
+        r, data = post(h, "/kojihub", body)
+        assert r.status == 200, what
+        got_code, got_text = fault_of(data)
+        assert got_code == code, (what, got_text)
+        if isinstance(text, str):
+            assert got_text == text, what
+        else:
+            assert text.fullmatch(got_text), (what, got_text)
+        assert h.calls() == before, what
+    # the same through xmlrpc.client and chunked
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        hub.hello()
+    assert e.value.faultCode == 4030
+    r, data = post(h, "/kojihub", REFUSALS[2][1], chunked=True, chunk=7)
+    assert fault_of(data)[0] == 4131
+    assert h.calls() == before
+    # logged at INFO with the numbers, noted for the access log
+    h.wait_log(r"\[memguard:info\].*MG00102: refused POST /kojihub "
+               r"\(xml-limit\): array items 11 > limit 10")
+    time.sleep(0.2)
+    notes = " ".join(h.access_lines())
+    for reason in ("method-denied", "xml-limit", "xml-parse", "xml-invalid"):
+        assert "mg=reject:%s" % reason in notes
+    # the hub still serves
+    assert hub.getBuild(5)["id"] == 5
+
+
+def test_http_style_statuses(httpd_factory, mpm):
+    h = start_hub(httpd_factory, INSPECTED + LIMITS +
+                  "MemGuardRejectStyle http\n", mpm)
+    before = h.calls()
+    expect = {"denied": 403, "depth": 413, "items": 413, "multicall": 413,
+              "malformed": 400, "not-xmlrpc": 400,
+              "denied-in-multicall": 403}
+    for what, body, _, _ in REFUSALS:
+        if what not in expect:
+            continue
+        r, data = post(h, "/kojihub", body)
+        assert r.status == expect[what], (what, data[:300])
+    assert h.calls() == before
+
+
+def spool_fds(h, spooldir):
+    """Open descriptors of httpd's children on files in spooldir."""
+    found = []
+    for pid in h.children():
+        for fd in glob.glob("/proc/%d/fd/*" % pid):
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith(spooldir + "/"):
+                found.append(target)
+    return found
+
+
+def test_spool_to_file_byte_exact_and_unlinked(httpd_factory, mpm):
+    h = httpd_factory(start=False, mpm=mpm)
+    spool = h.path("spool")
+    h.conf = INSPECTED + """
+<Location /kojihub>
+    MemGuardSpoolMemory 64K
+    MemGuardSpoolDir "%s"
+</Location>
+""" % spool
+    h.start()
+    text = random_text(2 * 1024 * 1024, seed=3)
+    hub = xmlrpc.client.ServerProxy(h.hub_url)
+    assert hub.echo(text) == text
+    h.wait_log(r"MG00201: inspected echo: %d bytes spooled \(file\)"
+               % len(call_body("echo", text)))
+    assert os.listdir(spool) == []
+    # while a spooled call runs, its file is open but already unlinked
+    result = {}
+
+    def slow():
+        mc = xmlrpc.client.MultiCall(xmlrpc.client.ServerProxy(h.hub_url))
+        mc.echo(text)
+        mc.slowCall(1.5)
+        result["r"] = list(mc())
+
+    t = threading.Thread(target=slow)
+    t.start()
+    deadline = time.time() + 10
+    open_files = []
+    while time.time() < deadline and not open_files:
+        open_files = spool_fds(h, spool)
+        time.sleep(0.05)
+    assert open_files and all(f.endswith(" (deleted)") for f in open_files)
+    assert os.listdir(spool) == []
+    t.join(30)
+    assert result["r"] == [text, 1.5]
+    assert os.listdir(spool) == []
+    # below MemGuardSpoolMemory it stays in memory
+    assert hub.echo("small") == "small"
+    h.wait_log(r"MG00201: inspected echo: \d+ bytes spooled \(memory\)")
+
+
+def test_body_limit_applies_to_inspected_bodies(httpd_factory, mpm):
+    h = start_hub(httpd_factory, INSPECTED + """
+<Location /kojihub>
+    MemGuardMaxRequestBody 64K
+</Location>
+""", mpm)
+    before = h.calls()
+    body = call_body("echo", random_text(100000))
+    r, data = post(h, "/kojihub", body, chunked=True)
+    code, text = fault_of(data)
+    assert code == 4130
+    assert text.endswith("> limit 65536 (MemGuardMaxRequestBody)")
+    # compressed under the limit, over it once inflated
+    r, data = post(h, "/kojihub", gzip.compress(body),
+                   headers={"Content-Encoding": "gzip"})
+    assert fault_of(data)[0] == 4130
+    assert h.calls() == before
+    hub = xmlrpc.client.ServerProxy(h.hub_url)
+    assert hub.getBuild(2)["id"] == 2
+
+
+def test_builtin_bound_without_max_request_body(httpd_factory, mpm):
+    """MemGuardMaxRequestBody 0: inspected bodies are still bounded (64
+    MiB); a declared length over it is refused before a byte is read."""
+    h = start_hub(httpd_factory, INSPECTED, mpm)
+    s = socket.create_connection(("127.0.0.1", h.port), 10)
+    s.sendall(b"POST /kojihub HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml"
+              b"\r\nContent-Length: 70000000\r\n\r\n<?xml version='1.0'?>")
+    data = b""
+    while b"</methodResponse>" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    code, text = fault_of(data.split(b"\r\n\r\n", 1)[1])
+    assert code == 4130
+    assert text == ("memguard: request body too large: 70000000 bytes > "
+                    "limit 67108864 (MemGuardXmlRpc bound without "
+                    "MemGuardMaxRequestBody)")
+
+
+def test_detect_only_replays_everything(httpd_factory, mpm):
+    h = start_hub(httpd_factory, """
+MemGuardEngine DetectOnly
+<Location /kojihub>
+    MemGuardXmlRpc On
+    MemGuardXmlLimits items=10
+    MemGuardMethod hello deny
+</Location>
+""", mpm)
+    hub = xmlrpc.client.ServerProxy(h.hub_url)
+    before = h.calls()
+    assert hub.hello() == "hello"
+    assert hub.echo(list(range(20))) == list(range(20))
+    body = call_body("echo", "chunked")
+    r, data = post(h, "/kojihub", body, chunked=True)
+    assert xmlrpc.client.loads(data)[0][0] == "chunked"
+    assert h.calls() == before + 3
+    h.wait_log(r"MG00101: DetectOnly: would refuse POST /kojihub "
+               r"\(method-denied\): 'hello'")
+    h.wait_log(r"MG00101: DetectOnly: would refuse POST /kojihub "
+               r"\(xml-limit\): array items 11 > limit 10")
+
+
+def test_other_requests_untouched(httpd_factory, mpm):
+    h = start_hub(httpd_factory, INSPECTED, mpm)
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    c.request("GET", "/kojihub")
+    r = c.getresponse()
+    assert r.status == 200 and b"demo XML-RPC hub" in r.read()
+    # not an inspected location: bytes pass as they are
+    r, data = post(h, "/mgtest?echo=1", b"not xml at all",
+                   headers={"Content-Type": "application/octet-stream"})
+    assert r.status == 200 and data == b"not xml at all"
