@@ -22,6 +22,13 @@ static void memguard_register_hooks(apr_pool_t *p)
     /* MemGuardMaxResponse: insert_filter + MEMGUARD_RESPCAP output filter
      * (above mod_deflate, below the guard). */
     memguard_respcap_register(p);
+    /* Accounting: header_parser REALLY_FIRST reads /proc/self/statm,
+     * log_transaction REALLY_FIRST reads it again and sets the notes
+     * before mod_log_config writes; both hand the size to recycling. */
+    memguard_account_register(p);
+    /* Recycling: the check before response headers (MEMGUARD_RECYCLE
+     * output filter, prefork only) and the limits' sanity check. */
+    memguard_recycle_register(p);
 }
 
 AP_DECLARE_MODULE(memguard) = {
