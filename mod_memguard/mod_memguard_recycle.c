@@ -395,9 +395,8 @@ void memguard_recycle_request(request_rec *r, const char *why)
     (void)mg_board_slot_recycle_request(b, (uint32_t)slot,
                                         (int32_t)getpid(),
                                         MG_RECYCLE_RESPONSE, rss, 0);
-    /* Acted on before the headers if they are still to come (the refusal
-     * passes MEMGUARD_RECYCLE), else at log_transaction: the connection
-     * closes after a refusal anyway. */
+    /* The cap calls this after its answer went out: acted on at
+     * log_transaction (the connection closes after a refusal anyway). */
 }
 
 /*
@@ -429,8 +428,7 @@ static void recycle_insert_filter(request_rec *r)
     }
     ctx = ap_get_module_config(r->request_config, &memguard_module);
     if (ctx == NULL || !ctx->acct_begun || ctx->engine != MEMGUARD_ENGINE_ON
-        || (!recycle_configured(&recycle_set)
-            && memguard_max_response(r) <= 0)) {
+        || !recycle_configured(&recycle_set)) {
         return;
     }
     ap_add_output_filter(RECYCLE_FILTER, NULL, r, r->connection);
