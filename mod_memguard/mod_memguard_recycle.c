@@ -495,6 +495,7 @@ typedef struct {
     int smaps_fd;             /* -1: not readable (rss is used) */
     int signalled;            /* SIGUSR1 sent; waiting for it to go */
     int deferred_logged;
+    uint64_t first_size;      /* size when first measured */
 } watch_t;
 
 static struct {
@@ -509,6 +510,7 @@ static struct {
     uint32_t picks[PRESSURE_PER_PASS];
     watch_t watch[WATCH_MAX];
     apr_uint64_t next_pass_us, next_scan_us;
+    uint64_t least_seen;      /* smallest child size measured: "fresh" */
     int full_logged, smaps_logged;
     char smaps_buf[4096];
     char cmdline[WATCH_CMDLINE];
@@ -550,6 +552,7 @@ void memguard_recycle_sampler_init(server_rec *s, apr_pool_t *p, pid_t parent)
     }
     rs.next_pass_us = 0;
     rs.next_scan_us = 0;
+    rs.least_seen = UINT64_MAX;
     rs.full_logged = 0;
     rs.smaps_logged = 0;
     rs.active = 1;
@@ -656,9 +659,26 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint64_t now,
         return;
     }
     /* Memory is short: the largest children first, a few per pass, each
-     * only with a token in hand (so the child need not take another). */
+     * only with a token in hand (so the child need not take another).
+     * Only children that have grown: one no larger than the smallest
+     * child this sampler has measured (+10%) would come back as big as it
+     * goes, so pressure that children did not cause (slab, another
+     * service) does not recycle fresh children over and over. */
+    for (i = 0; i < rs.nslots; i++) {
+        if (rs.sizes[i] > 0 && rs.sizes[i] < rs.least_seen) {
+            rs.least_seen = rs.sizes[i];
+        }
+    }
     k = mg_policy_headroom_victims((mg_verdict_state_t)verdict,
                                    PRESSURE_PER_PASS);
+    if (k == 0) {
+        return;
+    }
+    for (i = 0; i < rs.nslots; i++) {
+        if (rs.sizes[i] <= rs.least_seen + rs.least_seen / 10) {
+            rs.sizes[i] = 0;
+        }
+    }
     n = mg_policy_pick_largest(rs.sizes, rs.nslots, k, rs.picks);
     for (k = 0; k < n; k++) {
         i = rs.picks[k];
@@ -701,6 +721,7 @@ static void watch_close(watch_t *w)
     w->pid = 0;
     w->signalled = 0;
     w->deferred_logged = 0;
+    w->first_size = 0;
 }
 
 /* Track pid if it is a child of the httpd parent whose flattened command
@@ -761,6 +782,7 @@ static void watch_consider(server_rec *s, pid_t pid)
     w->pid = pid;
     w->signalled = 0;
     w->deferred_logged = 0;
+    w->first_size = 0;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MGLOGNO(00428)
                  "sampler: watching daemon %ld \"%s\"", (long)pid,
                  rs.cmdline);
@@ -833,12 +855,17 @@ static void watch_measure(server_rec *s, apr_uint64_t now,
             size = sm.unshared;
             metric = "unshared";
         }
+        if (w->first_size == 0) {
+            w->first_size = size;
+        }
         if (w->signalled) {
             continue; /* finishing its requests (mod_wsgi graceful) */
         }
         if (!recycle_over(&recycle_set, size, (apr_uint32_t)w->pid, &lim,
                           &hard)) {
-            if (size > biggest) {
+            /* under pressure, only a daemon that has at least doubled
+             * since it was first seen is worth a restart */
+            if (size > biggest && size > 2 * w->first_size) {
                 biggest = size;
                 pick = i;
             }

@@ -84,7 +84,7 @@ def test_pressure_recycles_the_largest_children_first(procroot,
 MemGuardEngine On
 MemGuardProcRoot "%s"
 MemGuardSampleInterval 50ms
-MemGuardMinAvailable 1G
+MemGuardMinAvailable 1G 256M
 MemGuardChildMetric rss
 MemGuardRecycleOnPressure On
 MemGuardMaxRecyclesPerMinute 0
@@ -94,6 +94,8 @@ MaxSpareServers 8
 """ % root.path
     h.start()
     time.sleep(1.5)
+    r, _ = get(h, "/mgtest")       # one fresh child's size, for reference
+    assert r.status == 200
     sizes = {}
     lock = threading.Lock()
 
@@ -111,12 +113,17 @@ MaxSpareServers 8
     assert len(sizes) == 3, sizes
     by_size = sorted(sizes, key=sizes.get, reverse=True)
     root.set_meminfo(MemAvailable=512 * 1024)          # kB: throttle
-    lines = h.wait_log(r"MG00425: memory is short \(throttle\): recycling "
+    lines = h.wait_log(r"MG00425: sampler: memory is short \(throttle\): recycling "
                        r"child (\d+)", timeout=15, count=2)
     order = [int(re.search(r"recycling child (\d+)", x).group(1))
              for x in lines]
     assert order[:2] == by_size[:2], (order, sizes)
     assert wait_gone(by_size[0]) and wait_gone(by_size[1])
+    # then the 30 MiB one; fresh children, no larger than the smallest
+    # live one, are left alone however long the pressure lasts
+    h.wait_log(r"MG00425: .*recycling child %d" % by_size[2], timeout=10)
+    time.sleep(3)
+    assert len([x for x in h.log_lines() if "MG00425" in x]) == 3
 
 
 def daemon_pids(h):
