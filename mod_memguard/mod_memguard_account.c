@@ -51,8 +51,8 @@ int memguard_account_rss(apr_uint64_t *rss)
 {
     mg_proc_statm_t st;
 
-    if (account_fd < 0
-        || mg_proc_read_statm(account_fd, account_pagesize, &st) != 0) {
+    if (account_fd < 0 ||
+        mg_proc_read_statm(account_fd, account_pagesize, &st) != 0) {
         return -1;
     }
     *rss = st.resident;
@@ -84,9 +84,10 @@ static void account_child_init(apr_pool_t *p, server_rec *s)
         /* A /proc without statm (not Linux, or hidden by a sandbox):
          * nothing to measure; recycling then works from the sampler's
          * figures and the response cap's marks only. */
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, -fd, s, MGLOGNO(00410)
-                     "cannot open /proc/self/statm: per-request memory "
-                     "accounting is off in this child");
+        ap_log_error(
+            APLOG_MARK, APLOG_NOTICE, -fd, s,
+            MGLOGNO(00410) "cannot open /proc/self/statm: per-request memory "
+                           "accounting is off in this child");
         return;
     }
     account_fd = fd;
@@ -110,8 +111,8 @@ static int account_begin(request_rec *r)
 
     /* Once per client request: not for subrequests, and not again for an
      * internal redirect (the original request's context ends it). */
-    if (!ap_is_initial_req(r) || memguard_engine(r) == MEMGUARD_ENGINE_OFF
-        || b == NULL) {
+    if (!ap_is_initial_req(r) || memguard_engine(r) == MEMGUARD_ENGINE_OFF ||
+        b == NULL) {
         return DECLINED;
     }
     slot = memguard_slot(r->connection);
@@ -192,12 +193,10 @@ static int account_end(request_rec *r)
      * headers).
      */
     if (ctx->method_idx != UINT32_MAX) {
-        apr_off_t in = ctx->body_seen > r->read_length ? ctx->body_seen
-                                                       : r->read_length;
-        mg_board_method_record(b, ctx->method_idx,
-                               in > 0 ? (uint64_t)in : 0,
-                               r->bytes_sent > 0 ? (uint64_t)r->bytes_sent
-                                                 : 0,
+        apr_off_t in =
+            ctx->body_seen > r->read_length ? ctx->body_seen : r->read_length;
+        mg_board_method_record(b, ctx->method_idx, in > 0 ? (uint64_t)in : 0,
+                               r->bytes_sent > 0 ? (uint64_t)r->bytes_sent : 0,
                                have ? delta : 0);
     }
     memguard_recycle_at_end(r, have ? rss : 0);

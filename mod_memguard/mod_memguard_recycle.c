@@ -107,8 +107,8 @@ static int recycle_mpm_can_signal(void)
 {
     int threaded = 0, forked = 0;
 
-    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS
-        || ap_mpm_query(AP_MPMQ_IS_FORKED, &forked) != APR_SUCCESS) {
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS ||
+        ap_mpm_query(AP_MPMQ_IS_FORKED, &forked) != APR_SUCCESS) {
         return 0;
     }
     return threaded == AP_MPMQ_NOT_SUPPORTED && forked != 0;
@@ -118,9 +118,8 @@ static int recycle_mpm_can_signal(void)
  * Is size over a (jittered) limit for pid? Returns 0, or 1 with *limit
  * the jittered limit passed and *hard set when it is the hard one.
  */
-static int recycle_over(const memguard_recycle_settings *st,
-                        apr_uint64_t size, apr_uint32_t pid,
-                        apr_uint64_t *limit, int *hard)
+static int recycle_over(const memguard_recycle_settings *st, apr_uint64_t size,
+                        apr_uint32_t pid, apr_uint64_t *limit, int *hard)
 {
     apr_uint64_t lim;
 
@@ -164,14 +163,14 @@ static const char *recycle_limit_name(uint32_t reason, int hard)
 
 /* ---- child side ---------------------------------------------------------- */
 
-static int recycle_can_signal;              /* this MPM: prefork-like */
-static apr_uint32_t recycle_signalled;      /* this child raised SIGUSR1 */
+static int recycle_can_signal;         /* this MPM: prefork-like */
+static apr_uint32_t recycle_signalled; /* this child raised SIGUSR1 */
 static apr_uint32_t recycle_deferred_logged;
 static apr_uint32_t recycle_threaded_logged;
 static apr_uint32_t recycle_detect_logged;
 static apr_uint32_t recycle_baseline_logged;
 static apr_uint32_t recycle_baseline_set;
-static apr_uint64_t recycle_baseline;       /* rss at the first request */
+static apr_uint64_t recycle_baseline; /* rss at the first request */
 
 typedef enum {
     RECYCLE_AT_START,   /* header_parser: nothing sent */
@@ -208,9 +207,8 @@ static apr_uint64_t recycle_child_size(mg_board_t *b, uint32_t slot,
 {
     mg_board_slot_info_t info;
 
-    if (recycle_set.metric == MEMGUARD_METRIC_UNSHARED
-        && mg_board_slot_snapshot(b, slot, &info) == 0
-        && info.unshared > 0) {
+    if (recycle_set.metric == MEMGUARD_METRIC_UNSHARED &&
+        mg_board_slot_snapshot(b, slot, &info) == 0 && info.unshared > 0) {
         *reason = MG_RECYCLE_UNSHARED;
         return info.unshared;
     }
@@ -220,8 +218,8 @@ static apr_uint64_t recycle_child_size(mg_board_t *b, uint32_t slot,
 
 /* Raise SIGUSR1 in this child: see the file comment. */
 static void recycle_now(request_rec *r, mg_board_t *b, uint32_t slot,
-                        uint32_t reason, apr_uint64_t value,
-                        apr_uint64_t limit, int hard, recycle_when_e when)
+                        uint32_t reason, apr_uint64_t value, apr_uint64_t limit,
+                        int hard, recycle_when_e when)
 {
     if (apr_atomic_cas32(&recycle_signalled, 1, 0) != 0) {
         return;
@@ -231,21 +229,23 @@ static void recycle_now(request_rec *r, mg_board_t *b, uint32_t slot,
     r->connection->keepalive = AP_CONN_CLOSE;
     mg_board_slot_recycle_done(b, slot);
     if (reason == MG_RECYCLE_RESPONSE) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MGLOGNO(00411)
-                      "recycling this child (pid %ld) %s: it built a "
-                      "response over its cap (%s)",
-                      (long)getpid(), recycle_when_names[when],
-                      recycle_limit_name(reason, hard));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            MGLOGNO(00411) "recycling this child (pid %ld) %s: it built a "
+                           "response over its cap (%s)",
+            (long)getpid(), recycle_when_names[when],
+            recycle_limit_name(reason, hard));
     }
     else {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MGLOGNO(00412)
-                      "recycling this child (pid %ld) %s: %s %"
-                      APR_UINT64_T_FMT " bytes (%.1f MiB) > limit %"
-                      APR_UINT64_T_FMT " bytes (%.1f MiB) (%s)",
-                      (long)getpid(), recycle_when_names[when],
-                      mg_recycle_reason_name(reason), value,
-                      (double)value / MIB, limit, (double)limit / MIB,
-                      recycle_limit_name(reason, hard));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            MGLOGNO(00412) "recycling this child (pid %ld) %s: %s "
+                           "%" APR_UINT64_T_FMT
+                           " bytes (%.1f MiB) > limit %" APR_UINT64_T_FMT
+                           " bytes (%.1f MiB) (%s)",
+            (long)getpid(), recycle_when_names[when],
+            mg_recycle_reason_name(reason), value, (double)value / MIB, limit,
+            (double)limit / MIB, recycle_limit_name(reason, hard));
     }
     raise(AP_SIG_GRACEFUL);
 }
@@ -268,8 +268,8 @@ static void recycle_decide(request_rec *r, apr_uint64_t rss,
         return;
     }
     ctx = memguard_req(r);
-    if (when == RECYCLE_AT_START && rss > 0
-        && apr_atomic_cas32(&recycle_baseline_set, 1, 0) == 0) {
+    if (when == RECYCLE_AT_START && rss > 0 &&
+        apr_atomic_cas32(&recycle_baseline_set, 1, 0) == 0) {
         recycle_baseline = rss;
     }
     reason = mg_board_slot_recycle_get(b, (uint32_t)slot, &value, &limit);
@@ -280,34 +280,35 @@ static void recycle_decide(request_rec *r, apr_uint64_t rss,
              * would recycle every child after every request. */
             if (mreason == MG_RECYCLE_RSS && recycle_baseline >= lim) {
                 if (apr_atomic_cas32(&recycle_baseline_logged, 1, 0) == 0) {
-                    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                                  MGLOGNO(00413)
-                                  "child limit %" APR_UINT64_T_FMT
-                                  " bytes is below this child's size at "
-                                  "its first request (%" APR_UINT64_T_FMT
-                                  " bytes): not recycling it for size; "
-                                  "raise %s", lim, recycle_baseline,
-                                  recycle_limit_name(mreason, hard));
+                    ap_log_rerror(
+                        APLOG_MARK, APLOG_NOTICE, 0, r,
+                        MGLOGNO(00413) "child limit %" APR_UINT64_T_FMT
+                                       " bytes is below this child's size at "
+                                       "its first request (%" APR_UINT64_T_FMT
+                                       " bytes): not recycling it for size; "
+                                       "raise %s",
+                        lim, recycle_baseline,
+                        recycle_limit_name(mreason, hard));
                 }
                 hard = 0;
             }
             else if (ctx->engine == MEMGUARD_ENGINE_DETECT) {
                 if (apr_atomic_cas32(&recycle_detect_logged, 1, 0) == 0) {
-                    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                                  MGLOGNO(00414)
-                                  "DetectOnly: would recycle this child "
-                                  "(pid %ld): %s %" APR_UINT64_T_FMT
-                                  " bytes > limit %" APR_UINT64_T_FMT
-                                  " bytes (%s)", (long)pid,
-                                  mg_recycle_reason_name(mreason), size,
-                                  lim, recycle_limit_name(mreason, hard));
+                    ap_log_rerror(
+                        APLOG_MARK, APLOG_INFO, 0, r,
+                        MGLOGNO(00414) "DetectOnly: would recycle this child "
+                                       "(pid %ld): %s %" APR_UINT64_T_FMT
+                                       " bytes > limit %" APR_UINT64_T_FMT
+                                       " bytes (%s)",
+                        (long)pid, mg_recycle_reason_name(mreason), size, lim,
+                        recycle_limit_name(mreason, hard));
                 }
                 return;
             }
             else if (reason == 0) {
                 if (mg_board_slot_recycle_request(b, (uint32_t)slot,
-                                                  (int32_t)pid, mreason,
-                                                  size, lim) == 0) {
+                                                  (int32_t)pid, mreason, size,
+                                                  lim) == 0) {
                     reason = mreason;
                     value = size;
                     limit = lim;
@@ -324,25 +325,28 @@ static void recycle_decide(request_rec *r, apr_uint64_t rss,
     }
     if (!recycle_can_signal) {
         if (apr_atomic_cas32(&recycle_threaded_logged, 1, 0) == 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MGLOGNO(00415)
-                          "child (pid %ld) is marked for recycling (%s %"
-                          APR_UINT64_T_FMT " bytes, limit %"
-                          APR_UINT64_T_FMT " bytes) but cannot be recycled "
-                          "under a threaded MPM: reported only",
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          MGLOGNO(00415) "child (pid %ld) is marked for "
+                                         "recycling (%s %" APR_UINT64_T_FMT
+                                         " bytes, limit %" APR_UINT64_T_FMT
+                                         " bytes) but cannot be recycled "
+                                         "under a threaded MPM: reported only",
                           (long)pid, mg_recycle_reason_name(reason), value,
                           limit);
         }
         return;
     }
-    if (when == RECYCLE_AT_END && !hard
-        && r->connection->keepalive == AP_CONN_KEEPALIVE
-        && !r->connection->aborted) {
+    if (when == RECYCLE_AT_END && !hard &&
+        r->connection->keepalive == AP_CONN_KEEPALIVE &&
+        !r->connection->aborted) {
         /* Soft: the client was told it may send another request on this
          * connection; recycle when it does (or when the sampler finds the
          * child idle), with a clean Connection: close. */
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MGLOGNO(00416)
-                      "child marked for recycling (%s): at the start of "
-                      "its next request", mg_recycle_reason_name(reason));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_DEBUG, 0, r,
+            MGLOGNO(00416) "child marked for recycling (%s): at the start of "
+                           "its next request",
+            mg_recycle_reason_name(reason));
         return;
     }
     if (reason != MG_RECYCLE_HEADROOM && recycle_set.max_per_minute > 0) {
@@ -350,18 +354,21 @@ static void recycle_decide(request_rec *r, apr_uint64_t rss,
                                         recycle_set.max_per_minute);
         if (!got && !hard) {
             if (apr_atomic_cas32(&recycle_deferred_logged, 1, 0) == 0) {
-                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MGLOGNO(00417)
-                              "recycling this child (pid %ld) deferred: "
-                              "MemGuardMaxRecyclesPerMinute %u reached (%s %"
-                              APR_UINT64_T_FMT " bytes > limit %"
-                              APR_UINT64_T_FMT " bytes); trying again "
-                              "after its next request", (long)pid,
-                              recycle_set.max_per_minute,
-                              mg_recycle_reason_name(reason), value, limit);
+                ap_log_rerror(
+                    APLOG_MARK, APLOG_INFO, 0, r,
+                    MGLOGNO(00417) "recycling this child (pid %ld) deferred: "
+                                   "MemGuardMaxRecyclesPerMinute %u reached "
+                                   "(%s %" APR_UINT64_T_FMT
+                                   " bytes > limit %" APR_UINT64_T_FMT
+                                   " bytes); trying again "
+                                   "after its next request",
+                    (long)pid, recycle_set.max_per_minute,
+                    mg_recycle_reason_name(reason), value, limit);
             }
             else {
-                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MGLOGNO(00418)
-                              "recycling still deferred: no budget");
+                ap_log_rerror(
+                    APLOG_MARK, APLOG_DEBUG, 0, r,
+                    MGLOGNO(00418) "recycling still deferred: no budget");
             }
             return;
         }
@@ -392,8 +399,7 @@ void memguard_recycle_request(request_rec *r, const char *why)
     }
     (void)memguard_account_rss(&rss);
     /* value: the child's size now; no memory limit was involved */
-    (void)mg_board_slot_recycle_request(b, (uint32_t)slot,
-                                        (int32_t)getpid(),
+    (void)mg_board_slot_recycle_request(b, (uint32_t)slot, (int32_t)getpid(),
                                         MG_RECYCLE_RESPONSE, rss, 0);
     /* The cap calls this after its answer went out: acted on at
      * log_transaction (the connection closes after a refusal anyway). */
@@ -422,13 +428,13 @@ static void recycle_insert_filter(request_rec *r)
 {
     memguard_req_ctx *ctx;
 
-    if (!recycle_can_signal || r->main != NULL
-        || apr_atomic_read32(&recycle_signalled)) {
+    if (!recycle_can_signal || r->main != NULL ||
+        apr_atomic_read32(&recycle_signalled)) {
         return;
     }
     ctx = ap_get_module_config(r->request_config, &memguard_module);
-    if (ctx == NULL || !ctx->acct_begun || ctx->engine != MEMGUARD_ENGINE_ON
-        || !recycle_configured(&recycle_set)) {
+    if (ctx == NULL || !ctx->acct_begun || ctx->engine != MEMGUARD_ENGINE_ON ||
+        !recycle_configured(&recycle_set)) {
         return;
     }
     ap_add_output_filter(RECYCLE_FILTER, NULL, r, r->connection);
@@ -444,20 +450,23 @@ static int recycle_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     memguard_recycle_settings_get(&st);
-    if (st.soft_limit > 0 && st.hard_limit > 0
-        && st.hard_limit <= st.soft_limit) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MGLOGNO(00419)
-                     "MemGuardChildHardLimit (%" APR_UINT64_T_FMT
-                     " bytes) must be larger than MemGuardChildSoftLimit "
-                     "(%" APR_UINT64_T_FMT " bytes)",
-                     st.hard_limit, st.soft_limit);
+    if (st.soft_limit > 0 && st.hard_limit > 0 &&
+        st.hard_limit <= st.soft_limit) {
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, 0, s,
+            MGLOGNO(00419) "MemGuardChildHardLimit (%" APR_UINT64_T_FMT
+                           " bytes) must be larger than MemGuardChildSoftLimit "
+                           "(%" APR_UINT64_T_FMT " bytes)",
+            st.hard_limit, st.soft_limit);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (st.watch != NULL && !recycle_configured(&st)) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MGLOGNO(00420)
-                     "MemGuardWatchDaemons \"%s\" needs "
-                     "MemGuardChildSoftLimit or MemGuardChildHardLimit "
-                     "to compare the daemons with", st.watch);
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, 0, s,
+            MGLOGNO(00420) "MemGuardWatchDaemons \"%s\" needs "
+                           "MemGuardChildSoftLimit or MemGuardChildHardLimit "
+                           "to compare the daemons with",
+            st.watch);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -472,8 +481,7 @@ void memguard_recycle_register(apr_pool_t *p)
     ap_hook_check_config(recycle_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* MIDDLE: the filter's place is fixed by its ftype, not by when it
      * is added. */
-    ap_hook_insert_filter(recycle_insert_filter, NULL, NULL,
-                          APR_HOOK_MIDDLE);
+    ap_hook_insert_filter(recycle_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     /* AP_FTYPE_PROTOCOL - 1: below every content filter (the response cap,
      * mod_deflate), right above HTTP_HEADER, which decides keep-alive. */
     ap_register_output_filter(RECYCLE_FILTER, recycle_filter, NULL,
@@ -482,35 +490,35 @@ void memguard_recycle_register(apr_pool_t *p)
 
 /* ---- sampler side -------------------------------------------------------- */
 
-#define WATCH_MAX 64                  /* daemon processes tracked */
-#define WATCH_CMDLINE 256             /* bytes of a cmdline matched */
-#define WATCH_SCAN_EVERY_US 2000000u  /* /proc scan for new daemons */
-#define SAMPLER_EVERY_US 1000000u     /* children, pressure, daemon sizes */
-#define PRESSURE_PER_PASS 2           /* children flagged per pass (shed) */
-#define WATCH_SCAN_MAX 65536          /* /proc entries looked at per scan */
+#define WATCH_MAX 64                 /* daemon processes tracked */
+#define WATCH_CMDLINE 256            /* bytes of a cmdline matched */
+#define WATCH_SCAN_EVERY_US 2000000u /* /proc scan for new daemons */
+#define SAMPLER_EVERY_US 1000000u    /* children, pressure, daemon sizes */
+#define PRESSURE_PER_PASS 2          /* children flagged per pass (shed) */
+#define WATCH_SCAN_MAX 65536         /* /proc entries looked at per scan */
 
 typedef struct {
-    pid_t pid;                /* 0: free */
+    pid_t pid; /* 0: free */
     int statm_fd;
-    int smaps_fd;             /* -1: not readable (rss is used) */
-    int signalled;            /* SIGUSR1 sent; waiting for it to go */
+    int smaps_fd;  /* -1: not readable (rss is used) */
+    int signalled; /* SIGUSR1 sent; waiting for it to go */
     int deferred_logged;
-    uint64_t first_size;      /* size when first measured */
+    uint64_t first_size; /* size when first measured */
 } watch_t;
 
 static struct {
     int active;
-    int children;             /* prefork: children can be signalled */
+    int children; /* prefork: children can be signalled */
     pid_t parent;
-    int proc_fd;              /* /proc, for the daemon scan */
+    int proc_fd; /* /proc, for the daemon scan */
     apr_uint64_t pagesize;
     uint32_t nslots;
-    int32_t *signalled_pid;   /* per slot: the pid we signalled */
-    uint64_t *sizes;          /* per slot: candidates for pressure picks */
+    int32_t *signalled_pid; /* per slot: the pid we signalled */
+    uint64_t *sizes;        /* per slot: candidates for pressure picks */
     uint32_t picks[PRESSURE_PER_PASS];
     watch_t watch[WATCH_MAX];
     apr_uint64_t next_pass_us, next_scan_us;
-    uint64_t least_seen;      /* smallest child size measured: "fresh" */
+    uint64_t least_seen; /* smallest child size measured: "fresh" */
     int full_logged, smaps_logged;
     char smaps_buf[4096];
     char cmdline[WATCH_CMDLINE];
@@ -524,8 +532,8 @@ void memguard_recycle_sampler_init(server_rec *s, apr_pool_t *p, pid_t parent)
 
     memguard_recycle_settings_get(&recycle_set);
     rs.active = 0;
-    if (b == NULL
-        || (!recycle_configured(&recycle_set) && !recycle_set.on_pressure)) {
+    if (b == NULL ||
+        (!recycle_configured(&recycle_set) && !recycle_set.on_pressure)) {
         return;
     }
     rs.parent = parent;
@@ -545,9 +553,9 @@ void memguard_recycle_sampler_init(server_rec *s, apr_pool_t *p, pid_t parent)
          * allocates nothing (opendir would). */
         rs.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rs.proc_fd < 0) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, MGLOGNO(00421)
-                         "sampler: cannot open /proc: MemGuardWatchDaemons "
-                         "is off");
+            ap_log_error(APLOG_MARK, APLOG_ERR, errno, s,
+                         MGLOGNO(00421) "sampler: cannot open /proc: "
+                                        "MemGuardWatchDaemons is off");
         }
     }
     rs.next_pass_us = 0;
@@ -565,8 +573,9 @@ static int sampler_signal(server_rec *s, pid_t pid, const char *what)
         return 0;
     }
     if (errno != ESRCH) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, MGLOGNO(00422)
-                     "sampler: cannot signal %s %ld", what, (long)pid);
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s,
+                     MGLOGNO(00422) "sampler: cannot signal %s %ld", what,
+                     (long)pid);
     }
     return -1;
 }
@@ -576,8 +585,8 @@ static int sampler_budget(apr_uint64_t now_us)
 {
     mg_board_t *b = memguard_board();
 
-    return recycle_set.max_per_minute == 0
-           || mg_board_recycle_take(b, now_us, recycle_set.max_per_minute);
+    return recycle_set.max_per_minute == 0 ||
+           mg_board_recycle_take(b, now_us, recycle_set.max_per_minute);
 }
 
 /*
@@ -607,8 +616,8 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint64_t now,
         if (rs.signalled_pid[i] == info.pid) {
             continue; /* on its way out */
         }
-        if (recycle_set.metric == MEMGUARD_METRIC_UNSHARED
-            && info.unshared > 0) {
+        if (recycle_set.metric == MEMGUARD_METRIC_UNSHARED &&
+            info.unshared > 0) {
             size = info.unshared;
             mreason = MG_RECYCLE_UNSHARED;
         }
@@ -619,11 +628,11 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint64_t now,
         reason = info.recycle_reason;
         value = info.recycle_value;
         limit = info.recycle_limit;
-        if (reason == 0
-            && recycle_over(&recycle_set, size, (apr_uint32_t)info.pid, &lim,
-                            &hard)
-            && mg_board_slot_recycle_request(b, i, info.pid, mreason, size,
-                                             lim) == 0) {
+        if (reason == 0 &&
+            recycle_over(&recycle_set, size, (apr_uint32_t)info.pid, &lim,
+                         &hard) &&
+            mg_board_slot_recycle_request(b, i, info.pid, mreason, size, lim) ==
+                0) {
             reason = mreason;
             value = size;
             limit = lim;
@@ -636,8 +645,8 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint64_t now,
             continue; /* the child acts at the end of its request */
         }
         if (reason != MG_RECYCLE_HEADROOM) {
-            (void)recycle_over(&recycle_set, size, (apr_uint32_t)info.pid,
-                               &lim, &hard);
+            (void)recycle_over(&recycle_set, size, (apr_uint32_t)info.pid, &lim,
+                               &hard);
             if (!sampler_budget(now) && !hard) {
                 continue; /* deferred; tried again next pass */
             }
@@ -645,14 +654,15 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint64_t now,
         if (sampler_signal(s, (pid_t)info.pid, "child") == 0) {
             rs.signalled_pid[i] = info.pid;
             mg_board_slot_recycle_done(b, i);
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MGLOGNO(00423)
-                         "sampler: recycling idle child %ld (slot %u): %s %"
-                         APR_UINT64_T_FMT " bytes (%.1f MiB) > limit %"
-                         APR_UINT64_T_FMT " bytes (%.1f MiB) (%s)",
-                         (long)info.pid, i, mg_recycle_reason_name(reason),
-                         value, (double)value / MIB, limit,
-                         (double)limit / MIB,
-                         recycle_limit_name(reason, hard));
+            ap_log_error(
+                APLOG_MARK, APLOG_INFO, 0, s,
+                MGLOGNO(00423) "sampler: recycling idle child %ld (slot %u): "
+                               "%s %" APR_UINT64_T_FMT
+                               " bytes (%.1f MiB) > limit %" APR_UINT64_T_FMT
+                               " bytes (%.1f MiB) (%s)",
+                (long)info.pid, i, mg_recycle_reason_name(reason), value,
+                (double)value / MIB, limit, (double)limit / MIB,
+                recycle_limit_name(reason, hard));
         }
     }
     if (!recycle_set.on_pressure) {
@@ -686,23 +696,23 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint64_t now,
             continue;
         }
         if (!sampler_budget(now)) {
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MGLOGNO(00424)
-                         "sampler: memory is short but the recycle budget "
-                         "is spent");
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                         MGLOGNO(00424) "sampler: memory is short but the "
+                                        "recycle budget is spent");
             break;
         }
-        if (mg_board_slot_recycle_request(b, i, info.pid,
-                                          MG_RECYCLE_HEADROOM, rs.sizes[i],
-                                          0) != 0) {
+        if (mg_board_slot_recycle_request(b, i, info.pid, MG_RECYCLE_HEADROOM,
+                                          rs.sizes[i], 0) != 0) {
             continue;
         }
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MGLOGNO(00425)
-                     "sampler: memory is short (%s): recycling child %ld "
-                     "(slot %u, %.1f MiB), largest first",
-                     mg_verdict_state_name((mg_verdict_state_t)verdict),
-                     (long)info.pid, i, (double)rs.sizes[i] / MIB);
-        if (info.inflight == 0
-            && sampler_signal(s, (pid_t)info.pid, "child") == 0) {
+        ap_log_error(
+            APLOG_MARK, APLOG_INFO, 0, s,
+            MGLOGNO(00425) "sampler: memory is short (%s): recycling child %ld "
+                           "(slot %u, %.1f MiB), largest first",
+            mg_verdict_state_name((mg_verdict_state_t)verdict), (long)info.pid,
+            i, (double)rs.sizes[i] / MIB);
+        if (info.inflight == 0 &&
+            sampler_signal(s, (pid_t)info.pid, "child") == 0) {
             rs.signalled_pid[i] = info.pid;
             mg_board_slot_recycle_done(b, i);
         }
@@ -743,17 +753,19 @@ static void watch_consider(server_rec *s, pid_t pid)
     if (mg_proc_read_ppid("/", pid, &ppid) != 0 || ppid != rs.parent) {
         return;
     }
-    if (mg_proc_read_cmdline("/", pid, rs.cmdline, sizeof(rs.cmdline)) <= 0
-        || fnmatch(recycle_set.watch, rs.cmdline, 0) != 0) {
+    if (mg_proc_read_cmdline("/", pid, rs.cmdline, sizeof(rs.cmdline)) <= 0 ||
+        fnmatch(recycle_set.watch, rs.cmdline, 0) != 0) {
         return;
     }
     if (free_i < 0) {
         if (!rs.full_logged) {
             rs.full_logged = 1;
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, MGLOGNO(00426)
-                         "sampler: more than %d processes match "
-                         "MemGuardWatchDaemons \"%s\": the others are not "
-                         "watched", WATCH_MAX, recycle_set.watch);
+            ap_log_error(
+                APLOG_MARK, APLOG_NOTICE, 0, s,
+                MGLOGNO(00426) "sampler: more than %d processes "
+                               "match MemGuardWatchDaemons \"%s\": the "
+                               "others are not watched",
+                WATCH_MAX, recycle_set.watch);
         }
         return;
     }
@@ -773,19 +785,20 @@ static void watch_consider(server_rec *s, pid_t pid)
         }
         else if (!rs.smaps_logged) {
             rs.smaps_logged = 1;
-            ap_log_error(APLOG_MARK, APLOG_INFO, -fd, s, MGLOGNO(00427)
-                         "sampler: smaps_rollup of daemon %ld is not "
-                         "readable: daemons are judged on their rss",
-                         (long)pid);
+            ap_log_error(
+                APLOG_MARK, APLOG_INFO, -fd, s,
+                MGLOGNO(00427) "sampler: smaps_rollup of daemon %ld is not "
+                               "readable: daemons are judged on their rss",
+                (long)pid);
         }
     }
     w->pid = pid;
     w->signalled = 0;
     w->deferred_logged = 0;
     w->first_size = 0;
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MGLOGNO(00428)
-                 "sampler: watching daemon %ld \"%s\"", (long)pid,
-                 rs.cmdline);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                 MGLOGNO(00428) "sampler: watching daemon %ld \"%s\"",
+                 (long)pid, rs.cmdline);
 }
 
 struct watch_dirent64 {
@@ -829,8 +842,7 @@ static void watch_scan(server_rec *s)
 }
 
 /* Measure each watched daemon; restart a bloated one gracefully. */
-static void watch_measure(server_rec *s, apr_uint64_t now,
-                          apr_uint32_t verdict)
+static void watch_measure(server_rec *s, apr_uint64_t now, apr_uint32_t verdict)
 {
     mg_proc_statm_t st;
     mg_proc_smaps_t sm;
@@ -849,9 +861,9 @@ static void watch_measure(server_rec *s, apr_uint64_t now,
             continue;
         }
         size = st.resident;
-        if (w->smaps_fd >= 0
-            && mg_proc_read_smaps_rollup(w->smaps_fd, rs.smaps_buf,
-                                         sizeof(rs.smaps_buf), &sm) == 0) {
+        if (w->smaps_fd >= 0 &&
+            mg_proc_read_smaps_rollup(w->smaps_fd, rs.smaps_buf,
+                                      sizeof(rs.smaps_buf), &sm) == 0) {
             size = sm.unshared;
             metric = "unshared";
         }
@@ -874,36 +886,40 @@ static void watch_measure(server_rec *s, apr_uint64_t now,
         if (!sampler_budget(now) && !hard) {
             if (!w->deferred_logged) {
                 w->deferred_logged = 1;
-                ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MGLOGNO(00429)
-                             "sampler: restarting daemon %ld deferred: "
-                             "MemGuardMaxRecyclesPerMinute %u reached",
-                             (long)w->pid, recycle_set.max_per_minute);
+                ap_log_error(
+                    APLOG_MARK, APLOG_INFO, 0, s,
+                    MGLOGNO(00429) "sampler: restarting daemon %ld deferred: "
+                                   "MemGuardMaxRecyclesPerMinute %u reached",
+                    (long)w->pid, recycle_set.max_per_minute);
             }
             continue;
         }
         if (sampler_signal(s, w->pid, "daemon") == 0) {
             w->signalled = 1;
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MGLOGNO(00430)
-                         "sampler: restarting daemon %ld gracefully "
-                         "(SIGUSR1): %s %" APR_UINT64_T_FMT " bytes "
-                         "(%.1f MiB) > limit %" APR_UINT64_T_FMT " bytes "
-                         "(%.1f MiB) (%s)", (long)w->pid, metric, size,
-                         (double)size / MIB, lim, (double)lim / MIB,
-                         hard ? "MemGuardChildHardLimit"
-                              : "MemGuardChildSoftLimit");
+            ap_log_error(
+                APLOG_MARK, APLOG_INFO, 0, s,
+                MGLOGNO(00430) "sampler: restarting daemon %ld gracefully "
+                               "(SIGUSR1): %s %" APR_UINT64_T_FMT " bytes "
+                               "(%.1f MiB) > limit %" APR_UINT64_T_FMT " bytes "
+                               "(%.1f MiB) (%s)",
+                (long)w->pid, metric, size, (double)size / MIB, lim,
+                (double)lim / MIB,
+                hard ? "MemGuardChildHardLimit" : "MemGuardChildSoftLimit");
         }
     }
     /* Memory short: the largest daemon too, one per pass. */
-    if (recycle_set.on_pressure && pick >= 0
-        && mg_policy_headroom_victims((mg_verdict_state_t)verdict, 1) > 0
-        && sampler_budget(now)
-        && sampler_signal(s, rs.watch[pick].pid, "daemon") == 0) {
+    if (recycle_set.on_pressure && pick >= 0 &&
+        mg_policy_headroom_victims((mg_verdict_state_t)verdict, 1) > 0 &&
+        sampler_budget(now) &&
+        sampler_signal(s, rs.watch[pick].pid, "daemon") == 0) {
         rs.watch[pick].signalled = 1;
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MGLOGNO(00431)
-                     "sampler: memory is short (%s): restarting daemon %ld "
-                     "(%.1f MiB) gracefully, largest first",
-                     mg_verdict_state_name((mg_verdict_state_t)verdict),
-                     (long)rs.watch[pick].pid, (double)biggest / MIB);
+        ap_log_error(
+            APLOG_MARK, APLOG_INFO, 0, s,
+            MGLOGNO(00431) "sampler: memory is short (%s): "
+                           "restarting daemon %ld (%.1f MiB) gracefully, "
+                           "largest first",
+            mg_verdict_state_name((mg_verdict_state_t)verdict),
+            (long)rs.watch[pick].pid, (double)biggest / MIB);
     }
 }
 
