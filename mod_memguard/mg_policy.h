@@ -166,13 +166,15 @@ int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s,
 /* Why a child is flagged for recycling (the board stores the code). */
 typedef enum {
     MG_RECYCLE_NONE = 0,
-    MG_RECYCLE_RSS = 1,         /* rss over MemGuardMaxChildRSS */
-    MG_RECYCLE_UNSHARED = 2,    /* unshared over its limit */
+    MG_RECYCLE_RSS = 1,         /* rss over a child limit */
+    MG_RECYCLE_UNSHARED = 2,    /* unshared over a child limit */
     MG_RECYCLE_HEADROOM = 3,    /* biggest child while memory is short */
+    MG_RECYCLE_RESPONSE = 4,    /* built a response over its cap */
     MG_RECYCLE__COUNT
 } mg_recycle_reason_t;
 
-/* "rss", "unshared", "headroom"; "none"; "?" when out of range. */
+/* "rss", "unshared", "headroom", "response"; "none"; "?" when out of
+ * range. */
 const char *mg_recycle_reason_name(uint32_t r);
 
 /*

@@ -1029,6 +1029,65 @@ ssize_t mg_proc_read_cmdline(const char *root, pid_t pid, char *out,
     return (ssize_t)len;
 }
 
+/*
+ * /proc/<pid>/stat of a mod_wsgi daemon process (its parent is the httpd
+ * parent, 20369):
+ *   20370 (apache2) S 20369 20369 20369 0 -1 4194624 3462 0 0 0 8 2 ...
+ * comm is at most 15 bytes but may be "a) (b" or contain spaces: search
+ * from the end.
+ */
+int mg_proc_parse_stat_ppid(const char *buf, size_t len, int32_t *ppid)
+{
+    const char *p, *end = buf + len;
+    uint64_t v;
+    int rc;
+
+    if (buf == NULL || ppid == NULL) {
+        return -EINVAL;
+    }
+    p = end;
+    while (p > buf && p[-1] != ')') {
+        p--;
+    }
+    if (p == buf) {
+        return -EBADMSG; /* no ')' */
+    }
+    /* ") S 123 " : a space, one state letter, a space, the number */
+    if (end - p < 4 || p[0] != ' ' || p[1] < 'A' || p[1] > 'Z'
+        || p[2] != ' ') {
+        return -EBADMSG;
+    }
+    p += 3;
+    if ((rc = mg_proc_parse_u64(&p, end, &v)) < 0) {
+        return rc;
+    }
+    if (p == end || (*p != ' ' && *p != '\n')) {
+        return -EBADMSG;
+    }
+    if (v > INT32_MAX) {
+        return -EOVERFLOW;
+    }
+    *ppid = (int32_t)v;
+    return 0;
+}
+
+int mg_proc_read_ppid(const char *root, pid_t pid, int32_t *ppid)
+{
+    char buf[512];
+    ssize_t n;
+    int fd = mg_proc_open_pid(root, pid, "stat");
+
+    if (fd < 0) {
+        return fd;
+    }
+    n = mg_proc_pread(fd, buf, sizeof(buf));
+    close(fd);
+    if (n < 0) {
+        return (int)n;
+    }
+    return mg_proc_parse_stat_ppid(buf, (size_t)n, ppid);
+}
+
 /* ------------------------------------------------------------------ */
 /* the sampler                                                         */
 

@@ -384,6 +384,17 @@ ssize_t mg_proc_read_cmdline(const char *root, pid_t pid, char *out,
  * length. */
 size_t mg_proc_cmdline_flatten(char *buf, size_t len);
 
+/*
+ * The parent pid (4th field) of a /proc/<pid>/stat line. The command name
+ * (2nd field, in parentheses) may hold spaces and ')' itself, so the
+ * fields are counted from the LAST ')'. 0, -EBADMSG or -EOVERFLOW.
+ */
+int mg_proc_parse_stat_ppid(const char *buf, size_t len, int32_t *ppid);
+
+/* open + one pread + close of <root>/proc/<pid>/stat (a 512-byte stack
+ * buffer), then mg_proc_parse_stat_ppid(). 0 or -errno. */
+int mg_proc_read_ppid(const char *root, pid_t pid, int32_t *ppid);
+
 /* ------------------------------------------------------------------ */
 /* the sampler's aggregate reader                                      */
 

@@ -35,6 +35,13 @@ static void memguard_register_hooks(apr_pool_t *p)
      * body, applies MemGuardMethod rules, then declines to the real
      * handler, which reads a replay (MEMGUARD_REPLAY input filter). */
     memguard_xmlrpc_register(p);
+    /* Accounting: header_parser REALLY_FIRST reads /proc/self/statm,
+     * log_transaction REALLY_FIRST reads it again and sets the notes
+     * before mod_log_config writes; both hand the size to recycling. */
+    memguard_account_register(p);
+    /* Recycling: the check before response headers (MEMGUARD_RECYCLE
+     * output filter, prefork only) and the limits' sanity check. */
+    memguard_recycle_register(p);
 }
 
 AP_DECLARE_MODULE(memguard) = {

@@ -77,6 +77,30 @@ typedef struct {
 #define MEMGUARD_DEFAULT_HYSTERESIS_BP 1000 /* 10 % */
 #define MEMGUARD_STALE_MIN_US 2000000       /* stale: >= 2 s ... */
 #define MEMGUARD_STALE_INTERVALS 10         /* ... and >= 10 intervals */
+/* MemGuardChildMetric */
+typedef enum {
+    MEMGUARD_METRIC_RSS = 0,     /* resident size (statm, every request) */
+    MEMGUARD_METRIC_UNSHARED = 1 /* private pages (smaps_rollup, sampler) */
+} memguard_metric_e;
+
+/*
+ * Recycling (mod_memguard_recycle.c). A child serves every virtual host,
+ * so these are global: the directives are refused inside <VirtualHost>
+ * and read from the main server's configuration only.
+ */
+typedef struct {
+    apr_int64_t soft_limit; /* bytes; 0 = none; UNSET */
+    apr_int64_t hard_limit; /* bytes; 0 = none; UNSET */
+    int metric;             /* memguard_metric_e, or UNSET */
+    apr_int64_t jitter_bp;  /* +- basis points (1000 = 10%); UNSET */
+    int max_per_minute;     /* recycles per minute, 0 = no cap; UNSET */
+    int on_pressure;        /* MemGuardRecycleOnPressure On = 1; UNSET */
+    const char *watch;      /* MemGuardWatchDaemons pattern, or NULL */
+} memguard_recycle_conf;
+
+#define MEMGUARD_DEFAULT_METRIC MEMGUARD_METRIC_UNSHARED
+#define MEMGUARD_DEFAULT_JITTER_BP 1000   /* 10% */
+#define MEMGUARD_DEFAULT_MAX_RECYCLES 10  /* per minute */
 
 /* Server (vhost) configuration. */
 typedef struct {
@@ -84,6 +108,7 @@ typedef struct {
     int retry_after; /* seconds in Retry-After; UNSET */
     /* the main server's headroom settings, shared by every vhost */
     memguard_headroom_conf *hr;
+    memguard_recycle_conf recycle; /* main server only, see above */
 } memguard_server_conf;
 
 #define MEMGUARD_DEFAULT_RETRY_AFTER 5 /* seconds */
@@ -124,6 +149,10 @@ typedef struct {
     apr_int64_t max_response;
     /* set once MEMGUARD_RESPCAP is in r's output filters */
     int respcap_added;
+    /* accounting (mod_memguard_account.c): 1 once the size at the start
+     * was read and the board slot counted the request in flight */
+    int acct_begun;
+    apr_uint64_t rss_begin; /* bytes, /proc/self/statm at header_parser */
 } memguard_req_ctx;
 
 /* mod_memguard_config.c */
@@ -260,6 +289,30 @@ int memguard_gate_method(request_rec *r, int expensive);
 
 /* mod_memguard_recycle.c: mark the child serving r for recycling
  * (DESIGN.md section 6); `why` goes into the INFO log line. */
+/* mod_memguard_account.c: per-request memory accounting. */
+void memguard_account_register(apr_pool_t *p);
+
+/* This process's resident size in bytes from /proc/self/statm (the fd
+ * opened in child_init; one pread). 0, or -1 when it cannot be read. */
+int memguard_account_rss(apr_uint64_t *rss);
+
+/* The global recycling settings (main server), defaults applied. */
+typedef struct {
+    apr_uint64_t soft_limit, hard_limit; /* bytes, 0 = none */
+    int metric;                          /* memguard_metric_e */
+    apr_uint32_t jitter_bp;
+    apr_uint32_t max_per_minute;         /* 0 = no cap */
+    int on_pressure;
+    const char *watch;                   /* NULL = watch no daemons */
+} memguard_recycle_settings;
+void memguard_recycle_settings_get(memguard_recycle_settings *out);
+
+/*
+ * mod_memguard_recycle.c: mark the child serving r for recycling
+ * (DESIGN.md section 6); `why` goes into the INFO log line. On prefork the
+ * child recycles itself once this request is over; under a threaded MPM
+ * the mark is only reported.
+ */
 void memguard_recycle_request(request_rec *r, const char *why);
 /* mod_memguard_status.c: the memguard-status handler (HTML, ?auto, ?json,
  * ?prometheus, ?health) and a section in mod_status's page. */
@@ -294,5 +347,36 @@ void memguard_gate_register(apr_pool_t *p);
  * Exempt locations, subrequests and an engine that is Off always get OK.
  */
 int memguard_gate_method(request_rec *r, int expensive);
+
+/*
+ * Child side, called by the accounting hooks with the size just read (0
+ * when unknown): at the start of a request (header_parser: nothing sent
+ * yet) and at its end (log_transaction). They compare with the child
+ * limits and act on this child's recycle flag.
+ */
+void memguard_recycle_at_start(request_rec *r, apr_uint64_t rss);
+void memguard_recycle_at_end(request_rec *r, apr_uint64_t rss);
+void memguard_recycle_register(apr_pool_t *p);
+
+/*
+ * Sampler side: the sampler process calls these (mod_memguard_sampler.c).
+ *
+ * memguard_recycle_sampler_init(): once in the sampler process, after its
+ * own signal handlers are set and BEFORE it drops privileges (it opens
+ * /proc as a directory for the daemon scan and allocates its fixed tables
+ * from p; nothing is allocated later). parent is the httpd parent's pid:
+ * watched daemons must be its children.
+ *
+ * memguard_recycle_sampler_tick(): after every published sample, with the
+ * sample's CLOCK_MONOTONIC time (memguard_now_us()) and the verdict state
+ * just published (mg_verdict_state_t). Never allocates, never blocks;
+ * its own work is paced inside (children every call: O(slots); pressure
+ * picks and daemon sizes once a second: O(slots + watched daemons); the
+ * /proc scan for new daemons every 2 s: O(processes)). Does nothing when
+ * no recycling directive is set.
+ */
+void memguard_recycle_sampler_init(server_rec *s, apr_pool_t *p, pid_t parent);
+void memguard_recycle_sampler_tick(server_rec *s, apr_uint64_t now_us,
+                                   apr_uint32_t verdict_state);
 
 #endif /* MOD_MEMGUARD_H */

@@ -30,6 +30,13 @@ void *memguard_create_server_conf(apr_pool_t *p, server_rec *s)
     c->hr->sustain_us = MEMGUARD_UNSET;
     c->hr->hysteresis_bp = MEMGUARD_UNSET;
     c->hr->fail_mode = MEMGUARD_UNSET;
+    c->recycle.soft_limit = MEMGUARD_UNSET;
+    c->recycle.hard_limit = MEMGUARD_UNSET;
+    c->recycle.metric = MEMGUARD_UNSET;
+    c->recycle.jitter_bp = MEMGUARD_UNSET;
+    c->recycle.max_per_minute = MEMGUARD_UNSET;
+    c->recycle.on_pressure = MEMGUARD_UNSET;
+    c->recycle.watch = NULL;
     return c;
 }
 
@@ -42,6 +49,9 @@ void *memguard_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->retry_after = MERGE(retry_after);
     /* headroom directives are main-server only: every vhost shares it */
     c->hr = base->hr;
+    /* Global only (a child serves every vhost): read from the main
+     * server, never from a merged vhost. */
+    c->recycle = base->recycle;
     return c;
 }
 
@@ -675,6 +685,145 @@ static const char *set_throttle_max_body(cmd_parms *cmd, void *dcfg,
     return memguard_parse_size(cmd, arg, &c->throttle_max_body);
 }
 
+/* ---- recycling: global only --------------------------------------- */
+
+static memguard_recycle_conf *recycle_conf(cmd_parms *cmd, const char **err)
+{
+    memguard_server_conf *c =
+        ap_get_module_config(cmd->server->module_config, &memguard_module);
+
+    *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    return c ? &c->recycle : NULL;
+}
+
+static const char *set_child_limit(cmd_parms *cmd, void *dcfg,
+                                   const char *arg)
+{
+    const char *err;
+    memguard_recycle_conf *rc = recycle_conf(cmd, &err);
+
+    (void)dcfg;
+    if (err) {
+        return err;
+    }
+    return memguard_parse_size(
+        cmd, arg, cmd->info ? &rc->hard_limit : &rc->soft_limit);
+}
+
+static const char *set_child_metric(cmd_parms *cmd, void *dcfg,
+                                    const char *arg)
+{
+    const char *err;
+    memguard_recycle_conf *rc = recycle_conf(cmd, &err);
+
+    (void)dcfg;
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(arg, "rss")) {
+        rc->metric = MEMGUARD_METRIC_RSS;
+    }
+    else if (!strcasecmp(arg, "unshared")) {
+        rc->metric = MEMGUARD_METRIC_UNSHARED;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not one of rss, unshared",
+                            cmd->directive->directive, arg);
+    }
+    return NULL;
+}
+
+static const char *set_recycle_jitter(cmd_parms *cmd, void *dcfg,
+                                      const char *arg)
+{
+    const char *err;
+    memguard_recycle_conf *rc = recycle_conf(cmd, &err);
+
+    (void)dcfg;
+    if (err) {
+        return err;
+    }
+    return memguard_parse_percent(cmd, arg, &rc->jitter_bp);
+}
+
+static const char *set_max_recycles(cmd_parms *cmd, void *dcfg,
+                                    const char *arg)
+{
+    const char *err;
+    memguard_recycle_conf *rc = recycle_conf(cmd, &err);
+    char *end;
+    long v;
+
+    (void)dcfg;
+    if (err) {
+        return err;
+    }
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (*arg < '0' || *arg > '9' || *end != '\0' || errno || v > 100000) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a whole number from 0 (no cap) "
+                            "to 100000",
+                            cmd->directive->directive, arg);
+    }
+    rc->max_per_minute = (int)v;
+    return NULL;
+}
+
+static const char *set_recycle_on_pressure(cmd_parms *cmd, void *dcfg,
+                                           int flag)
+{
+    const char *err;
+    memguard_recycle_conf *rc = recycle_conf(cmd, &err);
+
+    (void)dcfg;
+    if (err) {
+        return err;
+    }
+    rc->on_pressure = flag ? 1 : 0;
+    return NULL;
+}
+
+static const char *set_watch_daemons(cmd_parms *cmd, void *dcfg,
+                                     const char *arg)
+{
+    const char *err;
+    memguard_recycle_conf *rc = recycle_conf(cmd, &err);
+
+    (void)dcfg;
+    if (err) {
+        return err;
+    }
+    if (*arg == '\0' || strlen(arg) > 255) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a pattern of 1 to 255 bytes "
+                            "(e.g. \"(wsgi:*\")",
+                            cmd->directive->directive, arg);
+    }
+    rc->watch = arg;
+    return NULL;
+}
+
+void memguard_recycle_settings_get(memguard_recycle_settings *out)
+{
+    const memguard_server_conf *c =
+        ap_get_module_config(ap_server_conf->module_config, &memguard_module);
+    const memguard_recycle_conf *rc = &c->recycle;
+
+    out->soft_limit = rc->soft_limit > 0 ? (apr_uint64_t)rc->soft_limit : 0;
+    out->hard_limit = rc->hard_limit > 0 ? (apr_uint64_t)rc->hard_limit : 0;
+    out->metric = rc->metric == MEMGUARD_UNSET ? MEMGUARD_DEFAULT_METRIC
+                                               : rc->metric;
+    out->jitter_bp = rc->jitter_bp == MEMGUARD_UNSET
+                         ? MEMGUARD_DEFAULT_JITTER_BP
+                         : (apr_uint32_t)rc->jitter_bp;
+    out->max_per_minute = rc->max_per_minute == MEMGUARD_UNSET
+                              ? MEMGUARD_DEFAULT_MAX_RECYCLES
+                              : (apr_uint32_t)rc->max_per_minute;
+    out->on_pressure = rc->on_pressure == 1;
+    out->watch = rc->watch;
+}
+
 const command_rec memguard_cmds[] = {
     AP_INIT_TAKE1("MemGuardEngine", set_engine, NULL, RSRC_CONF | ACCESS_CONF,
                   "On | Off | DetectOnly (log and count, never refuse); "
@@ -769,4 +918,33 @@ const command_rec memguard_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "directory for spooled bodies (default: the system's "
                   "temporary directory)"),
+    AP_INIT_TAKE1("MemGuardChildSoftLimit", set_child_limit, NULL, RSRC_CONF,
+                  "recycle a child once it is over this size, gracefully "
+                  "(its response says Connection: close), e.g. 512M; "
+                  "0 = none (default); global only"),
+    AP_INIT_TAKE1("MemGuardChildHardLimit", set_child_limit, (void *)1,
+                  RSRC_CONF,
+                  "recycle a child right after the request that took it "
+                  "over this size, even on a keep-alive connection and "
+                  "over the per-minute cap; 0 = none (default); global "
+                  "only"),
+    AP_INIT_TAKE1("MemGuardChildMetric", set_child_metric, NULL, RSRC_CONF,
+                  "rss | unshared (default): what the child limits are "
+                  "compared with; global only"),
+    AP_INIT_TAKE1("MemGuardRecycleJitter", set_recycle_jitter, NULL,
+                  RSRC_CONF,
+                  "move each child's limits by up to +- this percentage, "
+                  "fixed per pid (default 10%); global only"),
+    AP_INIT_TAKE1("MemGuardMaxRecyclesPerMinute", set_max_recycles, NULL,
+                  RSRC_CONF,
+                  "at most this many recycles per minute server-wide "
+                  "(default 10; 0 = no cap); global only"),
+    AP_INIT_FLAG("MemGuardRecycleOnPressure", set_recycle_on_pressure, NULL,
+                 RSRC_CONF,
+                 "On: while memory is short (throttle or shed), recycle "
+                 "the largest children first (default Off); global only"),
+    AP_INIT_TAKE1("MemGuardWatchDaemons", set_watch_daemons, NULL, RSRC_CONF,
+                  "fnmatch pattern for the command line of the server's "
+                  "daemon processes to hold to the child limits, e.g. "
+                  "\"(wsgi:*\" for mod_wsgi daemons; global only"),
     {NULL}};

@@ -205,7 +205,8 @@ static void sampler_transition(server_rec *s, mg_board_sys_t *rec,
  * smaps_rollup of every child in the board's slots -> unshared bytes.
  * httpd children are not dumpable after setuid (unless CoreDumpDirectory
  * is set), and the kernel then refuses their smaps to an unprivileged
- * reader even of the same uid: said once at INFO, then skipped quietly.
+ * reader even of the same uid; mod_memguard_account.c makes them dumpable
+ * when the sampler runs. If that failed: said once at INFO, then skipped.
  */
 static void sampler_smaps(server_rec *s, mg_board_t *b, const char *root,
                           char *buf, size_t size, int *denied_logged)
@@ -322,6 +323,9 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
                      root, rc);
         return SAMPLER_STARTUP_ERROR;
     }
+    /* Recycling's sampler side (idle prefork children, the largest first
+     * under pressure, watched daemons): its fixed tables, while root. */
+    memguard_recycle_sampler_init(s, sampler_pool, getppid());
 
     /* 3. lock what we touch, while root */
     if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 &&
@@ -394,7 +398,9 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
         }
         mg_proc_sampler_read(&sampler_ps, &sampler_sample, n % every == 0, now);
         if (n % every == 0 && mg_board_nslots(b) > 0) {
-            sampler_smaps(s, b, root, sampler_smaps_buf,
+            /* the children are real processes: always the real /proc,
+             * whatever MemGuardProcRoot fakes for the machine */
+            sampler_smaps(s, b, "/", sampler_smaps_buf,
                           sizeof(sampler_smaps_buf), &denied_logged);
         }
         mg_policy_eval(&hr->policy, &st, &sampler_sample, now, &v);
@@ -412,6 +418,7 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
         sampler_rec.samples++;
         sampler_rec.last_sample_us = now;
         mg_board_sys_publish(b, &sampler_rec);
+        memguard_recycle_sampler_tick(s, now, v.state);
         prev = v;
         last = now;
         n++;

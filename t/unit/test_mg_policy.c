@@ -679,6 +679,9 @@ static void test_names(void **state)
     assert_string_equal(mg_recycle_reason_name(MG_RECYCLE_RSS), "rss");
     assert_string_equal(mg_recycle_reason_name(MG_RECYCLE_HEADROOM),
                         "headroom");
+    assert_string_equal(mg_recycle_reason_name(MG_RECYCLE_RESPONSE),
+                        "response");
+    assert_string_equal(mg_recycle_reason_name(MG_RECYCLE__COUNT), "?");
     assert_string_equal(mg_recycle_reason_name(UINT32_MAX), "?");
 }
 

@@ -671,6 +671,56 @@ static void test_cmdline(void **state)
     assert_int_equal(mg_proc_read_cmdline(root, 1, out, 1), -EINVAL);
 }
 
+static void test_stat_ppid(void **state)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        int32_t ppid;
+    } cases[] = {
+        {"20370 (apache2) S 20369 20369 20369 0 -1 4194624\n", 0, 20369},
+        {"1 (systemd) S 0 1 1 0 -1\n", 0, 0},
+        /* comm with spaces and parentheses: fields count from the last ) */
+        {"77 (a) (b c)) R 42 77 77 0\n", 0, 42},
+        {"77 ()) S 9 77\n", 0, 9},
+        {"77 (x) Z 5\n", 0, 5},
+        {"77 (x) S 5", -EBADMSG, 0},          /* ends inside the number */
+        {"77 (x) S 2147483648 1\n", -EOVERFLOW, 0},
+        {"77 (x) S 99999999999999999999999 1\n", -EOVERFLOW, 0},
+        {"77 (x) S -1 1\n", -EBADMSG, 0},
+        {"77 (x) s 5 1\n", -EBADMSG, 0},      /* state must be a capital */
+        {"77 (x)S 5 1\n", -EBADMSG, 0},
+        {"77 (x) S  5 1\n", -EBADMSG, 0},
+        {"77 (x) S 5x 1\n", -EBADMSG, 0},
+        {"77 x S 5 1\n", -EBADMSG, 0},        /* no parentheses */
+        {"77 (x)\n", -EBADMSG, 0},
+        {"", -EBADMSG, 0},
+        {")", -EBADMSG, 0},
+    };
+    char root[1024];
+    int32_t ppid;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < NCASES(cases); i++) {
+        int rc;
+        ppid = -7;
+        rc = mg_proc_parse_stat_ppid(cases[i].in, strlen(cases[i].in),
+                                     &ppid);
+        if (rc != cases[i].rc || (rc == 0 && ppid != cases[i].ppid)) {
+            fail_msg("stat case %zu: rc %d ppid %d", i, rc, (int)ppid);
+        }
+    }
+    assert_int_equal(mg_proc_parse_stat_ppid(NULL, 0, &ppid), -EINVAL);
+    mg_test_fixture(root, sizeof(root), "proc/debian12-v1");
+    assert_int_equal(mg_proc_read_ppid(root, 4242, &ppid), 0);
+    assert_int_equal(ppid, 20369);
+    assert_int_equal(mg_proc_read_ppid(root, 1, &ppid), -ENOENT);
+    /* the real thing: our own parent */
+    assert_int_equal(mg_proc_read_ppid("/", getpid(), &ppid), 0);
+    assert_int_equal(ppid, (int32_t)getppid());
+}
+
 /* ---------------------------------------------------------------- I/O */
 
 static void test_io(void **state)
@@ -1118,6 +1168,7 @@ int main(void)
         cmocka_unit_test(test_statm_fd),
         cmocka_unit_test(test_smaps_rollup),
         cmocka_unit_test(test_cmdline),
+        cmocka_unit_test(test_stat_ppid),
         cmocka_unit_test(test_io),
         cmocka_unit_test(test_sampler_debian12),
         cmocka_unit_test(test_sampler_trees),

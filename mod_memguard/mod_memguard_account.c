@@ -1,0 +1,229 @@
+/*
+ * mod_memguard_account.c - per-request memory accounting.
+ *
+ * Each child opens /proc/self/statm once, in child_init, and keeps the fd.
+ * A request reads it with ONE pread (mg_proc_read_statm, about 1.3 us)
+ * when it starts and again when it ends; the difference is what the
+ * request cost (or gave back). The child's board slot gets its size after
+ * the request, its peak and the request count (mg_board_request_end); the
+ * request gets the notes memguard-rss and memguard-rss-delta (bytes, in
+ * decimal, for the access log); and when the XML-RPC inspection has named
+ * the call's method (ctx->method_idx), the board's method table gets the
+ * call, its request and response bytes and its memory delta.
+ *
+ * What the numbers mean:
+ * - rss is statm's resident size: shared pages (the code, what the parent
+ *   loaded before forking) count in full. The unshared size, which is
+ *   what a recycle gives back, needs smaps_rollup (~260 us for an httpd +
+ *   Python child): the sampler reads it about once a second and writes it
+ *   into the slot; it is never read on a request.
+ * - Under a threaded MPM (worker, event) the delta is process-wide: other
+ *   threads' allocations and frees during the request mix in. It is still
+ *   what the process grew by while the request ran.
+ * - malloc keeps freed memory for reuse, so a request that allocated and
+ *   freed a lot may show a delta near 0 and the NEXT allocation-heavy one
+ *   none: deltas show growth, not work.
+ *
+ * Why /proc/self and not MemGuardProcRoot: the fixture roots describe the
+ * machine (meminfo, cgroups, slab) so tests can fake pressure; a request's
+ * own size cannot be faked meaningfully, and recycling acts on the real
+ * process. Tests grow children for real (mod_mgtest's alloc=N).
+ *
+ * Only requests whose MemGuardEngine is not Off are accounted; the
+ * per-directory value is known from header_parser on, which is why the
+ * start is read there (see memguard_account_register()).
+ */
+#include <errno.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include "mod_memguard.h"
+#include "mg_board.h"
+#include "mg_proc.h"
+
+static int account_fd = -1;           /* /proc/self/statm of this child */
+static apr_uint64_t account_pagesize; /* bytes */
+
+int memguard_account_rss(apr_uint64_t *rss)
+{
+    mg_proc_statm_t st;
+
+    if (account_fd < 0 ||
+        mg_proc_read_statm(account_fd, account_pagesize, &st) != 0) {
+        return -1;
+    }
+    *rss = st.resident;
+    return 0;
+}
+
+static apr_status_t account_close(void *data)
+{
+    (void)data;
+    if (account_fd >= 0) {
+        close(account_fd);
+        account_fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+/*
+ * child_init runs in the child itself, so /proc/self is this process from
+ * now on (an fd opened in the parent would keep describing the parent).
+ */
+static void account_child_init(apr_pool_t *p, server_rec *s)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    int fd;
+
+    account_pagesize = ps > 0 ? (apr_uint64_t)ps : 4096u;
+    fd = mg_proc_open_pid("/", 0, "statm");
+    if (fd < 0) {
+        /* A /proc without statm (not Linux, or hidden by a sandbox):
+         * nothing to measure; recycling then works from the sampler's
+         * figures and the response cap's marks only. */
+        ap_log_error(
+            APLOG_MARK, APLOG_NOTICE, -fd, s,
+            MGLOGNO(00410) "cannot open /proc/self/statm: per-request memory "
+                           "accounting is off in this child");
+        return;
+    }
+    account_fd = fd;
+    apr_pool_cleanup_register(p, NULL, account_close, apr_pool_cleanup_null);
+    /* A child that dropped root is not dumpable, and the kernel then hides
+     * its /proc/<pid>/smaps_rollup even from the sampler of the same uid:
+     * the unshared size (MemGuardChildMetric unshared) could never be
+     * measured. httpd itself makes children dumpable for
+     * CoreDumpDirectory; do the same, only when the sampler runs. */
+    if (memguard_sampler_enabled() && prctl(PR_SET_DUMPABLE, 1) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, errno, s, MGLOGNO(00432)
+                     "cannot make this child dumpable: the sampler will "
+                     "not see its unshared size");
+    }
+}
+
+/*
+ * The start of a request. header_parser is the earliest hook where the
+ * per-directory configuration (MemGuardEngine in a <Location>) is known;
+ * between post_read_request and here only the location walk runs, which
+ * allocates next to nothing. REALLY_FIRST: before MemGuardMaxRequestBody's
+ * check (APR_HOOK_FIRST), so a refused request is accounted too, and so a
+ * child over its limit signals itself before anything is sent.
+ */
+static int account_begin(request_rec *r)
+{
+    memguard_req_ctx *ctx;
+    mg_board_t *b = memguard_board();
+    apr_uint64_t rss = 0;
+    int slot;
+
+    /* Once per client request: not for subrequests, and not again for an
+     * internal redirect (the original request's context ends it). */
+    if (!ap_is_initial_req(r) || memguard_engine(r) == MEMGUARD_ENGINE_OFF ||
+        b == NULL) {
+        return DECLINED;
+    }
+    slot = memguard_slot(r->connection);
+    if (slot < 0) {
+        return DECLINED;
+    }
+    ctx = memguard_req(r);
+    if (memguard_account_rss(&rss) == 0) {
+        ctx->rss_begin = rss;
+    }
+    ctx->acct_begun = 1;
+    mg_board_request_begin(b, (uint32_t)slot);
+    memguard_recycle_at_start(r, rss);
+    return DECLINED;
+}
+
+/* Set a note on r and on the request an internal redirect ended with:
+ * mod_log_config reads %{...}n from the final request. */
+static void account_note(request_rec *r, const char *name, const char *v)
+{
+    request_rec *f;
+
+    apr_table_setn(r->notes, name, v);
+    for (f = r->next; f != NULL; f = f->next) {
+        apr_table_setn(f->notes, name, v);
+    }
+}
+
+/*
+ * The end of a request: log_transaction, REALLY_FIRST, so the notes are
+ * set before mod_log_config (APR_HOOK_MIDDLE) writes the access log line.
+ * The response has gone out (or failed); what the request left behind is
+ * still held, which is what the delta should show.
+ */
+static int account_end(request_rec *r)
+{
+    memguard_req_ctx *ctx;
+    mg_board_t *b = memguard_board();
+    apr_uint64_t rss = 0;
+    apr_int64_t delta = 0;
+    int slot, have;
+
+    if (r->main != NULL || b == NULL) {
+        return DECLINED;
+    }
+    ctx = ap_get_module_config(r->request_config, &memguard_module);
+    if (ctx == NULL || !ctx->acct_begun) {
+        return DECLINED;
+    }
+    ctx->acct_begun = 0;
+    slot = memguard_slot(r->connection);
+    if (slot < 0) {
+        return DECLINED;
+    }
+    have = memguard_account_rss(&rss) == 0 && ctx->rss_begin > 0;
+    if (have) {
+        delta = (apr_int64_t)rss - (apr_int64_t)ctx->rss_begin;
+        account_note(r, "memguard-rss",
+                     apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, rss));
+        account_note(r, "memguard-rss-delta",
+                     apr_psprintf(r->pool, "%" APR_INT64_T_FMT, delta));
+    }
+    else {
+        rss = 0;
+    }
+    /* in-flight - 1, requests + 1; the size and peak only when known */
+    mg_board_request_end(b, (uint32_t)slot, rss, delta);
+    /*
+     * Per-method statistics, only for calls whose method the XML-RPC
+     * inspection named (ctx->method_idx; the "other" entry when the name
+     * was not storable or the table is full). A request with no known
+     * method (not XML-RPC, refused before the method was read) is
+     * recorded nowhere: charging it to "other" would mix static files
+     * into what admission learns about unnamed XML-RPC calls.
+     * bytes_in: the body bytes the application got (MEMGUARD_BODY's
+     * count), or what httpd's own body reader counted; bytes_out: the
+     * response body as sent (r->bytes_sent: after compression, without
+     * headers).
+     */
+    if (ctx->method_idx != UINT32_MAX) {
+        apr_off_t in =
+            ctx->body_seen > r->read_length ? ctx->body_seen : r->read_length;
+        mg_board_method_record(b, ctx->method_idx, in > 0 ? (uint64_t)in : 0,
+                               r->bytes_sent > 0 ? (uint64_t)r->bytes_sent : 0,
+                               have ? delta : 0);
+    }
+    memguard_recycle_at_end(r, have ? rss : 0);
+    return DECLINED;
+}
+
+void memguard_account_register(apr_pool_t *p)
+{
+    (void)p;
+    /* MIDDLE: only opens a file; no ordering against other modules. */
+    ap_hook_child_init(account_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* REALLY_FIRST: before MemGuardMaxRequestBody's check (FIRST) and
+     * before any other module's header_parser can allocate. */
+    ap_hook_header_parser(account_begin, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* REALLY_FIRST: the notes must exist before mod_log_config (MIDDLE)
+     * writes the access log line. */
+    ap_hook_log_transaction(account_end, NULL, NULL, APR_HOOK_REALLY_FIRST);
+}

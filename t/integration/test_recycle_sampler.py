@@ -1,0 +1,176 @@
+"""The sampler's part of recycling: idle flagged children, the largest
+children first while memory is short (MemGuardRecycleOnPressure), and
+mod_wsgi daemon processes (MemGuardWatchDaemons) restarted gracefully
+under the event MPM.
+
+These need the sampler process calling memguard_recycle_sampler_init() and
+memguard_recycle_sampler_tick() (see mod_memguard.h). Each test skips, with
+the reason "needs the sampler", while httpd refuses MemGuardSampleInterval.
+"""
+import http.client
+import re
+import threading
+import time
+import xmlrpc.client
+
+import pytest
+
+from mgfixture import ProcRoot
+
+MiB = 1 << 20
+
+
+def need_sampler(h):
+    rc, out = h.configtest("MemGuardSampleInterval 100ms")
+    if rc != 0 and "MemGuardSampleInterval" in out:
+        pytest.skip("needs the sampler (MemGuardSampleInterval refused: "
+                    "mod_memguard_sampler.c not in this build)")
+
+
+def get(h, path):
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r, r.read()
+    finally:
+        c.close()
+
+
+def pid_of(body):
+    return int(re.match(rb"pid=(\d+) ", body).group(1))
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pid, timeout=10):
+    deadline = time.time() + timeout
+    while alive(pid):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def procroot():
+    roots = []
+
+    def make(name="debian12-v1"):
+        r = ProcRoot(name)
+        roots.append(r)
+        return r
+
+    yield make
+    for r in roots:
+        r.cleanup()
+
+
+def test_pressure_recycles_the_largest_children_first(procroot,
+                                                      httpd_factory):
+    """Three children hold 30, 60 and 90 MiB. When MemAvailable falls under
+    the throttle threshold, the sampler recycles the 90 MiB child first,
+    then the 60 MiB one (one per pass while throttling)."""
+    root = procroot()
+    h = httpd_factory(start=False)
+    need_sampler(h)
+    h.conf = """
+MemGuardEngine On
+MemGuardProcRoot "%s"
+MemGuardSampleInterval 50ms
+MemGuardMinAvailable 1G 256M
+MemGuardChildMetric rss
+MemGuardRecycleOnPressure On
+MemGuardMaxRecyclesPerMinute 0
+StartServers 4
+MinSpareServers 4
+MaxSpareServers 8
+""" % root.path
+    h.start()
+    time.sleep(1.5)
+    r, _ = get(h, "/mgtest")       # one fresh child's size, for reference
+    assert r.status == 200
+    sizes = {}
+    lock = threading.Lock()
+
+    def grow(mb):
+        r, body = get(h, "/mgtest?alloc=%d&sleep=1500" % mb)
+        with lock:
+            sizes[pid_of(body)] = mb
+
+    threads = [threading.Thread(target=grow, args=(mb,))
+               for mb in (30, 60, 90)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(sizes) == 3, sizes
+    by_size = sorted(sizes, key=sizes.get, reverse=True)
+    root.set_meminfo(MemAvailable=512 * 1024)          # kB: throttle
+    lines = h.wait_log(r"MG00425: sampler: memory is short \(throttle\): recycling "
+                       r"child (\d+)", timeout=15, count=2)
+    order = [int(re.search(r"recycling child (\d+)", x).group(1))
+             for x in lines]
+    assert order[:2] == by_size[:2], (order, sizes)
+    assert wait_gone(by_size[0]) and wait_gone(by_size[1])
+    # then the 30 MiB one; fresh children, no larger than the smallest
+    # live one, are left alone however long the pressure lasts
+    h.wait_log(r"MG00425: .*recycling child %d" % by_size[2], timeout=10)
+    time.sleep(3)
+    assert len([x for x in h.log_lines() if "MG00425" in x]) == 3
+
+
+def daemon_pids(h):
+    out = []
+    for pid in h.children():
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if f.read().startswith(b"(wsgi:hub)"):
+                    out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+def test_event_daemon_restarted_gracefully(httpd_factory):
+    """event MPM, the hub in a mod_wsgi daemon process: a big call grows
+    the daemon past the soft limit; the sampler restarts it with SIGUSR1;
+    the call in flight completes, and the next call is served by the new
+    daemon process."""
+    h = httpd_factory(start=False, mpm="event", wsgi="daemon")
+    need_sampler(h)
+    h.conf = """
+MemGuardEngine On
+MemGuardSampleInterval 100ms
+MemGuardChildSoftLimit 80M
+MemGuardChildMetric rss
+MemGuardRecycleJitter 0
+MemGuardWatchDaemons "(wsgi:*"
+"""
+    h.start()
+    hub = xmlrpc.client.ServerProxy(h.hub_url)
+    assert hub.hello() == "hello"
+    old = daemon_pids(h)
+    assert len(old) == 1
+    n = 25000
+    rows = hub.queryHistory(n)                     # grows it past 80M
+    assert len(rows) == n                          # ... and completes
+    line = h.wait_log(r"MG00430: sampler: restarting daemon %d gracefully"
+                      % old[0], timeout=10)[0]
+    m = re.search(r"rss (\d+) bytes .* > limit (\d+) bytes", line)
+    assert int(m.group(1)) > int(m.group(2)) == 80 * MiB
+    assert wait_gone(old[0], 30)
+    deadline = time.time() + 30
+    while time.time() < deadline and not daemon_pids(h):
+        time.sleep(0.1)
+    new = daemon_pids(h)
+    assert new and new[0] != old[0]
+    assert hub.hello() == "hello"
+    pids = [int(x.split()[0]) for x in open(h.calllog).read().splitlines()]
+    assert pids[-1] == new[0]
