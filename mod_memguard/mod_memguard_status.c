@@ -13,7 +13,7 @@
  *   ?auto        "Key: value" lines, stable keys (README, "Status page")
  *   ?json        one JSON object, schema "memguard-status/1"
  *   ?prometheus  text exposition format 0.0.4
- *   ?health      "up 100%" / "up 50%" (200) or "drain" (503): for load
+ *   ?health      "up ready 100%" / "up ready 50%" (200) or "drain" (503): for load
  *                balancers, HAProxy's http-check and its agent protocol
  * SetHandler memguard-health answers ?health whatever the query. Every
  * answer carries Cache-Control: no-store. Only GET and HEAD.
@@ -71,7 +71,7 @@ typedef struct {
     char why[256];           /* mg_verdict_describe */
     int health_status;       /* 200 or 503 */
     int health_weight;       /* 0..100 */
-    const char *health_text; /* "up 100%", "drain" */
+    const char *health_text; /* "up ready 100%", "drain" */
     uint32_t nslots;         /* slots in the board */
     uint32_t nused;          /* slots with a process */
     uint32_t *slot_idx;
@@ -180,7 +180,7 @@ static void snap_take(request_rec *r, status_snap *s)
     apr_cpystrn(s->why, "no sample yet", sizeof(s->why));
     if (b == NULL) {
         apr_cpystrn(s->why, "the board is not available", sizeof(s->why));
-        s->health_text = "up 100%";
+        s->health_text = "up ready 100%";
         return;
     }
     s->have_board = 1;
@@ -234,7 +234,7 @@ static void snap_take(request_rec *r, status_snap *s)
         apr_cpystrn(s->why, "the sampler was writing; reload", sizeof(s->why));
     }
     s->health_text = s->health_status == HTTP_OK
-                         ? apr_psprintf(r->pool, "up %d%%", s->health_weight)
+                         ? apr_psprintf(r->pool, "up ready %d%%", s->health_weight)
                          : "drain";
 
     /* Slots in use. */

@@ -157,7 +157,7 @@ def check_json(doc):
     assert v["state_age_ms"] is None or isinstance(v["state_age_ms"], int)
     hl = doc["health"]
     assert hl["status"] in (200, 503)
-    assert hl["answer"] == "drain" or re.match(r"^up \d+%$", hl["answer"])
+    assert hl["answer"] == "drain" or re.match(r"^up ready \d+%$", hl["answer"])
     assert isinstance(hl["weight"], int)
     s = doc["sampler"]
     assert all(isinstance(s[k], int) for k in ("pid", "starts", "samples"))
