@@ -45,10 +45,10 @@ _Static_assert(ATOMIC_SHORT_LOCK_FREE == 2, "16-bit atomics must be lock-free");
 #define MG_SYS_WORDS ((sizeof(mg_board_sys_t) + 7) / 8)
 
 struct mg_board {
-    uint64_t magic;             /* written last by init */
+    uint64_t magic; /* written last by init */
     uint32_t layout_version;
     uint32_t nslots;
-    uint32_t nmethods;          /* named entries; "other" is entry nmethods */
+    uint32_t nmethods; /* named entries; "other" is entry nmethods */
     uint32_t pad0;
     uint64_t total_size;
     /* region offsets from the base and element sizes: checked by attach,
@@ -78,7 +78,7 @@ struct mg_board {
  * Relaxed atomic words plus the fences in publish/read make it defined.
  */
 typedef struct {
-    _Atomic uint32_t seq;       /* odd while the sampler writes */
+    _Atomic uint32_t seq; /* odd while the sampler writes */
     uint32_t pad;
     _Atomic uint64_t words[MG_SYS_WORDS];
 } mg_board_sysreg_t;
@@ -89,11 +89,11 @@ typedef struct {
     _Atomic uint64_t started_us;
     _Atomic uint64_t requests;
     _Atomic uint64_t rss;
-    _Atomic uint64_t unshared;  /* the one counter the SAMPLER writes */
+    _Atomic uint64_t unshared; /* the one counter the SAMPLER writes */
     _Atomic uint64_t peak_rss;
     _Atomic int64_t last_delta;
-    _Atomic uint32_t inflight;  /* threaded MPMs: many per process */
-    _Atomic uint32_t recycle;   /* 0, MG_RECYCLE_SETTING or a reason */
+    _Atomic uint32_t inflight; /* threaded MPMs: many per process */
+    _Atomic uint32_t recycle;  /* 0, MG_RECYCLE_SETTING or a reason */
     _Atomic uint64_t recycle_value;
     _Atomic uint64_t recycle_limit;
     _Atomic uint64_t recycles_requested;
@@ -103,7 +103,7 @@ typedef struct {
 
 typedef struct {
     _Alignas(MG_ALIGN) _Atomic uint64_t state; /* MG_ENTRY_*, hash << 32 */
-    char name[MG_BOARD_METHOD_NAME_MAX + 1]; /* set before READY */
+    char name[MG_BOARD_METHOD_NAME_MAX + 1];   /* set before READY */
     _Atomic uint32_t inflight;
     _Atomic uint64_t calls;
     _Atomic uint64_t bytes_in;
@@ -126,18 +126,17 @@ typedef struct {
 static int mg_board_layout(uint32_t nslots, uint32_t nmethods,
                            mg_board_layout_t *l)
 {
-    if (nslots == 0 || nmethods == 0 || nslots > MG_BOARD_MAX_SLOTS
-        || nmethods > MG_BOARD_MAX_METHODS) {
+    if (nslots == 0 || nmethods == 0 || nslots > MG_BOARD_MAX_SLOTS ||
+        nmethods > MG_BOARD_MAX_METHODS) {
         return -EINVAL;
     }
     l->sys = MG_ROUND(sizeof(struct mg_board));
     l->slots = l->sys + MG_ROUND(sizeof(mg_board_sysreg_t));
     l->holdings = l->slots + MG_ROUND((size_t)nslots * sizeof(mg_board_slot_t));
-    l->methods = l->holdings
-                 + MG_ROUND((size_t)nslots * (nmethods + 1)
-                            * sizeof(_Atomic uint16_t));
-    l->total = l->methods + MG_ROUND((size_t)(nmethods + 1)
-                                     * sizeof(mg_board_method_t));
+    l->methods = l->holdings + MG_ROUND((size_t)nslots * (nmethods + 1) *
+                                        sizeof(_Atomic uint16_t));
+    l->total = l->methods +
+               MG_ROUND((size_t)(nmethods + 1) * sizeof(mg_board_method_t));
     return 0;
 }
 
@@ -168,8 +167,8 @@ static _Atomic uint16_t *mg_board_hold(const mg_board_t *b, uint32_t slot,
     if (slot >= b->nslots || m > b->nmethods) {
         return NULL;
     }
-    return (_Atomic uint16_t *)((char *)(uintptr_t)b + b->off_holdings)
-           + (size_t)slot * (b->nmethods + 1) + m;
+    return (_Atomic uint16_t *)((char *)(uintptr_t)b + b->off_holdings) +
+           (size_t)slot * (b->nmethods + 1) + m;
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -191,8 +190,8 @@ int mg_board_init(void *base, size_t size, uint32_t nslots, uint32_t nmethods,
     mg_board_t *b = base;
     mg_board_method_t *other;
 
-    if (base == NULL || ((uintptr_t)base % MG_ALIGN) != 0
-        || mg_board_layout(nslots, nmethods, &l) != 0) {
+    if (base == NULL || ((uintptr_t)base % MG_ALIGN) != 0 ||
+        mg_board_layout(nslots, nmethods, &l) != 0) {
         return -EINVAL;
     }
     if (size < l.total) {
@@ -225,8 +224,8 @@ int mg_board_init(void *base, size_t size, uint32_t nslots, uint32_t nmethods,
     return 0;
 }
 
-int mg_board_attach(void *base, size_t size, uint32_t nslots,
-                    uint32_t nmethods, mg_board_t **out)
+int mg_board_attach(void *base, size_t size, uint32_t nslots, uint32_t nmethods,
+                    mg_board_t **out)
 {
     mg_board_layout_t l;
     const mg_board_t *b = base;
@@ -237,8 +236,8 @@ int mg_board_attach(void *base, size_t size, uint32_t nslots,
     if (size < sizeof(struct mg_board)) {
         return -ENOSPC;
     }
-    if (b->magic != MG_BOARD_MAGIC
-        || b->layout_version != MG_BOARD_LAYOUT_VERSION) {
+    if (b->magic != MG_BOARD_MAGIC ||
+        b->layout_version != MG_BOARD_LAYOUT_VERSION) {
         return -EPROTO;
     }
     if (mg_board_layout(nslots, nmethods, &l) != 0) {
@@ -247,14 +246,14 @@ int mg_board_attach(void *base, size_t size, uint32_t nslots,
     if (size < l.total) {
         return -ENOSPC;
     }
-    if (b->nslots != nslots || b->nmethods != nmethods
-        || b->total_size != l.total || b->off_sys != l.sys
-        || b->off_slots != l.slots || b->off_holdings != l.holdings
-        || b->off_methods != l.methods
-        || b->sizeof_sys != sizeof(mg_board_sys_t)
-        || b->sizeof_slot != sizeof(mg_board_slot_t)
-        || b->sizeof_method != sizeof(mg_board_method_t)
-        || b->nreasons != MG_REASON__COUNT) {
+    if (b->nslots != nslots || b->nmethods != nmethods ||
+        b->total_size != l.total || b->off_sys != l.sys ||
+        b->off_slots != l.slots || b->off_holdings != l.holdings ||
+        b->off_methods != l.methods ||
+        b->sizeof_sys != sizeof(mg_board_sys_t) ||
+        b->sizeof_slot != sizeof(mg_board_slot_t) ||
+        b->sizeof_method != sizeof(mg_board_method_t) ||
+        b->nreasons != MG_REASON__COUNT) {
         return -ESTALE;
     }
     if (out) {
@@ -281,15 +280,15 @@ uint32_t mg_board_generation(const mg_board_t *b)
 
 uint32_t mg_board_generation_bump(mg_board_t *b)
 {
-    return atomic_fetch_add_explicit(&b->generation, 1, memory_order_relaxed)
-           + 1;
+    return atomic_fetch_add_explicit(&b->generation, 1, memory_order_relaxed) +
+           1;
 }
 
 uint32_t mg_board_sampler_starts_bump(mg_board_t *b)
 {
     return atomic_fetch_add_explicit(&b->sampler_starts, 1,
-                                     memory_order_relaxed)
-           + 1;
+                                     memory_order_relaxed) +
+           1;
 }
 
 uint32_t mg_board_sampler_starts(const mg_board_t *b)
@@ -340,10 +339,10 @@ void mg_board_sys_publish(mg_board_t *b, const mg_board_sys_t *rec)
         atomic_store_explicit(&r->words[i], words[i], memory_order_relaxed);
     }
     atomic_store_explicit(&r->seq, seq + 1, memory_order_release);
-    atomic_store_explicit(&b->verdict,
-                          mg_board_verdict_pack(rec->state, rec->signal,
-                                                rec->last_sample_us),
-                          memory_order_release);
+    atomic_store_explicit(
+        &b->verdict,
+        mg_board_verdict_pack(rec->state, rec->signal, rec->last_sample_us),
+        memory_order_release);
 }
 
 int mg_board_sys_read(const mg_board_t *b, mg_board_sys_t *out,
@@ -364,8 +363,7 @@ int mg_board_sys_read(const mg_board_t *b, mg_board_sys_t *out,
             continue;
         }
         for (i = 0; i < MG_SYS_WORDS; i++) {
-            words[i] = atomic_load_explicit(&r->words[i],
-                                            memory_order_relaxed);
+            words[i] = atomic_load_explicit(&r->words[i], memory_order_relaxed);
         }
         /* Keeps the data loads above before the second sequence load. */
         atomic_thread_fence(memory_order_acquire);
@@ -385,8 +383,8 @@ void mg_board_sys_add_transition(mg_board_sys_t *rec,
     rec->ntransitions++;
 }
 
-const mg_board_transition_t *
-mg_board_sys_history_at(const mg_board_sys_t *rec, uint32_t i)
+const mg_board_transition_t *mg_board_sys_history_at(const mg_board_sys_t *rec,
+                                                     uint32_t i)
 {
     if (i >= MG_BOARD_HISTORY || i >= rec->ntransitions) {
         return NULL;
@@ -412,11 +410,9 @@ static void mg_sub_floor16(_Atomic uint16_t *p)
 {
     uint16_t cur = atomic_load_explicit(p, memory_order_relaxed);
 
-    while (cur > 0
-           && !atomic_compare_exchange_weak_explicit(p, &cur,
-                                                     (uint16_t)(cur - 1),
-                                                     memory_order_acq_rel,
-                                                     memory_order_relaxed)) {
+    while (cur > 0 && !atomic_compare_exchange_weak_explicit(
+                          p, &cur, (uint16_t)(cur - 1), memory_order_acq_rel,
+                          memory_order_relaxed)) {
     }
 }
 
@@ -424,8 +420,8 @@ static void mg_max64(_Atomic uint64_t *p, uint64_t v)
 {
     uint64_t cur = atomic_load_explicit(p, memory_order_relaxed);
 
-    while (v > cur
-           && !atomic_compare_exchange_weak_explicit(
+    while (v > cur &&
+           !atomic_compare_exchange_weak_explicit(
                p, &cur, v, memory_order_relaxed, memory_order_relaxed)) {
     }
 }
@@ -576,10 +572,9 @@ int mg_board_slot_recycle_request(mg_board_t *b, uint32_t slot, int32_t pid,
     /* Claim the flag first, then fill in the numbers, then publish the
      * reason: the child and the sampler may both try, and the numbers
      * shown must be those of the one that won. */
-    if (!atomic_compare_exchange_strong_explicit(&s->recycle, &cur,
-                                                 MG_RECYCLE_SETTING,
-                                                 memory_order_acq_rel,
-                                                 memory_order_acquire)) {
+    if (!atomic_compare_exchange_strong_explicit(
+            &s->recycle, &cur, MG_RECYCLE_SETTING, memory_order_acq_rel,
+            memory_order_acquire)) {
         return -EALREADY;
     }
     if (atomic_load_explicit(&s->pid, memory_order_acquire) != pid) {
@@ -590,8 +585,8 @@ int mg_board_slot_recycle_request(mg_board_t *b, uint32_t slot, int32_t pid,
     MG_STORE(&s->recycle_limit, limit);
     /* A CAS, not a store: if a new child took the slot meanwhile,
      * mg_board_slot_start() has cleared the flag and this must fail. */
-    if (!atomic_compare_exchange_strong_explicit(&s->recycle, &setting,
-                                                 reason, memory_order_acq_rel,
+    if (!atomic_compare_exchange_strong_explicit(&s->recycle, &setting, reason,
+                                                 memory_order_acq_rel,
                                                  memory_order_relaxed)) {
         return -ESRCH;
     }
@@ -651,9 +646,8 @@ int mg_board_slot_snapshot(const mg_board_t *b, uint32_t slot,
     out->peak_rss = MG_LOAD(&s->peak_rss);
     out->last_delta = MG_LOAD(&s->last_delta);
     out->inflight = MG_LOAD(&s->inflight);
-    out->recycle_reason = mg_board_slot_recycle_get(b, slot,
-                                                    &out->recycle_value,
-                                                    &out->recycle_limit);
+    out->recycle_reason = mg_board_slot_recycle_get(
+        b, slot, &out->recycle_value, &out->recycle_limit);
     out->recycles_requested = MG_LOAD(&s->recycles_requested);
     out->recycles_done = MG_LOAD(&s->recycles_done);
     for (i = 0; i < MG_REASON__COUNT; i++) {
@@ -698,10 +692,9 @@ int mg_board_recycle_take(mg_board_t *b, uint64_t now_us,
         if (start - now_us > tau) {
             return 0;
         }
-    } while (!atomic_compare_exchange_weak_explicit(&b->recycle_tat, &tat,
-                                                    start + t,
-                                                    memory_order_relaxed,
-                                                    memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(
+        &b->recycle_tat, &tat, start + t, memory_order_relaxed,
+        memory_order_relaxed));
     return 1;
 }
 
@@ -804,8 +797,7 @@ static int mg_board_lookup(mg_board_t *b, const char *name, size_t len,
                     memcpy(e->name, name, klen);
                     e->name[klen] = '\0';
                     atomic_store_explicit(&e->state,
-                                          ((uint64_t)h << 32)
-                                              | MG_ENTRY_READY,
+                                          ((uint64_t)h << 32) | MG_ENTRY_READY,
                                           memory_order_release);
                     return (int)i;
                 }
@@ -885,8 +877,7 @@ int mg_board_method_acquire(mg_board_t *b, uint32_t slot, uint32_t method,
             mg_sub_floor16(hold);
             return -EBUSY;
         }
-    } while (!atomic_compare_exchange_weak_explicit(&m->inflight, &cur,
-                                                    cur + 1,
+    } while (!atomic_compare_exchange_weak_explicit(&m->inflight, &cur, cur + 1,
                                                     memory_order_acq_rel,
                                                     memory_order_relaxed));
     return 0;
@@ -972,9 +963,9 @@ uint32_t mg_board_hist_bucket(int64_t delta)
     if (v >= (1ULL << MG_BOARD_HIST_MAX_SHIFT)) {
         return MG_BOARD_HIST_BUCKETS - 1;
     }
-    k = 63u - (uint32_t)__builtin_clzll(v);  /* 2^k <= v < 2^(k+1) */
-    return 1 + 2 * (k - MG_BOARD_HIST_MIN_SHIFT)
-           + (uint32_t)((v >> (k - 1)) & 1u);
+    k = 63u - (uint32_t)__builtin_clzll(v); /* 2^k <= v < 2^(k+1) */
+    return 1 + 2 * (k - MG_BOARD_HIST_MIN_SHIFT) +
+           (uint32_t)((v >> (k - 1)) & 1u);
 }
 
 uint64_t mg_board_hist_upper(uint32_t i)
@@ -991,7 +982,7 @@ uint64_t mg_board_hist_upper(uint32_t i)
     if ((i - 1) % 2 == 0) {
         return (1ULL << k) + (1ULL << (k - 1)) - 1; /* [2^k, 1.5*2^k) */
     }
-    return (1ULL << (k + 1)) - 1;                   /* [1.5*2^k, 2^(k+1)) */
+    return (1ULL << (k + 1)) - 1; /* [1.5*2^k, 2^(k+1)) */
 }
 
 uint64_t mg_board_hist_quantile(const uint64_t *hist, uint32_t q_permille,
@@ -1021,8 +1012,7 @@ uint64_t mg_board_hist_quantile(const uint64_t *hist, uint32_t q_permille,
             break;
         }
     }
-    up = mg_board_hist_upper(i < MG_BOARD_HIST_BUCKETS ? i
-                                                       : MG_BOARD_HIST_BUCKETS
-                                                             - 1);
+    up = mg_board_hist_upper(
+        i < MG_BOARD_HIST_BUCKETS ? i : MG_BOARD_HIST_BUCKETS - 1);
     return up < max ? up : max;
 }

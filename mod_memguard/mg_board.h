@@ -41,7 +41,7 @@
 #include "mg_sample.h"
 
 #define MG_BOARD_MAGIC 0x6472616f42674d6dULL /* "mMgBoard" little-endian */
-#define MG_BOARD_LAYOUT_VERSION 1u  /* bump on ANY change to the layout */
+#define MG_BOARD_LAYOUT_VERSION 1u /* bump on ANY change to the layout */
 
 #define MG_BOARD_HISTORY 16         /* verdict transitions kept */
 #define MG_BOARD_METHOD_NAME_MAX 64 /* bytes of a method name used as key */
@@ -56,7 +56,7 @@
  */
 #define MG_BOARD_HIST_MIN_SHIFT 12
 #define MG_BOARD_HIST_MAX_SHIFT 36
-#define MG_BOARD_HIST_BUCKETS \
+#define MG_BOARD_HIST_BUCKETS                                                  \
     (2 + 2 * (MG_BOARD_HIST_MAX_SHIFT - MG_BOARD_HIST_MIN_SHIFT))
 
 /* The board, as seen at its base address. Opaque: use the functions. */
@@ -90,8 +90,8 @@ int mg_board_init(void *base, size_t size, uint32_t nslots, uint32_t nmethods,
  * small) or -ESTALE (sizes differ from the configuration). On any error
  * the caller re-creates the segment and calls mg_board_init().
  */
-int mg_board_attach(void *base, size_t size, uint32_t nslots,
-                    uint32_t nmethods, mg_board_t **out);
+int mg_board_attach(void *base, size_t size, uint32_t nslots, uint32_t nmethods,
+                    mg_board_t **out);
 
 uint32_t mg_board_nslots(const mg_board_t *b);
 uint32_t mg_board_nmethods(const mg_board_t *b); /* named entries only */
@@ -131,29 +131,29 @@ mg_board_verdict_t mg_board_verdict_load(const mg_board_t *b);
 /* ---- system record (sampler writes, anyone reads) ------------------------ */
 
 typedef struct {
-    uint64_t time_us;           /* CLOCK_MONOTONIC of the transition */
-    uint32_t from;              /* verdict states (mg_policy) */
+    uint64_t time_us; /* CLOCK_MONOTONIC of the transition */
+    uint32_t from;    /* verdict states (mg_policy) */
     uint32_t to;
-    uint32_t signal;            /* deciding signal (mg_policy) */
-    int32_t detail;             /* node number / cache index, or -1 */
-    uint64_t value;             /* the signal's value ... */
-    uint64_t threshold;         /* ... and the threshold it crossed */
+    uint32_t signal;    /* deciding signal (mg_policy) */
+    int32_t detail;     /* node number / cache index, or -1 */
+    uint64_t value;     /* the signal's value ... */
+    uint64_t threshold; /* ... and the threshold it crossed */
 } mg_board_transition_t;
 
 typedef struct {
-    mg_sample_t sample;         /* the last sample */
-    uint32_t state;             /* current verdict state */
-    uint32_t signal;            /* the signal that decided it */
-    int32_t detail;             /* node number / cache index, or -1 */
+    mg_sample_t sample; /* the last sample */
+    uint32_t state;     /* current verdict state */
+    uint32_t signal;    /* the signal that decided it */
+    int32_t detail;     /* node number / cache index, or -1 */
     uint32_t pad0;
-    uint64_t value;             /* that signal's value and threshold, */
-    uint64_t threshold;         /* bytes or PSI hundredths of a percent */
-    uint64_t state_since_us;    /* when the current state began */
+    uint64_t value;          /* that signal's value and threshold, */
+    uint64_t threshold;      /* bytes or PSI hundredths of a percent */
+    uint64_t state_since_us; /* when the current state began */
     int32_t sampler_pid;
-    uint32_t sampler_starts;    /* copy of mg_board_sampler_starts() */
-    uint64_t samples;           /* samples taken by this board's samplers */
-    uint64_t last_sample_us;    /* CLOCK_MONOTONIC of the last publish */
-    uint64_t ntransitions;      /* total; the ring keeps the last 16 */
+    uint32_t sampler_starts; /* copy of mg_board_sampler_starts() */
+    uint64_t samples;        /* samples taken by this board's samplers */
+    uint64_t last_sample_us; /* CLOCK_MONOTONIC of the last publish */
+    uint64_t ntransitions;   /* total; the ring keeps the last 16 */
     mg_board_transition_t history[MG_BOARD_HISTORY]; /* see _history_at */
 } mg_board_sys_t;
 
@@ -181,25 +181,25 @@ void mg_board_sys_add_transition(mg_board_sys_t *rec,
  * The i-th most recent transition of rec (0 = newest), or NULL if fewer
  * than i+1 were recorded.
  */
-const mg_board_transition_t *
-mg_board_sys_history_at(const mg_board_sys_t *rec, uint32_t i);
+const mg_board_transition_t *mg_board_sys_history_at(const mg_board_sys_t *rec,
+                                                     uint32_t i);
 
 /* ---- child slots --------------------------------------------------------- */
 
 /* A plain copy of a slot for the status page (mg_board_slot_snapshot). */
 typedef struct {
-    int32_t pid;                /* 0: slot unused */
-    uint32_t generation;        /* board generation the child started in */
+    int32_t pid;         /* 0: slot unused */
+    uint32_t generation; /* board generation the child started in */
     uint64_t started_us;
     uint64_t requests;
-    uint64_t rss;               /* after the last request (child) */
-    uint64_t unshared;          /* from smaps_rollup (sampler) */
+    uint64_t rss;      /* after the last request (child) */
+    uint64_t unshared; /* from smaps_rollup (sampler) */
     uint64_t peak_rss;
-    int64_t last_delta;         /* rss change of the last request */
-    uint32_t inflight;          /* requests being served right now */
-    uint32_t recycle_reason;    /* 0: not flagged (see mg_policy) */
-    uint64_t recycle_value;     /* what was measured ... */
-    uint64_t recycle_limit;     /* ... against which limit */
+    int64_t last_delta;      /* rss change of the last request */
+    uint32_t inflight;       /* requests being served right now */
+    uint32_t recycle_reason; /* 0: not flagged (see mg_policy) */
+    uint64_t recycle_value;  /* what was measured ... */
+    uint64_t recycle_limit;  /* ... against which limit */
     uint64_t recycles_requested;
     uint64_t recycles_done;
     uint64_t rejections[MG_REASON__COUNT];
@@ -352,12 +352,12 @@ typedef struct {
     char name[MG_BOARD_METHOD_NAME_MAX + 1]; /* NUL-terminated; "" = other */
     uint64_t calls;
     uint64_t rejections[MG_REASON__COUNT];
-    uint64_t bytes_in;          /* request bodies, total */
-    uint64_t bytes_out;         /* responses, total */
-    uint64_t delta_count;       /* calls with a recorded memory delta */
-    uint64_t delta_sum;         /* bytes, negative deltas counted as 0 */
+    uint64_t bytes_in;    /* request bodies, total */
+    uint64_t bytes_out;   /* responses, total */
+    uint64_t delta_count; /* calls with a recorded memory delta */
+    uint64_t delta_sum;   /* bytes, negative deltas counted as 0 */
     uint64_t delta_max;
-    uint64_t delta_p95;         /* mg_board_hist_quantile(..., 950, ...) */
+    uint64_t delta_p95; /* mg_board_hist_quantile(..., 950, ...) */
     uint32_t inflight;
     uint32_t pad;
     uint64_t hist[MG_BOARD_HIST_BUCKETS];

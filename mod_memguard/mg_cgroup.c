@@ -55,8 +55,7 @@ int mg_proc_parse_self_cgroup(const char *buf, size_t len, char *v1,
     const char *p = buf, *end = buf + len;
     int have1 = 0, have2 = 0, rc;
 
-    if (buf == NULL || v1 == NULL || v2 == NULL || v1size == 0
-        || v2size == 0) {
+    if (buf == NULL || v1 == NULL || v2 == NULL || v1size == 0 || v2size == 0) {
         return -EINVAL;
     }
     v1[0] = v2[0] = '\0';
@@ -111,8 +110,8 @@ static int mg_cgroup_unescape(char *dst, size_t n, const char *p,
 
     while (p < end) {
         char ch = *p;
-        if (ch == '\\' && end - p >= 4 && p[1] >= '0' && p[1] <= '3'
-            && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+        if (ch == '\\' && end - p >= 4 && p[1] >= '0' && p[1] <= '3' &&
+            p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
             ch = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
             p += 4;
         }
@@ -218,11 +217,10 @@ int mg_proc_parse_mountinfo(const char *buf, size_t len,
             }
         }
         if (m != NULL) {
-            if ((rc = mg_cgroup_unescape(m->root, sizeof(m->root), f[3], fe[3]))
-                    < 0
-                || (rc = mg_cgroup_unescape(m->mount, sizeof(m->mount), f[4],
-                                            fe[4]))
-                       < 0) {
+            if ((rc = mg_cgroup_unescape(m->root, sizeof(m->root), f[3],
+                                         fe[3])) < 0 ||
+                (rc = mg_cgroup_unescape(m->mount, sizeof(m->mount), f[4],
+                                         fe[4])) < 0) {
                 return rc;
             }
             if (m->root[0] != '/' || m->mount[0] != '/') {
@@ -246,14 +244,14 @@ int mg_proc_cgroup_join(const mg_proc_cgmount_t *m, const char *cgpath,
         rl--;
     }
     if (rl == 1) {
-        rel = cgpath;             /* mount root "/": the whole tree */
+        rel = cgpath; /* mount root "/": the whole tree */
     }
-    else if (strncmp(cgpath, m->root, rl) == 0
-             && (cgpath[rl] == '/' || cgpath[rl] == '\0')) {
-        rel = cgpath + rl;        /* container without a cgroup namespace */
+    else if (strncmp(cgpath, m->root, rl) == 0 &&
+             (cgpath[rl] == '/' || cgpath[rl] == '\0')) {
+        rel = cgpath + rl; /* container without a cgroup namespace */
     }
     else {
-        rel = "";                 /* outside the mounted sub-tree */
+        rel = ""; /* outside the mounted sub-tree */
     }
     while (*rel == '/') {
         rel++;
@@ -269,14 +267,13 @@ int mg_proc_cgroup_join(const mg_proc_cgmount_t *m, const char *cgpath,
     return 0;
 }
 
-static int mg_cgroup_exists(const char *root, const char *dir,
-                            const char *file)
+static int mg_cgroup_exists(const char *root, const char *dir, const char *file)
 {
     char rel[MG_PROC_PATH_MAX + 64], path[MG_PROC_PATH_MAX];
     int w = snprintf(rel, sizeof(rel), "%s/%s", dir, file);
 
-    if (w < 0 || (size_t)w >= sizeof(rel)
-        || mg_proc_path(path, sizeof(path), root, rel) < 0) {
+    if (w < 0 || (size_t)w >= sizeof(rel) ||
+        mg_proc_path(path, sizeof(path), root, rel) < 0) {
         return 0;
     }
     return access(path, F_OK) == 0;
@@ -308,8 +305,8 @@ int mg_proc_cgroup_probe(const char *root, const char *dir,
 }
 
 /* cgroup.controllers: "cpuset cpu io memory hugetlb pids rdma misc\n" */
-static int mg_cgroup_v2_has_memory(const char *root, const char *dir,
-                                   char *buf, size_t size)
+static int mg_cgroup_v2_has_memory(const char *root, const char *dir, char *buf,
+                                   size_t size)
 {
     char rel[MG_PROC_PATH_MAX + 32];
     const char *p, *end;
@@ -351,14 +348,13 @@ int mg_proc_cgroup_locate(const char *root, char *buf, size_t size,
     }
     n = mg_proc_read_file(root, "proc/self/cgroup", buf, size);
     if (n == -ENOENT) {
-        return -ENODATA;          /* kernel without cgroups */
+        return -ENODATA; /* kernel without cgroups */
     }
     if (n < 0) {
         return (int)n;
     }
     if ((rc = mg_proc_parse_self_cgroup(buf, (size_t)n, v1, sizeof(v1), v2,
-                                        sizeof(v2)))
-        < 0) {
+                                        sizeof(v2))) < 0) {
         return rc;
     }
     n = mg_proc_read_file(root, "proc/self/mountinfo", buf, size);
@@ -369,8 +365,8 @@ int mg_proc_cgroup_locate(const char *root, char *buf, size_t size,
         return rc;
     }
     if (v1[0] != '\0' && m1.found) {
-        if ((rc = mg_proc_cgroup_join(&m1, v1, loc->dir, sizeof(loc->dir)))
-            < 0) {
+        if ((rc = mg_proc_cgroup_join(&m1, v1, loc->dir, sizeof(loc->dir))) <
+            0) {
             return rc;
         }
         if (mg_cgroup_exists(root, loc->dir, "memory.usage_in_bytes")) {
@@ -379,14 +375,14 @@ int mg_proc_cgroup_locate(const char *root, char *buf, size_t size,
         }
     }
     if (v2[0] != '\0' && m2.found) {
-        if ((rc = mg_proc_cgroup_join(&m2, v2, loc->dir, sizeof(loc->dir)))
-            < 0) {
+        if ((rc = mg_proc_cgroup_join(&m2, v2, loc->dir, sizeof(loc->dir))) <
+            0) {
             return rc;
         }
         /* The host's root group lists every controller but has no
          * memory.current: no limit there, /proc/meminfo says it all. */
-        if (mg_cgroup_v2_has_memory(root, loc->dir, buf, size)
-            && mg_cgroup_exists(root, loc->dir, "memory.current")) {
+        if (mg_cgroup_v2_has_memory(root, loc->dir, buf, size) &&
+            mg_cgroup_exists(root, loc->dir, "memory.current")) {
             loc->version = 2;
             return 0;
         }
@@ -506,8 +502,7 @@ int mg_proc_parse_cgroup_oom(const char *buf, size_t len, uint64_t *out)
     if (buf == NULL || out == NULL) {
         return -EINVAL;
     }
-    rc = mg_proc_parse_keyed(buf, len, MG_PROC_KV_SPACE, -1, keys, 1, &v,
-                             NULL);
+    rc = mg_proc_parse_keyed(buf, len, MG_PROC_KV_SPACE, -1, keys, 1, &v, NULL);
     if (rc < 0) {
         return rc;
     }

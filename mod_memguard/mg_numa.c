@@ -10,8 +10,8 @@
 
 #include "mg_proc.h"
 
-#define MG_NUMA_MPOL_BIND 2            /* <linux/mempolicy.h> */
-#define MG_NUMA_MPOL_FLAGS (7 << 13)   /* STATIC, RELATIVE, NUMA_BALANCING */
+#define MG_NUMA_MPOL_BIND 2          /* <linux/mempolicy.h> */
+#define MG_NUMA_MPOL_FLAGS (7 << 13) /* STATIC, RELATIVE, NUMA_BALANCING */
 
 /*
  * A node list, as in /proc/self/status and sys/devices/system/node/online:
@@ -76,8 +76,8 @@ int mg_proc_parse_mems_allowed(const char *buf, size_t len, uint64_t *mask)
     }
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if ((size_t)(eol - p) >= sizeof(key) - 1
-            && memcmp(p, key, sizeof(key) - 1) == 0) {
+        if ((size_t)(eol - p) >= sizeof(key) - 1 &&
+            memcmp(p, key, sizeof(key) - 1) == 0) {
             p += sizeof(key) - 1;
             while (p < eol && (*p == '\t' || *p == ' ')) {
                 p++;
@@ -163,8 +163,7 @@ static void mg_numa_apply_mempolicy(uint64_t *mask)
 
     memset(nodes, 0, sizeof(nodes));
     if (syscall(SYS_get_mempolicy, &mode, nodes,
-                (unsigned long)MG_PROC_MAX_NODE_ID, NULL, 0UL)
-        != 0) {
+                (unsigned long)MG_PROC_MAX_NODE_ID, NULL, 0UL) != 0) {
         return;
     }
     if ((mode & ~MG_NUMA_MPOL_FLAGS) != MG_NUMA_MPOL_BIND) {
@@ -181,9 +180,8 @@ static void mg_numa_apply_mempolicy(uint64_t *mask)
 #endif
 }
 
-int mg_proc_numa_nodes(const char *root, char *buf, size_t size,
-                       int32_t *nodes, uint32_t max, uint32_t *n,
-                       uint32_t *skipped)
+int mg_proc_numa_nodes(const char *root, char *buf, size_t size, int32_t *nodes,
+                       uint32_t max, uint32_t *n, uint32_t *skipped)
 {
     uint64_t mask[MG_PROC_NODE_WORDS];
     char path[MG_PROC_PATH_MAX];
@@ -200,23 +198,22 @@ int mg_proc_numa_nodes(const char *root, char *buf, size_t size,
         *skipped = 0;
     }
     if ((rc = mg_proc_path(path, sizeof(path), root,
-                           "sys/devices/system/node"))
-        < 0) {
+                           "sys/devices/system/node")) < 0) {
         return rc;
     }
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         return -ENODATA;
     }
     len = mg_proc_read_file(root, "proc/self/status", buf, size);
-    rc = len < 0 ? (int)len
-                 : mg_proc_parse_mems_allowed(buf, (size_t)len, mask);
+    rc =
+        len < 0 ? (int)len : mg_proc_parse_mems_allowed(buf, (size_t)len, mask);
     if (rc < 0) {
         /* No cpusets: every node that has memory. */
-        len = mg_proc_read_file(root, "sys/devices/system/node/has_memory",
-                                buf, size);
+        len = mg_proc_read_file(root, "sys/devices/system/node/has_memory", buf,
+                                size);
         if (len < 0) {
-            len = mg_proc_read_file(root, "sys/devices/system/node/online",
-                                    buf, size);
+            len = mg_proc_read_file(root, "sys/devices/system/node/online", buf,
+                                    size);
         }
         if (len <= 0 || buf[len - 1] != '\n') {
             return len < 0 ? (int)len : -EBADMSG;
@@ -237,8 +234,8 @@ int mg_proc_numa_nodes(const char *root, char *buf, size_t size,
         }
         snprintf(rel, sizeof(rel), "sys/devices/system/node/node%u/meminfo",
                  (unsigned)i);
-        if (mg_proc_path(path, sizeof(path), root, rel) < 0
-            || access(path, F_OK) != 0) {
+        if (mg_proc_path(path, sizeof(path), root, rel) < 0 ||
+            access(path, F_OK) != 0) {
             continue;
         }
         if (k < max) {

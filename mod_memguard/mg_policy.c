@@ -41,8 +41,8 @@ _Static_assert(MG_CK__COUNT == MG_POLICY_NCHECKS, "check index space");
 #define MG_CGROUP_UNLIMITED (1ULL << 62)
 
 typedef struct {
-    bool applies;               /* threshold set and source valid */
-    bool is_min;                /* minimum (available) or maximum (slab) */
+    bool applies; /* threshold set and source valid */
+    bool is_min;  /* minimum (available) or maximum (slab) */
     mg_verdict_state_t target;
     mg_signal_t signal;
     int32_t detail;
@@ -166,8 +166,8 @@ static void mg_check_build(const mg_policy_conf_t *c, const mg_sample_t *s,
         if (i < c->ncaches && i < s->ncaches && i < MG_SAMPLE_MAX_CACHES) {
             /* a percent limit needs MemTotal, a byte limit does not */
             mg_check_pair(k, &c->max_cache[i], shed,
-                          (s->valid & MG_SRC_SLABINFO) != 0,
-                          s->caches[i].bytes, meminfo ? s->mem_total : 0);
+                          (s->valid & MG_SRC_SLABINFO) != 0, s->caches[i].bytes,
+                          meminfo ? s->mem_total : 0);
         }
         return;
     }
@@ -199,8 +199,8 @@ static void mg_check_build(const mg_policy_conf_t *c, const mg_sample_t *s,
         k->signal = MG_SIGNAL_CGROUP;
         k->is_min = true;
         mg_check_pair(k, &c->min_available, shed,
-                      (s->valid & MG_SRC_CGROUP) && lim != 0
-                          && lim < MG_CGROUP_UNLIMITED,
+                      (s->valid & MG_SRC_CGROUP) && lim != 0 &&
+                          lim < MG_CGROUP_UNLIMITED,
                       ws < lim ? lim - ws : 0, lim);
         break;
     }
@@ -263,8 +263,7 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
     if (s->valid == 0) {
         /* the sampler read nothing at all: as good as no sample */
         memset(st->past_since, 0, sizeof(st->past_since));
-        next = c->fail_mode == MG_FAIL_CLOSED ? MG_VERDICT_SHED
-                                              : MG_VERDICT_OK;
+        next = c->fail_mode == MG_FAIL_CLOSED ? MG_VERDICT_SHED : MG_VERDICT_OK;
         if (next != old) {
             st->since_us = now_us;
         }
@@ -310,8 +309,8 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
             bool all_clear = true;
 
             for (id = 0; id < MG_CK__COUNT; id++) {
-                if (k[id].applies && k[id].target == next
-                    && !mg_cleared(&k[id], c->hysteresis_bp)) {
+                if (k[id].applies && k[id].target == next &&
+                    !mg_cleared(&k[id], c->hysteresis_bp)) {
                     all_clear = false;
                     break;
                 }
@@ -333,9 +332,9 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
         uint32_t held = MG_CK_NONE;
 
         cause = MG_CK_NONE;
-        if (st->cause < MG_CK__COUNT && k[st->cause].applies
-            && k[st->cause].target == next
-            && !mg_cleared(&k[st->cause], c->hysteresis_bp)) {
+        if (st->cause < MG_CK__COUNT && k[st->cause].applies &&
+            k[st->cause].target == next &&
+            !mg_cleared(&k[st->cause], c->hysteresis_bp)) {
             cause = st->cause;
         }
         for (id = 0; id < MG_CK__COUNT && cause == MG_CK_NONE; id++) {
@@ -344,8 +343,8 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
             }
         }
         for (id = 0; id < MG_CK__COUNT && held == MG_CK_NONE; id++) {
-            if (k[id].applies && k[id].target == next
-                && !mg_cleared(&k[id], c->hysteresis_bp)) {
+            if (k[id].applies && k[id].target == next &&
+                !mg_cleared(&k[id], c->hysteresis_bp)) {
                 held = id;
             }
         }
@@ -371,26 +370,23 @@ int mg_policy_stale(const mg_policy_conf_t *c, uint64_t last_sample_us,
     if (c == NULL || c->stale_after_us == 0) {
         return 0;
     }
-    if (last_sample_us != 0
-        && (now_us < last_sample_us
-            || now_us - last_sample_us <= c->stale_after_us)) {
+    if (last_sample_us != 0 && (now_us < last_sample_us ||
+                                now_us - last_sample_us <= c->stale_after_us)) {
         return 0;
     }
     if (out) {
-        *out = c->fail_mode == MG_FAIL_CLOSED ? MG_VERDICT_SHED
-                                              : MG_VERDICT_OK;
+        *out = c->fail_mode == MG_FAIL_CLOSED ? MG_VERDICT_SHED : MG_VERDICT_OK;
     }
     return 1;
 }
 
 /* A cache name from the sample, made safe to print. */
-static void mg_cache_label(const mg_sample_t *s, int32_t i, char *buf,
-                           size_t n)
+static void mg_cache_label(const mg_sample_t *s, int32_t i, char *buf, size_t n)
 {
     size_t j, len;
 
-    if (s == NULL || i < 0 || (uint32_t)i >= MG_SAMPLE_MAX_CACHES
-        || (uint32_t)i >= s->ncaches || s->caches[i].name[0] == '\0') {
+    if (s == NULL || i < 0 || (uint32_t)i >= MG_SAMPLE_MAX_CACHES ||
+        (uint32_t)i >= s->ncaches || s->caches[i].name[0] == '\0') {
         snprintf(buf, n, "#%d", (int)i);
         return;
     }
@@ -418,8 +414,8 @@ static void mg_fmt_value(mg_signal_t sig, uint64_t v, char *buf, size_t n)
     }
 }
 
-int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s,
-                        char *buf, size_t n)
+int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s, char *buf,
+                        size_t n)
 {
     char what[64], val[24], thr[24], at[24];
     const char *state;
@@ -466,8 +462,8 @@ int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s,
     default:
         return snprintf(buf, n, "%s: signal %d", state, (int)v->signal);
     }
-    is_min = v->signal == MG_SIGNAL_AVAILABLE || v->signal == MG_SIGNAL_CGROUP
-             || v->signal == MG_SIGNAL_NODE;
+    is_min = v->signal == MG_SIGNAL_AVAILABLE ||
+             v->signal == MG_SIGNAL_CGROUP || v->signal == MG_SIGNAL_NODE;
     mg_fmt_value(v->signal, v->value, val, sizeof(val));
     mg_fmt_value(v->signal, v->threshold, thr, sizeof(thr));
     mg_fmt_value(v->signal, v->clear_at, at, sizeof(at));
@@ -476,8 +472,7 @@ int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s,
                         thr);
     }
     if (!is_min && v->value > v->threshold) {
-        return snprintf(buf, n, "%s: %s %s > limit %s", state, what, val,
-                        thr);
+        return snprintf(buf, n, "%s: %s %s > limit %s", state, what, val, thr);
     }
     /* inside the threshold, but not yet by the hysteresis margin */
     return snprintf(buf, n, "%s: %s %s, holding until %s %s (%s %s)", state,
@@ -516,7 +511,7 @@ uint64_t mg_policy_jittered_limit(uint64_t limit, uint32_t jitter_bp,
         return limit;
     }
     span = 2 * (uint64_t)jitter_bp + 1;
-    off = mg_mix(pid) % span;   /* 0 .. 2j: j is "no change" */
+    off = mg_mix(pid) % span; /* 0 .. 2j: j is "no change" */
     if (off >= jitter_bp) {
         d = mg_scale_bp(limit, (uint32_t)(off - jitter_bp));
         return limit > UINT64_MAX - d ? UINT64_MAX : limit + d;

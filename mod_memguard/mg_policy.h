@@ -60,8 +60,8 @@ const char *mg_signal_name(mg_signal_t s);
 
 /* One threshold that may be unset. */
 typedef struct {
-    int set;                    /* 0: disabled */
-    mg_threshold_t t;           /* bytes, or basis points of a total */
+    int set;          /* 0: disabled */
+    mg_threshold_t t; /* bytes, or basis points of a total */
 } mg_policy_limit_t;
 
 /* A throttle and a shed threshold for one signal. */
@@ -71,26 +71,26 @@ typedef struct {
 } mg_policy_pair_t;
 
 typedef enum {
-    MG_FAIL_OPEN = 0,           /* stale: let everything through */
-    MG_FAIL_CLOSED = 1          /* stale: shed */
+    MG_FAIL_OPEN = 0,  /* stale: let everything through */
+    MG_FAIL_CLOSED = 1 /* stale: shed */
 } mg_fail_mode_t;
 
 typedef struct {
-    mg_policy_pair_t min_available;  /* MemGuardMinAvailable; % of MemTotal,
-                                        and of the limit for the cgroup */
+    mg_policy_pair_t min_available;      /* MemGuardMinAvailable; % of MemTotal,
+                                            and of the limit for the cgroup */
     mg_policy_pair_t min_node_available; /* % of the node's MemTotal */
-    mg_policy_pair_t max_slab;       /* Slab; % of MemTotal */
-    mg_policy_pair_t max_sunreclaim; /* SUnreclaim; % of MemTotal */
-    uint32_t ncaches;                /* named caches, <= MG_SAMPLE_MAX_CACHES */
+    mg_policy_pair_t max_slab;           /* Slab; % of MemTotal */
+    mg_policy_pair_t max_sunreclaim;     /* SUnreclaim; % of MemTotal */
+    uint32_t ncaches; /* named caches, <= MG_SAMPLE_MAX_CACHES */
     mg_policy_pair_t max_cache[MG_SAMPLE_MAX_CACHES]; /* index-aligned with
                                         mg_sample_t.caches; % of MemTotal */
     int psi_some_set;
-    uint32_t psi_some_max;           /* some avg10, 1/100 %: -> throttle */
+    uint32_t psi_some_max; /* some avg10, 1/100 %: -> throttle */
     int psi_full_set;
-    uint32_t psi_full_max;           /* full avg10, 1/100 %: -> shed */
-    uint64_t sustain_us;             /* past a threshold this long to trip */
-    uint32_t hysteresis_bp;          /* clear margin, 1/100 % (500 = 5%) */
-    uint64_t stale_after_us;         /* sample older than this: stale; 0 off */
+    uint32_t psi_full_max;   /* full avg10, 1/100 %: -> shed */
+    uint64_t sustain_us;     /* past a threshold this long to trip */
+    uint32_t hysteresis_bp;  /* clear margin, 1/100 % (500 = 5%) */
+    uint64_t stale_after_us; /* sample older than this: stale; 0 off */
     mg_fail_mode_t fail_mode;
 } mg_policy_conf_t;
 
@@ -98,30 +98,30 @@ typedef struct {
  * Evaluation state between samples; zero it before the first sample
  * (mg_policy_state_init). Owned by the sampler, never shared.
  */
-#define MG_POLICY_NCHECKS \
+#define MG_POLICY_NCHECKS                                                      \
     (2 * (4 + MG_SAMPLE_MAX_NODES + MG_SAMPLE_MAX_CACHES) + 2)
 
 typedef struct {
     mg_verdict_state_t state;
-    uint32_t cause;             /* check index behind the state */
-    uint64_t since_us;          /* when the state began */
+    uint32_t cause;                         /* check index behind the state */
+    uint64_t since_us;                      /* when the state began */
     uint64_t past_since[MG_POLICY_NCHECKS]; /* 0: inside; else first time
                                                seen past (+1, so 0 is free) */
 } mg_policy_state_t;
 
 typedef struct {
     mg_verdict_state_t state;
-    mg_verdict_state_t from;    /* state before this eval */
-    int transition;             /* 1 exactly once per change of state */
-    mg_signal_t signal;         /* NONE when ok */
-    int32_t detail;             /* node number (node), cache index
-                                   (slab-cache), else -1 */
-    uint64_t value;             /* the signal's value now, and ... */
-    uint64_t threshold;         /* ... the threshold of the state: bytes,
-                                   or 1/100 % for PSI */
-    uint64_t clear_at;          /* value the signal must reach to clear
-                                   (threshold moved by the hysteresis) */
-    uint64_t since_us;          /* when the current state began */
+    mg_verdict_state_t from; /* state before this eval */
+    int transition;          /* 1 exactly once per change of state */
+    mg_signal_t signal;      /* NONE when ok */
+    int32_t detail;          /* node number (node), cache index
+                                (slab-cache), else -1 */
+    uint64_t value;          /* the signal's value now, and ... */
+    uint64_t threshold;      /* ... the threshold of the state: bytes,
+                                or 1/100 % for PSI */
+    uint64_t clear_at;       /* value the signal must reach to clear
+                                (threshold moved by the hysteresis) */
+    uint64_t since_us;       /* when the current state began */
 } mg_verdict_t;
 
 /* Start from ok, no signal past. */
@@ -158,18 +158,18 @@ int mg_policy_stale(const mg_policy_conf_t *c, uint64_t last_sample_us,
  * s (may be NULL) supplies the cache name. Always NUL-terminates when
  * n > 0; returns the length snprintf would have produced.
  */
-int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s,
-                        char *buf, size_t n);
+int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s, char *buf,
+                        size_t n);
 
 /* ---- recycling ----------------------------------------------------------- */
 
 /* Why a child is flagged for recycling (the board stores the code). */
 typedef enum {
     MG_RECYCLE_NONE = 0,
-    MG_RECYCLE_RSS = 1,         /* rss over a child limit */
-    MG_RECYCLE_UNSHARED = 2,    /* unshared over a child limit */
-    MG_RECYCLE_HEADROOM = 3,    /* biggest child while memory is short */
-    MG_RECYCLE_RESPONSE = 4,    /* built a response over its cap */
+    MG_RECYCLE_RSS = 1,      /* rss over a child limit */
+    MG_RECYCLE_UNSHARED = 2, /* unshared over a child limit */
+    MG_RECYCLE_HEADROOM = 3, /* biggest child while memory is short */
+    MG_RECYCLE_RESPONSE = 4, /* built a response over its cap */
     MG_RECYCLE__COUNT
 } mg_recycle_reason_t;
 

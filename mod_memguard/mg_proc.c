@@ -14,7 +14,6 @@
 #include "mg_log.h"
 #include "mg_proc.h"
 
-
 /* ------------------------------------------------------------------ */
 /* I/O primitives                                                      */
 
@@ -239,8 +238,8 @@ int mg_proc_parse_keyed(const char *buf, size_t len, int style, int node,
             return rc;
         }
         if (p < eol) {
-            if (style != MG_PROC_KV_SPACE && eol - p == 3
-                && memcmp(p, " kB", 3) == 0) {
+            if (style != MG_PROC_KV_SPACE && eol - p == 3 &&
+                memcmp(p, " kB", 3) == 0) {
                 kb = 1;
             }
             else {
@@ -250,9 +249,9 @@ int mg_proc_parse_keyed(const char *buf, size_t len, int style, int node,
         /* Most lines are unwanted: reject on the first byte. strncmp
          * stops at the NUL of keys[i].key; the line's key has none. */
         for (i = 0; i < nkeys; i++) {
-            if (keys[i].key[0] == key[0]
-                && strncmp(keys[i].key, key, klen) == 0
-                && keys[i].key[klen] == '\0') {
+            if (keys[i].key[0] == key[0] &&
+                strncmp(keys[i].key, key, klen) == 0 &&
+                keys[i].key[klen] == '\0') {
                 break;
             }
         }
@@ -303,7 +302,10 @@ int mg_proc_parse_keyed(const char *buf, size_t len, int style, int node,
  *   HugePages_Total:       0
  * Kernels before 3.14 have no MemAvailable line.
  */
-#define MG_MI(k, f) {k, offsetof(mg_sample_t, f)}
+#define MG_MI(k, f)                                                            \
+    {                                                                          \
+        k, offsetof(mg_sample_t, f)                                            \
+    }
 static const mg_proc_key_t mg_proc_meminfo_keys[] = {
     MG_MI("MemTotal", mem_total),
     MG_MI("MemFree", mem_free),
@@ -320,7 +322,7 @@ static const mg_proc_key_t mg_proc_meminfo_keys[] = {
     MG_MI("MemAvailable", mem_available), /* last: the optional one */
 };
 #undef MG_MI
-#define MG_PROC_MEMINFO_NKEYS \
+#define MG_PROC_MEMINFO_NKEYS                                                  \
     (sizeof(mg_proc_meminfo_keys) / sizeof(mg_proc_meminfo_keys[0]))
 #define MG_PROC_MEMINFO_REQUIRED ((1u << (MG_PROC_MEMINFO_NKEYS - 1)) - 1)
 
@@ -330,8 +332,8 @@ uint64_t mg_proc_mem_available_estimate(uint64_t mem_free, uint64_t file,
     uint64_t avail = mem_free;
 
     avail = mg_proc_sat_add(avail, file - mg_proc_min(file / 2, low));
-    avail = mg_proc_sat_add(avail, sreclaimable
-                                       - mg_proc_min(sreclaimable / 2, low));
+    avail = mg_proc_sat_add(avail,
+                            sreclaimable - mg_proc_min(sreclaimable / 2, low));
     return avail;
 }
 
@@ -347,8 +349,8 @@ int mg_proc_parse_meminfo(const char *buf, size_t len, uint64_t low_wmark,
     }
     memset(&tmp, 0, sizeof(tmp));
     rc = mg_proc_parse_keyed(buf, len, MG_PROC_KV_COLON, -1,
-                             mg_proc_meminfo_keys, MG_PROC_MEMINFO_NKEYS,
-                             &tmp, &found);
+                             mg_proc_meminfo_keys, MG_PROC_MEMINFO_NKEYS, &tmp,
+                             &found);
     if (rc < 0) {
         return rc;
     }
@@ -393,8 +395,8 @@ int mg_proc_parse_meminfo(const char *buf, size_t len, uint64_t low_wmark,
  *   ...
  * Only the "low" lines matter; everything else is skipped.
  */
-int mg_proc_parse_zoneinfo_low(const char *buf, size_t len,
-                               uint64_t page_size, uint64_t *low)
+int mg_proc_parse_zoneinfo_low(const char *buf, size_t len, uint64_t page_size,
+                               uint64_t *low)
 {
     const char *p = buf, *end = buf + len;
     uint64_t sum = 0;
@@ -463,15 +465,15 @@ uint64_t mg_proc_low_wmark(const char *root, uint64_t mem_total,
     ssize_t n;
 
     n = mg_proc_read_file(root, "proc/zoneinfo", buf, size);
-    if (n >= 0
-        && mg_proc_parse_zoneinfo_low(buf, (size_t)n, page_size, &low) == 0) {
+    if (n >= 0 &&
+        mg_proc_parse_zoneinfo_low(buf, (size_t)n, page_size, &low) == 0) {
         return low;
     }
     n = mg_proc_read_file(root, "proc/sys/vm/min_free_kbytes", buf, size);
     if (n > 0) {
         const char *p = buf;
-        if (mg_proc_parse_u64(&p, buf + n, &kb) == 0 && *p == '\n'
-            && kb < UINT64_MAX / 1280) {
+        if (mg_proc_parse_u64(&p, buf + n, &kb) == 0 && *p == '\n' &&
+            kb < UINT64_MAX / 1280) {
             return kb * 1024 + kb * 256;
         }
     }
@@ -722,19 +724,19 @@ int mg_proc_parse_slabinfo(const char *buf, size_t len, mg_proc_slab_fn fn,
         if (c.name_len == 0) {
             return -EBADMSG;
         }
-        if ((rc = mg_proc_slab_num(&p, eol, &c.active_objs)) < 0
-            || (rc = mg_proc_slab_num(&p, eol, &c.num_objs)) < 0
-            || (rc = mg_proc_slab_num(&p, eol, &c.objsize)) < 0
-            || (rc = mg_proc_slab_num(&p, eol, &c.objperslab)) < 0
-            || (rc = mg_proc_slab_num(&p, eol, &c.pagesperslab)) < 0
-            || (rc = mg_proc_slab_word(&p, eol, ": tunables")) < 0
-            || (rc = mg_proc_slab_num(&p, eol, &t[0])) < 0
-            || (rc = mg_proc_slab_num(&p, eol, &t[1])) < 0
-            || (rc = mg_proc_slab_num(&p, eol, &t[2])) < 0
-            || (rc = mg_proc_slab_word(&p, eol, ": slabdata")) < 0
-            || (rc = mg_proc_slab_num(&p, eol, &c.active_slabs)) < 0
-            || (rc = mg_proc_slab_num(&p, eol, &c.num_slabs)) < 0
-            || (rc = mg_proc_slab_num(&p, eol, &t[0])) < 0) {
+        if ((rc = mg_proc_slab_num(&p, eol, &c.active_objs)) < 0 ||
+            (rc = mg_proc_slab_num(&p, eol, &c.num_objs)) < 0 ||
+            (rc = mg_proc_slab_num(&p, eol, &c.objsize)) < 0 ||
+            (rc = mg_proc_slab_num(&p, eol, &c.objperslab)) < 0 ||
+            (rc = mg_proc_slab_num(&p, eol, &c.pagesperslab)) < 0 ||
+            (rc = mg_proc_slab_word(&p, eol, ": tunables")) < 0 ||
+            (rc = mg_proc_slab_num(&p, eol, &t[0])) < 0 ||
+            (rc = mg_proc_slab_num(&p, eol, &t[1])) < 0 ||
+            (rc = mg_proc_slab_num(&p, eol, &t[2])) < 0 ||
+            (rc = mg_proc_slab_word(&p, eol, ": slabdata")) < 0 ||
+            (rc = mg_proc_slab_num(&p, eol, &c.active_slabs)) < 0 ||
+            (rc = mg_proc_slab_num(&p, eol, &c.num_slabs)) < 0 ||
+            (rc = mg_proc_slab_num(&p, eol, &t[0])) < 0) {
             return rc;
         }
         if (p < eol && !mg_proc_starts(p, eol, " : ")) {
@@ -758,7 +760,7 @@ static void mg_proc_cache_set(mg_sample_cache_t *d, const mg_proc_slab_t *c,
                               uint64_t bytes)
 {
     size_t n = c->name_len < MG_SAMPLE_NAME_LEN - 1 ? c->name_len
-                                                     : MG_SAMPLE_NAME_LEN - 1;
+                                                    : MG_SAMPLE_NAME_LEN - 1;
 
     memset(d->name, 0, sizeof(d->name));
     memcpy(d->name, c->name, n);
@@ -774,14 +776,14 @@ static int mg_proc_slabfill_cb(void *baton, const mg_proc_slab_t *c)
     uint32_t j;
 
     for (i = 0; i < f->nnames; i++) {
-        if (strlen(f->names[i]) == c->name_len
-            && memcmp(f->names[i], c->name, c->name_len) == 0) {
+        if (strlen(f->names[i]) == c->name_len &&
+            memcmp(f->names[i], c->name, c->name_len) == 0) {
             s->caches[i].bytes = bytes;
         }
     }
     /* Insertion into the top list, largest first; ties keep file order. */
-    if (s->ntop == MG_SAMPLE_TOP_CACHES
-        && bytes <= s->top[MG_SAMPLE_TOP_CACHES - 1].bytes) {
+    if (s->ntop == MG_SAMPLE_TOP_CACHES &&
+        bytes <= s->top[MG_SAMPLE_TOP_CACHES - 1].bytes) {
         return 0;
     }
     j = s->ntop < MG_SAMPLE_TOP_CACHES ? s->ntop++ : MG_SAMPLE_TOP_CACHES - 1;
@@ -801,8 +803,8 @@ int mg_proc_slabinfo_fill(const char *buf, size_t len,
     size_t i;
     int rc;
 
-    if (s == NULL || nnames > MG_SAMPLE_MAX_CACHES
-        || (nnames > 0 && names == NULL)) {
+    if (s == NULL || nnames > MG_SAMPLE_MAX_CACHES ||
+        (nnames > 0 && names == NULL)) {
         return -EINVAL;
     }
     memset(s->caches, 0, sizeof(s->caches));
@@ -922,7 +924,10 @@ int mg_proc_open_pid(const char *root, pid_t pid, const char *file)
  *   SwapPss:               0 kB
  *   Locked:                0 kB
  */
-#define MG_SR(k, f) {k, offsetof(mg_proc_smaps_t, f)}
+#define MG_SR(k, f)                                                            \
+    {                                                                          \
+        k, offsetof(mg_proc_smaps_t, f)                                        \
+    }
 static const mg_proc_key_t mg_proc_smaps_keys[] = {
     MG_SR("Rss", rss),
     MG_SR("Pss", pss),
@@ -1053,8 +1058,7 @@ int mg_proc_parse_stat_ppid(const char *buf, size_t len, int32_t *ppid)
         return -EBADMSG; /* no ')' */
     }
     /* ") S 123 " : a space, one state letter, a space, the number */
-    if (end - p < 4 || p[0] != ' ' || p[1] < 'A' || p[1] > 'Z'
-        || p[2] != ' ') {
+    if (end - p < 4 || p[0] != ' ' || p[1] < 'A' || p[1] > 'Z' || p[2] != ' ') {
         return -EBADMSG;
     }
     p += 3;
@@ -1160,8 +1164,7 @@ static ssize_t mg_proc_file_read(mg_proc_file_t *f, int reopen, char *buf,
     for (;;) {
         n = seq ? mg_proc_read_seq(f->fd, buf, size)
                 : mg_proc_pread(f->fd, buf, size);
-        if (n >= 0 || tried
-            || (n != -ENOENT && n != -ENODEV && n != -ESTALE)) {
+        if (n >= 0 || tried || (n != -ENOENT && n != -ENODEV && n != -ESTALE)) {
             return n;
         }
         tried = 1;
@@ -1181,11 +1184,11 @@ static void mg_proc_note(mg_proc_file_t *f, int rc)
         return;
     }
     if (rc < 0) {
-        mg_log(MG_LOG_WARNING,
-               MGLOGNO(00001) "cannot use %s: %s (error %d)", f->path,
-               rc == -EBADMSG  ? "malformed or truncated"
-               : rc == -ENOMSG ? "a required line is missing"
-               : rc == -EFBIG  ? "larger than the buffer"
+        mg_log(MG_LOG_WARNING, MGLOGNO(00001) "cannot use %s: %s (error %d)",
+               f->path,
+               rc == -EBADMSG           ? "malformed or truncated"
+               : rc == -ENOMSG          ? "a required line is missing"
+               : rc == -EFBIG           ? "larger than the buffer"
                : rc == -EPROTONOSUPPORT ? "unsupported format version"
                                         : strerror(-rc),
                -rc);
@@ -1232,13 +1235,13 @@ static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
                -rc);
         return rc;
     }
-#define MG_CGF(file, name)                                                   \
-    do {                                                                     \
-        snprintf(rel, sizeof(rel), "%s/%s", l->dir, name);                   \
-        if ((rc = mg_proc_file_set(&ps->file, ps->root, rel)) < 0) {         \
-            return rc;                                                       \
-        }                                                                    \
-        (void)mg_proc_file_open(&ps->file);                                  \
+#define MG_CGF(file, name)                                                     \
+    do {                                                                       \
+        snprintf(rel, sizeof(rel), "%s/%s", l->dir, name);                     \
+        if ((rc = mg_proc_file_set(&ps->file, ps->root, rel)) < 0) {           \
+            return rc;                                                         \
+        }                                                                      \
+        (void)mg_proc_file_open(&ps->file);                                    \
     } while (0)
     if (l->version == 2) {
         MG_CGF(cg_limit, "memory.max");
@@ -1306,10 +1309,10 @@ static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
         defconf.reopen = -1;
         conf = &defconf;
     }
-    if (conf->ncaches > MG_SAMPLE_MAX_CACHES
-        || (conf->ncaches > 0 && conf->caches == NULL)
-        || (conf->cgroup == MG_PROC_CGROUP_PATH && conf->cgroup_path == NULL)
-        || (conf->slab_buf != NULL && conf->slab_buf_size < 2)) {
+    if (conf->ncaches > MG_SAMPLE_MAX_CACHES ||
+        (conf->ncaches > 0 && conf->caches == NULL) ||
+        (conf->cgroup == MG_PROC_CGROUP_PATH && conf->cgroup_path == NULL) ||
+        (conf->slab_buf != NULL && conf->slab_buf_size < 2)) {
         return -EINVAL;
     }
     rl = strlen(root);
@@ -1326,8 +1329,8 @@ static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
         ps->reopen = conf->reopen != 0;
     }
     pg = sysconf(_SC_PAGESIZE);
-    ps->page_size = conf->page_size ? conf->page_size
-                                    : (pg > 0 ? (uint64_t)pg : 4096);
+    ps->page_size =
+        conf->page_size ? conf->page_size : (pg > 0 ? (uint64_t)pg : 4096);
     for (i = 0; i < conf->ncaches; i++) {
         size_t nl = strlen(conf->caches[i]);
         if (nl == 0 || nl >= MG_SAMPLE_NAME_LEN) {
@@ -1341,9 +1344,8 @@ static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
         ps->slab_buf_size = conf->slab_buf_size;
     }
 
-    if ((rc = mg_proc_file_set(&ps->meminfo, root, "proc/meminfo")) < 0
-        || (rc = mg_proc_file_set(&ps->psi, root, "proc/pressure/memory"))
-               < 0) {
+    if ((rc = mg_proc_file_set(&ps->meminfo, root, "proc/meminfo")) < 0 ||
+        (rc = mg_proc_file_set(&ps->psi, root, "proc/pressure/memory")) < 0) {
         return rc;
     }
     (void)mg_proc_file_open(&ps->meminfo);
@@ -1451,8 +1453,7 @@ static int mg_proc_sampler_cgroup(mg_proc_sampler_t *ps, mg_sample_t *out)
     if (rc < 0) {
         return rc;
     }
-    n = mg_proc_file_read(&ps->cg_oom, ps->reopen, ps->buf, sizeof(ps->buf),
-                          0);
+    n = mg_proc_file_read(&ps->cg_oom, ps->reopen, ps->buf, sizeof(ps->buf), 0);
     rc = n < 0 ? (int)n : mg_proc_parse_cgroup_oom(ps->buf, (size_t)n, &oom);
     mg_proc_note(&ps->cg_oom, rc);
     if (rc < 0) {
@@ -1479,10 +1480,10 @@ static int mg_proc_sampler_slab(mg_proc_sampler_t *ps, mg_sample_t *out,
     n = mg_proc_file_read(&ps->slab, ps->reopen, ps->slab_buf,
                           ps->slab_buf_size, 1);
     rc = n < 0 ? (int)n
-               : mg_proc_slabinfo_fill(ps->slab_buf, (size_t)n,
-                                       (const char(*)[MG_SAMPLE_NAME_LEN])
-                                           ps->cache_names,
-                                       ps->ncaches, out);
+               : mg_proc_slabinfo_fill(
+                     ps->slab_buf, (size_t)n,
+                     (const char(*)[MG_SAMPLE_NAME_LEN])ps->cache_names,
+                     ps->ncaches, out);
     mg_proc_note(&ps->slab, rc);
     ps->slab_taken_us = now_us;
     if (rc < 0) {

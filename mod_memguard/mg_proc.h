@@ -60,9 +60,9 @@
 #include "mg_sample.h"
 
 #define MG_PROC_PATH_MAX 512
-#define MG_PROC_BUF 8192                    /* small files (meminfo: ~1.5K) */
+#define MG_PROC_BUF 8192                      /* small files (meminfo: ~1.5K) */
 #define MG_PROC_SLAB_BUF_DEFAULT (256 * 1024) /* slabinfo: 25K-200K */
-#define MG_PROC_MAX_NODE_ID 1024            /* the kernel's MAX_NUMNODES cap */
+#define MG_PROC_MAX_NODE_ID 1024 /* the kernel's MAX_NUMNODES cap */
 #define MG_PROC_NODE_WORDS (MG_PROC_MAX_NODE_ID / 64)
 
 /* ------------------------------------------------------------------ */
@@ -148,8 +148,8 @@ uint64_t mg_proc_mem_available_estimate(uint64_t mem_free, uint64_t file,
 
 /* Sum of the "low" watermarks (pages) of every zone in /proc/zoneinfo,
  * times page_size. -ENOMSG when there is no zone. */
-int mg_proc_parse_zoneinfo_low(const char *buf, size_t len,
-                               uint64_t page_size, uint64_t *low);
+int mg_proc_parse_zoneinfo_low(const char *buf, size_t len, uint64_t page_size,
+                               uint64_t *low);
 
 /*
  * Low watermark for the estimate: from <root>/proc/zoneinfo; if that is
@@ -189,7 +189,7 @@ int mg_proc_parse_psi(const char *buf, size_t len, mg_proc_psi_t *out);
 /* /proc/slabinfo                                                      */
 
 typedef struct {
-    const char *name;   /* not NUL-terminated: use name_len */
+    const char *name; /* not NUL-terminated: use name_len */
     size_t name_len;
     uint64_t active_objs, num_objs, objsize, objperslab, pagesperslab;
     uint64_t active_slabs, num_slabs;
@@ -213,8 +213,7 @@ int mg_proc_parse_slabinfo(const char *buf, size_t len, mg_proc_slab_fn fn,
  * more. Both saturate.
  */
 uint64_t mg_proc_slab_bytes(const mg_proc_slab_t *c);
-uint64_t mg_proc_slab_pages_bytes(const mg_proc_slab_t *c,
-                                  uint64_t page_size);
+uint64_t mg_proc_slab_pages_bytes(const mg_proc_slab_t *c, uint64_t page_size);
 
 /*
  * Fill s->caches with the named caches (in the order given; a name absent
@@ -258,8 +257,8 @@ int mg_proc_cgroup_join(const mg_proc_cgmount_t *m, const char *cgpath,
                         char *out, size_t n);
 
 typedef struct {
-    uint32_t version;            /* 1 or 2 */
-    char dir[MG_PROC_PATH_MAX];  /* relative to ROOT, starts with '/' */
+    uint32_t version;           /* 1 or 2 */
+    char dir[MG_PROC_PATH_MAX]; /* relative to ROOT, starts with '/' */
 } mg_proc_cgroup_loc_t;
 
 /*
@@ -335,9 +334,8 @@ int mg_proc_parse_node_meminfo(const char *buf, size_t len, int node,
  * counted in *skipped. -ENODATA when <root>/sys/devices/system/node does
  * not exist (kernel without NUMA).
  */
-int mg_proc_numa_nodes(const char *root, char *buf, size_t size,
-                       int32_t *nodes, uint32_t max, uint32_t *n,
-                       uint32_t *skipped);
+int mg_proc_numa_nodes(const char *root, char *buf, size_t size, int32_t *nodes,
+                       uint32_t max, uint32_t *n, uint32_t *skipped);
 
 /* ------------------------------------------------------------------ */
 /* per process                                                         */
@@ -405,20 +403,20 @@ enum {
 };
 
 typedef struct {
-    int cgroup;              /* MG_PROC_CGROUP_* */
-    const char *cgroup_path; /* relative to root, for MG_PROC_CGROUP_PATH */
-    int numa;                /* 1: read the allowed nodes, 0: off */
+    int cgroup;                /* MG_PROC_CGROUP_* */
+    const char *cgroup_path;   /* relative to root, for MG_PROC_CGROUP_PATH */
+    int numa;                  /* 1: read the allowed nodes, 0: off */
     const char *const *caches; /* named slab caches, config order */
-    size_t ncaches;          /* at most MG_SAMPLE_MAX_CACHES */
-    char *slab_buf;          /* slabinfo buffer (NULL: no slabinfo); */
-    size_t slab_buf_size;    /*  MG_PROC_SLAB_BUF_DEFAULT is a good size */
-    uint64_t page_size;      /* 0: sysconf(_SC_PAGESIZE) */
-    int reopen;              /* -1: auto (root != "/"), 0: never, 1: always */
+    size_t ncaches;            /* at most MG_SAMPLE_MAX_CACHES */
+    char *slab_buf;            /* slabinfo buffer (NULL: no slabinfo); */
+    size_t slab_buf_size;      /*  MG_PROC_SLAB_BUF_DEFAULT is a good size */
+    uint64_t page_size;        /* 0: sysconf(_SC_PAGESIZE) */
+    int reopen;                /* -1: auto (root != "/"), 0: never, 1: always */
 } mg_proc_sampler_conf_t;
 
 typedef struct {
     int fd;
-    int last_rc;                 /* to log a change of state only once */
+    int last_rc; /* to log a change of state only once */
     char path[MG_PROC_PATH_MAX];
 } mg_proc_file_t;
 
@@ -426,14 +424,14 @@ typedef struct {
     char root[MG_PROC_PATH_MAX];
     int reopen;
     uint64_t page_size;
-    uint64_t low_wmark;          /* for kernels without MemAvailable */
+    uint64_t low_wmark; /* for kernels without MemAvailable */
     uint32_t seq;
 
     mg_proc_file_t meminfo;
     mg_proc_file_t psi;
-    int psi_state;               /* 0 unknown, 1 ok, -ENODATA off */
+    int psi_state; /* 0 unknown, 1 ok, -ENODATA off */
 
-    uint32_t cg_version;         /* 0: no cgroup source */
+    uint32_t cg_version; /* 0: no cgroup source */
     mg_proc_cgroup_loc_t cg_loc;
     mg_proc_file_t cg_limit, cg_usage, cg_stat, cg_oom;
 
@@ -453,7 +451,7 @@ typedef struct {
     mg_sample_cache_t slab_caches[MG_SAMPLE_MAX_CACHES];
     mg_sample_cache_t slab_top[MG_SAMPLE_TOP_CACHES];
 
-    char buf[MG_PROC_BUF];       /* scratch for every small file */
+    char buf[MG_PROC_BUF]; /* scratch for every small file */
 } mg_proc_sampler_t;
 
 /*

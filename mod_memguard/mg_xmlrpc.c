@@ -147,17 +147,17 @@ struct mg_xmlrpc {
     mg_xmlrpc_refusal_t refusal;
     mg_xmlrpc_counters_t counters;
 
-    uint32_t depth;       /* open elements */
-    uint64_t run;         /* character data bytes since the last start tag */
-    int root_done;        /* </methodCall> parsed and checked */
-    int multicall;        /* the method is system.multicall */
-    int method_done;      /* method[] holds the top-level name */
-    int terminated;       /* libxml2 has been told the body ended */
+    uint32_t depth;  /* open elements */
+    uint64_t run;    /* character data bytes since the last start tag */
+    int root_done;   /* </methodCall> parsed and checked */
+    int multicall;   /* the method is system.multicall */
+    int method_done; /* method[] holds the top-level name */
+    int terminated;  /* libxml2 has been told the body ended */
 
-    int capture;          /* MG_XC_* */
-    uint32_t cap_depth;   /* text directly in this element is captured */
+    int capture;        /* MG_XC_* */
+    uint32_t cap_depth; /* text directly in this element is captured */
     uint32_t cap_len;
-    uint32_t mc_index;    /* current call of the multicall */
+    uint32_t mc_index; /* current call of the multicall */
     char mname[MG_XMLRPC_MNAME_SIZE];
     uint32_t mname_len;
 
@@ -166,8 +166,8 @@ struct mg_xmlrpc {
      * struct: one pointer comparison classifies most elements */
     const xmlChar *expect[MG_XK_UNKNOWN][2];
 
-    char *method;         /* name + 1 bytes */
-    char *inner;          /* name + 1 bytes */
+    char *method;              /* name + 1 bytes */
+    char *inner;               /* name + 1 bytes */
     mg_xmlrpc_frame_t *frames; /* depth + 2 entries */
 };
 
@@ -312,8 +312,8 @@ static void mg_xmlrpc_refuse(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
     mg_xmlrpc_stop(x);
 }
 
-static void mg_xmlrpc_over(mg_xmlrpc_t *x, const char *what,
-                           const char *label, uint64_t seen, uint64_t limit)
+static void mg_xmlrpc_over(mg_xmlrpc_t *x, const char *what, const char *label,
+                           uint64_t seen, uint64_t limit)
 {
     mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_LIMIT, what, seen, limit,
                      "%s %llu > limit %llu", label, (unsigned long long)seen,
@@ -322,8 +322,8 @@ static void mg_xmlrpc_over(mg_xmlrpc_t *x, const char *what,
 
 static void mg_xmlrpc_invalid(mg_xmlrpc_t *x, const char *msg)
 {
-    mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_INVALID, "structure", 0,
-                     0, "not an XML-RPC call: %s", msg);
+    mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_INVALID, "structure", 0, 0,
+                     "not an XML-RPC call: %s", msg);
 }
 
 /*
@@ -354,12 +354,11 @@ static void mg_xmlrpc_on_error(void *ud, xmlErrorPtr e)
     if (x->state != MG_XR_CONTINUE) {
         return;
     }
-    mg_xmlrpc_record(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "xml",
-                     "line %d: %s", e->line,
-                     e->message != NULL ? e->message : "parse error");
+    mg_xmlrpc_record(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "xml", "line %d: %s",
+                     e->line, e->message != NULL ? e->message : "parse error");
     n = strlen(x->refusal.text);
-    while (n > 0 && (x->refusal.text[n - 1] == '\n'
-                     || x->refusal.text[n - 1] == ' ')) {
+    while (n > 0 &&
+           (x->refusal.text[n - 1] == '\n' || x->refusal.text[n - 1] == ' ')) {
         x->refusal.text[--n] = '\0';
     }
 }
@@ -372,8 +371,8 @@ static void mg_xmlrpc_on_subset(void *ud, const xmlChar *name,
     (void)name;
     (void)ext;
     (void)sys;
-    mg_xmlrpc_refuse(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype", 0,
-                     0, "not an XML-RPC call: DOCTYPE is not allowed");
+    mg_xmlrpc_refuse(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype", 0, 0,
+                     "not an XML-RPC call: DOCTYPE is not allowed");
 }
 
 static void mg_xmlrpc_on_entity_decl(void *ud, const xmlChar *name, int type,
@@ -435,8 +434,8 @@ static int mg_xmlrpc_kind(const char *n, const xmlChar *prefix)
         }
         break;
     case 'i':
-        if (strcmp(n, "int") == 0 || strcmp(n, "i4") == 0
-            || strcmp(n, "i8") == 0) {
+        if (strcmp(n, "int") == 0 || strcmp(n, "i4") == 0 ||
+            strcmp(n, "i8") == 0) {
             return MG_XK_SCALAR;
         }
         break;
@@ -499,28 +498,42 @@ static size_t mg_xmlrpc_slot(const xmlChar *p)
 /* Intern the known names into the parser's dictionary and index them. */
 static void mg_xmlrpc_names_init(mg_xmlrpc_t *x)
 {
-    static const char *const known[] = {
-        "methodCall", "methodName", "params", "param", "value", "struct",
-        "member", "name", "array", "data", "string", "int", "i4", "i8",
-        "boolean", "double", "dateTime.iso8601", "base64", "nil"};
+    static const char *const known[] = {"methodCall",
+                                        "methodName",
+                                        "params",
+                                        "param",
+                                        "value",
+                                        "struct",
+                                        "member",
+                                        "name",
+                                        "array",
+                                        "data",
+                                        "string",
+                                        "int",
+                                        "i4",
+                                        "i8",
+                                        "boolean",
+                                        "double",
+                                        "dateTime.iso8601",
+                                        "base64",
+                                        "nil"};
     static const struct {
         int parent, later;
         const char *name;
-    } usual[] = {
-        {MG_XK_PARAMS, 0, "param"},  {MG_XK_PARAMS, 1, "param"},
-        {MG_XK_PARAM, 0, "value"},   {MG_XK_VALUE, 0, "string"},
-        {MG_XK_STRUCT, 0, "member"}, {MG_XK_STRUCT, 1, "member"},
-        {MG_XK_MEMBER, 0, "name"},   {MG_XK_MEMBER, 1, "value"},
-        {MG_XK_ARRAY, 0, "data"},    {MG_XK_DATA, 0, "value"},
-        {MG_XK_DATA, 1, "value"}};
+    } usual[] = {{MG_XK_PARAMS, 0, "param"},  {MG_XK_PARAMS, 1, "param"},
+                 {MG_XK_PARAM, 0, "value"},   {MG_XK_VALUE, 0, "string"},
+                 {MG_XK_STRUCT, 0, "member"}, {MG_XK_STRUCT, 1, "member"},
+                 {MG_XK_MEMBER, 0, "name"},   {MG_XK_MEMBER, 1, "value"},
+                 {MG_XK_ARRAY, 0, "data"},    {MG_XK_DATA, 0, "value"},
+                 {MG_XK_DATA, 1, "value"}};
     size_t i, j;
 
     if (x->ctxt->dict == NULL) {
         return;
     }
     for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-        const xmlChar *p = xmlDictLookup(x->ctxt->dict,
-                                         (const xmlChar *)known[i], -1);
+        const xmlChar *p =
+            xmlDictLookup(x->ctxt->dict, (const xmlChar *)known[i], -1);
 
         if (p == NULL) {
             return; /* out of memory: strcmp will do */
@@ -533,15 +546,15 @@ static void mg_xmlrpc_names_init(mg_xmlrpc_t *x)
         x->names[j].kind = mg_xmlrpc_kind(known[i], NULL);
     }
     for (i = 0; i < sizeof(usual) / sizeof(usual[0]); i++) {
-        x->expect[usual[i].parent][usual[i].later] = xmlDictLookup(
-            x->ctxt->dict, (const xmlChar *)usual[i].name, -1);
+        x->expect[usual[i].parent][usual[i].later] =
+            xmlDictLookup(x->ctxt->dict, (const xmlChar *)usual[i].name, -1);
     }
 }
 
 static const uint8_t mg_xmlrpc_usual_kind[MG_XK_UNKNOWN] = {
-    [MG_XK_PARAMS] = MG_XK_PARAM,   [MG_XK_PARAM] = MG_XK_VALUE,
-    [MG_XK_VALUE] = MG_XK_SCALAR,   [MG_XK_STRUCT] = MG_XK_MEMBER,
-    [MG_XK_ARRAY] = MG_XK_DATA,     [MG_XK_DATA] = MG_XK_VALUE,
+    [MG_XK_PARAMS] = MG_XK_PARAM, [MG_XK_PARAM] = MG_XK_VALUE,
+    [MG_XK_VALUE] = MG_XK_SCALAR, [MG_XK_STRUCT] = MG_XK_MEMBER,
+    [MG_XK_ARRAY] = MG_XK_DATA,   [MG_XK_DATA] = MG_XK_VALUE,
 };
 
 static int mg_xmlrpc_kind_of(const mg_xmlrpc_t *x,
@@ -580,15 +593,14 @@ static const uint16_t mg_xmlrpc_allow[MG_XK_UNKNOWN][3] = {
     [MG_XK_PARAMS] = {MG_XB(MG_XK_PARAM), MG_XB(MG_XK_PARAM),
                       MG_XB(MG_XK_PARAM)},
     [MG_XK_PARAM] = {MG_XB(MG_XK_VALUE), 0, 0},
-    [MG_XK_VALUE] = {MG_XB(MG_XK_SCALAR) | MG_XB(MG_XK_STRUCT)
-                         | MG_XB(MG_XK_ARRAY),
+    [MG_XK_VALUE] = {MG_XB(MG_XK_SCALAR) | MG_XB(MG_XK_STRUCT) |
+                         MG_XB(MG_XK_ARRAY),
                      0, 0},
     [MG_XK_STRUCT] = {MG_XB(MG_XK_MEMBER), MG_XB(MG_XK_MEMBER),
                       MG_XB(MG_XK_MEMBER)},
     [MG_XK_MEMBER] = {MG_XB(MG_XK_NAME), MG_XB(MG_XK_VALUE), 0},
     [MG_XK_ARRAY] = {MG_XB(MG_XK_DATA), 0, 0},
-    [MG_XK_DATA] = {MG_XB(MG_XK_VALUE), MG_XB(MG_XK_VALUE),
-                    MG_XB(MG_XK_VALUE)},
+    [MG_XK_DATA] = {MG_XB(MG_XK_VALUE), MG_XB(MG_XK_VALUE), MG_XB(MG_XK_VALUE)},
     /* methodName, name and scalars hold text only */
 };
 
@@ -603,8 +615,8 @@ static void mg_xmlrpc_report(mg_xmlrpc_t *x, const char *name, size_t len,
 {
     mg_reason_t reason = MG_REASON_METHOD_DENIED;
 
-    if (x->cb == NULL
-        || x->cb(x->baton, name, len, inner, index, &reason) == 0) {
+    if (x->cb == NULL ||
+        x->cb(x->baton, name, len, inner, index, &reason) == 0) {
         return;
     }
     if (inner) {
@@ -659,10 +671,10 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
     /* At the end of the body libxml2 reports a start tag cut short ("<pa"
      * then EOF) before it notices the missing '>': that is truncation,
      * not an unexpected element. */
-    if (x->terminated && x->ctxt->input != NULL
-        && x->ctxt->input->cur >= x->ctxt->input->end) {
-        mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "truncated",
-                         0, 0, "body ends inside a start tag");
+    if (x->terminated && x->ctxt->input != NULL &&
+        x->ctxt->input->cur >= x->ctxt->input->end) {
+        mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "truncated", 0,
+                         0, "body ends inside a start tag");
         return;
     }
     if (++x->counters.elements > x->lim.elements) {
@@ -705,8 +717,7 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
     case MG_XK_PARAM:
         x->counters.params = parent->count;
         if (parent->count > x->lim.params) {
-            mg_xmlrpc_over(x, "params", "params", parent->count,
-                           x->lim.params);
+            mg_xmlrpc_over(x, "params", "params", parent->count, x->lim.params);
         }
         break;
     case MG_XK_MEMBER:
@@ -756,8 +767,8 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
                 x->mc_index = parent->count - 1;
             }
         }
-        else if (parent->kind == MG_XK_MEMBER
-                 && (parent->flags & MG_XF_MC_METHOD)) {
+        else if (parent->kind == MG_XK_MEMBER &&
+                 (parent->flags & MG_XF_MC_METHOD)) {
             f->flags |= MG_XF_MC_CAPTURE;
             x->capture = MG_XC_INNER;
             x->cap_depth = x->depth;
@@ -765,8 +776,7 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
         }
         break;
     case MG_XK_STRUCT:
-        if (x->depth >= 3
-            && (x->frames[x->depth - 2].flags & MG_XF_MC_DATA)) {
+        if (x->depth >= 3 && (x->frames[x->depth - 2].flags & MG_XF_MC_DATA)) {
             f->flags |= MG_XF_MC_CALL;
         }
         /* fall through */
@@ -788,9 +798,9 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
     }
 }
 
-#define MG_XMLRPC_PLAIN_END                                                  \
-    ((1U << MG_XK_VALUE) | (1U << MG_XK_SCALAR) | (1U << MG_XK_STRUCT)        \
-     | (1U << MG_XK_DATA) | (1U << MG_XK_PARAMS))
+#define MG_XMLRPC_PLAIN_END                                                    \
+    ((1U << MG_XK_VALUE) | (1U << MG_XK_SCALAR) | (1U << MG_XK_STRUCT) |       \
+     (1U << MG_XK_DATA) | (1U << MG_XK_PARAMS))
 
 static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
                              const xmlChar *prefix, const xmlChar *uri)
@@ -806,8 +816,8 @@ static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
     }
     f = &x->frames[x->depth];
     /* the common ends have nothing to check */
-    if (((MG_XMLRPC_PLAIN_END >> f->kind) & 1) && x->capture == MG_XC_NONE
-        && !(f->flags & MG_XF_MC_CAPTURE)) {
+    if (((MG_XMLRPC_PLAIN_END >> f->kind) & 1) && x->capture == MG_XC_NONE &&
+        !(f->flags & MG_XF_MC_CAPTURE)) {
         x->depth--;
         return;
     }
@@ -827,8 +837,8 @@ static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
         }
         x->method[x->cap_len] = '\0';
         x->method_done = 1;
-        x->multicall = x->cap_len == 16
-                       && memcmp(x->method, "system.multicall", 16) == 0;
+        x->multicall =
+            x->cap_len == 16 && memcmp(x->method, "system.multicall", 16) == 0;
         mg_xmlrpc_report(x, x->method, x->cap_len, 0, 0);
         break;
     case MG_XK_PARAM:
@@ -852,8 +862,7 @@ static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
     case MG_XK_NAME:
         if (x->capture == MG_XC_MNAME) {
             x->capture = MG_XC_NONE;
-            if (x->mname_len == 10
-                && memcmp(x->mname, "methodName", 10) == 0) {
+            if (x->mname_len == 10 && memcmp(x->mname, "methodName", 10) == 0) {
                 x->frames[x->depth - 1].flags |= MG_XF_MC_METHOD;
             }
         }
@@ -894,10 +903,10 @@ static inline int mg_xmlrpc_blank(const xmlChar *s, int len)
 /* Also the CDATA and ignorable-whitespace callback: to XML-RPC they are
  * all text. Called with pieces of at most a few KB. */
 /* Elements that hold nothing but other elements and whitespace. */
-#define MG_XMLRPC_STRUCTURAL                                                 \
-    ((1U << MG_XK_METHODCALL) | (1U << MG_XK_PARAMS) | (1U << MG_XK_PARAM)   \
-     | (1U << MG_XK_STRUCT) | (1U << MG_XK_MEMBER) | (1U << MG_XK_ARRAY)     \
-     | (1U << MG_XK_DATA))
+#define MG_XMLRPC_STRUCTURAL                                                   \
+    ((1U << MG_XK_METHODCALL) | (1U << MG_XK_PARAMS) | (1U << MG_XK_PARAM) |   \
+     (1U << MG_XK_STRUCT) | (1U << MG_XK_MEMBER) | (1U << MG_XK_ARRAY) |       \
+     (1U << MG_XK_DATA))
 
 /* Text outside a scalar: check it, copy what is being captured. */
 static void mg_xmlrpc_text_slow(mg_xmlrpc_t *x, mg_xmlrpc_frame_t *f,
@@ -973,8 +982,8 @@ static void mg_xmlrpc_on_text(void *ud, const xmlChar *s, int len)
             return;
         }
         /* the line breaks between tags */
-        if (((MG_XMLRPC_STRUCTURAL >> f->kind) & 1)
-            && mg_xmlrpc_blank(s, len)) {
+        if (((MG_XMLRPC_STRUCTURAL >> f->kind) & 1) &&
+            mg_xmlrpc_blank(s, len)) {
             return;
         }
     }
@@ -1132,8 +1141,8 @@ static void mg_xmlrpc_finish(mg_xmlrpc_t *x)
         return;
     }
     if (!x->root_done || x->ctxt->wellFormed == 0) {
-        mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "truncated",
-                         0, 0, "body ends inside the document");
+        mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "truncated", 0,
+                         0, "body ends inside the document");
         return;
     }
     x->state = MG_XR_ACCEPT;

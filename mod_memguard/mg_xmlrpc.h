@@ -98,8 +98,8 @@ typedef enum {
  * preset to MG_REASON_METHOD_DENIED and may be changed by the callback
  * (e.g. to MG_REASON_THROTTLE).
  */
-typedef int (*mg_xmlrpc_method_cb)(void *baton, const char *name,
-                                   size_t len, int inner, uint32_t index,
+typedef int (*mg_xmlrpc_method_cb)(void *baton, const char *name, size_t len,
+                                   int inner, uint32_t index,
                                    mg_reason_t *reason);
 
 /* Why a body was refused; valid after MG_XR_REJECT or MG_XR_ERROR. */

@@ -99,8 +99,8 @@ typedef struct {
 } memguard_recycle_conf;
 
 #define MEMGUARD_DEFAULT_METRIC MEMGUARD_METRIC_UNSHARED
-#define MEMGUARD_DEFAULT_JITTER_BP 1000   /* 10% */
-#define MEMGUARD_DEFAULT_MAX_RECYCLES 10  /* per minute */
+#define MEMGUARD_DEFAULT_JITTER_BP 1000  /* 10% */
+#define MEMGUARD_DEFAULT_MAX_RECYCLES 10 /* per minute */
 
 /* Server (vhost) configuration. */
 typedef struct {
@@ -133,7 +133,7 @@ typedef struct {
 /* Defaults applied when a field is still UNSET at request time. */
 #define MEMGUARD_DEFAULT_MAX_BODY 0 /* no limit */
 #define MEMGUARD_DEFAULT_STYLE MEMGUARD_STYLE_FAULT
-#define MEMGUARD_DEFAULT_MAX_RESPONSE 0 /* no cap */
+#define MEMGUARD_DEFAULT_MAX_RESPONSE 0                  /* no cap */
 #define MEMGUARD_DEFAULT_THROTTLE_MAX_BODY (1024 * 1024) /* 1 MiB */
 
 /* Per-request state, created on first use and kept in the request config. */
@@ -188,7 +188,7 @@ memguard_headroom_conf *memguard_headroom(server_rec *s);
 uint64_t memguard_stale_after_us(const memguard_headroom_conf *hr);
 
 /* mod_memguard_board.c: the board in shared memory. */
-#define MEMGUARD_BOARD_METHODS 64  /* named method entries (+ "other") */
+#define MEMGUARD_BOARD_METHODS 64 /* named method entries (+ "other") */
 
 struct mg_board;
 /* The board, in every process after post_config; NULL before. */
@@ -301,9 +301,9 @@ typedef struct {
     apr_uint64_t soft_limit, hard_limit; /* bytes, 0 = none */
     int metric;                          /* memguard_metric_e */
     apr_uint32_t jitter_bp;
-    apr_uint32_t max_per_minute;         /* 0 = no cap */
+    apr_uint32_t max_per_minute; /* 0 = no cap */
     int on_pressure;
-    const char *watch;                   /* NULL = watch no daemons */
+    const char *watch; /* NULL = watch no daemons */
 } memguard_recycle_settings;
 void memguard_recycle_settings_get(memguard_recycle_settings *out);
 

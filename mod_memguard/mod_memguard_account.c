@@ -100,9 +100,10 @@ static void account_child_init(apr_pool_t *p, server_rec *s)
      * measured. httpd itself makes children dumpable for
      * CoreDumpDirectory; do the same, only when the sampler runs. */
     if (memguard_sampler_enabled() && prctl(PR_SET_DUMPABLE, 1) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, errno, s, MGLOGNO(00432)
-                     "cannot make this child dumpable: the sampler will "
-                     "not see its unshared size");
+        ap_log_error(
+            APLOG_MARK, APLOG_NOTICE, errno, s,
+            MGLOGNO(00432) "cannot make this child dumpable: the sampler will "
+                           "not see its unshared size");
     }
 }
 

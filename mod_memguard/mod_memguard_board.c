@@ -25,14 +25,14 @@
 #define MEMGUARD_RETAINED_KEY "mod_memguard-board"
 
 typedef struct {
-    apr_shm_t *shm;     /* NULL until the first real post_config */
+    apr_shm_t *shm; /* NULL until the first real post_config */
     uint32_t nslots;
     uint32_t nmethods;
 } memguard_retained_t;
 
 static mg_board_t *memguard_the_board;
-static int memguard_threads_per_slot = 1;   /* AP_MPMQ_HARD_LIMIT_THREADS */
-static apr_uint32_t memguard_slot_plus1;     /* this child's slot + 1; 0: unknown */
+static int memguard_threads_per_slot = 1; /* AP_MPMQ_HARD_LIMIT_THREADS */
+static apr_uint32_t memguard_slot_plus1; /* this child's slot + 1; 0: unknown */
 
 mg_board_t *memguard_board(void)
 {
@@ -57,8 +57,8 @@ uint64_t memguard_now_us(void)
 static void *board_base(apr_shm_t *shm, size_t *size)
 {
     uintptr_t a = (uintptr_t)apr_shm_baseaddr_get(shm);
-    uintptr_t aligned = (a + MEMGUARD_BOARD_ALIGN - 1)
-                        & ~(uintptr_t)(MEMGUARD_BOARD_ALIGN - 1);
+    uintptr_t aligned =
+        (a + MEMGUARD_BOARD_ALIGN - 1) & ~(uintptr_t)(MEMGUARD_BOARD_ALIGN - 1);
 
     *size = apr_shm_size_get(shm) - (size_t)(aligned - a);
     return (void *)aligned;
@@ -73,21 +73,23 @@ static apr_status_t board_setup(memguard_retained_t *rd, server_rec *s,
     int rc;
 
     if (size == 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, MGLOGNO(00301)
-                     "cannot size the board for %u slots and %u methods",
-                     nslots, nmethods);
+        ap_log_error(
+            APLOG_MARK, APLOG_CRIT, 0, s,
+            MGLOGNO(00301) "cannot size the board for %u slots and %u methods",
+            nslots, nmethods);
         return APR_EINVAL;
     }
     if (rd->shm != NULL) {
         size_t have;
         void *base = board_base(rd->shm, &have);
-        rc = mg_board_attach(base, have, nslots, nmethods,
-                             &memguard_the_board);
+        rc = mg_board_attach(base, have, nslots, nmethods, &memguard_the_board);
         if (rc == 0) {
             return APR_SUCCESS;
         }
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, MGLOGNO(00302)
-                     "board layout changed (%d): starting a fresh one", rc);
+        ap_log_error(
+            APLOG_MARK, APLOG_NOTICE, 0, s,
+            MGLOGNO(00302) "board layout changed (%d): starting a fresh one",
+            rc);
         apr_shm_destroy(rd->shm);
         rd->shm = NULL;
     }
@@ -96,8 +98,9 @@ static apr_status_t board_setup(memguard_retained_t *rd, server_rec *s,
     rv = apr_shm_create(&rd->shm, size + MEMGUARD_BOARD_ALIGN, NULL,
                         s->process->pool);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, MGLOGNO(00303)
-                     "cannot create the board (%" APR_SIZE_T_FMT " bytes)",
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     MGLOGNO(00303) "cannot create the board (%" APR_SIZE_T_FMT
+                                    " bytes)",
                      size);
         return rv;
     }
@@ -107,15 +110,17 @@ static apr_status_t board_setup(memguard_retained_t *rd, server_rec *s,
         rc = mg_board_init(base, have, nslots, nmethods, &memguard_the_board);
     }
     if (rc != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, MGLOGNO(00304)
-                     "cannot lay out the board: error %d", rc);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     MGLOGNO(00304) "cannot lay out the board: error %d", rc);
         return APR_EGENERAL;
     }
     rd->nslots = nslots;
     rd->nmethods = nmethods;
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MGLOGNO(00305)
-                 "board created: %u slots, %u methods, %" APR_SIZE_T_FMT
-                 " bytes", nslots, nmethods, size);
+    ap_log_error(
+        APLOG_MARK, APLOG_DEBUG, 0, s,
+        MGLOGNO(00305) "board created: %u slots, %u methods, %" APR_SIZE_T_FMT
+                       " bytes",
+        nslots, nmethods, size);
     return APR_SUCCESS;
 }
 
@@ -143,8 +148,8 @@ static int board_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (daemons <= 0) {
         daemons = 1;
     }
-    if (board_setup(rd, s, (uint32_t)daemons, MEMGUARD_BOARD_METHODS)
-        != APR_SUCCESS) {
+    if (board_setup(rd, s, (uint32_t)daemons, MEMGUARD_BOARD_METHODS) !=
+        APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     mg_board_generation_bump(memguard_the_board);
@@ -156,23 +161,24 @@ static int board_post_config(apr_pool_t *pconf, apr_pool_t *plog,
  * killer: httpd reaps them all). Give back any per-method concurrency it
  * still held and zero the slot, so nothing leaks to the next child.
  */
-static void board_child_status(server_rec *s, pid_t pid,
-                               ap_generation_t gen, int slot,
-                               mpm_child_status status)
+static void board_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
+                               int slot, mpm_child_status status)
 {
     int given;
 
     (void)gen;
-    if (memguard_the_board == NULL || slot < 0
-        || (uint32_t)slot >= mg_board_nslots(memguard_the_board)
-        || status != MPM_CHILD_EXITED) {
+    if (memguard_the_board == NULL || slot < 0 ||
+        (uint32_t)slot >= mg_board_nslots(memguard_the_board) ||
+        status != MPM_CHILD_EXITED) {
         return;
     }
     given = mg_board_slot_reset(memguard_the_board, (uint32_t)slot);
     if (given > 0) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MGLOGNO(00306)
-                     "child %ld in slot %d exited holding %d method "
-                     "call(s): given back", (long)pid, slot, given);
+        ap_log_error(
+            APLOG_MARK, APLOG_INFO, 0, s,
+            MGLOGNO(00306) "child %ld in slot %d exited holding %d method "
+                           "call(s): given back",
+            (long)pid, slot, given);
     }
 }
 
@@ -205,8 +211,8 @@ int memguard_slot(conn_rec *c)
         return -1;
     }
     /* The first thread to get here takes the slot for this process. */
-    if (apr_atomic_cas32(&memguard_slot_plus1, (apr_uint32_t)slot + 1, 0)
-        == 0) {
+    if (apr_atomic_cas32(&memguard_slot_plus1, (apr_uint32_t)slot + 1, 0) ==
+        0) {
         mg_board_slot_start(memguard_the_board, (uint32_t)slot,
                             (int32_t)getpid(), memguard_now_us());
     }

@@ -696,8 +696,7 @@ static memguard_recycle_conf *recycle_conf(cmd_parms *cmd, const char **err)
     return c ? &c->recycle : NULL;
 }
 
-static const char *set_child_limit(cmd_parms *cmd, void *dcfg,
-                                   const char *arg)
+static const char *set_child_limit(cmd_parms *cmd, void *dcfg, const char *arg)
 {
     const char *err;
     memguard_recycle_conf *rc = recycle_conf(cmd, &err);
@@ -706,12 +705,11 @@ static const char *set_child_limit(cmd_parms *cmd, void *dcfg,
     if (err) {
         return err;
     }
-    return memguard_parse_size(
-        cmd, arg, cmd->info ? &rc->hard_limit : &rc->soft_limit);
+    return memguard_parse_size(cmd, arg,
+                               cmd->info ? &rc->hard_limit : &rc->soft_limit);
 }
 
-static const char *set_child_metric(cmd_parms *cmd, void *dcfg,
-                                    const char *arg)
+static const char *set_child_metric(cmd_parms *cmd, void *dcfg, const char *arg)
 {
     const char *err;
     memguard_recycle_conf *rc = recycle_conf(cmd, &err);
@@ -746,8 +744,7 @@ static const char *set_recycle_jitter(cmd_parms *cmd, void *dcfg,
     return memguard_parse_percent(cmd, arg, &rc->jitter_bp);
 }
 
-static const char *set_max_recycles(cmd_parms *cmd, void *dcfg,
-                                    const char *arg)
+static const char *set_max_recycles(cmd_parms *cmd, void *dcfg, const char *arg)
 {
     const char *err;
     memguard_recycle_conf *rc = recycle_conf(cmd, &err);
@@ -770,8 +767,7 @@ static const char *set_max_recycles(cmd_parms *cmd, void *dcfg,
     return NULL;
 }
 
-static const char *set_recycle_on_pressure(cmd_parms *cmd, void *dcfg,
-                                           int flag)
+static const char *set_recycle_on_pressure(cmd_parms *cmd, void *dcfg, int flag)
 {
     const char *err;
     memguard_recycle_conf *rc = recycle_conf(cmd, &err);
@@ -812,8 +808,8 @@ void memguard_recycle_settings_get(memguard_recycle_settings *out)
 
     out->soft_limit = rc->soft_limit > 0 ? (apr_uint64_t)rc->soft_limit : 0;
     out->hard_limit = rc->hard_limit > 0 ? (apr_uint64_t)rc->hard_limit : 0;
-    out->metric = rc->metric == MEMGUARD_UNSET ? MEMGUARD_DEFAULT_METRIC
-                                               : rc->metric;
+    out->metric =
+        rc->metric == MEMGUARD_UNSET ? MEMGUARD_DEFAULT_METRIC : rc->metric;
     out->jitter_bp = rc->jitter_bp == MEMGUARD_UNSET
                          ? MEMGUARD_DEFAULT_JITTER_BP
                          : (apr_uint32_t)rc->jitter_bp;
@@ -931,8 +927,7 @@ const command_rec memguard_cmds[] = {
     AP_INIT_TAKE1("MemGuardChildMetric", set_child_metric, NULL, RSRC_CONF,
                   "rss | unshared (default): what the child limits are "
                   "compared with; global only"),
-    AP_INIT_TAKE1("MemGuardRecycleJitter", set_recycle_jitter, NULL,
-                  RSRC_CONF,
+    AP_INIT_TAKE1("MemGuardRecycleJitter", set_recycle_jitter, NULL, RSRC_CONF,
                   "move each child's limits by up to +- this percentage, "
                   "fixed per pid (default 10%); global only"),
     AP_INIT_TAKE1("MemGuardMaxRecyclesPerMinute", set_max_recycles, NULL,

@@ -225,12 +225,14 @@ static void sampler_smaps(server_rec *s, mg_board_t *b, const char *root,
         if (fd < 0) {
             if ((fd == -EACCES || fd == -EPERM) && !*denied_logged) {
                 *denied_logged = 1;
-                ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MGLOGNO(00311)
-                             "sampler: smaps_rollup of child %d not "
-                             "readable (children are not dumpable without "
-                             "CoreDumpDirectory): unshared sizes not "
-                             "measured",
-                             (int)info.pid);
+                ap_log_error(
+                    APLOG_MARK, APLOG_INFO, 0, s,
+                    MGLOGNO(
+                        00311) "sampler: smaps_rollup of child %d not "
+                               "readable (children are not dumpable without "
+                               "CoreDumpDirectory): unshared sizes not "
+                               "measured",
+                    (int)info.pid);
             }
             continue;
         }
@@ -317,10 +319,11 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
     pc.reopen = -1;
     rc = mg_proc_sampler_open(&sampler_ps, root, &pc);
     if (rc != 0) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, MGLOGNO(00312)
-                     "sampler: cannot open the sources under %s: "
-                     "error %d",
-                     root, rc);
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, 0, s,
+            MGLOGNO(00312) "sampler: cannot open the sources under %s: "
+                           "error %d",
+            root, rc);
         return SAMPLER_STARTUP_ERROR;
     }
     /* Recycling's sampler side (idle prefork children, the largest first
@@ -374,11 +377,11 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
     sampler_rec.sampler_pid = (int32_t)getpid();
     sampler_rec.sampler_starts = starts;
 
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MGLOGNO(00315)
-                 "sampler started (pid %d, start %u, board generation "
-                 "%u, interval %" APR_UINT64_T_FMT "us, root %s)",
-                 (int)getpid(), starts, mg_board_generation(b), interval,
-                 root);
+    ap_log_error(
+        APLOG_MARK, APLOG_INFO, 0, s,
+        MGLOGNO(00315) "sampler started (pid %d, start %u, board generation "
+                       "%u, interval %" APR_UINT64_T_FMT "us, root %s)",
+        (int)getpid(), starts, mg_board_generation(b), interval, root);
 
     next = mono_us();
     while (!sampler_stop) {

@@ -13,10 +13,10 @@
  *   ?auto        "Key: value" lines, stable keys (README, "Status page")
  *   ?json        one JSON object, schema "memguard-status/1"
  *   ?prometheus  text exposition format 0.0.4
- *   ?health      "up ready 100%" / "up ready 50%" (200) or "drain" (503): for load
- *                balancers, HAProxy's http-check and its agent protocol
- * SetHandler memguard-health answers ?health whatever the query. Every
- * answer carries Cache-Control: no-store. Only GET and HEAD.
+ *   ?health      "up ready 100%" / "up ready 50%" (200) or "drain" (503): for
+ * load balancers, HAProxy's http-check and its agent protocol SetHandler
+ * memguard-health answers ?health whatever the query. Every answer carries
+ * Cache-Control: no-store. Only GET and HEAD.
  *
  * Everything a client could have chosen (method names) and everything the
  * kernel named (slab caches) goes through mg_format's escapers for the
@@ -233,9 +233,10 @@ static void snap_take(request_rec *r, status_snap *s)
     else if (s->word != 0 && !s->have_sys) {
         apr_cpystrn(s->why, "the sampler was writing; reload", sizeof(s->why));
     }
-    s->health_text = s->health_status == HTTP_OK
-                         ? apr_psprintf(r->pool, "up ready %d%%", s->health_weight)
-                         : "drain";
+    s->health_text =
+        s->health_status == HTTP_OK
+            ? apr_psprintf(r->pool, "up ready %d%%", s->health_weight)
+            : "drain";
 
     /* Slots in use. */
     s->nslots = mg_board_nslots(b);

@@ -12,7 +12,7 @@ import re
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RX = re.compile(r"MGLOGNO\((\d+)\)")
+RX = re.compile(r"MGLOGNO\(\s*(\d+)\s*\)")
 
 
 def scan():
@@ -20,18 +20,20 @@ def scan():
     bad = []
     for path in sorted(glob.glob(os.path.join(TOP, "mod_memguard", "*.c"))):
         with open(path) as f:
-            for lineno, line in enumerate(f, 1):
-                for m in RX.finditer(line):
-                    num = m.group(1)
-                    where = "%s:%d" % (os.path.relpath(path, TOP), lineno)
-                    if len(num) != 5:
-                        bad.append("%s: MGLOGNO(%s) is not five digits"
-                                   % (where, num))
-                    if num in seen:
-                        bad.append("%s: MG%s already used at %s"
-                                   % (where, num, seen[num]))
-                    else:
-                        seen[num] = where
+            text = f.read()
+        # Over the whole text: clang-format may wrap "MGLOGNO(" and its
+        # number onto two lines.
+        for m in RX.finditer(text):
+            num = m.group(1)
+            lineno = text.count("\n", 0, m.start()) + 1
+            where = "%s:%d" % (os.path.relpath(path, TOP), lineno)
+            if len(num) != 5:
+                bad.append("%s: MGLOGNO(%s) is not five digits" % (where, num))
+            if num in seen:
+                bad.append("%s: MG%s already used at %s"
+                           % (where, num, seen[num]))
+            else:
+                seen[num] = where
     return seen, bad
 
 

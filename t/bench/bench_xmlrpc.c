@@ -174,10 +174,10 @@ static int bench_record(bench_buf_t *b, unsigned i)
         "</string></value>\n</data></array></value>\n</member>\n"
         "</struct></value>\n</member>\n"
         "</struct></value>\n",
-        2000000 + i, i, i % 7, i % 13, i % 31, i % 5 + 1, 30 + i % 10, i,
-        i % 7, i % 13, i % 31, i % 5 + 1, 30 + i % 10, 90000000 + i,
-        i % 1000000, i % 100, i, i * 2654435761u, i ^ 0x5bd1e995u, i,
-        30 + i % 10, 30 + i % 10);
+        2000000 + i, i, i % 7, i % 13, i % 31, i % 5 + 1, 30 + i % 10, i, i % 7,
+        i % 13, i % 31, i % 5 + 1, 30 + i % 10, 90000000 + i, i % 1000000,
+        i % 100, i, i * 2654435761u, i ^ 0x5bd1e995u, i, 30 + i % 10,
+        30 + i % 10);
     if (n < 0 || (size_t)n >= sizeof(rec)) {
         return -1;
     }
@@ -434,8 +434,7 @@ int main(int argc, char **argv)
             long v = strtol(argv[i], NULL, 10);
 
             if (v <= 0 || v > 4096) {
-                fprintf(stderr, "usage: %s [size_mb ...] (1..4096)\n",
-                        argv[0]);
+                fprintf(stderr, "usage: %s [size_mb ...] (1..4096)\n", argv[0]);
                 return 2;
             }
             sizes[nsizes++] = (size_t)v;
@@ -447,8 +446,8 @@ int main(int argc, char **argv)
             base_rounds = BENCH_MAX_ROUNDS;
         }
     }
-    if (xmlMemSetup(bench_free, bench_malloc, bench_realloc, bench_strdup)
-        != 0) {
+    if (xmlMemSetup(bench_free, bench_malloc, bench_realloc, bench_strdup) !=
+        0) {
         return 1;
     }
     mg_xmlrpc_global_init();
@@ -504,9 +503,8 @@ int main(int argc, char **argv)
                "\"raw_mbps\":%.1f,\"inspector_mbps\":%.1f,\"ratio\":%.3f,"
                "\"raw_peak_bytes\":%zu,\"inspector_peak_bytes\":%zu,"
                "\"extra_peak_bytes\":%ld}",
-               i ? "," : "", sizes[i], res[i].bytes, res[i].rounds,
-               raw_mbps, insp_mbps, res[i].ratio, res[i].raw_peak,
-               res[i].insp_peak,
+               i ? "," : "", sizes[i], res[i].bytes, res[i].rounds, raw_mbps,
+               insp_mbps, res[i].ratio, res[i].raw_peak, res[i].insp_peak,
                (long)res[i].insp_peak - (long)res[i].raw_peak);
     }
     printf("],\"ratio_min\":%.3f,\"ratio_target\":0.9,"

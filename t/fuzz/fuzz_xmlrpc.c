@@ -13,11 +13,11 @@
 
 #include "mg_xmlrpc.h"
 
-#define FUZZ_CHECK(c)                                                        \
-    do {                                                                     \
-        if (!(c)) {                                                          \
-            __builtin_trap();                                                \
-        }                                                                    \
+#define FUZZ_CHECK(c)                                                          \
+    do {                                                                       \
+        if (!(c)) {                                                            \
+            __builtin_trap();                                                  \
+        }                                                                      \
     } while (0)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

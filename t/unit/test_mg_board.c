@@ -29,8 +29,7 @@ static void board_new(board_t *bd, uint32_t nslots, uint32_t nmethods)
     bd->mem = mmap(NULL, bd->size, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(bd->mem != MAP_FAILED);
-    assert_int_equal(mg_board_init(bd->mem, bd->size, nslots, nmethods,
-                                   &bd->b),
+    assert_int_equal(mg_board_init(bd->mem, bd->size, nslots, nmethods, &bd->b),
                      0);
 }
 
@@ -259,8 +258,8 @@ static void test_seqlock_concurrent(void **state)
 
     (void)state;
     board_new(&bd, 2, 2);
-    stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                -1, 0);
     assert_true(stop != MAP_FAILED);
     *stop = 0;
     fill_pattern(&rec, 0);
@@ -287,8 +286,7 @@ static void test_seqlock_concurrent(void **state)
         if (!pattern_ok(&rec, &v)) {
             __atomic_store_n(stop, 1, __ATOMIC_RELAXED);
             reap_ok(pid);
-            fail_msg("torn record after %llu reads",
-                     (unsigned long long)reads);
+            fail_msg("torn record after %llu reads", (unsigned long long)reads);
         }
         if (v < last) {
             fail_msg("record went back from %llu to %llu",
@@ -358,16 +356,9 @@ static void test_method_names(void **state)
         const char *name;
         size_t len;
     } refused[] = {
-        {"", 0},
-        {"a\0b", 3},
-        {"\0", 1},
-        {"get\nHost", 8},
-        {"get\tHost", 8},
-        {"get Host", 8},
-        {"\x1b[2J", 4},
-        {"caf\xc3\xa9", 5},
-        {"del\x7f", 4},
-        {"x\xff", 2},
+        {"", 0},          {"a\0b", 3},     {"\0", 1},      {"get\nHost", 8},
+        {"get\tHost", 8}, {"get Host", 8}, {"\x1b[2J", 4}, {"caf\xc3\xa9", 5},
+        {"del\x7f", 4},   {"x\xff", 2},
     };
     size_t i;
 
@@ -394,8 +385,7 @@ static void test_method_names(void **state)
             fail_msg("refused name #%zu was stored", i);
         }
         assert_int_equal(
-            mg_board_method_find(b, refused[i].name, refused[i].len),
-            -ENOENT);
+            mg_board_method_find(b, refused[i].name, refused[i].len), -ENOENT);
     }
     assert_int_equal(mg_board_method_get(b, NULL, 5), other);
 
@@ -409,8 +399,7 @@ static void test_method_names(void **state)
     assert_int_equal(mg_board_method_get(b, big, MG_BOARD_METHOD_NAME_MAX), a);
     assert_int_equal(mg_board_method_get(b, big, MG_BOARD_METHOD_NAME_MAX + 1),
                      a);
-    assert_true(mg_board_method_get(b, big, MG_BOARD_METHOD_NAME_MAX - 1)
-                != a);
+    assert_true(mg_board_method_get(b, big, MG_BOARD_METHOD_NAME_MAX - 1) != a);
     assert_int_equal(mg_board_method_snapshot(b, a, &mi), 0);
     assert_int_equal(strlen(mi.name), MG_BOARD_METHOD_NAME_MAX);
     /* a 10 KB name with a control character deep inside is refused only
@@ -455,8 +444,7 @@ static void test_method_table_full(void **state)
     for (i = 8; i < 1000; i++) {
         snprintf(name, sizeof(name), "method.%u", i);
         assert_int_equal(mg_board_method_get(b, name, strlen(name)), other);
-        assert_int_equal(mg_board_method_find(b, name, strlen(name)),
-                         -ENOENT);
+        assert_int_equal(mg_board_method_find(b, name, strlen(name)), -ENOENT);
     }
     for (i = 0; i < 8; i++) {
         snprintf(name, sizeof(name), "method.%u", i);
@@ -626,8 +614,8 @@ static void test_concurrency_crash(void **state)
     board_new(&bd, 3, 4);
     b = bd.b;
     m = mg_board_method_get(b, "buildArch", 9);
-    ready = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ready = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                 -1, 0);
     assert_true(ready != MAP_FAILED);
     for (k = 0; k < 3; k++) {
         pids[k] = fork();
@@ -691,8 +679,8 @@ static void test_slots(void **state)
     mg_board_request_begin(b, 7);             /* ignored */
     mg_board_reject(b, 1, m, MG_REASON_SHED);
     mg_board_reject(b, 1, UINT32_MAX, MG_REASON_BODY_SIZE);
-    mg_board_reject(b, 1, m, MG_REASON__COUNT);   /* ignored */
-    mg_board_reject(b, 1, m, (mg_reason_t)-1);    /* ignored */
+    mg_board_reject(b, 1, m, MG_REASON__COUNT); /* ignored */
+    mg_board_reject(b, 1, m, (mg_reason_t)-1);  /* ignored */
     assert_int_equal(mg_board_slot_set_unshared(b, 1, 100, 42 << 20), 0);
     assert_int_equal(mg_board_slot_set_unshared(b, 1, 101, 1), -ESRCH);
     assert_int_equal(mg_board_slot_set_unshared(b, 9, 100, 1), -EINVAL);
@@ -717,12 +705,10 @@ static void test_slots(void **state)
     assert_int_equal(mg_board_slot_recycle_get(b, 1, &v, &l), 0);
     assert_int_equal(mg_board_slot_recycle_request(b, 1, 100, 0, 1, 2),
                      -EINVAL);
-    assert_int_equal(
-        mg_board_slot_recycle_request(b, 1, 100, UINT32_MAX, 1, 2), -EINVAL);
-    assert_int_equal(mg_board_slot_recycle_request(b, 1, 99, 1, 1, 2),
-                     -ESRCH);
-    assert_int_equal(mg_board_slot_recycle_request(b, 1, 100, 1, 900, 800),
-                     0);
+    assert_int_equal(mg_board_slot_recycle_request(b, 1, 100, UINT32_MAX, 1, 2),
+                     -EINVAL);
+    assert_int_equal(mg_board_slot_recycle_request(b, 1, 99, 1, 1, 2), -ESRCH);
+    assert_int_equal(mg_board_slot_recycle_request(b, 1, 100, 1, 900, 800), 0);
     assert_int_equal(mg_board_slot_recycle_request(b, 1, 100, 3, 5, 6),
                      -EALREADY);
     assert_int_equal(mg_board_slot_recycle_get(b, 1, &v, &l), 1);
@@ -745,8 +731,7 @@ static void test_slots(void **state)
     assert_int_equal(si.recycle_reason, 0);
     assert_int_equal(si.rejections[MG_REASON_SHED], 0);
     assert_int_equal(mg_board_slot_set_unshared(b, 1, 100, 1), -ESRCH);
-    assert_int_equal(mg_board_slot_recycle_request(b, 1, 100, 1, 1, 1),
-                     -ESRCH);
+    assert_int_equal(mg_board_slot_recycle_request(b, 1, 100, 1, 1, 1), -ESRCH);
     mg_board_recycle_totals(b, &req, &done);
     assert_int_equal(req, 1);
     assert_int_equal(done, 1);

@@ -41,12 +41,10 @@ static void test_self_cgroup(void **state)
 
     (void)state;
     for (i = 0; i < NCASES(cases); i++) {
-        int rc = mg_proc_parse_self_cgroup(cases[i].in, strlen(cases[i].in),
-                                           v1, sizeof(v1), v2, sizeof(v2));
-        if (rc != cases[i].rc
-            || (rc == 0
-                && (strcmp(v1, cases[i].v1) != 0
-                    || strcmp(v2, cases[i].v2) != 0))) {
+        int rc = mg_proc_parse_self_cgroup(cases[i].in, strlen(cases[i].in), v1,
+                                           sizeof(v1), v2, sizeof(v2));
+        if (rc != cases[i].rc || (rc == 0 && (strcmp(v1, cases[i].v1) != 0 ||
+                                              strcmp(v2, cases[i].v2) != 0))) {
             fail_msg("self cgroup case %zu: rc %d v1 '%s' v2 '%s'", i, rc, v1,
                      v2);
         }
@@ -93,13 +91,13 @@ static void test_mountinfo(void **state)
         {"35 31 0:32 / /sys/fs/cgroup/memory rw,relatime cgroup cgroup "
          "rw,memory\n",
          -EBADMSG, "", "", "", ""},
-        {"35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup\n",
-         -EBADMSG, "", "", "", ""},
+        {"35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup\n", -EBADMSG,
+         "", "", "", ""},
         {"35 31 0:32 /\n", -EBADMSG, "", "", "", ""},
         {"35  31 0:32 / /m rw - cgroup cgroup rw,memory\n", -EBADMSG, "", "",
          "", ""},
-        {"1 1 0:1 rel /m rw - cgroup cgroup rw,memory\n", -EBADMSG, "", "",
-         "", ""},
+        {"1 1 0:1 rel /m rw - cgroup cgroup rw,memory\n", -EBADMSG, "", "", "",
+         ""},
         {"\n", -EBADMSG, "", "", "", ""},
     };
     mg_proc_cgmount_t m1, m2;
@@ -107,16 +105,15 @@ static void test_mountinfo(void **state)
 
     (void)state;
     for (i = 0; i < NCASES(cases); i++) {
-        int rc = mg_proc_parse_mountinfo(cases[i].in, strlen(cases[i].in), &m1,
-                                         &m2);
-        if (rc != cases[i].rc
-            || (rc == 0
-                && (strcmp(m1.root, cases[i].r1) != 0
-                    || strcmp(m1.mount, cases[i].m1) != 0
-                    || strcmp(m2.root, cases[i].r2) != 0
-                    || strcmp(m2.mount, cases[i].m2) != 0
-                    || m1.found != (cases[i].m1[0] != '\0')
-                    || m2.found != (cases[i].m2[0] != '\0')))) {
+        int rc =
+            mg_proc_parse_mountinfo(cases[i].in, strlen(cases[i].in), &m1, &m2);
+        if (rc != cases[i].rc ||
+            (rc == 0 && (strcmp(m1.root, cases[i].r1) != 0 ||
+                         strcmp(m1.mount, cases[i].m1) != 0 ||
+                         strcmp(m2.root, cases[i].r2) != 0 ||
+                         strcmp(m2.mount, cases[i].m2) != 0 ||
+                         m1.found != (cases[i].m1[0] != '\0') ||
+                         m2.found != (cases[i].m2[0] != '\0')))) {
             fail_msg("mountinfo case %zu: rc %d '%s' '%s' '%s' '%s'", i, rc,
                      m1.root, m1.mount, m2.root, m2.mount);
         }
@@ -156,9 +153,8 @@ static void test_join(void **state)
         m.found = 1;
         strcpy(m.root, cases[i].root);
         strcpy(m.mount, cases[i].mount);
-        assert_int_equal(mg_proc_cgroup_join(&m, cases[i].path, out,
-                                             sizeof(out)),
-                         0);
+        assert_int_equal(
+            mg_proc_cgroup_join(&m, cases[i].path, out, sizeof(out)), 0);
         if (strcmp(out, cases[i].out) != 0) {
             fail_msg("join case %zu: '%s'", i, out);
         }
@@ -200,10 +196,9 @@ static void test_locate(void **state)
         memset(&loc, 0, sizeof(loc));
         mg_test_fixture(root, sizeof(root), cases[i].tree);
         rc = mg_proc_cgroup_locate(root, buf, sizeof(buf), &loc);
-        if (rc != cases[i].rc
-            || (rc == 0
-                && (loc.version != cases[i].version
-                    || strcmp(loc.dir, cases[i].dir) != 0))) {
+        if (rc != cases[i].rc ||
+            (rc == 0 && (loc.version != cases[i].version ||
+                         strcmp(loc.dir, cases[i].dir) != 0))) {
             fail_msg("locate %s: rc %d v%u '%s'", cases[i].tree, rc,
                      loc.version, loc.dir);
         }
@@ -224,8 +219,7 @@ static void test_locate(void **state)
     assert_int_equal(mg_proc_cgroup_probe(root, "/sys/fs/cgroup", &loc),
                      -ENODATA);
     mg_test_fixture(root, sizeof(root), "proc/container-v1-nons");
-    assert_int_equal(mg_proc_cgroup_probe(root, "/sys/fs/cgroup/memory",
-                                          &loc),
+    assert_int_equal(mg_proc_cgroup_probe(root, "/sys/fs/cgroup/memory", &loc),
                      0);
     assert_int_equal(loc.version, 1);
 }
@@ -261,8 +255,8 @@ static void test_values(void **state)
     (void)state;
     for (i = 0; i < NCASES(cases); i++) {
         uint64_t v = 7;
-        int rc = mg_proc_parse_cgroup_value(cases[i].in, strlen(cases[i].in),
-                                            &v);
+        int rc =
+            mg_proc_parse_cgroup_value(cases[i].in, strlen(cases[i].in), &v);
         if (rc != cases[i].rc || (rc == 0 && v != cases[i].v)) {
             fail_msg("value case %zu '%s': rc %d", i, cases[i].in, rc);
         }
@@ -307,10 +301,9 @@ static void test_stat_oom(void **state)
     for (i = 0; i < NCASES(cases); i++) {
         int rc = mg_proc_parse_cgroup_stat(cases[i].in, strlen(cases[i].in),
                                            cases[i].version, &st);
-        if (rc != cases[i].rc
-            || (rc == 0
-                && (st.inactive_file != cases[i].inactive
-                    || st.hierarchical_limit != cases[i].hier))) {
+        if (rc != cases[i].rc ||
+            (rc == 0 && (st.inactive_file != cases[i].inactive ||
+                         st.hierarchical_limit != cases[i].hier))) {
             fail_msg("stat case %zu: rc %d", i, rc);
         }
     }
@@ -325,8 +318,7 @@ static void test_stat_oom(void **state)
     {
         static const char oc[] = "oom_kill_disable 0\nunder_oom 0\n"
                                  "oom_kill 3\n";
-        assert_int_equal(mg_proc_parse_cgroup_oom(oc, sizeof(oc) - 1, &oom),
-                         0);
+        assert_int_equal(mg_proc_parse_cgroup_oom(oc, sizeof(oc) - 1, &oom), 0);
     }
     assert_int_equal(oom, 3);
     assert_int_equal(mg_proc_parse_cgroup_oom("oom_kill_disable 0\n"
@@ -336,9 +328,9 @@ static void test_stat_oom(void **state)
     assert_int_equal(oom, 0);
     assert_int_equal(mg_proc_parse_cgroup_oom("oom_kill x\n", 11, &oom),
                      -EBADMSG);
-    assert_int_equal(mg_proc_parse_cgroup_oom("oom_kill 1\noom_kill 1\n", 22,
-                                              &oom),
-                     -EBADMSG);
+    assert_int_equal(
+        mg_proc_parse_cgroup_oom("oom_kill 1\noom_kill 1\n", 22, &oom),
+        -EBADMSG);
     assert_int_equal(mg_proc_parse_cgroup_oom("", 0, &oom), -EBADMSG);
     mg_test_fixture(root, sizeof(root), "proc/fedora38-v2-limit");
     buf = mg_test_slurp("proc/fedora38-v2-limit/sys/fs/cgroup/system.slice/"

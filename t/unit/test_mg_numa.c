@@ -50,8 +50,7 @@ static void test_nodelist(void **state)
 
     (void)state;
     for (i = 0; i < NCASES(cases); i++) {
-        int rc = mg_proc_parse_nodelist(cases[i].in, strlen(cases[i].in),
-                                        mask);
+        int rc = mg_proc_parse_nodelist(cases[i].in, strlen(cases[i].in), mask);
         if (rc != cases[i].rc) {
             fail_msg("nodelist case %zu '%s': rc %d", i, cases[i].in, rc);
         }
@@ -86,21 +85,21 @@ static void test_mems_allowed(void **state)
     free(buf);
     assert_int_equal(mg_proc_parse_mems_allowed("Name:\thttpd\n", 12, mask),
                      -ENOMSG);
-    assert_int_equal(mg_proc_parse_mems_allowed("Mems_allowed_list:\t0-x\n",
-                                                23, mask),
-                     -EBADMSG);
+    assert_int_equal(
+        mg_proc_parse_mems_allowed("Mems_allowed_list:\t0-x\n", 23, mask),
+        -EBADMSG);
     assert_int_equal(mg_proc_parse_mems_allowed("", 0, mask), -EBADMSG);
     /* "Mems_allowed:" (the hex mask) must not be taken for the list */
-    assert_int_equal(mg_proc_parse_mems_allowed("Mems_allowed:\t00000001\n",
-                                                23, mask),
-                     -ENOMSG);
+    assert_int_equal(
+        mg_proc_parse_mems_allowed("Mems_allowed:\t00000001\n", 23, mask),
+        -ENOMSG);
 }
 
-#define NODE_OK                                                              \
-    "Node 1 MemTotal:       32769040 kB\n"                                  \
-    "Node 1 MemFree:          159196 kB\n"                                  \
-    "Node 1 Active(file):    3377188 kB\n"                                  \
-    "Node 1 Inactive(file):  8116912 kB\n"                                  \
+#define NODE_OK                                                                \
+    "Node 1 MemTotal:       32769040 kB\n"                                     \
+    "Node 1 MemFree:          159196 kB\n"                                     \
+    "Node 1 Active(file):    3377188 kB\n"                                     \
+    "Node 1 Inactive(file):  8116912 kB\n"                                     \
     "Node 1 SReclaimable:     500492 kB\n"
 
 static void test_node_meminfo(void **state)
@@ -135,17 +134,15 @@ static void test_node_meminfo(void **state)
             fail_msg("node meminfo case %zu: rc %d", i, rc);
         }
     }
-    assert_int_equal(mg_proc_parse_node_meminfo(NODE_OK, strlen(NODE_OK), 1,
-                                                &n),
-                     0);
+    assert_int_equal(
+        mg_proc_parse_node_meminfo(NODE_OK, strlen(NODE_OK), 1, &n), 0);
     assert_int_equal(n.node, 1);
     assert_int_equal(n.total, 32769040 * KB);
     assert_int_equal(n.free, 159196 * KB);
     assert_int_equal(n.file, (3377188 + 8116912) * KB);
     assert_int_equal(n.sreclaimable, 500492 * KB);
-    assert_int_equal(n.available,
-                     159196 * KB + (3377188 + 8116912) * KB / 2
-                         + 500492 * KB / 2);
+    assert_int_equal(n.available, 159196 * KB + (3377188 + 8116912) * KB / 2 +
+                                      500492 * KB / 2);
 
     buf = mg_test_slurp("proc/debian12-v1/sys/devices/system/node/node0/"
                         "meminfo",
@@ -191,26 +188,23 @@ static void test_numa_nodes(void **state)
         mg_test_fixture(root, sizeof(root), cases[i].tree);
         rc = mg_proc_numa_nodes(root, buf, sizeof(buf), nodes,
                                 MG_SAMPLE_MAX_NODES, &n, &sk);
-        if (rc != cases[i].rc
-            || (rc == 0
-                && (n != cases[i].n || sk != cases[i].skipped
-                    || nodes[0] != cases[i].first
-                    || nodes[n - 1] != cases[i].last))) {
+        if (rc != cases[i].rc ||
+            (rc == 0 &&
+             (n != cases[i].n || sk != cases[i].skipped ||
+              nodes[0] != cases[i].first || nodes[n - 1] != cases[i].last))) {
             fail_msg("numa %s: rc %d n %u skipped %u", cases[i].tree, rc, n,
                      sk);
         }
     }
     mg_test_fixture(root, sizeof(root), "proc/numa-4node-cpuset");
-    assert_int_equal(mg_proc_numa_nodes(root, buf, sizeof(buf), nodes, 16, &n,
-                                        NULL),
-                     0);
+    assert_int_equal(
+        mg_proc_numa_nodes(root, buf, sizeof(buf), nodes, 16, &n, NULL), 0);
     assert_int_equal(nodes[1], 2);
     /* the live machine: some node must be allowed if the directory is
      * there */
     if (access("/sys/devices/system/node", F_OK) == 0) {
-        assert_int_equal(mg_proc_numa_nodes("/", buf, sizeof(buf), nodes, 16,
-                                            &n, &sk),
-                         0);
+        assert_int_equal(
+            mg_proc_numa_nodes("/", buf, sizeof(buf), nodes, 16, &n, &sk), 0);
         assert_true(n >= 1);
     }
 }

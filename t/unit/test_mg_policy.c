@@ -11,8 +11,9 @@
 
 #define MIB (1ULL << 20)
 #define U64MAX UINT64_MAX
-#define ALL (MG_SRC_MEMINFO | MG_SRC_PSI | MG_SRC_CGROUP | MG_SRC_NUMA \
-             | MG_SRC_SLABINFO)
+#define ALL                                                                    \
+    (MG_SRC_MEMINFO | MG_SRC_PSI | MG_SRC_CGROUP | MG_SRC_NUMA |               \
+     MG_SRC_SLABINFO)
 
 /* One sample of a scenario: only the fields the policy reads. Sizes in
  * MiB; cg_limit 0 means "no cgroup limit" (UINT64_MAX). */
@@ -100,18 +101,16 @@ static void run(const char *name, const mg_policy_conf_t *c,
         sample_from(&steps[i], &s);
         assert_int_equal(mg_policy_eval(c, &st, &s, steps[i].t_ms * 1000, &v),
                          0);
-        if (v.state != steps[i].want || v.signal != steps[i].want_signal
-            || v.transition != steps[i].want_transition
-            || v.from != before) {
+        if (v.state != steps[i].want || v.signal != steps[i].want_signal ||
+            v.transition != steps[i].want_transition || v.from != before) {
             char d[160];
 
             mg_verdict_describe(&v, &s, d, sizeof(d));
             fail_msg("%s step %zu (t=%llums): got %s/%s transition %d, "
                      "want %s/%s transition %d [%s]",
                      name, i, (unsigned long long)steps[i].t_ms,
-                     mg_verdict_state_name(v.state),
-                     mg_signal_name(v.signal), v.transition,
-                     mg_verdict_state_name(steps[i].want),
+                     mg_verdict_state_name(v.state), mg_signal_name(v.signal),
+                     v.transition, mg_verdict_state_name(steps[i].want),
                      mg_signal_name(steps[i].want_signal),
                      steps[i].want_transition, d);
         }
@@ -134,7 +133,7 @@ static void test_available_sustain_hysteresis(void **state)
         {0, ALL, 8000, 0, 0, 0, 0, 0, 0, 0, 6000, OK, 0},
         {100, ALL, 3000, 0, 0, 0, 0, 0, 0, 0, 6000, OK, 0},
         {600, ALL, 3000, 0, 0, 0, 0, 0, 0, 0, 6000, OK, 0},
-        {1099, ALL, 3000, 0, 0, 0, 0, 0, 0, 0, 6000, OK, 0},  /* not yet */
+        {1099, ALL, 3000, 0, 0, 0, 0, 0, 0, 0, 6000, OK, 0}, /* not yet */
         {1100, ALL, 3000, 0, 0, 0, 0, 0, 0, 0, 6000, THR(AVAILABLE), 1},
         {1200, ALL, 3000, 0, 0, 0, 0, 0, 0, 0, 6000, THR(AVAILABLE), 0},
         /* back above the threshold but inside the margin: held */
@@ -200,8 +199,7 @@ static void test_shed_dominates(void **state)
         /* psi full joins: still shed, no new transition */
         {100, ALL, 8000, 3000, 0, 0, 2000, 900, 0, 0, 6000, SHED(SLAB), 0},
         /* slab clear: psi full keeps it shed, and takes the blame */
-        {200, ALL, 8000, 100, 0, 0, 2000, 900, 0, 0, 6000, SHED(PSI_FULL),
-         0},
+        {200, ALL, 8000, 100, 0, 0, 2000, 900, 0, 0, 6000, SHED(PSI_FULL), 0},
         /* full clear, some still past: down to throttle */
         {300, ALL, 8000, 100, 0, 0, 2000, 0, 0, 0, 6000, THR(PSI_SOME), 1},
         {400, ALL, 8000, 100, 0, 0, 0, 0, 0, 0, 6000, OK, 1},
@@ -229,8 +227,8 @@ static void test_disabled_and_invalid(void **state)
     static const step_t invalid[] = {
         /* everything dreadful and configured, but no source valid for
          * it except NUMA... */
-        {0, MG_SRC_NUMA, 0, 16000, 16000, 9000, 10000, 10000, 100, 200,
-         6000, OK, 0},
+        {0, MG_SRC_NUMA, 0, 16000, 16000, 9000, 10000, 10000, 100, 200, 6000,
+         OK, 0},
         /* ...then only PSI valid, with a calm PSI */
         {100, MG_SRC_PSI, 0, 16000, 16000, 9000, 0, 0, 100, 200, 6000, OK, 0},
         /* a signal whose source disappears no longer holds the state */
@@ -277,8 +275,8 @@ static void test_cgroup(void **state)
         /* working set over the limit (usage races the limit): 0 headroom */
         {200, ALL, 8000, 0, 0, 0, 0, 0, 4096, 5000, 6000, SHED(CGROUP), 1},
         /* cgroup source lost: ignored */
-        {300, ALL & ~MG_SRC_CGROUP, 8000, 0, 0, 0, 0, 0, 4096, 5000, 6000,
-         OK, 1},
+        {300, ALL & ~MG_SRC_CGROUP, 8000, 0, 0, 0, 0, 0, 4096, 5000, 6000, OK,
+         1},
         /* unlimited (UINT64_MAX), or v1's 2^63 - 4096 in MiB terms */
         {400, ALL, 8000, 0, 0, 0, 0, 0, 0, 100000, 6000, OK, 0},
         {500, ALL, 8000, 0, 0, 0, 0, 0, (1ULL << 43) - 1, (1ULL << 43) - 2,
@@ -296,8 +294,7 @@ static void test_cgroup(void **state)
     {
         static const step_t bytes[] = {
             {0, ALL, 8000, 0, 0, 0, 0, 0, 4096, 3700, 6000, OK, 0},
-            {100, ALL, 8000, 0, 0, 0, 0, 0, 4096, 3900, 6000, SHED(CGROUP),
-             1},
+            {100, ALL, 8000, 0, 0, 0, 0, 0, 4096, 3900, 6000, SHED(CGROUP), 1},
         };
 
         c.min_available.throttle.set = 0;
@@ -319,8 +316,7 @@ static void test_node(void **state)
         {1100, ALL, 8000, 0, 0, 0, 0, 0, 0, 0, 500, SHED(NODE), 1},
         {1200, ALL & ~MG_SRC_NUMA, 8000, 0, 0, 0, 0, 0, 0, 0, 500, OK, 1},
     };
-    static const step_t first = {0, ALL, 8000, 0, 0, 0, 0, 0, 0, 0, 500,
-                                 OK, 0};
+    static const step_t first = {0, ALL, 8000, 0, 0, 0, 0, 0, 0, 0, 500, OK, 0};
 
     (void)state;
     conf_base(&c);
@@ -356,10 +352,8 @@ static void test_slab(void **state)
         {100, ALL, 8000, 2400, 0, 0, 0, 0, 0, 0, 6000, SHED(SLAB), 0},
         {200, ALL, 8000, 2335, 0, 0, 0, 0, 0, 0, 6000, SHED(SLAB), 0},
         {300, ALL, 8000, 2334, 0, 0, 0, 0, 0, 0, 6000, OK, 1},
-        {400, ALL, 8000, 2334, 2048, 0, 0, 0, 0, 0, 6000, THR(SUNRECLAIM),
-         1},
-        {500, ALL, 8000, 2334, 1024, 0, 0, 0, 0, 0, 6000, THR(SUNRECLAIM),
-         0},
+        {400, ALL, 8000, 2334, 2048, 0, 0, 0, 0, 0, 6000, THR(SUNRECLAIM), 1},
+        {500, ALL, 8000, 2334, 1024, 0, 0, 0, 0, 0, 6000, THR(SUNRECLAIM), 0},
         {600, ALL, 8000, 2334, 900, 0, 0, 0, 0, 0, 6000, OK, 1},
     };
 
@@ -426,8 +420,7 @@ static void test_psi(void **state)
         {700, ALL, 8000, 0, 0, 0, 2500, 501, 0, 0, 6000, THR(PSI_SOME), 0},
         {1200, ALL, 8000, 0, 0, 0, 2500, 800, 0, 0, 6000, SHED(PSI_FULL), 1},
         /* PSI switched off (the file reads EOPNOTSUPP): skipped */
-        {1300, ALL & ~MG_SRC_PSI, 8000, 0, 0, 0, 9999, 9999, 0, 0, 6000, OK,
-         1},
+        {1300, ALL & ~MG_SRC_PSI, 8000, 0, 0, 0, 9999, 9999, 0, 0, 6000, OK, 1},
         /* psi some 9.50% clears a 10.00% limit with 5% hysteresis; 9.51
          * does not */
         {1400, ALL, 8000, 0, 0, 0, 1500, 0, 0, 0, 6000, OK, 0},
@@ -459,13 +452,11 @@ static void test_stale(void **state)
     };
     static const step_t open[] = {
         {0, ALL, 8000, 0, 0, 0, 0, 0, 0, 0, 6000, OK, 0},
-        {100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, MG_VERDICT_OK, MG_SIGNAL_STALE,
-         0},
+        {100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, MG_VERDICT_OK, MG_SIGNAL_STALE, 0},
         {200, ALL, 8000, 0, 0, 0, 0, 0, 0, 0, 6000, OK, 0},
         /* shed, then the sampler reads nothing: fail open drops it */
         {300, ALL, 100, 0, 0, 0, 0, 0, 0, 0, 6000, SHED(AVAILABLE), 1},
-        {400, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, MG_VERDICT_OK, MG_SIGNAL_STALE,
-         1},
+        {400, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, MG_VERDICT_OK, MG_SIGNAL_STALE, 1},
     };
     static const struct {
         uint64_t last, now, after;
@@ -478,9 +469,9 @@ static void test_stale(void **state)
         {1000000, 3000001, 2000000, MG_FAIL_OPEN, 1, MG_VERDICT_OK},
         {1000000, 3000001, 2000000, MG_FAIL_CLOSED, 1, MG_VERDICT_SHED},
         {0, 5, 2000000, MG_FAIL_CLOSED, 1, MG_VERDICT_SHED}, /* never */
-        {9000000, 1000, 2000000, MG_FAIL_CLOSED, 0, 0},  /* clock back */
+        {9000000, 1000, 2000000, MG_FAIL_CLOSED, 0, 0},      /* clock back */
         {1, U64MAX, 2000000, MG_FAIL_CLOSED, 1, MG_VERDICT_SHED},
-        {1, U64MAX, 0, MG_FAIL_CLOSED, 0, 0},            /* disabled */
+        {1, U64MAX, 0, MG_FAIL_CLOSED, 0, 0}, /* disabled */
         {0, 0, 0, MG_FAIL_CLOSED, 0, 0},
     };
     size_t i;
@@ -498,8 +489,8 @@ static void test_stale(void **state)
         out = (mg_verdict_state_t)77;
         c.stale_after_us = cases[i].after;
         c.fail_mode = cases[i].mode;
-        if (mg_policy_stale(&c, cases[i].last, cases[i].now, &out)
-            != cases[i].stale) {
+        if (mg_policy_stale(&c, cases[i].last, cases[i].now, &out) !=
+            cases[i].stale) {
             fail_msg("stale case %zu", i);
         }
         if (cases[i].stale ? out != cases[i].want : out != 77) {
@@ -579,17 +570,15 @@ static void test_describe(void **state)
         {{MG_VERDICT_SHED, 0, 0, MG_SIGNAL_SLAB, -1, 2400 * MIB, 2457 * MIB,
           2334 * MIB, 0},
          "shed: slab 2.3 GiB, holding until <= 2.3 GiB (limit 2.4 GiB)"},
-        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_CGROUP, -1, 100 * MIB, 200 * MIB,
-          0, 0},
-         "shed: cgroup headroom 100.0 MiB < minimum 200.0 MiB"},
-        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_NODE, 1, 500 * MIB, 819 * MIB, 0,
+        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_CGROUP, -1, 100 * MIB, 200 * MIB, 0,
           0},
+         "shed: cgroup headroom 100.0 MiB < minimum 200.0 MiB"},
+        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_NODE, 1, 500 * MIB, 819 * MIB, 0, 0},
          "shed: node 1 available 500.0 MiB < minimum 819.0 MiB"},
         {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_SUNRECLAIM, -1, 3 * 1024 * MIB,
           2 * 1024 * MIB, 0, 0},
          "shed: unreclaimable slab 3.0 GiB > limit 2.0 GiB"},
-        {{MG_VERDICT_THROTTLE, 0, 1, MG_SIGNAL_PSI_SOME, -1, 1234, 1000, 0,
-          0},
+        {{MG_VERDICT_THROTTLE, 0, 1, MG_SIGNAL_PSI_SOME, -1, 1234, 1000, 0, 0},
          "throttle: memory pressure (some avg10) 12.34% > limit 10.00%"},
         {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_PSI_FULL, -1, 10000, 5, 0, 0},
          "shed: memory pressure (full avg10) 100.00% > limit 0.05%"},
@@ -620,8 +609,8 @@ static void test_describe(void **state)
     /* a cache name with control characters and no NUL is made safe */
     memset(s.caches[1].name, '\x1b', sizeof(s.caches[1].name));
     {
-        mg_verdict_t v = {MG_VERDICT_SHED, 0, 1, MG_SIGNAL_SLAB_CACHE, 1, 2,
-                          1, 0, 0};
+        mg_verdict_t v = {
+            MG_VERDICT_SHED, 0, 1, MG_SIGNAL_SLAB_CACHE, 1, 2, 1, 0, 0};
 
         mg_verdict_describe(&v, &s, buf, sizeof(buf));
         assert_null(strchr(buf, '\x1b'));
@@ -639,8 +628,8 @@ static void test_describe(void **state)
         mg_policy_conf_t c;
         mg_policy_state_t st;
         mg_verdict_t v;
-        static const step_t step = {0, ALL, 8000, 0, 0, 2560, 0, 0, 0, 0,
-                                    6000, OK, 0};
+        static const step_t step = {0, ALL, 8000, 0,    0,  2560, 0,
+                                    0, 0,   0,    6000, OK, 0};
 
         conf_base(&c);
         c.sustain_us = 0;
@@ -661,8 +650,7 @@ static void test_names(void **state)
 {
     (void)state;
     assert_string_equal(mg_verdict_state_name(MG_VERDICT_OK), "ok");
-    assert_string_equal(mg_verdict_state_name(MG_VERDICT_THROTTLE),
-                        "throttle");
+    assert_string_equal(mg_verdict_state_name(MG_VERDICT_THROTTLE), "throttle");
     assert_string_equal(mg_verdict_state_name(MG_VERDICT_SHED), "shed");
     assert_string_equal(mg_verdict_state_name((mg_verdict_state_t)3), "?");
     assert_string_equal(mg_signal_name(MG_SIGNAL_AVAILABLE), "available");
@@ -698,8 +686,7 @@ static void test_jitter(void **state)
         v = mg_policy_jittered_limit(lim, 1000, pid);
         assert_int_equal(v, mg_policy_jittered_limit(lim, 1000, pid));
         if (v < lim - lim / 10 || v > lim + lim / 10) {
-            fail_msg("pid %u: %llu outside +-10%%", pid,
-                     (unsigned long long)v);
+            fail_msg("pid %u: %llu outside +-10%%", pid, (unsigned long long)v);
         }
         lo = v < lo ? v : lo;
         hi = v > hi ? v : hi;
@@ -711,8 +698,8 @@ static void test_jitter(void **state)
     assert_true(hi > lim + lim / 10 - lim / 200);
     assert_true(below > 9000 && above > 9000);
     /* consecutive pids differ (children forked together) */
-    assert_true(mg_policy_jittered_limit(lim, 1000, 4000)
-                != mg_policy_jittered_limit(lim, 1000, 4001));
+    assert_true(mg_policy_jittered_limit(lim, 1000, 4000) !=
+                mg_policy_jittered_limit(lim, 1000, 4001));
 
     /* hostile */
     assert_int_equal(mg_policy_jittered_limit(lim, 0, 7), lim);
@@ -747,9 +734,9 @@ static void test_recycle_check(void **state)
     assert_int_equal(v, 301);
     assert_int_equal(l, 300);
     /* rss first when both are over */
-    assert_int_equal(mg_policy_recycle_check(900, 500, 900, 300, 0, 1, NULL,
-                                             NULL),
-                     MG_RECYCLE_RSS);
+    assert_int_equal(
+        mg_policy_recycle_check(900, 500, 900, 300, 0, 1, NULL, NULL),
+        MG_RECYCLE_RSS);
     /* the jittered limit is the one compared and reported */
     l = 0;
     mg_policy_recycle_check(U64MAX, 1000 * MIB, 0, 0, 1000, 1234, &v, &l);
@@ -764,7 +751,7 @@ static void test_pick_largest(void **state)
     (void)state;
     memset(out, 0xff, sizeof(out));
     assert_int_equal(mg_policy_pick_largest(sizes, 8, 3, out), 3);
-    assert_int_equal(out[0], 2);    /* ties: lower index first */
+    assert_int_equal(out[0], 2); /* ties: lower index first */
     assert_int_equal(out[1], 4);
     assert_int_equal(out[2], 3);
     assert_int_equal(out[3], UINT32_MAX); /* nothing written beyond k */

@@ -83,10 +83,9 @@ static void test_keyed(void **state)
         uint32_t found = 0;
         int rc = mg_proc_parse_keyed(cases[i].in, strlen(cases[i].in),
                                      cases[i].style, 3, keys, 2, &o, &found);
-        if (rc != cases[i].rc
-            || (rc == 0
-                && (found != cases[i].found || o.a != cases[i].a
-                    || o.b != cases[i].b))) {
+        if (rc != cases[i].rc ||
+            (rc == 0 && (found != cases[i].found || o.a != cases[i].a ||
+                         o.b != cases[i].b))) {
             fail_msg("keyed case %zu '%s': rc %d found %u a %llu b %llu", i,
                      cases[i].in, rc, found, (unsigned long long)o.a,
                      (unsigned long long)o.b);
@@ -96,25 +95,25 @@ static void test_keyed(void **state)
     {
         kv_out_t o;
         assert_int_equal(mg_proc_parse_keyed("A: 1\n\0B(x): 2\n", 14,
-                                             MG_PROC_KV_COLON, -1, keys, 2,
-                                             &o, NULL),
+                                             MG_PROC_KV_COLON, -1, keys, 2, &o,
+                                             NULL),
                          -EBADMSG);
     }
 }
 
 /* ---------------------------------------------------------------- meminfo */
 
-#define MI_REQ                                                               \
-    "MemTotal:       16000000 kB\n"                                         \
-    "MemFree:         1000000 kB\n"                                         \
-    "Buffers:           10000 kB\n"                                         \
-    "Cached:          2000000 kB\n"                                         \
-    "Active(file):     600000 kB\n"                                         \
-    "Inactive(file):   400000 kB\n"                                         \
-    "Shmem:              5000 kB\n"                                         \
-    "Slab:             300000 kB\n"                                         \
-    "SReclaimable:     200000 kB\n"                                         \
-    "SUnreclaim:       100000 kB\n"                                         \
+#define MI_REQ                                                                 \
+    "MemTotal:       16000000 kB\n"                                            \
+    "MemFree:         1000000 kB\n"                                            \
+    "Buffers:           10000 kB\n"                                            \
+    "Cached:          2000000 kB\n"                                            \
+    "Active(file):     600000 kB\n"                                            \
+    "Inactive(file):   400000 kB\n"                                            \
+    "Shmem:              5000 kB\n"                                            \
+    "Slab:             300000 kB\n"                                            \
+    "SReclaimable:     200000 kB\n"                                            \
+    "SUnreclaim:       100000 kB\n"                                            \
     "SwapTotal:             0 kB\n"
 
 static void test_meminfo_table(void **state)
@@ -148,8 +147,8 @@ static void test_meminfo_table(void **state)
         {MI_REQ "SwapFree:              0 MB\n", -EBADMSG, 0, 0},
         {MI_REQ "SwapFree:              0 kB\ngarbage\n", -EBADMSG, 0, 0},
         {MI_REQ "SwapFree:              0 kB\n\n", -EBADMSG, 0, 0},
-        {NULL, 0, 2198000 * KB, 1},       /* very long unknown key */
-        {NULL, -EBADMSG, 0, 0},           /* very long garbage line */
+        {NULL, 0, 2198000 * KB, 1}, /* very long unknown key */
+        {NULL, -EBADMSG, 0, 0},     /* very long garbage line */
     };
     static char buf1[8192], buf2[8192];
     size_t i;
@@ -171,12 +170,11 @@ static void test_meminfo_table(void **state)
         memset(&s, 0, sizeof(s));
         rc = mg_proc_parse_meminfo(cases[i].in, strlen(cases[i].in), 1000 * KB,
                                    &s);
-        if (rc != cases[i].rc
-            || (rc == 0
-                && (s.mem_available != cases[i].avail
-                    || s.mem_available_estimated != cases[i].est
-                    || s.mem_total != 16000000 * KB
-                    || s.sreclaimable != 200000 * KB))) {
+        if (rc != cases[i].rc ||
+            (rc == 0 &&
+             (s.mem_available != cases[i].avail ||
+              s.mem_available_estimated != cases[i].est ||
+              s.mem_total != 16000000 * KB || s.sreclaimable != 200000 * KB))) {
             fail_msg("meminfo case %zu: rc %d avail %llu est %u", i, rc,
                      (unsigned long long)s.mem_available,
                      s.mem_available_estimated);
@@ -211,11 +209,9 @@ static void test_meminfo_fixtures(void **state)
     buf = mg_test_slurp("proc/rhel7-3.10-nfs-slab/proc/meminfo", &len);
     assert_int_equal(mg_proc_parse_meminfo(buf, len, 5041 * 4096, &s), 0);
     assert_int_equal(s.mem_available_estimated, 1);
-    assert_int_equal(s.mem_available,
-                     mg_proc_mem_available_estimate(301244 * KB,
-                                                    (3391692 + 3781616) * KB,
-                                                    2815200 * KB,
-                                                    5041 * 4096));
+    assert_int_equal(s.mem_available, mg_proc_mem_available_estimate(
+                                          301244 * KB, (3391692 + 3781616) * KB,
+                                          2815200 * KB, 5041 * 4096));
     free(buf);
 
     buf = mg_test_slurp("proc/truncated/proc/meminfo", &len);
@@ -236,9 +232,9 @@ static void test_low_wmark(void **state)
     (void)state;
     assert_int_equal(mg_proc_mem_available_estimate(10, 100, 50, 1000),
                      10 + 50 + 25);
-    assert_int_equal(mg_proc_mem_available_estimate(UINT64_MAX, UINT64_MAX,
-                                                    UINT64_MAX, 0),
-                     UINT64_MAX);
+    assert_int_equal(
+        mg_proc_mem_available_estimate(UINT64_MAX, UINT64_MAX, UINT64_MAX, 0),
+        UINT64_MAX);
 
     z = mg_test_slurp("proc/rhel7-3.10-nfs-slab/proc/zoneinfo", &len);
     assert_int_equal(mg_proc_parse_zoneinfo_low(z, len, 4096, &low), 0);
@@ -253,8 +249,8 @@ static void test_low_wmark(void **state)
                      -EBADMSG);
     assert_int_equal(mg_proc_parse_zoneinfo_low("  low x\n", 8, 4096, &low),
                      -EBADMSG);
-    assert_int_equal(
-        mg_proc_parse_zoneinfo_low("  low 12 3\n", 11, 4096, &low), -EBADMSG);
+    assert_int_equal(mg_proc_parse_zoneinfo_low("  low 12 3\n", 11, 4096, &low),
+                     -EBADMSG);
 
     /* zoneinfo, then min_free_kbytes * 5/4, then the boot formula */
     mg_test_fixture(root, sizeof(root), "proc/rhel7-3.10-nfs-slab");
@@ -268,14 +264,14 @@ static void test_low_wmark(void **state)
                      8048 * KB * 5 / 4);
     mg_test_fixture(root, sizeof(root), "proc/garbage");
     /* sqrt(16 * 16 GiB in kB) = 16384 kB */
-    assert_int_equal(mg_proc_low_wmark(root, 16ULL << 30, 4096, buf,
-                                       sizeof(buf)),
-                     16384 * KB * 5 / 4);
+    assert_int_equal(
+        mg_proc_low_wmark(root, 16ULL << 30, 4096, buf, sizeof(buf)),
+        16384 * KB * 5 / 4);
     assert_int_equal(mg_proc_low_wmark(root, 0, 4096, buf, sizeof(buf)),
                      128 * KB * 5 / 4);
-    assert_int_equal(mg_proc_low_wmark(root, 1ULL << 50, 4096, buf,
-                                       sizeof(buf)),
-                     65536 * KB * 5 / 4);
+    assert_int_equal(
+        mg_proc_low_wmark(root, 1ULL << 50, 4096, buf, sizeof(buf)),
+        65536 * KB * 5 / 4);
 }
 
 /* ---------------------------------------------------------------- PSI */
@@ -312,24 +308,23 @@ static void test_psi_table(void **state)
          0},
         {"some avg10=100.01 avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0,
          0, 0},
-        {"some avg10=1.234 avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0,
-         0, 0},
+        {"some avg10=1.234 avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0, 0,
+         0},
         {"some avg10=.5 avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0, 0,
          0},
         {"some avg10=5. avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0, 0,
          0},
-        {"some avg10=x avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0, 0,
+        {"some avg10=x avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0, 0, 0},
+        {"some avg10=-1.00 avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0, 0,
          0},
-        {"some avg10=-1.00 avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0,
-         0, 0},
         {"some avg10=0.00 avg60=0.00 avg300=0.00 total=99999999999999999999\n",
          -EOVERFLOW, 0, 0, 0, 0},
-        {"some avg10=0.00  avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0,
-         0, 0},
-        {"some avg10=0.00 avg60=0.00 avg300=0.00 total=0 \n", -EBADMSG, 0, 0,
-         0, 0},
-        {"some\tavg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0,
-         0, 0},
+        {"some avg10=0.00  avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0, 0,
+         0},
+        {"some avg10=0.00 avg60=0.00 avg300=0.00 total=0 \n", -EBADMSG, 0, 0, 0,
+         0},
+        {"some\tavg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0, 0,
+         0},
         {"some avg10=0.00 avg60=0.00 avg300=0.00 total=0x1\n", -EBADMSG, 0, 0,
          0, 0},
         {"some avg10 avg60=0.00 avg300=0.00 total=0\n", -EBADMSG, 0, 0, 0, 0},
@@ -344,12 +339,11 @@ static void test_psi_table(void **state)
         int rc;
         memset(&p, 0xa5, sizeof(p));
         rc = mg_proc_parse_psi(cases[i].in, strlen(cases[i].in), &p);
-        if (rc != cases[i].rc
-            || (rc == 0
-                && (p.some.avg10 != cases[i].s10
-                    || p.full.avg300 != cases[i].f300
-                    || p.some.total_us != cases[i].stotal
-                    || p.full.present != cases[i].full))) {
+        if (rc != cases[i].rc ||
+            (rc == 0 &&
+             (p.some.avg10 != cases[i].s10 || p.full.avg300 != cases[i].f300 ||
+              p.some.total_us != cases[i].stotal ||
+              p.full.present != cases[i].full))) {
             fail_msg("psi case %zu '%s': rc %d", i, cases[i].in, rc);
         }
     }
@@ -357,13 +351,13 @@ static void test_psi_table(void **state)
 
 /* ---------------------------------------------------------------- slabinfo */
 
-#define SLAB_HDR                                                             \
-    "slabinfo - version: 2.1\n"                                             \
-    "# name            <active_objs> <num_objs> <objsize> <objperslab> "    \
-    "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : "      \
+#define SLAB_HDR                                                               \
+    "slabinfo - version: 2.1\n"                                                \
+    "# name            <active_objs> <num_objs> <objsize> <objperslab> "       \
+    "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : "         \
     "slabdata <active_slabs> <num_slabs> <sharedavail>\n"
-#define SLAB_DENTRY                                                          \
-    "dentry             51177  51177    192   21    1 : tunables    0    0" \
+#define SLAB_DENTRY                                                            \
+    "dentry             51177  51177    192   21    1 : tunables    0    0"    \
     "    0 : slabdata   2437   2437      0\n"
 
 static int count_cb(void *baton, const mg_proc_slab_t *c)
@@ -525,8 +519,8 @@ static void test_statm(void **state)
 
     (void)state;
     for (i = 0; i < NCASES(cases); i++) {
-        int rc = mg_proc_parse_statm(cases[i].in, strlen(cases[i].in), 4096,
-                                     &st);
+        int rc =
+            mg_proc_parse_statm(cases[i].in, strlen(cases[i].in), 4096, &st);
         if (rc != cases[i].rc || (rc == 0 && st.resident != cases[i].res)) {
             fail_msg("statm case %zu: rc %d", i, rc);
         }
@@ -558,23 +552,22 @@ static void test_statm_fd(void **state)
     /* the live file of this process */
     fd = mg_proc_open_pid("/", 0, "statm");
     assert_true(fd >= 0);
-    assert_int_equal(mg_proc_read_statm(fd, (uint64_t)sysconf(_SC_PAGESIZE),
-                                        &st),
-                     0);
+    assert_int_equal(
+        mg_proc_read_statm(fd, (uint64_t)sysconf(_SC_PAGESIZE), &st), 0);
     assert_true(st.resident > 0);
     close(fd);
     assert_int_equal(mg_proc_open_pid(root, 4243, "statm"), -ENOENT);
     assert_int_equal(mg_proc_open_pid(root, -1, "statm"), -EINVAL);
 }
 
-#define SR_HDR                                                               \
-    "00400000-7ffee3f47000 ---p 00000000 00:00 0                        "  \
+#define SR_HDR                                                                 \
+    "00400000-7ffee3f47000 ---p 00000000 00:00 0                        "      \
     "      [rollup]\n"
-#define SR_BODY                                                              \
-    "Rss:              315460 kB\n"                                         \
-    "Pss:              313982 kB\n"                                         \
-    "Private_Clean:      3748 kB\n"                                         \
-    "Private_Dirty:    309976 kB\n"                                         \
+#define SR_BODY                                                                \
+    "Rss:              315460 kB\n"                                            \
+    "Pss:              313982 kB\n"                                            \
+    "Private_Clean:      3748 kB\n"                                            \
+    "Private_Dirty:    309976 kB\n"                                            \
     "Anonymous:        309976 kB\n"
 
 static void test_smaps_rollup(void **state)
@@ -604,12 +597,11 @@ static void test_smaps_rollup(void **state)
 
     (void)state;
     for (i = 0; i < NCASES(cases); i++) {
-        int rc = mg_proc_parse_smaps_rollup(cases[i].in, strlen(cases[i].in),
-                                            &sm);
-        if (rc != cases[i].rc
-            || (rc == 0
-                && (sm.unshared != cases[i].unshared
-                    || sm.swap != cases[i].swap))) {
+        int rc =
+            mg_proc_parse_smaps_rollup(cases[i].in, strlen(cases[i].in), &sm);
+        if (rc != cases[i].rc ||
+            (rc == 0 &&
+             (sm.unshared != cases[i].unshared || sm.swap != cases[i].swap))) {
             fail_msg("smaps_rollup case %zu: rc %d", i, rc);
         }
     }
@@ -684,15 +676,15 @@ static void test_stat_ppid(void **state)
         {"77 (a) (b c)) R 42 77 77 0\n", 0, 42},
         {"77 ()) S 9 77\n", 0, 9},
         {"77 (x) Z 5\n", 0, 5},
-        {"77 (x) S 5", -EBADMSG, 0},          /* ends inside the number */
+        {"77 (x) S 5", -EBADMSG, 0}, /* ends inside the number */
         {"77 (x) S 2147483648 1\n", -EOVERFLOW, 0},
         {"77 (x) S 99999999999999999999999 1\n", -EOVERFLOW, 0},
         {"77 (x) S -1 1\n", -EBADMSG, 0},
-        {"77 (x) s 5 1\n", -EBADMSG, 0},      /* state must be a capital */
+        {"77 (x) s 5 1\n", -EBADMSG, 0}, /* state must be a capital */
         {"77 (x)S 5 1\n", -EBADMSG, 0},
         {"77 (x) S  5 1\n", -EBADMSG, 0},
         {"77 (x) S 5x 1\n", -EBADMSG, 0},
-        {"77 x S 5 1\n", -EBADMSG, 0},        /* no parentheses */
+        {"77 x S 5 1\n", -EBADMSG, 0}, /* no parentheses */
         {"77 (x)\n", -EBADMSG, 0},
         {"", -EBADMSG, 0},
         {")", -EBADMSG, 0},
@@ -705,8 +697,7 @@ static void test_stat_ppid(void **state)
     for (i = 0; i < NCASES(cases); i++) {
         int rc;
         ppid = -7;
-        rc = mg_proc_parse_stat_ppid(cases[i].in, strlen(cases[i].in),
-                                     &ppid);
+        rc = mg_proc_parse_stat_ppid(cases[i].in, strlen(cases[i].in), &ppid);
         if (rc != cases[i].rc || (rc == 0 && ppid != cases[i].ppid)) {
             fail_msg("stat case %zu: rc %d ppid %d", i, rc, (int)ppid);
         }
@@ -731,14 +722,11 @@ static void test_io(void **state)
     int fd;
 
     (void)state;
-    assert_int_equal(mg_proc_path(path, sizeof(path), "/", "proc/meminfo"),
-                     0);
+    assert_int_equal(mg_proc_path(path, sizeof(path), "/", "proc/meminfo"), 0);
     assert_string_equal(path, "/proc/meminfo");
-    assert_int_equal(mg_proc_path(path, sizeof(path), "", "/proc/meminfo"),
-                     0);
+    assert_int_equal(mg_proc_path(path, sizeof(path), "", "/proc/meminfo"), 0);
     assert_string_equal(path, "/proc/meminfo");
-    assert_int_equal(mg_proc_path(path, sizeof(path), "/x/tree//", "proc"),
-                     0);
+    assert_int_equal(mg_proc_path(path, sizeof(path), "/x/tree//", "proc"), 0);
     assert_string_equal(path, "/x/tree/proc");
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -757,14 +745,12 @@ static void test_io(void **state)
     assert_int_equal(mg_proc_pread(fd, buf, 1), -EINVAL);
     assert_int_equal(mg_proc_read_seq(fd, buf, 20), -EFBIG);
     close(fd);
-    assert_int_equal(mg_proc_read_file(root, "proc/self/cgroup", buf,
-                                       sizeof(buf)),
-                     -EFBIG);
+    assert_int_equal(
+        mg_proc_read_file(root, "proc/self/cgroup", buf, sizeof(buf)), -EFBIG);
     n = mg_proc_read_file(root, "proc/sys/vm/min_free_kbytes", buf,
                           sizeof(buf));
     assert_int_equal(n, 6);
-    assert_int_equal(mg_proc_read_file(root, "proc/nothing", buf, 64),
-                     -ENOENT);
+    assert_int_equal(mg_proc_read_file(root, "proc/nothing", buf, 64), -ENOENT);
     assert_int_equal(mg_proc_read_file(root, "proc", buf, 64), -EISDIR);
 
     /* the real seq_files come in several read(2)s */
@@ -777,9 +763,8 @@ static void test_io(void **state)
         if (n > 0) {
             uint64_t low;
             assert_true(n > 4096);
-            assert_int_equal(mg_proc_parse_zoneinfo_low(slab, (size_t)n, 4096,
-                                                        &low),
-                             0);
+            assert_int_equal(
+                mg_proc_parse_zoneinfo_low(slab, (size_t)n, 4096, &low), 0);
         }
     }
 }
@@ -823,8 +808,8 @@ static void test_sampler_debian12(void **state)
     assert_int_equal(mg_proc_sampler_open(ps, root, &conf), 0);
     assert_int_equal(ps->reopen, 1);
     assert_int_equal(mg_proc_sampler_read(ps, &s, 1, 1000), 0);
-    assert_int_equal(s.valid, MG_SRC_MEMINFO | MG_SRC_PSI | MG_SRC_CGROUP
-                                  | MG_SRC_NUMA | MG_SRC_SLABINFO);
+    assert_int_equal(s.valid, MG_SRC_MEMINFO | MG_SRC_PSI | MG_SRC_CGROUP |
+                                  MG_SRC_NUMA | MG_SRC_SLABINFO);
     assert_int_equal(s.taken_us, 1000);
     assert_int_equal(s.seq, 1);
     assert_int_equal(s.mem_total, 24684092 * KB);
@@ -884,14 +869,12 @@ static void test_sampler_trees(void **state)
     mg_test_fixture(root, sizeof(root), "proc/rhel7-3.10-nfs-slab");
     assert_int_equal(mg_proc_sampler_open(ps, root, &conf), 0);
     assert_int_equal(mg_proc_sampler_read(ps, &s, 1, 1), 0);
-    assert_int_equal(s.valid, MG_SRC_MEMINFO | MG_SRC_CGROUP | MG_SRC_NUMA
-                                  | MG_SRC_SLABINFO);
+    assert_int_equal(s.valid, MG_SRC_MEMINFO | MG_SRC_CGROUP | MG_SRC_NUMA |
+                                  MG_SRC_SLABINFO);
     assert_int_equal(s.mem_available_estimated, 1);
-    assert_int_equal(s.mem_available,
-                     mg_proc_mem_available_estimate(301244 * KB,
-                                                    (3391692 + 3781616) * KB,
-                                                    2815200 * KB,
-                                                    5041 * 4096));
+    assert_int_equal(s.mem_available, mg_proc_mem_available_estimate(
+                                          301244 * KB, (3391692 + 3781616) * KB,
+                                          2815200 * KB, 5041 * 4096));
     assert_int_equal(s.cgroup_limit, 4294967296ULL);
     assert_int_equal(s.cgroup_working_set, 3914387456ULL - 1040384000ULL);
     assert_int_equal(s.cgroup_oom_kills, 0);
@@ -916,8 +899,8 @@ static void test_sampler_trees(void **state)
     mg_test_fixture(root, sizeof(root), "proc/fedora38-v2-limit");
     assert_int_equal(mg_proc_sampler_open(ps, root, &conf), 0);
     assert_int_equal(mg_proc_sampler_read(ps, &s, 1, 1), 0);
-    assert_int_equal(s.valid, MG_SRC_MEMINFO | MG_SRC_PSI | MG_SRC_CGROUP
-                                  | MG_SRC_NUMA);
+    assert_int_equal(s.valid,
+                     MG_SRC_MEMINFO | MG_SRC_PSI | MG_SRC_CGROUP | MG_SRC_NUMA);
     assert_int_equal(s.cgroup_version, 2);
     assert_int_equal(s.cgroup_limit, 805306368);
     assert_int_equal(s.cgroup_working_set, 801173504 - 20480000);

@@ -164,8 +164,7 @@ static outcome_t run(const char *buf, size_t len, int mode,
      * next one: not the inspector's memory */
     xmlResetLastError();
     base = mem_mark();
-    assert_int_equal(mg_xmlrpc_new(&x, lim, rec != NULL ? rec_cb : NULL,
-                                   rec),
+    assert_int_equal(mg_xmlrpc_new(&x, lim, rec != NULL ? rec_cb : NULL, rec),
                      0);
     while (st == MG_XR_CONTINUE) {
         size_t n = len - off;
@@ -219,10 +218,22 @@ typedef struct {
     const char *what;
 } corpus_case_t;
 
-#define OK(f) {f, MG_XR_ACCEPT, 0, NULL}
-#define PARSE(f, w) {f, MG_XR_REJECT, MG_REASON_XML_PARSE, w}
-#define INVALID(f, w) {f, MG_XR_REJECT, MG_REASON_XML_INVALID, w}
-#define LIMIT(f, w) {f, MG_XR_REJECT, MG_REASON_XML_LIMIT, w}
+#define OK(f)                                                                  \
+    {                                                                          \
+        f, MG_XR_ACCEPT, 0, NULL                                               \
+    }
+#define PARSE(f, w)                                                            \
+    {                                                                          \
+        f, MG_XR_REJECT, MG_REASON_XML_PARSE, w                                \
+    }
+#define INVALID(f, w)                                                          \
+    {                                                                          \
+        f, MG_XR_REJECT, MG_REASON_XML_INVALID, w                              \
+    }
+#define LIMIT(f, w)                                                            \
+    {                                                                          \
+        f, MG_XR_REJECT, MG_REASON_XML_LIMIT, w                                \
+    }
 
 static const corpus_case_t corpus[] = {
     OK("ok_py_getbuild.xml"),
@@ -296,16 +307,15 @@ static const corpus_case_t corpus[] = {
 };
 
 static void check(const char *label, const outcome_t *o,
-                  mg_xmlrpc_state_t state, mg_reason_t reason,
-                  const char *what)
+                  mg_xmlrpc_state_t state, mg_reason_t reason, const char *what)
 {
-    if (o->state != state
-        || (state != MG_XR_ACCEPT
-            && (o->reason != reason || strcmp(o->what, what) != 0))) {
+    if (o->state != state ||
+        (state != MG_XR_ACCEPT &&
+         (o->reason != reason || strcmp(o->what, what) != 0))) {
         fail_msg("%s: state %d reason %d what %s (%s); want state %d "
                  "reason %d what %s",
-                 label, o->state, o->reason, o->what ? o->what : "-",
-                 o->text, state, reason, what ? what : "-");
+                 label, o->state, o->reason, o->what ? o->what : "-", o->text,
+                 state, reason, what ? what : "-");
     }
 }
 
@@ -336,8 +346,7 @@ static void test_corpus(void **state)
             snprintf(label, sizeof(label), "%s (random chunks %d)",
                      corpus[i].file, round);
             o = run(buf, len, CHUNK_RANDOM, NULL, NULL);
-            check(label, &o, corpus[i].state, corpus[i].reason,
-                  corpus[i].what);
+            check(label, &o, corpus[i].state, corpus[i].reason, corpus[i].what);
         }
         free(buf);
     }
@@ -418,8 +427,7 @@ static void put_fill(gbuf_t *b, char c, size_t n)
 #define P1_END "</value></param></params></methodCall>\n"
 
 /* One string parameter of n bytes, in the given type element. */
-static void gen_string(gbuf_t *b, size_t n, const char *open,
-                       const char *close)
+static void gen_string(gbuf_t *b, size_t n, const char *open, const char *close)
 {
     puts_(b, HEAD P1);
     puts_(b, open);
@@ -548,45 +556,44 @@ static const gen_case_t gen_cases[] = {
      MG_REASON_XML_LIMIT, "string", 0, MiB, 0},
     {"50 MB untyped value", gen_string_untyped, 50u * MiB, MG_XR_REJECT,
      MG_REASON_XML_LIMIT, "string", 0, MiB, 0},
-    {"20 MB int", gen_int_digits, 20u * MiB, MG_XR_REJECT,
+    {"20 MB int", gen_int_digits, 20u * MiB, MG_XR_REJECT, MG_REASON_XML_LIMIT,
+     "string", 0, MiB, 0},
+    {"20 MB of blanks between elements", gen_blank_run, 20u * MiB, MG_XR_REJECT,
      MG_REASON_XML_LIMIT, "string", 0, MiB, 0},
-    {"20 MB of blanks between elements", gen_blank_run, 20u * MiB,
-     MG_XR_REJECT, MG_REASON_XML_LIMIT, "string", 0, MiB, 0},
-    {"1M+1 array items", gen_items, 1000001, MG_XR_REJECT,
-     MG_REASON_XML_LIMIT, "items", 1000001, MiB, 0},
+    {"1M+1 array items", gen_items, 1000001, MG_XR_REJECT, MG_REASON_XML_LIMIT,
+     "items", 1000001, MiB, 0},
     {"depth 100000", gen_depth, 33334, MG_XR_REJECT, MG_REASON_XML_LIMIT,
      "depth", 65, MiB, 0},
     {"multicall of 100000 calls", gen_multicall, 100000, MG_XR_REJECT,
      MG_REASON_XML_LIMIT, "multicall", 10001, MiB, 0},
     {"100001 struct members", gen_members, 100001, MG_XR_REJECT,
      MG_REASON_XML_LIMIT, "members", 100001, MiB, 0},
-    {"257 params", gen_params, 257, MG_XR_REJECT, MG_REASON_XML_LIMIT,
-     "params", 257, MiB, 0},
+    {"257 params", gen_params, 257, MG_XR_REJECT, MG_REASON_XML_LIMIT, "params",
+     257, MiB, 0},
     {"1001 elements over a limit of 1000", gen_items, 2000, MG_XR_REJECT,
      MG_REASON_XML_LIMIT, "elements", 1001, MiB, 1000},
     {"10 KB inner methodName", gen_inner_name, 10240, MG_XR_REJECT,
      MG_REASON_XML_LIMIT, "name", 0, MiB, 0},
     /* what libxml2 would buffer: stopped at the token limit */
-    {"2 MB comment", gen_comment, 2u * MiB, MG_XR_REJECT,
-     MG_REASON_XML_LIMIT, "token", 0, MiB, 0},
+    {"2 MB comment", gen_comment, 2u * MiB, MG_XR_REJECT, MG_REASON_XML_LIMIT,
+     "token", 0, MiB, 0},
     {"2 MB CDATA section", gen_cdata, 2u * MiB, MG_XR_REJECT,
      MG_REASON_XML_LIMIT, "token", 0, MiB, 0},
     {"2 MB start tag", gen_long_tag, 2u * MiB, MG_XR_REJECT,
      MG_REASON_XML_LIMIT, "token", 0, MiB, 0},
     /* passes: bigger than libxml2's 10 MB text node limit, still
      * streamed in constant memory */
-    {"12 MB string", gen_string_plain, 12u * MiB, MG_XR_ACCEPT, 0, NULL, 0,
-     MiB, 0},
-    {"12 MB base64", gen_base64, 12u * MiB, MG_XR_ACCEPT, 0, NULL, 0, MiB,
+    {"12 MB string", gen_string_plain, 12u * MiB, MG_XR_ACCEPT, 0, NULL, 0, MiB,
      0},
-    {"16 MiB string, at the limit", gen_string_plain, 16u * MiB,
-     MG_XR_ACCEPT, 0, NULL, 0, MiB, 0},
-    {"1M array items, at the limit", gen_items, 1000000, MG_XR_ACCEPT, 0,
-     NULL, 0, MiB, 0},
-    {"multicall of 10000 calls", gen_multicall, 10000, MG_XR_ACCEPT, 0,
-     NULL, 0, MiB, 0},
-    {"200 KB CDATA section", gen_cdata, 200u * 1024, MG_XR_ACCEPT, 0, NULL,
+    {"12 MB base64", gen_base64, 12u * MiB, MG_XR_ACCEPT, 0, NULL, 0, MiB, 0},
+    {"16 MiB string, at the limit", gen_string_plain, 16u * MiB, MG_XR_ACCEPT,
+     0, NULL, 0, MiB, 0},
+    {"1M array items, at the limit", gen_items, 1000000, MG_XR_ACCEPT, 0, NULL,
      0, MiB, 0},
+    {"multicall of 10000 calls", gen_multicall, 10000, MG_XR_ACCEPT, 0, NULL, 0,
+     MiB, 0},
+    {"200 KB CDATA section", gen_cdata, 200u * 1024, MG_XR_ACCEPT, 0, NULL, 0,
+     MiB, 0},
     {"depth 64", gen_depth, 20, MG_XR_ACCEPT, 0, NULL, 0, MiB, 0},
 };
 
@@ -611,8 +618,7 @@ static void test_generated(void **state)
         o = run(b.p, b.len, CHUNK_8K, &lim, &rec);
         check(c->label, &o, c->state, c->reason, c->what);
         if (o.peak >= c->max_peak) {
-            fail_msg("%s: peak heap %zu >= %zu", c->label, o.peak,
-                     c->max_peak);
+            fail_msg("%s: peak heap %zu >= %zu", c->label, o.peak, c->max_peak);
         }
         if (c->seen != 0) {
             char want[64];
@@ -623,9 +629,8 @@ static void test_generated(void **state)
                 fail_msg("%s: text '%s' lacks '%s'", c->label, o.text, want);
             }
         }
-        print_message("%-40s %9zu bytes, peak heap %7zu: %s\n", c->label,
-                      b.len, o.peak,
-                      o.state == MG_XR_ACCEPT ? "accepted" : o.text);
+        print_message("%-40s %9zu bytes, peak heap %7zu: %s\n", c->label, b.len,
+                      o.peak, o.state == MG_XR_ACCEPT ? "accepted" : o.text);
         free(b.p);
     }
 }
@@ -656,8 +661,8 @@ static void test_multicall_names(void **state)
     size_t len;
     rec_t rec;
     outcome_t o;
-    static const char *want[] = {"system.multicall", "getBuild",
-                                 "listTagged", "getLoggedInUser"};
+    static const char *want[] = {"system.multicall", "getBuild", "listTagged",
+                                 "getLoggedInUser"};
     unsigned i;
     int mode;
 
@@ -825,8 +830,7 @@ static void test_text_limit_counts_across_comments(void **state)
     check("16 bytes of text", &o, MG_XR_ACCEPT, 0, NULL);
     lim.string = 15;
     o = run(body, sizeof(body) - 1, CHUNK_1, &lim, NULL);
-    check("16 bytes over 15", &o, MG_XR_REJECT, MG_REASON_XML_LIMIT,
-          "string");
+    check("16 bytes over 15", &o, MG_XR_REJECT, MG_REASON_XML_LIMIT, "string");
 }
 
 static void test_name_limit(void **state)
