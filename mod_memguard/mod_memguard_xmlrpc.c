@@ -862,6 +862,12 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
         r->remaining = sp->len;
     }
     ap_add_input_filter_handle(replay_handle, rp, r, r->connection);
+    /* The request's size for the per-method statistics: the inspected
+     * (decoded) body, whatever reads it afterwards (mod_wsgi reads
+     * brigades, so r->read_length stays 0). */
+    if (ctx->body_seen < sp->len) {
+        ctx->body_seen = sp->len;
+    }
 
     if (APLOG_R_IS_LEVEL(r, APLOG_DEBUG)) {
         const mg_xmlrpc_counters_t *n = mg_xmlrpc_counters(x);
