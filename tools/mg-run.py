@@ -25,19 +25,18 @@ STATE = os.environ.get("MG_RUN_STATE") or os.path.join(TOP, "run",
                                                        "state.json")
 DEFAULT_PORT = 8089
 
+# The demo runs the shipped configuration (conf/memguard.conf, included
+# as it is), plus what only a demo wants: a small body limit so that the
+# refusal is easy to see, and the status page.
 DEMO_CONF = """
-# The demo: the shipped settings for a Koji-style hub, plus a small limit
-# on the body so the refusal is easy to see.
+Include "%s"
 <Location /kojihub>
-    MemGuardEngine On
     MemGuardMaxRequestBody 1M
-    MemGuardRejectStyle fault
 </Location>
-MemGuardRetryAfter 5
 <Location /memguard-status>
     SetHandler memguard-status
 </Location>
-"""
+""" % os.path.join(TOP, "conf", "memguard.conf")
 
 
 def _port_free(port):

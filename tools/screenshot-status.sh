@@ -32,18 +32,23 @@ trap cleanup EXIT INT TERM
 $PY "$TOP/tools/mg-run.py" start --port "$PORT" \
     --module "$TOP/mod_memguard/.libs/mod_memguard.so" >/dev/null
 
-# Some traffic: cheap calls, and a few bodies over the 1M limit.
+# Some traffic: cheap calls, a few expensive ones, and a few bodies over
+# the 1M limit.
 $PY - "$PORT" <<'PYEOF'
 import sys, xmlrpc.client
 url = "http://127.0.0.1:%s/kojihub" % sys.argv[1]
 for i in range(40):
     xmlrpc.client.ServerProxy(url).getBuild(i)
+for i in range(3):
+    xmlrpc.client.ServerProxy(url).queryHistory(2000)
 for i in range(5):
     try:
         xmlrpc.client.ServerProxy(url).echo("x" * (2 << 20))
     except xmlrpc.client.Fault:
         pass
 PYEOF
+# The sampler reads the children's unshared size once a second.
+sleep 2
 
 mkdir -p "$(dirname "$OUT")"
 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
