@@ -67,11 +67,20 @@ def main():
                                           "target", "met"))
     for r in summary:
         for f in r.get("results", []):
+            if "name" not in f or "value" not in f:
+                # a bench with rows of its own shape: show them as they are
+                print("%-14s %s" % (r["bench"], " ".join(
+                    "%s=%s" % kv for kv in sorted(f.items()))))
+                continue
             print("%-14s %-48s %14s %10s  %s" % (
                 r["bench"], f["name"][:48],
                 "%.4g %s" % (f["value"], f.get("unit", "")),
                 f.get("target", ""),
                 {True: "yes", False: "NO", None: "-"}[f.get("ok")]))
+        if "pass" in r:
+            print("%-14s %-48s %14s %10s  %s" % (
+                r["bench"], "all targets", "", "",
+                "yes" if r["pass"] else "NO"))
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(summary, f, indent=1)

@@ -225,6 +225,19 @@ def main():
     print("%-42s %d vs %d req/s: ratio %.3f (%s)" % (
         "small GETs, gate on vs module off", tp["rps_gate"], tp["rps_off"],
         tp["ratio"], tp["client"]))
+    result["results"] = [
+        {"name": "reaction at 100ms interval (median)",
+         "value": result["reaction_ms_100ms"]["median"], "unit": "ms",
+         "target": "", "ok": None},
+        {"name": "reaction at 20ms interval (median)",
+         "value": result["reaction_ms_20ms"]["median"], "unit": "ms",
+         "target": "", "ok": None},
+        {"name": "sampler CPU at 100ms", "value": cpu["percent_of_core"],
+         "unit": "% core", "target": "< 0.5",
+         "ok": cpu["percent_of_core"] < 0.5},
+        {"name": "small GETs: gate on / module off", "value": tp["ratio"],
+         "unit": "ratio", "target": ">= 0.98", "ok": tp["ratio"] >= 0.98},
+    ]
     print(json.dumps({"bench": "headroom", **result}))
 
 
