@@ -373,63 +373,35 @@ static const char *set_pair(cmd_parms *cmd, mg_policy_pair_t *pair,
     return NULL;
 }
 
-static const char *set_min_available(cmd_parms *cmd, void *dcfg, const char *a1,
-                                     const char *a2)
-{
-    memguard_headroom_conf *hr;
-    const char *err = headroom_cmd(cmd, &hr);
+/* Which [THROTTLE] SHED pair of the policy a directive sets (cmd->info). */
+typedef struct {
+    apr_size_t offset; /* of the mg_policy_pair_t in mg_policy_conf_t */
+    int is_min;        /* 1: a minimum (headroom), 0: a maximum (slab) */
+} memguard_pair_field;
 
-    (void)dcfg;
-    if (err == NULL) {
-        err = set_pair(cmd, &hr->policy.min_available, a1, a2, 1);
-    }
-    if (err == NULL) {
-        hr->configured = 1;
-    }
-    return err;
-}
+static const memguard_pair_field pair_min_available = {
+    APR_OFFSETOF(mg_policy_conf_t, min_available), 1};
+static const memguard_pair_field pair_min_node_available = {
+    APR_OFFSETOF(mg_policy_conf_t, min_node_available), 1};
+static const memguard_pair_field pair_max_slab = {
+    APR_OFFSETOF(mg_policy_conf_t, max_slab), 0};
+static const memguard_pair_field pair_max_sunreclaim = {
+    APR_OFFSETOF(mg_policy_conf_t, max_sunreclaim), 0};
 
-static const char *set_min_node_available(cmd_parms *cmd, void *dcfg,
-                                          const char *a1, const char *a2)
-{
-    memguard_headroom_conf *hr;
-    const char *err = headroom_cmd(cmd, &hr);
-
-    (void)dcfg;
-    if (err == NULL) {
-        err = set_pair(cmd, &hr->policy.min_node_available, a1, a2, 1);
-    }
-    if (err == NULL) {
-        hr->configured = 1;
-    }
-    return err;
-}
-
-static const char *set_max_slab(cmd_parms *cmd, void *dcfg, const char *a1,
-                                const char *a2)
-{
-    memguard_headroom_conf *hr;
-    const char *err = headroom_cmd(cmd, &hr);
-
-    (void)dcfg;
-    if (err == NULL) {
-        err = set_pair(cmd, &hr->policy.max_slab, a1, a2, 0);
-    }
-    if (err == NULL) {
-        hr->configured = 1;
-    }
-    return err;
-}
-
-static const char *set_max_sunreclaim(cmd_parms *cmd, void *dcfg,
+/* MemGuardMinAvailable, MemGuardMinNodeAvailable, MemGuardMaxSlab,
+ * MemGuardMaxUnreclaimableSlab: [THROTTLE] SHED */
+static const char *set_threshold_pair(cmd_parms *cmd, void *dcfg,
                                       const char *a1, const char *a2)
 {
+    const memguard_pair_field *f = cmd->info;
     memguard_headroom_conf *hr;
     const char *err = headroom_cmd(cmd, &hr);
 
     (void)dcfg;
     if (err == NULL) {
-        err = set_pair(cmd, &hr->policy.max_sunreclaim, a1, a2, 0);
+        err =
+            set_pair(cmd, (mg_policy_pair_t *)((char *)&hr->policy + f->offset),
+                     a1, a2, f->is_min);
     }
     if (err == NULL) {
         hr->configured = 1;
@@ -847,15 +819,17 @@ const command_rec memguard_cmds[] = {
     AP_INIT_TAKE1("MemGuardProcRoot", set_proc_root, NULL, RSRC_CONF,
                   "directory holding proc/ and sys/ (default /; a fixture "
                   "tree in tests)"),
-    AP_INIT_TAKE12("MemGuardMinAvailable", set_min_available, NULL, RSRC_CONF,
+    AP_INIT_TAKE12("MemGuardMinAvailable", set_threshold_pair,
+                   (void *)&pair_min_available, RSRC_CONF,
                    "[THROTTLE] SHED: MemAvailable (and the cgroup's "
                    "headroom) below which to throttle / shed; size or % "
                    "of MemTotal (of the cgroup limit)"),
-    AP_INIT_TAKE12("MemGuardMaxSlab", set_max_slab, NULL, RSRC_CONF,
+    AP_INIT_TAKE12("MemGuardMaxSlab", set_threshold_pair,
+                   (void *)&pair_max_slab, RSRC_CONF,
                    "[THROTTLE] SHED: kernel slab above which to throttle / "
                    "shed; size or % of MemTotal"),
-    AP_INIT_TAKE12("MemGuardMaxUnreclaimableSlab", set_max_sunreclaim, NULL,
-                   RSRC_CONF,
+    AP_INIT_TAKE12("MemGuardMaxUnreclaimableSlab", set_threshold_pair,
+                   (void *)&pair_max_sunreclaim, RSRC_CONF,
                    "[THROTTLE] SHED: SUnreclaim above which to throttle / "
                    "shed; size or % of MemTotal"),
     AP_INIT_TAKE23("MemGuardSlabCache", set_slab_cache, NULL, RSRC_CONF,
@@ -870,8 +844,8 @@ const command_rec memguard_cmds[] = {
     AP_INIT_TAKE1("MemGuardNuma", set_numa, NULL, RSRC_CONF,
                   "auto (watch the NUMA nodes the server may use, default) "
                   "| off"),
-    AP_INIT_TAKE12("MemGuardMinNodeAvailable", set_min_node_available, NULL,
-                   RSRC_CONF,
+    AP_INIT_TAKE12("MemGuardMinNodeAvailable", set_threshold_pair,
+                   (void *)&pair_min_node_available, RSRC_CONF,
                    "[THROTTLE] SHED: available memory of an allowed NUMA "
                    "node below which to throttle / shed; size or % of the "
                    "node"),

@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)),
 sys.path.insert(0, HERE)
 
 from mghttpd import Httpd  # noqa: E402
+from mgfixture import ProcRoot  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -49,6 +50,23 @@ def httpd_factory(request):
             h.cleanup()
     assert not problems, "unexpected lines in the error log:\n" + \
         "\n".join(problems)
+
+
+@pytest.fixture
+def procroot():
+    """Fixture /proc trees (mgfixture.ProcRoot), removed at the end. Name
+    it BEFORE httpd_factory in a test's arguments, so that httpd stops
+    before its tree goes away (fixtures are torn down in reverse)."""
+    roots = []
+
+    def make(name="debian12-v1"):
+        r = ProcRoot(name)
+        roots.append(r)
+        return r
+
+    yield make
+    for r in roots:
+        r.cleanup()
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

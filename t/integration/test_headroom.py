@@ -12,7 +12,6 @@ import xmlrpc.client
 
 import pytest
 
-from mgfixture import ProcRoot
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -68,21 +67,6 @@ def stays(h, want, seconds, path="/mgtest"):
 def transitions(h):
     return [line for line in h.log_lines() if TRANSITION in line]
 
-
-@pytest.fixture
-def procroot(request):
-    """Fixture trees, removed at the end. Tests name it BEFORE
-    httpd_factory so that httpd stops before its tree goes away."""
-    roots = []
-
-    def make(name="debian12-v1"):
-        r = ProcRoot(name)
-        roots.append(r)
-        return r
-
-    yield make
-    for r in roots:
-        r.cleanup()
 
 
 def conf(root, extra=""):

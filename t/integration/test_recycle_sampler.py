@@ -15,7 +15,6 @@ import xmlrpc.client
 
 import pytest
 
-from mgfixture import ProcRoot
 
 MiB = 1 << 20
 
@@ -57,19 +56,6 @@ def wait_gone(pid, timeout=10):
         time.sleep(0.05)
     return True
 
-
-@pytest.fixture
-def procroot():
-    roots = []
-
-    def make(name="debian12-v1"):
-        r = ProcRoot(name)
-        roots.append(r)
-        return r
-
-    yield make
-    for r in roots:
-        r.cleanup()
 
 
 def test_pressure_recycles_the_largest_children_first(procroot,

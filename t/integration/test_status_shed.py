@@ -18,7 +18,6 @@ import xmlrpc.client
 
 import pytest
 
-from mgfixture import ProcRoot
 from mghttpd import Httpd, free_port
 from statuslib import fetch_all, get, parse_auto
 
@@ -80,19 +79,6 @@ def wait_auto(h, pred, timeout=15, what=""):
     raise AssertionError("timed out waiting for %s; last ?auto:\n%s"
                          % (what, auto))
 
-
-@pytest.fixture
-def procroot():
-    roots = []
-
-    def make(name="debian12-v1"):
-        r = ProcRoot(name)
-        roots.append(r)
-        return r
-
-    yield make
-    for r in roots:
-        r.cleanup()
 
 
 def test_health_flips_to_drain_and_back(procroot, httpd_factory, mpm):

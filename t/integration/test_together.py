@@ -8,23 +8,9 @@ import xmlrpc.client
 
 import pytest
 
-from mgfixture import ProcRoot
 
 TRANSITION = r"MG00310: verdict "
 
-
-@pytest.fixture
-def procroot():
-    roots = []
-
-    def make(name="debian12-v1"):
-        r = ProcRoot(name)
-        roots.append(r)
-        return r
-
-    yield make
-    for r in roots:
-        r.cleanup()
 
 
 STATUS = """
