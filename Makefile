@@ -73,11 +73,11 @@ $(BUILD)/tools/%: tools/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -Imod_memguard -o $@ $< $(CORE_OBJ) $(XML_LIBS)
 
-$(BUILD)/unit/%: t/unit/%.c $(CORE_OBJ) t/unit/mg_test.h
+$(BUILD)/unit/%: t/unit/%.c $(CORE_OBJ) t/unit/mg_test.h t/unit/mg_xmlmem.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -Wno-conversion -o $@ $< $(CORE_OBJ) -lcmocka $(XML_LIBS)
 
-$(BUILD)/asan/%: t/unit/%.c $(ASAN_OBJ) t/unit/mg_test.h
+$(BUILD)/asan/%: t/unit/%.c $(ASAN_OBJ) t/unit/mg_test.h t/unit/mg_xmlmem.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -Wno-conversion $(ASAN_FLAGS) -o $@ $< $(ASAN_OBJ) \
 	    -lcmocka $(XML_LIBS)
@@ -174,7 +174,7 @@ fuzz: $(BUILD)/fuzz/fuzz_xmlrpc ## fuzz the XML-RPC inspector for FUZZ_SECONDS
 BENCH_SRC := $(sort $(wildcard t/bench/*.c))
 BENCH_BIN := $(patsubst t/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-$(BUILD)/bench/%: t/bench/%.c $(CORE_OBJ)
+$(BUILD)/bench/%: t/bench/%.c $(CORE_OBJ) t/unit/mg_xmlmem.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -Imod_memguard -o $@ $< $(CORE_OBJ) $(XML_LIBS)
 

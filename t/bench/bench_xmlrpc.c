@@ -30,80 +30,12 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xmlmemory.h>
 
+#include "../unit/mg_xmlmem.h" /* counting allocator for libxml2 */
 #include "mg_xmlrpc.h"
 
 #define BENCH_CHUNK 8192
 #define BENCH_MAX_SIZES 8
 #define MiB (1024.0 * 1024.0)
-
-/* ---- counting allocator ---------------------------------------------- */
-
-typedef union {
-    size_t size;
-    max_align_t align;
-} bench_hdr_t;
-
-static size_t mem_cur, mem_peak;
-
-static void *bench_malloc(size_t n)
-{
-    bench_hdr_t *h = malloc(sizeof(*h) + n);
-
-    if (h == NULL) {
-        return NULL;
-    }
-    h->size = n;
-    mem_cur += n;
-    if (mem_cur > mem_peak) {
-        mem_peak = mem_cur;
-    }
-    return h + 1;
-}
-
-static void bench_free(void *p)
-{
-    bench_hdr_t *h;
-
-    if (p == NULL) {
-        return;
-    }
-    h = (bench_hdr_t *)p - 1;
-    mem_cur -= h->size;
-    free(h);
-}
-
-static void *bench_realloc(void *p, size_t n)
-{
-    bench_hdr_t *h;
-    size_t old;
-
-    if (p == NULL) {
-        return bench_malloc(n);
-    }
-    h = (bench_hdr_t *)p - 1;
-    old = h->size;
-    h = realloc(h, sizeof(*h) + n);
-    if (h == NULL) {
-        return NULL;
-    }
-    h->size = n;
-    mem_cur = mem_cur - old + n;
-    if (mem_cur > mem_peak) {
-        mem_peak = mem_cur;
-    }
-    return h + 1;
-}
-
-static char *bench_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = bench_malloc(n);
-
-    if (p != NULL) {
-        memcpy(p, s, n);
-    }
-    return p;
-}
 
 /* ---- the body ---------------------------------------------------------- */
 
@@ -348,8 +280,7 @@ static int bench_one(int (*fn)(const char *, size_t), const char *body,
     size_t base;
     double t0, t;
 
-    base = mem_cur;
-    mem_peak = mem_cur;
+    base = mem_mark();
     t0 = bench_now();
     if (fn(body, len) != 0) {
         return -1;
@@ -446,8 +377,7 @@ int main(int argc, char **argv)
             base_rounds = BENCH_MAX_ROUNDS;
         }
     }
-    if (xmlMemSetup(bench_free, bench_malloc, bench_realloc, bench_strdup) !=
-        0) {
+    if (xmlMemSetup(mem_free, mem_malloc, mem_realloc, mem_strdup) != 0) {
         return 1;
     }
     mg_xmlrpc_global_init();
