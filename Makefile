@@ -38,7 +38,8 @@ TEST_CFLAGS = $(CORE_CFLAGS) -Imod_memguard \
               -DMG_FIXTURE_DIR='"$(CURDIR)/t/unit/fixtures"'
 
 .PHONY: all module mgtest tools unit check-asan integration test run stop \
-        install deps lint format format-check clean help bench fuzz
+        install deps lint format format-check clean help bench fuzz \
+        bench-headline
 
 all: module tools ## build the module (and the tools)
 
@@ -117,6 +118,21 @@ install: module ## install the module (and conf snippets) with apxs; honours DES
 bench: deps ## benchmarks (ratios against a baseline measured in the same run)
 	@$(MAKE) --no-print-directory all mgtest bench-build
 	@$(PYTHON) tools/bench.py
+
+# The headline benchmark: the hub's bad night in a memory cgroup, without
+# the module (A) and with conf/memguard.conf (B), plus the slab variant.
+# Needs root and the cgroup v1 memory controller; about 6 minutes. Not part
+# of `make test` nor of `make bench`. HEADLINE_ARGS, e.g.
+# --update-readme-assets (copy the plots to tools/screenshots/).
+bench-headline: deps ## the bad night with the module off and on, side by side (root)
+	@command -v gnuplot >/dev/null 2>&1 || { \
+	    echo "installing: gnuplot (for the plots)"; \
+	    if command -v apt-get >/dev/null 2>&1; then \
+	        apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -q --no-install-recommends gnuplot-nox; \
+	    else dnf install -y gnuplot; fi; }
+	@$(MAKE) --no-print-directory all mgtest
+	@$(PYTHON) tools/bench-headline $(HEADLINE_ARGS)
 
 lint: ## cppcheck, format check, log-number uniqueness
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \

@@ -1,0 +1,147 @@
+"""tools/bench-headline's pure parts: arguments, error-log analysis, the
+summary, the targets and the table. Never starts httpd, never creates a
+cgroup, never runs the storm (`make bench-headline` does that)."""
+import importlib.machinery
+import importlib.util
+import os
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+TOOL = os.path.join(TOP, "tools", "bench-headline")
+
+
+def load():
+    loader = importlib.machinery.SourceFileLoader("bench_headline", TOOL)
+    spec = importlib.util.spec_from_loader("bench_headline", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+bh = load()
+MiB = 1 << 20
+
+
+def test_executable_stdlib_only():
+    assert os.access(TOOL, os.X_OK)
+    with open(TOOL) as f:
+        assert f.readline().strip() == "#!/usr/bin/python3"
+
+
+def test_defaults():
+    a = bh.parse_args([])
+    assert a.duration == 60 and a.heavy == 20 and a.cheap == 50
+    assert a.rows == 20000 and a.limit == 1536 * MiB
+    assert a.runs == ["A", "B"] and not a.no_slab
+    assert a.conf.endswith(os.path.join("conf", "memguard.conf"))
+
+
+def test_arguments():
+    a = bh.parse_args(["--duration", "45", "--limit", "768M", "--runs", "B",
+                       "--no-slab", "--slab-margin", "100M"])
+    assert a.duration == 45 and a.limit == 768 * MiB and a.runs == ["B"]
+    assert a.no_slab and a.slab_margin == 100 * MiB
+    assert bh.parse_args(["--runs", ""]).runs == []
+    assert bh.parse_size("2G") == 2 << 30 and bh.parse_size("512") == 512
+
+
+@pytest.mark.parametrize("argv", [
+    ["--duration", "0"], ["--duration", "9999"], ["--limit", "lots"],
+    ["--runs", "A,C"], ["--heavy", "-1"], ["--cheap", "x"]])
+def test_bad_arguments(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        bh.parse_args(argv)
+    assert e.value.code == 2
+
+
+def test_not_root_exits_2(monkeypatch, capsys):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert bh.main(["--no-slab"]) == 2
+    assert "must run as root" in capsys.readouterr().err
+
+
+LOG = """\
+[Sat Nov 21 21:56:17.500000 2026] [mpm_prefork:notice] [pid 9] AH00163: resuming normal operations
+[Sat Nov 21 21:56:18.250000 2026] [memguard:notice] [pid 10] MG00310: verdict ok -> throttle: signal cgroup value 300 threshold 307 (x)
+[Sat Nov 21 21:56:19.000000 2026] [core:notice] [pid 9] AH00052: child pid 77 exit signal Segmentation fault (11)
+[Sat Nov  2 21:56:20.000000 2026] [memguard:info] [pid 11] MG00412: recycling child
+[Sat Nov 21 21:56:21.750000 2026] [memguard:notice] [pid 10] MG00310: verdict throttle -> ok: signal cgroup value 400 threshold 307 (x)
+"""
+
+
+def test_analyse_log():
+    lines = LOG.splitlines()
+    t0 = bh.log_epoch(lines[0])
+    assert t0 is not None and bh.log_epoch("no time here") is None
+    assert bh.log_epoch(lines[3]) is not None        # one-digit day
+    out = bh.analyse_log(lines, t0)
+    assert out["exit_signal"] == 1 and out["recycles"] == 1
+    tr = out["transitions"]
+    assert [(t["from"], t["to"], t["signal"]) for t in tr] == [
+        ("ok", "throttle", "cgroup"), ("throttle", "ok", "cgroup")]
+    assert tr[0]["t"] == pytest.approx(0.75) and tr[0]["value"] == 300
+    assert bh.max_state(tr) == "throttle"
+    assert bh.max_state([]) == "ok"
+    assert bh.state_bands(tr, 10.0) == [(0.75, 4.25, "throttle")]
+    assert bh.state_at(tr, 0.5) == 0 and bh.state_at(tr, 1.0) == 1
+    assert bh.state_at(tr, 5.0) == 0
+
+
+def storm_type(ok, sent, p50, p99, faults=None, resets=0, timeouts=0):
+    faults = faults or {}
+    return {"sent": sent, "ok": ok, "faults": sum(faults.values()),
+            "faults_by_code": faults, "http_errors": 0,
+            "http_errors_by_status": {}, "resets": resets,
+            "timeouts": timeouts, "other": 0,
+            "latency_ms": {"ok": {"p50": p50, "p99": p99, "max": p99}}}
+
+
+def fake_run(oom, cheap_ok, cheap_p99, heavy, unloaded_p99=1.0,
+             alone_p99=100.0):
+    return {"oom_kills": oom, "exit_signal": 0, "cgroup_limit": 1536 * MiB,
+            "max_usage_in_bytes": 1000 * MiB, "peak_sampled": None,
+            "unloaded": {"p99_ms": unloaded_p99},
+            "cheap_only": {"p99_ms": alone_p99},
+            "worst_state": "ok", "recycles": 0,
+            "storm": {"types": {"cheap": storm_type(cheap_ok, 10000, 5.0,
+                                                    cheap_p99),
+                                "heavy": heavy}}}
+
+
+def test_summary_targets_table():
+    a = bh.summarize(fake_run(12, 9990, 500.0, storm_type(
+        3, 40, 1, 2, resets=37)))
+    b = bh.summarize(fake_run(0, 10000, 150.0, storm_type(
+        2, 60, 1, 2, faults={"5033": 58})))
+    assert a["cheap_success_pct"] == 99.9 and b["cheap_success_pct"] == 100
+    assert a["heavy_outcomes"] == "ok 3, resets 37"
+    assert b["heavy_outcomes"] == "ok 2, fault 5033 x58"
+    met = dict(bh.evaluate(a, b))
+    assert met["A: at least one OOM kill or failed cheap calls"]
+    assert met["B: zero OOM kills"]
+    assert met["B: cheap-call success >= 99.9 %"]
+    assert not met["B: cheap p99 <= 3x unloaded (sequential) p99"]
+    assert met["B: cheap p99 <= 3x cheap-callers-alone p99"]
+    rows = {r[0]: r for r in bh.table_rows(a, b)}
+    assert rows["OOM kills (cgroup)"][1:3] == ("12", "0")
+    assert rows["OOM kills (cgroup)"][4] == "yes"
+    assert rows["cheap p99"][4] == "NO"
+    assert rows["cheap-call success"][2] == "100 %"
+    text = bh.render_table(bh.TABLE_HEADER, bh.table_rows(a, b))
+    assert text.splitlines()[0].startswith("metric")
+    md = bh.render_markdown(bh.TABLE_HEADER, bh.table_rows(a, b))
+    assert md.splitlines()[1].startswith("| --- |")
+
+
+def test_b_fails_targets():
+    a = bh.summarize(fake_run(0, 10000, 100.0, storm_type(40, 40, 1, 2)))
+    b = bh.summarize(fake_run(3, 9000, 100.0, storm_type(40, 40, 1, 2)))
+    met = dict(bh.evaluate(a, b))
+    assert not met["A: at least one OOM kill or failed cheap calls"]
+    assert not met["B: zero OOM kills"]
+    assert not met["B: cheap-call success >= 99.9 %"]
+    # one run only: the other column is empty, nothing breaks
+    assert bh.table_rows(None, b)[0][1] == "-"
+    assert [n for n, _ in bh.evaluate(None, b)][0] == "B: zero OOM kills"
