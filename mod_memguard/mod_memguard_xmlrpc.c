@@ -642,7 +642,7 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     const char *bound_what =
         max_body > 0 ? "MemGuardMaxRequestBody"
                      : "MemGuardXmlRpc bound without MemGuardMaxRequestBody";
-    apr_time_t started = apr_time_now();
+    apr_time_t started = apr_time_now(), waited;
     mg_xmlrpc_limits_t lim;
     mg_xmlrpc_state_t st = MG_XR_CONTINUE;
     mg_xmlrpc_t *x = NULL;
@@ -840,9 +840,19 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     if (rc != OK) {
         return rc;
     }
+    waited = apr_time_now();
     rc = memguard_rules_hold(r, c->holds, c->nholds);
     if (rc != OK) {
         return rc;
+    }
+    /* A call that queued for its slots may have waited seconds: the
+     * verdict it passed is old. Ask again before it runs (its slots go
+     * back through the pool cleanup if it is refused now). */
+    if (apr_time_now() - waited > apr_time_from_msec(1)) {
+        rc = memguard_gate_method(r, c->expensive);
+        if (rc != OK) {
+            return rc;
+        }
     }
     if (c->max_response > 0) {
         memguard_respcap_set_limit(r, c->max_response);

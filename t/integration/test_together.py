@@ -108,3 +108,44 @@ MemGuardEngine On
     assert qh["delta_max"] > 1 << 20, qh
     assert qh["delta_p95"] >= qh["delta_max"] or qh["delta_p95"] > 1 << 20
     assert gb["delta_max"] < qh["delta_max"]
+
+
+def test_queued_expensive_call_rechecks_the_verdict(procroot, httpd_factory,
+                                                    mpm):
+    """A call that waited for its concurrency slot asks the verdict again
+    before it runs: throttling that began while it queued refuses it."""
+    import threading
+    root = procroot()
+    root.set_psi(some_avg10=1.0, full_avg10=0.0)
+    h = httpd_factory("""
+MemGuardEngine On
+MemGuardProcRoot "%s"
+MemGuardSampleInterval 20ms
+MemGuardMaxPressure some 20%%
+<Location /kojihub>
+    MemGuardXmlRpc On
+    MemGuardMethod slowCall concurrency=1 queue-timeout=10s expensive
+</Location>
+""" % root.path, mpm=mpm)
+    results = {}
+
+    def call(name, secs):
+        try:
+            results[name] = xmlrpc.client.ServerProxy(h.hub_url).slowCall(secs)
+        except xmlrpc.client.Fault as e:
+            results[name] = e
+
+    first = threading.Thread(target=call, args=("first", 2.0))
+    first.start()
+    time.sleep(0.5)                     # first holds the only slot
+    second = threading.Thread(target=call, args=("second", 0.1))
+    second.start()
+    time.sleep(0.3)                     # second is queued
+    root.set_psi(some_avg10=35.0)
+    h.wait_log(TRANSITION + "ok -> throttle")
+    first.join(30)
+    second.join(30)
+    assert results["first"] == 2.0      # admitted before throttling
+    assert isinstance(results["second"], xmlrpc.client.Fault), results
+    assert results["second"].faultCode == 5031
+    assert h.calls("slowCall") == 1
