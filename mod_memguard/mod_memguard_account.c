@@ -2,10 +2,11 @@
  * mod_memguard_account.c - per-request memory accounting.
  *
  * Each child opens /proc/self/statm once, in child_init, and keeps the fd.
- * A request reads it with ONE pread (mg_proc_read_statm, about 1.3 us)
- * when it starts and again when it ends; the difference is what the
- * request cost (or gave back). The child's board slot gets its size after
- * the request, its peak and the request count (mg_board_request_end); the
+ * A request reads it with ONE pread (mg_proc_read_statm, about 1.3 us),
+ * when it ends; its start is the size at the end of this process's
+ * previous request (an idle child allocates nothing), so the difference
+ * is what the request cost (or gave back). The child's board slot gets its size
+ * after the request, its peak and the request count (mg_board_request_end); the
  * request gets the notes memguard-rss and memguard-rss-delta (bytes, in
  * decimal, for the access log); and when the XML-RPC inspection has named
  * the call's method (ctx->method_idx), the board's method table gets the
@@ -31,7 +32,7 @@
  *
  * Only requests whose MemGuardEngine is not Off are accounted; the
  * per-directory value is known from header_parser on, which is why the
- * start is read there (see memguard_account_register()).
+ * start is taken there (see memguard_account_register()).
  */
 #include <errno.h>
 #include <sys/prctl.h>
@@ -48,6 +49,12 @@
 
 static int account_fd = -1;           /* /proc/self/statm of this child */
 static apr_uint64_t account_pagesize; /* bytes */
+/* This process's size at the end of its last request (0: not read yet).
+ * Between two requests an httpd child does nothing that allocates, so it
+ * stands for the size at the start of the next one: a request costs one
+ * pread, at its end (DESIGN.md section 2). Threads of a threaded MPM share
+ * it; their deltas are process-wide anyway. */
+static apr_uint64_t account_last_rss;
 
 int memguard_account_rss(apr_uint64_t *rss)
 {
@@ -58,7 +65,16 @@ int memguard_account_rss(apr_uint64_t *rss)
         return -1;
     }
     *rss = st.resident;
+    __atomic_store_n(&account_last_rss, st.resident, __ATOMIC_RELAXED);
     return 0;
+}
+
+/* The size at the end of this process's last request, without a read;
+ * the first request of a child reads it. */
+static int account_rss_before(apr_uint64_t *rss)
+{
+    *rss = __atomic_load_n(&account_last_rss, __ATOMIC_RELAXED);
+    return *rss != 0 ? 0 : memguard_account_rss(rss);
 }
 
 static apr_status_t account_close(void *data)
@@ -133,7 +149,7 @@ static int account_begin(request_rec *r)
         return DECLINED;
     }
     ctx = memguard_req(r);
-    if (memguard_account_rss(&rss) == 0) {
+    if (account_rss_before(&rss) == 0) {
         ctx->rss_begin = rss;
     }
     ctx->acct_begun = 1;
@@ -183,10 +199,9 @@ static int account_end(request_rec *r)
     have = memguard_account_rss(&rss) == 0 && ctx->rss_begin > 0;
     if (have) {
         delta = (apr_int64_t)rss - (apr_int64_t)ctx->rss_begin;
-        account_note(r, "memguard-rss",
-                     apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, rss));
+        account_note(r, "memguard-rss", apr_off_t_toa(r->pool, (apr_off_t)rss));
         account_note(r, "memguard-rss-delta",
-                     apr_psprintf(r->pool, "%" APR_INT64_T_FMT, delta));
+                     apr_off_t_toa(r->pool, (apr_off_t)delta));
     }
     else {
         rss = 0;

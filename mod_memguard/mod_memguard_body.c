@@ -15,6 +15,9 @@
 
 #include "mod_memguard.h"
 
+/* Added by handle: no lookup by name on every request. */
+static ap_filter_rec_t *body_handle;
+
 static apr_status_t body_filter(ap_filter_t *f, apr_bucket_brigade *bb,
                                 ap_input_mode_t mode, apr_read_type_e block,
                                 apr_off_t readbytes)
@@ -93,7 +96,7 @@ static int body_header_parser(request_rec *r)
         return DECLINED; /* DetectOnly: let it through */
     }
     if (cl != NULL || apr_table_get(r->headers_in, "Transfer-Encoding")) {
-        ap_add_input_filter("MEMGUARD_BODY", NULL, r, r->connection);
+        ap_add_input_filter_handle(body_handle, NULL, r, r->connection);
     }
     return DECLINED;
 }
@@ -103,8 +106,8 @@ void memguard_body_register(apr_pool_t *p)
     (void)p;
     /* Above mod_deflate's INFLATE (AP_FTYPE_RESOURCE - 1), so what is
      * counted is what the application would receive. */
-    ap_register_input_filter("MEMGUARD_BODY", body_filter, NULL,
-                             AP_FTYPE_RESOURCE - 2);
+    body_handle = ap_register_input_filter("MEMGUARD_BODY", body_filter, NULL,
+                                           AP_FTYPE_RESOURCE - 2);
     /* Early among header parsers: a refusal here costs nothing, and
      * modules that might start reading the body come later. */
     ap_hook_header_parser(body_header_parser, NULL, NULL, APR_HOOK_FIRST);

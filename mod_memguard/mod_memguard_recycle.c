@@ -88,6 +88,9 @@
 #include "mg_policy.h"
 #include "mg_proc.h"
 
+/* Added by handle: no lookup by name on every request. */
+static ap_filter_rec_t *recycle_handle;
+
 #define RECYCLE_FILTER "MEMGUARD_RECYCLE"
 
 #define MIB (1024.0 * 1024.0)
@@ -437,7 +440,7 @@ static void recycle_insert_filter(request_rec *r)
         !recycle_configured(&recycle_set)) {
         return;
     }
-    ap_add_output_filter(RECYCLE_FILTER, NULL, r, r->connection);
+    ap_add_output_filter_handle(recycle_handle, NULL, r, r->connection);
 }
 
 /* Refuse settings that cannot work, at apachectl -t already. */
@@ -484,8 +487,8 @@ void memguard_recycle_register(apr_pool_t *p)
     ap_hook_insert_filter(recycle_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     /* AP_FTYPE_PROTOCOL - 1: below every content filter (the response cap,
      * mod_deflate), right above HTTP_HEADER, which decides keep-alive. */
-    ap_register_output_filter(RECYCLE_FILTER, recycle_filter, NULL,
-                              AP_FTYPE_PROTOCOL - 1);
+    recycle_handle = ap_register_output_filter(RECYCLE_FILTER, recycle_filter,
+                                               NULL, AP_FTYPE_PROTOCOL - 1);
 }
 
 /* ---- sampler side -------------------------------------------------------- */

@@ -13,6 +13,9 @@
 
 #include "mod_memguard.h"
 
+/* Added by handle: no lookup by name on every request. */
+static ap_filter_rec_t *guard_handle;
+
 memguard_req_ctx *memguard_req(request_rec *r)
 {
     memguard_req_ctx *ctx =
@@ -311,7 +314,7 @@ static apr_status_t guard_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 static void guard_insert(request_rec *r)
 {
     if (memguard_engine(r) == MEMGUARD_ENGINE_ON) {
-        ap_add_output_filter("MEMGUARD_GUARD", NULL, r, r->connection);
+        ap_add_output_filter_handle(guard_handle, NULL, r, r->connection);
     }
 }
 
@@ -339,7 +342,7 @@ void memguard_reject_register(apr_pool_t *p)
                             APR_HOOK_REALLY_FIRST);
     /* First of all content filters, so nothing the handler writes after a
      * refusal is transformed (compressed, capped) before being dropped. */
-    ap_register_output_filter("MEMGUARD_GUARD", guard_filter, NULL,
-                              AP_FTYPE_RESOURCE - 1);
+    guard_handle = ap_register_output_filter("MEMGUARD_GUARD", guard_filter,
+                                             NULL, AP_FTYPE_RESOURCE - 1);
     ap_hook_insert_filter(guard_insert, NULL, NULL, APR_HOOK_FIRST);
 }

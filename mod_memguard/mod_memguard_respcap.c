@@ -39,6 +39,9 @@
 
 #include "mod_memguard.h"
 
+/* Added by handle: no lookup by name on every request. */
+static ap_filter_rec_t *respcap_handle;
+
 #define RESPCAP_FILTER "MEMGUARD_RESPCAP"
 
 /* Bytes of a response without a known length held back before the first
@@ -334,7 +337,7 @@ static apr_status_t respcap_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
 static void respcap_add(request_rec *r, memguard_req_ctx *rq)
 {
-    ap_add_output_filter(RESPCAP_FILTER, NULL, r, r->connection);
+    ap_add_output_filter_handle(respcap_handle, NULL, r, r->connection);
     rq->respcap_added = 1;
 }
 
@@ -384,8 +387,8 @@ void memguard_respcap_register(apr_pool_t *p)
      * Content-Length is still in r->headers_out (DEFLATE removes it).
      * Below MEMGUARD_GUARD (AP_FTYPE_RESOURCE - 1), which drops what the
      * handler writes after a refusal before it gets here. */
-    ap_register_output_filter(RESPCAP_FILTER, respcap_filter, NULL,
-                              AP_FTYPE_CONTENT_SET - 1);
+    respcap_handle = ap_register_output_filter(RESPCAP_FILTER, respcap_filter,
+                                               NULL, AP_FTYPE_CONTENT_SET - 1);
     /* Any order among insert_filter hooks: the filter type places it. */
     ap_hook_insert_filter(respcap_insert, NULL, NULL, APR_HOOK_MIDDLE);
 }
