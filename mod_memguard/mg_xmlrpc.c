@@ -166,9 +166,11 @@ struct mg_xmlrpc {
      * struct: one pointer comparison classifies most elements */
     const xmlChar *expect[MG_XK_UNKNOWN][2];
 
-    char *method;              /* name + 1 bytes */
-    char *inner;               /* name + 1 bytes */
-    mg_xmlrpc_frame_t *frames; /* depth + 2 entries */
+    char *method;              /* name_cap + 1 bytes */
+    char *inner;               /* name_cap + 1 bytes */
+    mg_xmlrpc_frame_t *frames; /* depth_cap + 2 entries */
+    uint32_t depth_cap;        /* the depth and name limits the buffers */
+    uint32_t name_cap;         /* were allocated for (reset may raise) */
 };
 
 int mg_xmlrpc_global_init(void)
@@ -1030,12 +1032,103 @@ static void mg_xmlrpc_sax(xmlSAXHandler *h)
     h->serror = mg_xmlrpc_on_error;
 }
 
+/*
+ * What reset() lets a reused parser context keep. The dictionary interns
+ * every element and attribute name, prefix and namespace URI a document
+ * used and never forgets one: a real call needs about 20 names (the 19
+ * known ones and a version string), so a context whose dictionary grew
+ * past MG_XMLRPC_DICT_MAX (random names sent by a client, one request
+ * after another, to a long-lived child) is freed and made anew. The same
+ * for the attribute and namespace tables, which a start tag with
+ * thousands of attributes grows and nothing ever shrinks.
+ */
+#define MG_XMLRPC_DICT_MAX 256
+#define MG_XMLRPC_ATTS_MAX 275 /* libxml2 slots: 5 per attribute */
+#define MG_XMLRPC_NS_MAX 40    /* two per namespace declaration */
+
+/* Frames and name buffers for the limits l; kept if already big enough. */
+static int mg_xmlrpc_buffers(mg_xmlrpc_t *x, const mg_xmlrpc_limits_t *l)
+{
+    if (x->frames == NULL || l->depth > x->depth_cap) {
+        mg_xmlrpc_frame_t *f =
+            xmlMalloc(((size_t)l->depth + 2) * sizeof(*x->frames));
+
+        if (f == NULL) {
+            return -ENOMEM;
+        }
+        xmlFree(x->frames);
+        x->frames = f;
+        x->depth_cap = l->depth;
+    }
+    if (x->method == NULL || x->inner == NULL || l->name > x->name_cap) {
+        char *m = xmlMalloc((size_t)l->name + 1);
+        char *i = xmlMalloc((size_t)l->name + 1);
+
+        if (m == NULL || i == NULL) {
+            xmlFree(m);
+            xmlFree(i);
+            return -ENOMEM;
+        }
+        xmlFree(x->method);
+        xmlFree(x->inner);
+        x->method = m;
+        x->inner = i;
+        x->name_cap = l->name;
+    }
+    /* frames[0], the document, is the only frame not set when pushed */
+    memset(&x->frames[0], 0, sizeof(x->frames[0]));
+    x->method[0] = '\0';
+    x->inner[0] = '\0';
+    return 0;
+}
+
+/* A new libxml2 context, and the names interned in its dictionary. */
+static int mg_xmlrpc_ctxt_new(mg_xmlrpc_t *x)
+{
+    xmlSAXHandler sax;
+
+    /* The handler is copied into the context. No initial bytes: libxml2
+     * detects the encoding (BOM, UTF-16...) once 4 bytes have arrived,
+     * even one at a time. */
+    mg_xmlrpc_sax(&sax);
+    x->ctxt = xmlCreatePushParserCtxt(&sax, x, NULL, 0, NULL);
+    if (x->ctxt == NULL) {
+        return -ENOMEM;
+    }
+    /* NONET: nothing fetched, ever. Deliberately absent: NOENT (expand
+     * entities), DTDLOAD/DTDATTR/DTDVALID (read a DTD), HUGE (lift
+     * libxml2's own depth and size safety limits), NOBLANKS (guesses
+     * which whitespace is ignorable; we treat all text alike). */
+    xmlCtxtUseOptions(x->ctxt, XML_PARSE_NONET);
+    memset(x->names, 0, sizeof(x->names));
+    memset(x->expect, 0, sizeof(x->expect));
+    mg_xmlrpc_names_init(x);
+    return 0;
+}
+
+/* Forget the previous document: everything but the buffers and ctxt. */
+static void mg_xmlrpc_clear(mg_xmlrpc_t *x)
+{
+    x->state = MG_XR_CONTINUE;
+    memset(&x->refusal, 0, sizeof(x->refusal));
+    memset(&x->counters, 0, sizeof(x->counters));
+    x->depth = 0;
+    x->run = 0;
+    x->root_done = 0;
+    x->multicall = 0;
+    x->method_done = 0;
+    x->terminated = 0;
+    x->capture = MG_XC_NONE;
+    x->cap_depth = 0;
+    x->cap_len = 0;
+    x->mc_index = 0;
+    x->mname_len = 0;
+}
+
 int mg_xmlrpc_new(mg_xmlrpc_t **xp, const mg_xmlrpc_limits_t *l,
                   mg_xmlrpc_method_cb cb, void *baton)
 {
     mg_xmlrpc_t *x;
-    xmlSAXHandler sax;
-    size_t nframes;
 
     *xp = NULL;
     if (l == NULL || mg_xmlrpc_limits_check(l, NULL) != 0) {
@@ -1049,35 +1142,95 @@ int mg_xmlrpc_new(mg_xmlrpc_t **xp, const mg_xmlrpc_limits_t *l,
     x->lim = *l;
     x->cb = cb;
     x->baton = baton;
-    nframes = (size_t)l->depth + 2;
-    x->frames = xmlMalloc(nframes * sizeof(*x->frames));
-    x->method = xmlMalloc((size_t)l->name + 1);
-    x->inner = xmlMalloc((size_t)l->name + 1);
-    if (x->frames == NULL || x->method == NULL || x->inner == NULL) {
+    if (mg_xmlrpc_buffers(x, l) != 0 || mg_xmlrpc_ctxt_new(x) != 0) {
         mg_xmlrpc_free(x);
         return -ENOMEM;
     }
-    memset(x->frames, 0, nframes * sizeof(*x->frames));
-    x->method[0] = '\0';
-    x->inner[0] = '\0';
-
-    /* The handler is copied into the context. No initial bytes: libxml2
-     * detects the encoding (BOM, UTF-16...) once 4 bytes have arrived,
-     * even one at a time. */
-    mg_xmlrpc_sax(&sax);
-    x->ctxt = xmlCreatePushParserCtxt(&sax, x, NULL, 0, NULL);
-    if (x->ctxt == NULL) {
-        mg_xmlrpc_free(x);
-        return -ENOMEM;
-    }
-    /* NONET: nothing fetched, ever. Deliberately absent: NOENT (expand
-     * entities), DTDLOAD/DTDATTR/DTDVALID (read a DTD), HUGE (lift
-     * libxml2's own depth and size safety limits), NOBLANKS (guesses
-     * which whitespace is ignorable; we treat all text alike). */
-    xmlCtxtUseOptions(x->ctxt, XML_PARSE_NONET);
-    mg_xmlrpc_names_init(x);
     *xp = x;
     return 0;
+}
+
+size_t mg_xmlrpc_dict_size(const mg_xmlrpc_t *x)
+{
+    if (x == NULL || x->ctxt == NULL || x->ctxt->dict == NULL) {
+        return 0;
+    }
+    return (size_t)xmlDictSize(x->ctxt->dict);
+}
+
+int mg_xmlrpc_reusable(const mg_xmlrpc_t *x)
+{
+    const xmlParserCtxt *c;
+
+    if (x == NULL || x->state == MG_XR_ERROR || x->ctxt == NULL) {
+        return 0;
+    }
+    c = x->ctxt;
+    return c->dict != NULL && c->sax != NULL && c->userData == x &&
+           xmlDictSize(c->dict) <= MG_XMLRPC_DICT_MAX &&
+           c->maxatts <= MG_XMLRPC_ATTS_MAX && c->nsMax <= MG_XMLRPC_NS_MAX;
+}
+
+/* libxml2 2.9.14's xmlCtxtResetPush() (through xmlCtxtReset) frees the
+ * input, empties the element, name and node stacks, clears the error and
+ * the parser state, and keeps the SAX handler, userData, the options set
+ * by xmlCtxtUseOptions() and the dictionary. It leaves a context that
+ * differs from a new one in a few fields, set back here: the charset
+ * (UTF-8 after a reset, "not yet known" in a new push context, which is
+ * what makes libxml2 look at the first 4 bytes for a BOM or UTF-16),
+ * `progressive` (left at the previous document's last value), the space
+ * stack (a new context holds one entry) and the namespace stack. */
+static int mg_xmlrpc_ctxt_reset(mg_xmlrpc_t *x)
+{
+    xmlParserCtxtPtr c = x->ctxt;
+
+    if (xmlCtxtResetPush(c, NULL, 0, NULL, NULL) != 0 || c->input == NULL ||
+        c->input->buf == NULL || c->inputNr != 1) {
+        return -1;
+    }
+    c->charset = XML_CHAR_ENCODING_NONE;
+    c->progressive = 0;
+    c->nsNr = 0;
+    if (c->spaceTab != NULL) {
+        c->spaceNr = 1;
+        c->spaceTab[0] = -1;
+        c->space = &c->spaceTab[0];
+    }
+    c->userData = x;
+    return 0;
+}
+
+int mg_xmlrpc_reset(mg_xmlrpc_t *x, const mg_xmlrpc_limits_t *l,
+                    mg_xmlrpc_method_cb cb, void *baton)
+{
+    int reuse;
+
+    if (x == NULL || l == NULL || mg_xmlrpc_limits_check(l, NULL) != 0) {
+        return -EINVAL;
+    }
+    reuse = mg_xmlrpc_reusable(x);
+    x->lim = *l;
+    x->cb = cb;
+    x->baton = baton;
+    mg_xmlrpc_clear(x);
+    if (mg_xmlrpc_buffers(x, l) != 0) {
+        goto nomem;
+    }
+    if (reuse && mg_xmlrpc_ctxt_reset(x) == 0) {
+        return 0;
+    }
+    if (x->ctxt != NULL) {
+        xmlFreeParserCtxt(x->ctxt);
+        x->ctxt = NULL;
+    }
+    if (mg_xmlrpc_ctxt_new(x) == 0) {
+        return 0;
+    }
+nomem:
+    /* feed() answers MG_XR_ERROR without touching anything */
+    mg_xmlrpc_record(x, MG_XR_ERROR, MG_REASON_XML_PARSE, "memory",
+                     "out of memory while preparing the parser");
+    return -ENOMEM;
 }
 
 void mg_xmlrpc_free(mg_xmlrpc_t *x)

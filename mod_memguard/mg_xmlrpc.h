@@ -37,8 +37,10 @@
  * no entity can be declared, let alone expanded (XML_PARSE_NOENT is never
  * set) or fetched (XML_PARSE_NONET, no DTD loading).
  *
- * Thread safety: one inspector per request; different inspectors may be
- * used from different threads at once.
+ * Thread safety: one inspector per request at a time; different
+ * inspectors may be used from different threads at once. An inspector
+ * may serve one request after another (mg_xmlrpc_reset), which saves
+ * creating libxml2's parser context each time.
  */
 #ifndef MG_XMLRPC_H
 #define MG_XMLRPC_H
@@ -178,6 +180,33 @@ const char *mg_xmlrpc_method(const mg_xmlrpc_t *x);
 int mg_xmlrpc_is_multicall(const mg_xmlrpc_t *x);
 
 const mg_xmlrpc_counters_t *mg_xmlrpc_counters(const mg_xmlrpc_t *x);
+
+/*
+ * Make an inspector that has been used (accepted, refused, errored, or
+ * left half-fed) ready for a new body, as if mg_xmlrpc_new(l, cb, baton)
+ * had just made it: same outcome for every body. The libxml2 context is
+ * reset (xmlCtxtResetPush) rather than re-created, keeping its SAX
+ * handler, options and dictionary of interned names. It is instead freed
+ * and created anew when mg_xmlrpc_reusable() says no: after MG_XR_ERROR,
+ * when the dictionary holds more than 256 names (real calls use about
+ * 20; this bounds what a client sending random element or attribute
+ * names can make a long-lived inspector keep), when a start tag grew
+ * libxml2's attribute or namespace tables, or when the reset fails.
+ * The limits may differ from the previous ones (bigger buffers are
+ * allocated as needed). Returns 0, -EINVAL (bad limits; the inspector is
+ * unchanged) or -ENOMEM: then the inspector is in state MG_XR_ERROR and
+ * can only be reset again or freed.
+ */
+int mg_xmlrpc_reset(mg_xmlrpc_t *x, const mg_xmlrpc_limits_t *l,
+                    mg_xmlrpc_method_cb cb, void *baton);
+
+/* Nonzero if mg_xmlrpc_reset() would keep the libxml2 context: what a
+ * cache of inspectors checks before keeping one between requests, so that
+ * an idle inspector holds no more than a small one (about 60 KB). */
+int mg_xmlrpc_reusable(const mg_xmlrpc_t *x);
+
+/* Names in the parser's dictionary (for tests and debugging). */
+size_t mg_xmlrpc_dict_size(const mg_xmlrpc_t *x);
 
 /* Free the inspector and its parser; NULL is fine. */
 void mg_xmlrpc_free(mg_xmlrpc_t *x);

@@ -30,7 +30,8 @@ typedef struct {
     mg_reason_t reason;
     const char *what;
     char text[200];
-    size_t peak; /* bytes over the baseline, inspector + libxml2 */
+    char method[64]; /* the top-level methodName, "" if none */
+    size_t peak;     /* bytes over the baseline, inspector + libxml2 */
 } outcome_t;
 
 /* Method callback recorder. */
@@ -72,26 +73,14 @@ static size_t rng(size_t n)
     return (size_t)((rng_state >> 8) % n);
 }
 
-static outcome_t run(const char *buf, size_t len, int mode,
-                     const mg_xmlrpc_limits_t *lim, rec_t *rec)
+/* Feed a body to x in chunks of the given kind and say what came of it. */
+static outcome_t feed_doc(mg_xmlrpc_t *x, const char *buf, size_t len, int mode)
 {
-    mg_xmlrpc_limits_t def;
-    mg_xmlrpc_t *x = NULL;
     mg_xmlrpc_state_t st = MG_XR_CONTINUE;
     outcome_t o;
-    size_t off = 0, base;
+    size_t off = 0;
 
     memset(&o, 0, sizeof(o));
-    if (lim == NULL) {
-        mg_xmlrpc_limits_default(&def);
-        lim = &def;
-    }
-    /* libxml2 keeps a copy of the last error per thread, replaced by the
-     * next one: not the inspector's memory */
-    xmlResetLastError();
-    base = mem_mark();
-    assert_int_equal(mg_xmlrpc_new(&x, lim, rec != NULL ? rec_cb : NULL, rec),
-                     0);
     while (st == MG_XR_CONTINUE) {
         size_t n = len - off;
 
@@ -110,6 +99,9 @@ static outcome_t run(const char *buf, size_t len, int mode,
     }
     o.state = st;
     assert_int_equal(mg_xmlrpc_state(x), st);
+    if (mg_xmlrpc_method(x) != NULL) {
+        snprintf(o.method, sizeof(o.method), "%s", mg_xmlrpc_method(x));
+    }
     if (st == MG_XR_ACCEPT) {
         assert_null(mg_xmlrpc_refusal(x));
         assert_non_null(mg_xmlrpc_method(x));
@@ -126,6 +118,28 @@ static outcome_t run(const char *buf, size_t len, int mode,
         /* once refused, the inspector stays refused */
         assert_int_equal(mg_xmlrpc_feed(x, "<", 1, 1), st);
     }
+    return o;
+}
+
+static outcome_t run(const char *buf, size_t len, int mode,
+                     const mg_xmlrpc_limits_t *lim, rec_t *rec)
+{
+    mg_xmlrpc_limits_t def;
+    mg_xmlrpc_t *x = NULL;
+    outcome_t o;
+    size_t base;
+
+    if (lim == NULL) {
+        mg_xmlrpc_limits_default(&def);
+        lim = &def;
+    }
+    /* libxml2 keeps a copy of the last error per thread, replaced by the
+     * next one: not the inspector's memory */
+    xmlResetLastError();
+    base = mem_mark();
+    assert_int_equal(mg_xmlrpc_new(&x, lim, rec != NULL ? rec_cb : NULL, rec),
+                     0);
+    o = feed_doc(x, buf, len, mode);
     mg_xmlrpc_free(x);
     o.peak = mem_peak - base;
     xmlResetLastError();
@@ -303,6 +317,292 @@ static void test_corpus_listed(void **state)
         }
     }
     closedir(d);
+}
+
+/* ---- one inspector, reset between bodies ------------------------------ */
+
+#define REUSE_MAX 96
+
+typedef struct {
+    const char *label;
+    char *buf;
+    size_t len;
+    mg_xmlrpc_limits_t lim;
+    const char *deny; /* refuse this method through the callback */
+    outcome_t fresh;
+} reuse_case_t;
+
+static const char nested_body[] =
+    "<methodCall><methodName>deep</methodName><params><param><value>"
+    "<array><data><value><array><data><value>x</value></data></array>"
+    "</value></data></array></value></param></params></methodCall>";
+
+/* A call whose <value> has n attributes of distinct names: accepted (the
+ * inspector ignores attributes), and each name goes to the dictionary. */
+static char *attrs_body(size_t n, size_t *len)
+{
+    size_t cap = 200 + n * 16, off = 0, i;
+    char *b = malloc(cap);
+
+    assert_non_null(b);
+    off += (size_t)snprintf(b + off, cap - off,
+                            "<methodCall><methodName>attrs</methodName>"
+                            "<params><param><value");
+    for (i = 0; i < n; i++) {
+        off += (size_t)snprintf(b + off, cap - off, " a%zu=''", i);
+    }
+    off += (size_t)snprintf(b + off, cap - off,
+                            ">x</value></param></params></methodCall>");
+    *len = off;
+    return b;
+}
+
+static size_t reuse_cases(reuse_case_t *c)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+        char rel[256];
+
+        snprintf(rel, sizeof(rel), "xmlrpc/%s", corpus[i].file);
+        c[n].label = corpus[i].file;
+        c[n].buf = mg_test_slurp(rel, &c[n].len);
+        mg_xmlrpc_limits_default(&c[n].lim);
+        n++;
+    }
+    /* refused by a limit, by the callback, and the limits change between
+     * bodies (the buffers grow) */
+    c[n].label = "depth limit 6";
+    c[n].buf = strdup(nested_body);
+    c[n].len = strlen(nested_body);
+    mg_xmlrpc_limits_default(&c[n].lim);
+    c[n].lim.depth = 6;
+    n++;
+    c[n].label = "denied getBuild";
+    c[n].buf = mg_test_slurp("xmlrpc/ok_py_getbuild.xml", &c[n].len);
+    mg_xmlrpc_limits_default(&c[n].lim);
+    c[n].deny = "getBuild";
+    n++;
+    c[n].label = "name limit 4";
+    c[n].buf = mg_test_slurp("xmlrpc/ok_py_getbuild.xml", &c[n].len);
+    mg_xmlrpc_limits_default(&c[n].lim);
+    c[n].lim.name = 4;
+    n++;
+    c[n].label = "big limits";
+    c[n].buf = mg_test_slurp("xmlrpc/ok_py_multicall.xml", &c[n].len);
+    mg_xmlrpc_limits_default(&c[n].lim);
+    c[n].lim.depth = MG_XMLRPC_DEPTH_CAP;
+    c[n].lim.name = 4096;
+    n++;
+    /* 300 attribute names: the next reset makes a new context */
+    c[n].label = "300 attribute names";
+    c[n].buf = attrs_body(300, &c[n].len);
+    mg_xmlrpc_limits_default(&c[n].lim);
+    n++;
+    assert_true(n <= REUSE_MAX);
+    return n;
+}
+
+static void same(const char *label, const outcome_t *a, const outcome_t *b)
+{
+    if (a->state != b->state || a->reason != b->reason ||
+        strcmp(a->what ? a->what : "", b->what ? b->what : "") != 0 ||
+        strcmp(a->text, b->text) != 0 || strcmp(a->method, b->method) != 0) {
+        fail_msg("%s: reused: state %d reason %d what %s method '%s' (%s); "
+                 "fresh: state %d reason %d what %s method '%s' (%s)",
+                 label, a->state, a->reason, a->what ? a->what : "-", a->method,
+                 a->text, b->state, b->reason, b->what ? b->what : "-",
+                 b->method, b->text);
+    }
+}
+
+/* Every body of the corpus, and a few refused by limits or the callback,
+ * through ONE inspector reset between bodies, in several orders and two
+ * chunkings: the same outcome as on a new inspector each time. */
+static void test_reuse_corpus(void **state)
+{
+    static reuse_case_t c[REUSE_MAX];
+    size_t n, i, order[REUSE_MAX], base;
+    int round, mode;
+
+    (void)state;
+    n = reuse_cases(c);
+    for (mode = CHUNK_8K; mode <= CHUNK_1; mode++) {
+        for (i = 0; i < n; i++) {
+            rec_t rec = {.deny = c[i].deny, .reason = MG_REASON_METHOD_DENIED};
+
+            c[i].fresh = run(c[i].buf, c[i].len, mode, &c[i].lim, &rec);
+        }
+        for (round = 0; round < 6; round++) {
+            mg_xmlrpc_t *x = NULL;
+            mg_xmlrpc_limits_t small;
+
+            for (i = 0; i < n; i++) {
+                order[i] = round == 1 ? n - 1 - i : i;
+            }
+            for (i = n - 1; round >= 2 && i > 0; i--) {
+                size_t j = rng(i + 1), t = order[i];
+
+                order[i] = order[j];
+                order[j] = t;
+            }
+            xmlResetLastError();
+            base = mem_mark();
+            /* the smallest buffers: every reset may have to grow them */
+            mg_xmlrpc_limits_default(&small);
+            small.depth = 4;
+            small.name = 1;
+            assert_int_equal(mg_xmlrpc_new(&x, &small, NULL, NULL), 0);
+            for (i = 0; i < n; i++) {
+                reuse_case_t *k = &c[order[i]];
+                rec_t rec = {.deny = k->deny,
+                             .reason = MG_REASON_METHOD_DENIED};
+                char label[300];
+                outcome_t o;
+
+                assert_int_equal(mg_xmlrpc_reset(x, &k->lim, rec_cb, &rec), 0);
+                assert_true(mg_xmlrpc_dict_size(x) <= 256);
+                assert_int_equal(mg_xmlrpc_state(x), MG_XR_CONTINUE);
+                assert_null(mg_xmlrpc_method(x));
+                assert_null(mg_xmlrpc_refusal(x));
+                assert_int_equal(mg_xmlrpc_counters(x)->bytes, 0);
+                o = feed_doc(x, k->buf, k->len, mode);
+                snprintf(label, sizeof(label), "%s (mode %d, round %d, #%zu)",
+                         k->label, mode, round, i);
+                same(label, &o, &k->fresh);
+            }
+            mg_xmlrpc_free(x);
+            xmlResetLastError();
+            assert_int_equal(mem_cur, base);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        free(c[i].buf);
+    }
+}
+
+/* After a refused body, an errored one or one left half-fed, a reset
+ * inspector accepts a valid call. */
+static void test_reuse_after_refusal(void **state)
+{
+    static const char *files[] = {
+        "bad_doctype_bare.xml", "bad_billion_laughs.xml",
+        "bad_xxe_passwd.xml",   "bad_ucs4_encoding_switch.xml",
+        "bad_not_xml.txt",      "inv_response.xml",
+        "ok_utf16.xml",         "lim_methodname_10k.xml",
+    };
+    mg_xmlrpc_limits_t def, shallow;
+    mg_xmlrpc_t *x = NULL;
+    char *ok, *buf;
+    size_t ok_len, len, i, base;
+    rec_t deny = {.deny = "getBuild", .reason = MG_REASON_THROTTLE};
+    outcome_t o;
+
+    (void)state;
+    ok = mg_test_slurp("xmlrpc/ok_py_getbuild.xml", &ok_len);
+    mg_xmlrpc_limits_default(&def);
+    shallow = def;
+    shallow.depth = 6;
+    xmlResetLastError();
+    base = mem_mark();
+    assert_int_equal(mg_xmlrpc_new(&x, &def, NULL, NULL), 0);
+    for (i = 0; i < sizeof(files) / sizeof(files[0]) + 3; i++) {
+        if (i < sizeof(files) / sizeof(files[0])) {
+            char rel[256];
+
+            snprintf(rel, sizeof(rel), "xmlrpc/%s", files[i]);
+            buf = mg_test_slurp(rel, &len);
+            assert_int_equal(mg_xmlrpc_reset(x, &def, NULL, NULL), 0);
+            o = feed_doc(x, buf, len, CHUNK_1);
+            free(buf);
+        }
+        else if (i == sizeof(files) / sizeof(files[0])) {
+            assert_int_equal(mg_xmlrpc_reset(x, &shallow, NULL, NULL), 0);
+            o = feed_doc(x, nested_body, strlen(nested_body), CHUNK_8K);
+            check("depth", &o, MG_XR_REJECT, MG_REASON_XML_LIMIT, "depth");
+        }
+        else if (i == sizeof(files) / sizeof(files[0]) + 1) {
+            assert_int_equal(mg_xmlrpc_reset(x, &def, rec_cb, &deny), 0);
+            o = feed_doc(x, ok, ok_len, CHUNK_8K);
+            check("denied", &o, MG_XR_REJECT, MG_REASON_THROTTLE, "method");
+        }
+        else {
+            /* half a body, never finished: the glue gives up on a
+             * request whose client went away */
+            assert_int_equal(mg_xmlrpc_reset(x, &def, NULL, NULL), 0);
+            assert_int_equal(mg_xmlrpc_feed(x, ok, ok_len / 2, 0),
+                             MG_XR_CONTINUE);
+        }
+        assert_int_equal(mg_xmlrpc_reset(x, &def, NULL, NULL), 0);
+        o = feed_doc(x, ok, ok_len, i % 2 ? CHUNK_1 : CHUNK_8K);
+        check("getBuild after", &o, MG_XR_ACCEPT, 0, NULL);
+        assert_string_equal(o.method, "getBuild");
+    }
+    /* bad limits: refused, the inspector unchanged */
+    shallow.depth = 2;
+    assert_int_equal(mg_xmlrpc_reset(x, &shallow, NULL, NULL), -EINVAL);
+    assert_int_equal(mg_xmlrpc_state(x), MG_XR_ACCEPT);
+    mg_xmlrpc_free(x);
+    xmlResetLastError();
+    assert_int_equal(mem_cur, base);
+    free(ok);
+}
+
+/* A client sending a new element name with every request must not grow
+ * the dictionary of a long-lived inspector without bound. */
+static void test_reuse_dict_bound(void **state)
+{
+    mg_xmlrpc_limits_t def;
+    mg_xmlrpc_t *x = NULL;
+    size_t i, base, first, most = 0, held = 0;
+    int renewed = 0;
+    char *ok;
+    size_t ok_len;
+    outcome_t o;
+
+    (void)state;
+    ok = mg_test_slurp("xmlrpc/ok_py_getbuild.xml", &ok_len);
+    mg_xmlrpc_limits_default(&def);
+    xmlResetLastError();
+    base = mem_mark();
+    assert_int_equal(mg_xmlrpc_new(&x, &def, NULL, NULL), 0);
+    first = mg_xmlrpc_dict_size(x);
+    assert_true(first > 0 && first < 64);
+    for (i = 0; i < 300; i++) {
+        char body[200];
+        size_t before = mg_xmlrpc_dict_size(x), now;
+        int n = snprintf(body, sizeof(body),
+                         "<methodCall><methodName>m</methodName><params>"
+                         "<junk%zu/></params></methodCall>",
+                         i);
+
+        assert_int_equal(mg_xmlrpc_reset(x, &def, NULL, NULL), 0);
+        now = mg_xmlrpc_dict_size(x);
+        assert_true(now <= 256);
+        renewed += now < before;
+        o = feed_doc(x, body, (size_t)n, CHUNK_8K);
+        check("junk element", &o, MG_XR_REJECT, MG_REASON_XML_INVALID,
+              "structure");
+        assert_true(mg_xmlrpc_dict_size(x) > now);
+        if (mg_xmlrpc_dict_size(x) > most) {
+            most = mg_xmlrpc_dict_size(x);
+        }
+        if (mem_cur - base > held) {
+            held = mem_cur - base;
+        }
+    }
+    /* made anew about once every 256 - 20 bodies */
+    assert_int_equal(renewed, 1);
+    assert_true(most <= 257);
+    /* one inspector: its buffers, libxml2's context and a small dict */
+    assert_true(held < (128u << 10));
+    assert_int_equal(mg_xmlrpc_reset(x, &def, NULL, NULL), 0);
+    o = feed_doc(x, ok, ok_len, CHUNK_8K);
+    check("getBuild after junk", &o, MG_XR_ACCEPT, 0, NULL);
+    mg_xmlrpc_free(x);
+    xmlResetLastError();
+    assert_int_equal(mem_cur, base);
+    free(ok);
 }
 
 /* ---- generated bodies -------------------------------------------------- */
@@ -871,6 +1171,9 @@ int main(void)
         cmocka_unit_test(test_limits_check),
         cmocka_unit_test(test_corpus_listed),
         cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_reuse_corpus),
+        cmocka_unit_test(test_reuse_after_refusal),
+        cmocka_unit_test(test_reuse_dict_bound),
         cmocka_unit_test(test_quiet),
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_name_limit),
