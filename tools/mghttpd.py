@@ -59,6 +59,32 @@ def free_port():
     return port
 
 
+def pid_of(body):
+    """The pid in mod_mgtest's plain answer ("pid=<pid> held=<MiB>")."""
+    m = re.match(rb"pid=(\d+) ", body)
+    assert m, body
+    return int(m.group(1))
+
+
+def alive(pid):
+    """Is pid a live process (not gone, not a zombie)?"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pid, timeout=5):
+    """Wait until pid is gone; False if it is still there after timeout."""
+    deadline = time.time() + timeout
+    while alive(pid):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def run_user():
     """The User/Group httpd drops to when started as root."""
     for name in ("www-data", "apache", "daemon", "nobody"):

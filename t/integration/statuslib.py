@@ -3,6 +3,7 @@ by test_status*.py."""
 import html.parser
 import http.client
 import json
+import os
 import re
 import socket
 
@@ -228,3 +229,21 @@ def raw(port, data, timeout=10):
         out += chunk
     s.close()
     return out
+
+
+def haproxy_stat(d):
+    """HAProxy's "show stat" on the admin socket in directory d: one dict
+    per proxy/server row."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(os.path.join(d, "admin.sock"))
+    s.sendall(b"show stat\n")
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    lines = out.decode().splitlines()
+    head = lines[0].lstrip("# ").split(",")
+    return [dict(zip(head, line.split(","))) for line in lines[1:] if line]

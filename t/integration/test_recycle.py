@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from mghttpd import alive, pid_of, wait_gone
+
 MiB = 1 << 20
 
 RECYCLE = (r"MG00412: recycling this child \(pid (\d+)\) (before this "
@@ -39,27 +41,6 @@ def get(h, path, conn=None):
             c.close()
 
 
-def pid_of(body):
-    m = re.match(rb"pid=(\d+) ", body)
-    assert m, body
-    return int(m.group(1))
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def wait_gone(pid, timeout=5):
-    deadline = time.time() + timeout
-    while alive(pid):
-        if time.time() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def recycles(h):

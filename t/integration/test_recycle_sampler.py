@@ -15,6 +15,8 @@ import xmlrpc.client
 
 import pytest
 
+from mghttpd import pid_of, wait_gone
+
 
 MiB = 1 << 20
 
@@ -36,25 +38,6 @@ def get(h, path):
         c.close()
 
 
-def pid_of(body):
-    return int(re.match(rb"pid=(\d+) ", body).group(1))
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def wait_gone(pid, timeout=10):
-    deadline = time.time() + timeout
-    while alive(pid):
-        if time.time() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 
@@ -104,7 +87,7 @@ MaxSpareServers 8
     order = [int(re.search(r"recycling child (\d+)", x).group(1))
              for x in lines]
     assert order[:2] == by_size[:2], (order, sizes)
-    assert wait_gone(by_size[0]) and wait_gone(by_size[1])
+    assert wait_gone(by_size[0], 10) and wait_gone(by_size[1], 10)
     # then the 30 MiB one; fresh children, no larger than the smallest
     # live one, are left alone however long the pressure lasts
     h.wait_log(r"MG00425: .*recycling child %d" % by_size[2], timeout=10)

@@ -20,7 +20,8 @@ import xmlrpc.client
 import pytest
 
 from mghttpd import TOP, free_port
-from statuslib import (AUTO_KEYS, REASONS, camel, fetch_all, get, raw,
+from statuslib import (AUTO_KEYS, REASONS, camel, fetch_all, get,
+                       haproxy_stat, raw,
                        parse_auto, parse_html, parse_prom, prom_value)
 
 LIMIT = 65536
@@ -393,21 +394,6 @@ def haproxy_start(cfg):
                             start_new_session=True)
     return proc, d
 
-
-def haproxy_stat(d):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(os.path.join(d, "admin.sock"))
-    s.sendall(b"show stat\n")
-    out = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        out += chunk
-    s.close()
-    lines = out.decode().splitlines()
-    head = lines[0].lstrip("# ").split(",")
-    return [dict(zip(head, line.split(","))) for line in lines[1:] if line]
 
 
 @pytest.mark.skipif(HAPROXY is None, reason="haproxy not installed")

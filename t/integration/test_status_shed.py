@@ -9,7 +9,6 @@ it is in the tree, the whole module is skipped with that reason.
 """
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -19,7 +18,7 @@ import xmlrpc.client
 import pytest
 
 from mghttpd import Httpd, free_port
-from statuslib import fetch_all, get, parse_auto
+from statuslib import fetch_all, get, haproxy_stat, parse_auto, raw
 
 
 def _sampler_known():
@@ -131,22 +130,10 @@ def test_health_flips_to_drain_and_back(procroot, httpd_factory, mpm):
     wait_auto(h, lambda a: a["MemGuardState"] == "ok", what="ok again")
     r, data = get(h, "/memguard-health")
     assert (r.status, data) == (200, b"up ready 100%\n")
-    assert raw09(h.port) == b"up ready 100%\n"
+    assert raw(h.port, b"GET /memguard-health\r\n") == b"up ready 100%\n"
     doc = fetch_all(h)[2]
     assert [t["to"] for t in doc["history"][:3]] == ["ok", "throttle", "shed"]
 
-
-def raw09(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"GET /memguard-health\r\n")
-    out = b""
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        out += chunk
-    s.close()
-    return out
 
 
 # -- a real HAProxy in front of two instances -----------------------------------
@@ -166,21 +153,8 @@ class HAProxy:
             stderr=subprocess.STDOUT, start_new_session=True)
 
     def stat(self):
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(os.path.join(self.dir, "admin.sock"))
-        s.sendall(b"show stat\n")
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
-        s.close()
-        lines = out.decode().splitlines()
-        head = lines[0].lstrip("# ").split(",")
-        return {(d["pxname"], d["svname"]): d for d in
-                (dict(zip(head, line.split(","))) for line in lines[1:]
-                 if line)}
+        return {(d["pxname"], d["svname"]): d
+                for d in haproxy_stat(self.dir)}
 
     def server(self, name):
         deadline = time.time() + 10
