@@ -155,6 +155,39 @@ def test_dedicated_connections(httpd_factory, tmp_path):
     assert h.calls() == 60
 
 
+def test_paced_type_keeps_its_rate_beside_a_closed_loop_one(httpd_factory,
+                                                            tmp_path):
+    """NAME=CALL@N~RATE starts RATE calls a second in all on a fixed
+    schedule, whatever the closed-loop type beside it does; the counts
+    still add up and the application saw every call."""
+    h = httpd_factory()
+    out = tmp_path / "storm.json"
+    p, _ = run_storm("--target", h.hub_url, "--duration", "2", "--mix",
+                     "cheap=getBuild(1)@4~50,busy=getBuild(2)@2",
+                     "--json", str(out), timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "paced 50/s on 4 connections: started" in p.stdout, p.stdout
+    rep = json.loads(out.read_text())
+    check_sums(rep)
+    cheap, busy = rep["types"]["cheap"], rep["types"]["busy"]
+    # 2 s at 50/s: 100 slots at 0, 20, 40 ... 1980 ms; each one started
+    # (late if its connection was busy) or, if its connection was still
+    # busy at the end, counted as missed; none beyond the schedule
+    pc = cheap["pacing"]
+    assert pc["slots"] == 100
+    assert cheap["sent"] + pc["missed_slots"] == 100, pc
+    assert cheap["sent"] >= 50, pc
+    assert cheap["ok"] == cheap["sent"]
+    assert pc["rate_per_second"] == 50 and pc["connections"] == 4
+    assert pc["start_lag_ms"]["n"] == cheap["sent"]
+    assert 0 <= pc["late_starts"] <= cheap["sent"]
+    # the closed-loop type is not paced and ran far more calls
+    assert "pacing" not in busy and busy["sent"] > cheap["sent"]
+    assert h.calls() == rep["total"]["sent"]
+    assert rep["mix"][0]["rate_per_second"] == 50
+    assert rep["mix"][1]["rate_per_second"] is None
+
+
 # -- refusals: nothing is sent ------------------------------------------------
 
 # Run the tool with every way of opening a socket or resolving a name
@@ -222,6 +255,15 @@ def test_socket_guard_works():
     (["--requests", "1", "--mix", "x=echo(bytes=1000M)"], "ceiling"),
     (["--requests", "1", "--mix", "x=getBuild(1"], "unbalanced"),
     (["--requests", "1", "--bogus"], "unrecognized"),
+    (["--requests", "1", "--mix", "x=getBuild(1)@5~0"], "~RATE 0 is not in"),
+    (["--requests", "1", "--mix", "x=getBuild(1)@5~200000"],
+     "~RATE 200000 is not in"),
+    (["--requests", "1", "--mix", "x=getBuild(1)@5~fast"],
+     "bad @CONNECTIONS~RATE"),
+    (["--requests", "1", "--mix", "x=getBuild(1)@5~-3"],
+     "bad @CONNECTIONS~RATE"),
+    (["--requests", "1", "--mix", "x=getBuild(1)@0~5"],
+     "@CONNECTIONS must be >= 1"),
 ])
 def test_usage_errors_exit_2(args, message):
     p = run_no_socket("--target", "127.0.0.1:9", *args)
@@ -268,6 +310,16 @@ def test_mix_parsing():
     assert t[0].weight == 2 and t[0].conns is None
     assert t[1].method == "echo" and t[1].conns == 3 and t[1].weight is None
     assert len(t[1].body) > 2048
+    p = storm.parse_mix("c=getBuild(1)@4~100,d=getBuild(2)@2~0.5/s,"
+                        "e=echo('a@b~c')@1")
+    assert (p[0].conns, p[0].rate, p[1].conns, p[1].rate) == (4, 100, 2, 0.5)
+    assert (p[2].conns, p[2].rate, p[2].weight) == (1, None, None)
+    # 4 connections at 100/s in all: connection k serves slots k, k+4,
+    # k+8, ... (slot j at j/100 s): each starts a call every 40 ms, their
+    # schedules 10 ms apart
+    s = [p[0].slots(k) for k in range(4)]
+    assert [[next(g) for _ in range(3)] for g in s] == [
+        [0, 4, 8], [1, 5, 9], [2, 6, 10], [3, 7, 11]]
     assert storm.parse_target("localhost:81")[:3] == ("127.0.0.1", 81,
                                                       "/kojihub")
     assert storm.parse_target("http://[::1]:82/x")[:3] == ("::1", 82, "/x")
