@@ -485,7 +485,7 @@ int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s, char *buf,
 const char *mg_recycle_reason_name(uint32_t r)
 {
     static const char *const names[MG_RECYCLE__COUNT] = {
-        "none", "rss", "unshared", "headroom", "response"};
+        "none", "rss", "unshared", "headroom", "response", "nice"};
 
     return r < MG_RECYCLE__COUNT ? names[r] : "?";
 }

@@ -170,11 +170,12 @@ typedef enum {
     MG_RECYCLE_UNSHARED = 2, /* unshared over a child limit */
     MG_RECYCLE_HEADROOM = 3, /* biggest child while memory is short */
     MG_RECYCLE_RESPONSE = 4, /* built a response over its cap */
+    MG_RECYCLE_NICE = 5,     /* ran a nice= call, cannot return from it */
     MG_RECYCLE__COUNT
 } mg_recycle_reason_t;
 
-/* "rss", "unshared", "headroom", "response"; "none"; "?" when out of
- * range. */
+/* "rss", "unshared", "headroom", "response", "nice"; "none"; "?" when
+ * out of range. */
 const char *mg_recycle_reason_name(uint32_t r);
 
 /*

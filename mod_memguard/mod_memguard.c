@@ -42,6 +42,9 @@ static void memguard_register_hooks(apr_pool_t *p)
     /* Recycling: the check before response headers (MEMGUARD_RECYCLE
      * output filter, prefork only) and the limits' sanity check. */
     memguard_recycle_register(p);
+    /* MemGuardMethod nice=: whether the MPM allows it, in post_config;
+     * applied from the XML-RPC handler, undone by recycling the child. */
+    memguard_nice_register(p);
 }
 
 AP_DECLARE_MODULE(memguard) = {

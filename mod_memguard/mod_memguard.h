@@ -309,11 +309,22 @@ void memguard_recycle_settings_get(memguard_recycle_settings *out);
 
 /*
  * mod_memguard_recycle.c: mark the child serving r for recycling
- * (DESIGN.md section 6); `why` goes into the INFO log line. On prefork the
+ * (DESIGN.md section 6) for reason (mg_recycle_reason_t: RESPONSE,
+ * NICE); `why` goes into the INFO log line. On prefork the
  * child recycles itself once this request is over; under a threaded MPM
  * the mark is only reported.
  */
-void memguard_recycle_request(request_rec *r, const char *why);
+void memguard_recycle_request(request_rec *r, uint32_t reason,
+                              const char *why);
+
+/* mod_memguard_nice.c: MemGuardMethod nice=. */
+void memguard_nice_register(apr_pool_t *p);
+/* While the configuration is read: some rule has nice=. */
+void memguard_nice_note_used(void);
+/* Prefork: lower this child's priority by nice (1 to 19) for r, and have
+ * the child recycled after r (it may not return); nothing under threaded
+ * MPMs. */
+void memguard_nice_begin(request_rec *r, int nice, const char *method);
 /* mod_memguard_status.c: the memguard-status handler (HTML, ?auto, ?json,
  * ?prometheus, ?health) and a section in mod_status's page. */
 void memguard_status_register(apr_pool_t *p);

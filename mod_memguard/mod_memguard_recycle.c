@@ -159,6 +159,8 @@ static const char *recycle_limit_name(uint32_t reason, int hard)
         return "MemGuardRecycleOnPressure";
     case MG_RECYCLE_RESPONSE:
         return "MemGuardMaxResponse";
+    case MG_RECYCLE_NICE:
+        return "MemGuardMethod nice=";
     default:
         return "?";
     }
@@ -238,6 +240,14 @@ static void recycle_now(request_rec *r, mg_board_t *b, uint32_t slot,
                            "response over its cap (%s)",
             (long)getpid(), recycle_when_names[when],
             recycle_limit_name(reason, hard));
+    }
+    else if (reason == MG_RECYCLE_NICE) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      MGLOGNO(00450) "recycling this child (pid %ld) %s: it "
+                                     "ran a call at a lower CPU priority "
+                                     "and may not return from it (%s)",
+                      (long)getpid(), recycle_when_names[when],
+                      recycle_limit_name(reason, hard));
     }
     else {
         ap_log_rerror(
@@ -352,7 +362,10 @@ static void recycle_decide(request_rec *r, apr_uint64_t rss,
             mg_recycle_reason_name(reason));
         return;
     }
-    if (reason != MG_RECYCLE_HEADROOM && recycle_set.max_per_minute > 0) {
+    /* No budget for headroom (memory is short) nor for nice (a child left
+     * at a low priority would serve the cheap calls slowly). */
+    if (reason != MG_RECYCLE_HEADROOM && reason != MG_RECYCLE_NICE &&
+        recycle_set.max_per_minute > 0) {
         int got = mg_board_recycle_take(b, memguard_now_us(),
                                         recycle_set.max_per_minute);
         if (!got && !hard) {
@@ -389,7 +402,8 @@ void memguard_recycle_at_end(request_rec *r, apr_uint64_t rss)
     recycle_decide(r, rss, RECYCLE_AT_END);
 }
 
-void memguard_recycle_request(request_rec *r, const char *why)
+void memguard_recycle_request(request_rec *r, uint32_t reason,
+                              const char *why)
 {
     mg_board_t *b = memguard_board();
     apr_uint64_t rss = 0;
@@ -403,7 +417,7 @@ void memguard_recycle_request(request_rec *r, const char *why)
     (void)memguard_account_rss(&rss);
     /* value: the child's size now; no memory limit was involved */
     (void)mg_board_slot_recycle_request(b, (uint32_t)slot, (int32_t)getpid(),
-                                        MG_RECYCLE_RESPONSE, rss, 0);
+                                        reason, rss, 0);
     /* The cap calls this after its answer went out: acted on at
      * log_transaction (the connection closes after a refusal anyway). */
 }

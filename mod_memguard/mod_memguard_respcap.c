@@ -175,7 +175,7 @@ static apr_status_t over_cap(ap_filter_t *f, respcap_ctx *fc,
         memguard_count_refusal(r, MG_REASON_RESPONSE_SIZE, 0);
         memguard_abort_response(r);
     }
-    memguard_recycle_request(r, RECYCLE_WHY);
+    memguard_recycle_request(r, MG_RECYCLE_RESPONSE, RECYCLE_WHY);
     /* The handler finishes normally (mod_wsgi would log a failed write);
      * after an abort, c->aborted stops well-behaved writers early. */
     return APR_SUCCESS;

@@ -41,6 +41,8 @@ static int pattern_ok(const char *s)
 
 /* Largest concurrency=: a slot counts its holdings in 16 bits. */
 #define MEMGUARD_RULE_CONCURRENCY_MAX 65535
+/* Largest nice=: from nice 0, Linux's lowest priority (19). */
+#define MEMGUARD_RULE_NICE_MAX 19
 /* Longest queue-timeout=: a waiting call holds a worker the whole time. */
 #define MEMGUARD_RULE_QUEUE_MAX_US (300 * APR_USEC_PER_SEC)
 
@@ -65,7 +67,7 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
                             "%s: needs a method name or pattern and at "
                             "least one action (allow, deny, max-body=, "
                             "max-response=, concurrency=, queue-timeout=, "
-                            "expensive)%s%s%s",
+                            "expensive, nice=)%s%s%s",
                             cmd->directive->directive, argc ? ": '" : "",
                             argc ? argv[0] : "", argc ? "'" : "");
     }
@@ -149,16 +151,36 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
                                   "holds a worker)");
             }
         }
+        else if (IS("nice") && eq) {
+            char *end;
+            apr_int64_t n;
+
+            if (rule->nice) {
+                return rule_error(cmd, a, "is given twice");
+            }
+            n = apr_strtoi64(v, &end, 10);
+            if (*v < '0' || *v > '9' || *end != '\0' || n < 1 ||
+                n > MEMGUARD_RULE_NICE_MAX) {
+                return rule_error(cmd, a,
+                                  apr_psprintf(cmd->pool,
+                                               "is not a whole number from "
+                                               "1 to %d (how much lower "
+                                               "the call's CPU priority is)",
+                                               MEMGUARD_RULE_NICE_MAX));
+            }
+            rule->nice = (int)n;
+            memguard_nice_note_used();
+        }
         else {
             return rule_error(cmd, a,
                               "is not an action (allow, deny, max-body=SIZE, "
                               "max-response=SIZE, concurrency=N, "
-                              "queue-timeout=DURATION, expensive)");
+                              "queue-timeout=DURATION, expensive, nice=N)");
         }
 #undef IS
     }
     have_limit = rule->max_body || rule->max_response || rule->concurrency ||
-                 rule->expensive || have_queue;
+                 rule->expensive || rule->nice || have_queue;
     if (rule->deny && (seen_allow || have_limit)) {
         return apr_psprintf(cmd->pool,
                             "%s %s: 'deny' cannot be combined with other "

@@ -480,6 +480,8 @@ typedef struct {
     const char *max_body_method;
     apr_int64_t max_response;
     int expensive;
+    int nice;                /* the largest nice= of its methods */
+    const char *nice_method; /* the method it came from */
     memguard_hold holds[MEMGUARD_XR_HOLDS];
     int nholds;
 
@@ -595,6 +597,10 @@ static int xr_method_cb(void *baton, const char *name, size_t len, int inner,
                   : apr_psprintf(r->pool, "'%s' (%s)", name, rule->text));
     }
     c->expensive |= rule->expensive;
+    if (rule->nice > c->nice) {
+        c->nice = rule->nice;
+        c->nice_method = apr_pstrmemdup(r->pool, name, len);
+    }
     if (rule->max_body > 0 &&
         (c->max_body == 0 || rule->max_body < c->max_body)) {
         c->max_body = rule->max_body;
@@ -886,6 +892,11 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     }
     if (c->max_response > 0) {
         memguard_respcap_set_limit(r, c->max_response);
+    }
+    /* Last: nothing can refuse the call any more. Not under DetectOnly,
+     * which changes nothing about how a call runs. */
+    if (c->nice > 0 && !c->detect) {
+        memguard_nice_begin(r, c->nice, c->nice_method);
     }
 
     /* Hand the body over with its true length: a chunked or inflated

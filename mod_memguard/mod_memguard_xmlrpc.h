@@ -33,6 +33,7 @@ typedef struct {
     uint32_t concurrency;     /* calls at once server-wide; 0 = no limit */
     apr_int64_t queue_us;     /* queue-timeout, microseconds; 0 = no wait */
     int expensive;            /* refused by the gate under throttle */
+    int nice;                 /* nice=: run 1..19 lower; 0 = unchanged */
     const char *text;         /* "MemGuardMethod slowCall concurrency=1",
                                * for log lines and faultStrings */
 } memguard_rule;

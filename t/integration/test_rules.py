@@ -46,6 +46,13 @@ from test_xmlrpc import call_body, fault_of, post
     ("MemGuardMethod getBuild concurrency=1 queue-timeout=1h",
      "MemGuardMethod", "queue-timeout=1h"),
     ("MemGuardMethod getBuild deny max-body=1M", "MemGuardMethod", "deny"),
+    ("MemGuardMethod getBuild nice=0", "MemGuardMethod", "nice=0"),
+    ("MemGuardMethod getBuild nice=20", "MemGuardMethod", "nice=20"),
+    ("MemGuardMethod getBuild nice=-5", "MemGuardMethod", "nice=-5"),
+    ("MemGuardMethod getBuild nice=low", "MemGuardMethod", "nice=low"),
+    ("MemGuardMethod getBuild nice=", "MemGuardMethod", "nice="),
+    ("MemGuardMethod getBuild nice=5 nice=6", "MemGuardMethod", "twice"),
+    ("MemGuardMethod getBuild deny nice=5", "MemGuardMethod", "deny"),
     ("MemGuardMethod getBuild allow allow", "MemGuardMethod", "allow"),
     ("MemGuardMethod getBuild", "MemGuardMethod", "at least one action"),
     # httpd prints the control character escaped
@@ -74,7 +81,9 @@ MemGuardSpoolMemory 0
 MemGuardSpoolDir spool
 MemGuardMethod system.* allow
 MemGuardMethod queryHistory concurrency=2 queue-timeout=500ms expensive \
-    max-body=1M max-response=64M
+    max-body=1M max-response=64M nice=10
+MemGuardMethod listBuilds nice=1
+MemGuardMethod listTagged nice=19
 <Location /kojihub>
     MemGuardXmlRpc On
     MemGuardXmlLimits depth=32

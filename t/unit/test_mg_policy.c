@@ -669,6 +669,7 @@ static void test_names(void **state)
                         "headroom");
     assert_string_equal(mg_recycle_reason_name(MG_RECYCLE_RESPONSE),
                         "response");
+    assert_string_equal(mg_recycle_reason_name(MG_RECYCLE_NICE), "nice");
     assert_string_equal(mg_recycle_reason_name(MG_RECYCLE__COUNT), "?");
     assert_string_equal(mg_recycle_reason_name(UINT32_MAX), "?");
 }

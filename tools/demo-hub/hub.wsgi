@@ -21,6 +21,7 @@
 #   system.multicall, system.listMethods, system.methodHelp
 import os
 import time
+import threading
 import xmlrpc.client
 from xmlrpc.server import SimpleXMLRPCDispatcher
 
@@ -102,6 +103,11 @@ class Hub:
 
     def echo(self, x):
         return x
+
+    def getNice(self):
+        """The nice value of the thread running this call (a diagnostic:
+        shows MemGuardMethod nice= at work under embedded mod_wsgi)."""
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     def hello(self):
         return "hello"

@@ -1,0 +1,132 @@
+/*
+ * mod_memguard_nice.c - MemGuardMethod ... nice=N: an expensive call runs
+ * at a lower CPU priority, so that the cheap calls beside it keep their
+ * latency while it keeps the CPUs busy.
+ *
+ * Under prefork, the child that runs the call (with mod_wsgi in embedded
+ * mode or mod_python, the application runs in that child) lowers its own
+ * priority by N (setpriority(2), at most to nice 19) once the call is
+ * admitted, just before the handler runs.
+ *
+ * It cannot go back: an unprivileged process may lower its nice value only
+ * down to 20 - RLIMIT_NICE, which is 0 by default, and raising that limit
+ * takes CAP_SYS_RESOURCE, which the parent does not always have (a
+ * container). So the child serves no further request: the connection is
+ * closed after this response and the child is recycled
+ * (MG_RECYCLE_NICE, outside MemGuardMaxRecyclesPerMinute's budget: a child
+ * left at a low priority would serve cheap calls slowly). An expensive
+ * call is rare and long, and the child that built a huge answer is a big
+ * one; a fresh child costs one fork and the application's start.
+ *
+ * Under threaded MPMs nice= is not applied (said once at startup): one
+ * thread of a child lowered for good among the others would be worse than
+ * none. Under mod_wsgi's daemon mode the application runs in the daemon
+ * processes, not in the child: nice= changes nothing there.
+ */
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "ap_mpm.h"
+#include "http_core.h"
+#include "mod_memguard.h"
+
+#define NICE_MAX 19 /* the lowest priority Linux has */
+
+/* Set while the configuration is read (memguard_nice_note_used()), looked
+ * at in post_config: is there any nice= at all? */
+static int nice_used;
+/* Parent, post_config; inherited by the children: nice= is applied. */
+static int nice_on;
+
+void memguard_nice_note_used(void)
+{
+    nice_used = 1;
+}
+
+void memguard_nice_begin(request_rec *r, int nice, const char *method)
+{
+    int base, target;
+
+    if (!nice_on || nice <= 0) {
+        return;
+    }
+    errno = 0;
+    base = getpriority(PRIO_PROCESS, 0);
+    if (base == -1 && errno != 0) {
+        return;
+    }
+    target = base + nice > NICE_MAX ? NICE_MAX : base + nice;
+    if (target <= base) {
+        return; /* already as low as it gets */
+    }
+    if (setpriority(PRIO_PROCESS, 0, target) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, errno, r,
+                      MGLOGNO(00230) "cannot lower this child to nice %d",
+                      target);
+        return;
+    }
+    apr_table_setn(r->notes, "memguard-nice", apr_itoa(r->pool, target));
+    /* This child stays at the lower priority: it serves no further
+     * request. Said before the headers, so the client is told. */
+    r->connection->keepalive = AP_CONN_CLOSE;
+    memguard_recycle_request(r, MG_RECYCLE_NICE,
+                             apr_psprintf(r->pool,
+                                          "'%s' runs at nice %d (was %d; "
+                                          "MemGuardMethod nice=)",
+                                          method ? method : "?", target,
+                                          base));
+}
+
+static int nice_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    nice_used = 0;
+    return OK;
+}
+
+/* Parent, every (re)start: is nice= applied under this MPM? */
+static int nice_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s)
+{
+    int threaded = 0;
+
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    nice_on = 0;
+    if (!nice_used) {
+        return OK;
+    }
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS ||
+        threaded != AP_MPMQ_NOT_SUPPORTED) {
+        /* Logged on the real start only, not on the first pass. */
+        if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         MGLOGNO(00231) "MemGuardMethod nice= is not applied "
+                                        "under the %s MPM: a thread cannot "
+                                        "be put back to its priority, and "
+                                        "one lowered for good would slow "
+                                        "every later request on it (prefork "
+                                        "only)",
+                         ap_show_mpm());
+        }
+        return OK;
+    }
+    nice_on = 1;
+    return OK;
+}
+
+void memguard_nice_register(apr_pool_t *p)
+{
+    (void)p;
+    /* MIDDLE: no ordering against other modules; pre_config only resets
+     * the "used" flag before the configuration is read. */
+    ap_hook_pre_config(nice_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* MIDDLE: only asks the MPM; before any child is forked. */
+    ap_hook_post_config(nice_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,113 @@
+"""MemGuardMethod nice=: under prefork the call runs at a lower CPU
+priority and its child, which may not go back, is recycled after it; a
+call without the rule, a refused call and DetectOnly leave the priority
+alone; threaded MPMs say once that nice= is not applied. The demo hub's
+getNice() reports the nice value of the thread running it (embedded
+mod_wsgi: the httpd child's)."""
+import http.client
+import re
+import xmlrpc.client
+
+from test_xmlrpc import call_body, fault_of, post
+
+NICE_CONF = """
+MemGuardEngine %(engine)s
+WSGIScriptAlias /plainhub "%(root)s/hub.wsgi"
+<Location /kojihub>
+    MemGuardXmlRpc On
+    MemGuardMethod getNice nice=7 max-body=700
+    MemGuardMethod echo max-body=700
+</Location>
+"""
+
+MG450 = re.compile(r"MG00450: recycling this child \(pid (\d+)\) after this "
+                   r"request: it ran a call at a lower CPU priority")
+
+
+def nice_hub(httpd_factory, mpm="prefork", engine="On"):
+    h = httpd_factory(start=False, mpm=mpm)
+    h.conf = NICE_CONF % {"engine": engine, "root": h.root}
+    h.start()
+    return h
+
+
+def get_nice(h, path):
+    """(nice, pid-free response headers) of one getNice call on a new
+    connection."""
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    try:
+        c.request("POST", path, body=call_body("getNice"),
+                  headers={"Content-Type": "text/xml"})
+        r = c.getresponse()
+        body = r.read()
+        assert r.status == 200, body
+        return xmlrpc.client.loads(body)[0][0], r.getheader("Connection")
+    finally:
+        c.close()
+
+
+def test_prefork_call_runs_lower_and_its_child_is_recycled(httpd_factory):
+    h = nice_hub(httpd_factory)
+    seen = []
+    for _ in range(4):
+        nice, conn = get_nice(h, "/kojihub")
+        assert nice == 7
+        assert conn == "close"          # the child serves no more requests
+        seen.append(get_nice(h, "/plainhub"))
+    # the same method without the rule, in whatever child: priority 0,
+    # keep-alive as usual
+    assert seen == [(0, None)] * 4
+    recycled = MG450.findall("\n".join(h.log_lines()))
+    assert len(recycled) == 4
+    assert len(set(recycled)) == 4      # four different children
+    assert any("MG00449: child marked for recycling: 'getNice' runs at "
+               "nice 7 (was 0; MemGuardMethod nice=)" in line
+               for line in h.log_lines())
+    # startup said nothing about nice= (it is applied)
+    assert not any("MG00231" in line for line in h.log_lines())
+
+
+def test_multicall_takes_the_nice_of_an_inner_call(httpd_factory):
+    h = nice_hub(httpd_factory)
+    p = xmlrpc.client.ServerProxy(h.hub_url)
+    m = xmlrpc.client.MultiCall(p)
+    m.hello()
+    m.getNice()
+    assert list(m()) == ["hello", 7]
+    assert len(MG450.findall("\n".join(h.log_lines()))) == 1
+
+
+def test_refused_call_keeps_priority_and_child(httpd_factory):
+    """A getNice call over its rule's max-body is refused before it runs:
+    no priority change, no recycling."""
+    h = nice_hub(httpd_factory)
+    body = call_body("getNice", "x" * 1000)
+    r, data = post(h, "/kojihub", body)
+    assert r.status == 200
+    assert fault_of(data)[0] == 4132
+    # a big echo, refused the same way, for comparison
+    r, data = post(h, "/kojihub", call_body("echo", "y" * 1000))
+    assert fault_of(data)[0] == 4132
+    assert MG450.findall("\n".join(h.log_lines())) == []
+    assert not any("MG00449" in line for line in h.log_lines())
+
+
+def test_detect_only_changes_nothing(httpd_factory):
+    h = nice_hub(httpd_factory, engine="DetectOnly")
+    for _ in range(2):
+        assert get_nice(h, "/kojihub") == (0, None)
+    assert MG450.findall("\n".join(h.log_lines())) == []
+
+
+def test_threaded_mpm_says_once_it_is_not_applied(httpd_factory):
+    h = httpd_factory(start=False, mpm="event")
+    h.allow(r"MG00231: MemGuardMethod nice= is not applied under the "
+            r"event MPM")
+    h.conf = NICE_CONF % {"engine": "On", "root": h.root}
+    h.start()
+    for _ in range(3):
+        assert get_nice(h, "/kojihub") == (0, None)
+    warned = [line for line in h.log_lines() if "MG00231" in line]
+    assert len(warned) == 1, warned
+    assert "[memguard:warn]" in warned[0]
+    assert MG450.findall("\n".join(h.log_lines())) == []
