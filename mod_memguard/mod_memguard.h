@@ -314,8 +314,7 @@ void memguard_recycle_settings_get(memguard_recycle_settings *out);
  * child recycles itself once this request is over; under a threaded MPM
  * the mark is only reported.
  */
-void memguard_recycle_request(request_rec *r, uint32_t reason,
-                              const char *why);
+void memguard_recycle_request(request_rec *r, uint32_t reason, const char *why);
 
 /* mod_memguard_nice.c: MemGuardMethod nice=. */
 void memguard_nice_register(apr_pool_t *p);

@@ -75,8 +75,7 @@ void memguard_nice_begin(request_rec *r, int nice, const char *method)
                              apr_psprintf(r->pool,
                                           "'%s' runs at nice %d (was %d; "
                                           "MemGuardMethod nice=)",
-                                          method ? method : "?", target,
-                                          base));
+                                          method ? method : "?", target, base));
 }
 
 static int nice_pre_config(apr_pool_t *pconf, apr_pool_t *plog,

@@ -402,8 +402,7 @@ void memguard_recycle_at_end(request_rec *r, apr_uint64_t rss)
     recycle_decide(r, rss, RECYCLE_AT_END);
 }
 
-void memguard_recycle_request(request_rec *r, uint32_t reason,
-                              const char *why)
+void memguard_recycle_request(request_rec *r, uint32_t reason, const char *why)
 {
     mg_board_t *b = memguard_board();
     apr_uint64_t rss = 0;
