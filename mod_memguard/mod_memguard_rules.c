@@ -53,6 +53,24 @@ static const char *rule_error(cmd_parms *cmd, const char *action,
                         action, why);
 }
 
+/* v, the value of action a, as a whole number from 1 to max of `what`. */
+static const char *rule_number(cmd_parms *cmd, const char *a, const char *v,
+                               int max, const char *what, int *out)
+{
+    char *end;
+    apr_int64_t n = apr_strtoi64(v, &end, 10);
+
+    if (*v < '0' || *v > '9' || *end != '\0' || n < 1 || n > max) {
+        return rule_error(cmd, a,
+                          apr_psprintf(cmd->pool,
+                                       "is not a whole number of %s from 1 "
+                                       "to %d",
+                                       what, max));
+    }
+    *out = (int)n;
+    return NULL;
+}
+
 const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
                                 char *const argv[])
 {
@@ -120,20 +138,14 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
             }
         }
         else if (IS("concurrency") && eq) {
-            char *end;
-            apr_int64_t n;
+            int n;
 
             if (rule->concurrency) {
                 return rule_error(cmd, a, "is given twice");
             }
-            n = apr_strtoi64(v, &end, 10);
-            if (*v < '0' || *v > '9' || *end != '\0' || n < 1 ||
-                n > MEMGUARD_RULE_CONCURRENCY_MAX) {
-                return rule_error(cmd, a,
-                                  apr_psprintf(cmd->pool,
-                                               "is not a whole number of "
-                                               "calls from 1 to %d",
-                                               MEMGUARD_RULE_CONCURRENCY_MAX));
+            if ((err = rule_number(cmd, a, v, MEMGUARD_RULE_CONCURRENCY_MAX,
+                                   "calls", &n)) != NULL) {
+                return err;
             }
             rule->concurrency = (uint32_t)n;
         }
@@ -152,23 +164,14 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
             }
         }
         else if (IS("nice") && eq) {
-            char *end;
-            apr_int64_t n;
-
             if (rule->nice) {
                 return rule_error(cmd, a, "is given twice");
             }
-            n = apr_strtoi64(v, &end, 10);
-            if (*v < '0' || *v > '9' || *end != '\0' || n < 1 ||
-                n > MEMGUARD_RULE_NICE_MAX) {
-                return rule_error(cmd, a,
-                                  apr_psprintf(cmd->pool,
-                                               "is not a whole number from "
-                                               "1 to %d (how much lower "
-                                               "the call's CPU priority is)",
-                                               MEMGUARD_RULE_NICE_MAX));
+            if ((err = rule_number(cmd, a, v, MEMGUARD_RULE_NICE_MAX,
+                                   "steps of CPU priority", &rule->nice)) !=
+                NULL) {
+                return err;
             }
-            rule->nice = (int)n;
             memguard_nice_note_used();
         }
         else {
