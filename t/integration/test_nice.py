@@ -18,6 +18,9 @@ WSGIScriptAlias /plainhub "%(root)s/hub.wsgi"
     MemGuardMethod getNice nice=7 max-body=700
     MemGuardMethod echo max-body=700
 </Location>
+<Location /memguard-status>
+    SetHandler memguard-status
+</Location>
 """
 
 MG450 = re.compile(r"MG00450: recycling this child \(pid (\d+)\) after this "
@@ -63,6 +66,13 @@ def test_prefork_call_runs_lower_and_its_child_is_recycled(httpd_factory):
     assert any("MG00449: child marked for recycling: 'getNice' runs at "
                "nice 7 (was 0; MemGuardMethod nice=)" in line
                for line in h.log_lines())
+    # the status page counts them with the other recycles
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    c.request("GET", "/memguard-status?auto")
+    auto = c.getresponse().read().decode()
+    c.close()
+    assert "RecycleRequested: 4\n" in auto, auto
+    assert "Recycled: 4\n" in auto, auto
     # startup said nothing about nice= (it is applied)
     assert not any("MG00231" in line for line in h.log_lines())
 
