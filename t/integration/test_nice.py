@@ -121,3 +121,22 @@ def test_threaded_mpm_says_once_it_is_not_applied(httpd_factory):
     assert len(warned) == 1, warned
     assert "[memguard:warn]" in warned[0]
     assert MG450.findall("\n".join(h.log_lines())) == []
+
+
+def test_graceful_restart_takes_the_new_rules(httpd_factory):
+    """nice= removed (then put back) by a graceful restart: the new
+    children follow the new configuration."""
+    h = nice_hub(httpd_factory)
+    assert get_nice(h, "/kojihub") == (7, "close")
+    h.conf = h.conf.replace("MemGuardMethod getNice nice=7 max-body=700",
+                            "MemGuardMethod getNice max-body=700")
+    h.write_conf()
+    h.graceful()
+    for _ in range(3):
+        assert get_nice(h, "/kojihub") == (0, None)
+    h.conf = h.conf.replace("MemGuardMethod getNice max-body=700",
+                            "MemGuardMethod getNice nice=3 max-body=700")
+    h.write_conf()
+    h.graceful()
+    assert get_nice(h, "/kojihub") == (3, "close")
+    assert len(MG450.findall("\n".join(h.log_lines()))) == 2
