@@ -160,7 +160,9 @@ def test_paced_type_keeps_its_rate_beside_a_closed_loop_one(httpd_factory,
     """NAME=CALL@N~RATE starts RATE calls a second in all on a fixed
     schedule, whatever the closed-loop type beside it does; the counts
     still add up and the application saw every call."""
-    h = httpd_factory()
+    # event: workers for all six connections from the start (prefork
+    # would spawn children for them one second at a time)
+    h = httpd_factory(mpm="event")
     out = tmp_path / "storm.json"
     p, _ = run_storm("--target", h.hub_url, "--duration", "2", "--mix",
                      "cheap=getBuild(1)@4~50,busy=getBuild(2)@2",
