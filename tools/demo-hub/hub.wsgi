@@ -18,6 +18,7 @@
 #   echo(x)                 returns x unchanged
 #   getCallCount([method])  calls seen by the application so far
 #   hello()                 "hello"
+#   getNice()               the nice value of the thread running the call
 #   system.multicall, system.listMethods, system.methodHelp
 import os
 import time
