@@ -315,6 +315,9 @@ void memguard_recycle_settings_get(memguard_recycle_settings *out);
  * the mark is only reported.
  */
 void memguard_recycle_request(request_rec *r, uint32_t reason, const char *why);
+/* mod_memguard_recycle.c: can a child of this MPM recycle itself by a
+ * signal (prefork-like: forked, not threaded)? */
+int memguard_recycle_mpm_can_signal(void);
 
 /* mod_memguard_nice.c: MemGuardMethod nice=. */
 void memguard_nice_register(apr_pool_t *p);

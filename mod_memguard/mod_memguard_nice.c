@@ -88,12 +88,11 @@ static int nice_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
-/* Parent, every (re)start: is nice= applied under this MPM? */
+/* Parent, every (re)start: is nice= applied under this MPM? Exactly where
+ * a child can be recycled, which is how it is undone. */
 static int nice_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
-    int threaded = 0;
-
     (void)pconf;
     (void)plog;
     (void)ptemp;
@@ -101,8 +100,7 @@ static int nice_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (!nice_used) {
         return OK;
     }
-    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS ||
-        threaded != AP_MPMQ_NOT_SUPPORTED) {
+    if (!memguard_recycle_mpm_can_signal()) {
         /* Logged on the real start only, not on the first pass. */
         if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,

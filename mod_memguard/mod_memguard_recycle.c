@@ -105,8 +105,7 @@ static int recycle_configured(const memguard_recycle_settings *st)
     return st->soft_limit > 0 || st->hard_limit > 0;
 }
 
-/* Can a child of this MPM be recycled by a signal (prefork-like)? */
-static int recycle_mpm_can_signal(void)
+int memguard_recycle_mpm_can_signal(void)
 {
     int threaded = 0, forked = 0;
 
@@ -191,7 +190,7 @@ static void recycle_child_init(apr_pool_t *p, server_rec *s)
     (void)p;
     (void)s;
     memguard_recycle_settings_get(&recycle_set);
-    recycle_can_signal = recycle_mpm_can_signal();
+    recycle_can_signal = memguard_recycle_mpm_can_signal();
     apr_atomic_set32(&recycle_signalled, 0);
     apr_atomic_set32(&recycle_deferred_logged, 0);
     apr_atomic_set32(&recycle_threaded_logged, 0);
@@ -554,7 +553,7 @@ void memguard_recycle_sampler_init(server_rec *s, apr_pool_t *p, pid_t parent)
     }
     rs.parent = parent;
     rs.pagesize = ps > 0 ? (apr_uint64_t)ps : 4096u;
-    rs.children = recycle_mpm_can_signal();
+    rs.children = memguard_recycle_mpm_can_signal();
     rs.nslots = mg_board_nslots(b);
     rs.signalled_pid = apr_pcalloc(p, rs.nslots * sizeof(*rs.signalled_pid));
     rs.sizes = apr_pcalloc(p, rs.nslots * sizeof(*rs.sizes));
