@@ -669,11 +669,11 @@ void mg_board_recycle_totals(const mg_board_t *b, uint64_t *requested,
     }
 }
 
-int mg_board_recycle_take(mg_board_t *b, uint64_t now_us,
-                          uint32_t max_per_minute)
+int mg_board_recycle_take_clock(mg_board_t *b, mg_clock_us_fn clock, void *arg,
+                                uint32_t max_per_minute)
 {
     const uint64_t minute = 60000000ULL;
-    uint64_t t, tau, tat, start;
+    uint64_t t, tau, tat, start, now_us;
 
     if (max_per_minute == 0) {
         return 0;
@@ -686,16 +686,35 @@ int mg_board_recycle_take(mg_board_t *b, uint64_t now_us,
         t = 1;
     }
     tau = minute - t;
-    tat = atomic_load_explicit(&b->recycle_tat, memory_order_relaxed);
-    do {
+    tat = atomic_load_explicit(&b->recycle_tat, memory_order_acquire);
+    for (;;) {
+        /* The clock is read after the bucket, on every attempt: a time
+         * read before another process's take would be older than the one
+         * that take used, and the last token of a burst would look
+         * spent by the difference. */
+        now_us = clock(arg);
         start = tat > now_us ? tat : now_us;
         if (start - now_us > tau) {
             return 0;
         }
-    } while (!atomic_compare_exchange_weak_explicit(
-        &b->recycle_tat, &tat, start + t, memory_order_relaxed,
-        memory_order_relaxed));
-    return 1;
+        if (atomic_compare_exchange_weak_explicit(
+                &b->recycle_tat, &tat, start + t, memory_order_acq_rel,
+                memory_order_acquire)) {
+            return 1;
+        }
+    }
+}
+
+static uint64_t mg_board_fixed_clock(void *arg)
+{
+    return *(const uint64_t *)arg;
+}
+
+int mg_board_recycle_take(mg_board_t *b, uint64_t now_us,
+                          uint32_t max_per_minute)
+{
+    return mg_board_recycle_take_clock(b, mg_board_fixed_clock, &now_us,
+                                       max_per_minute);
 }
 
 /* ---- method table -------------------------------------------------------- */

@@ -201,7 +201,7 @@ typedef struct {
     uint64_t recycle_value;  /* what was measured ... */
     uint64_t recycle_limit;  /* ... against which limit */
     uint64_t recycles_requested;
-    uint64_t recycles_done;
+    uint64_t recycles_done; /* > 0: this child is on its way out */
     uint64_t rejections[MG_REASON__COUNT];
 } mg_board_slot_info_t;
 
@@ -266,8 +266,10 @@ int mg_board_slot_recycle_request(mg_board_t *b, uint32_t slot, int32_t pid,
 uint32_t mg_board_slot_recycle_get(const mg_board_t *b, uint32_t slot,
                                    uint64_t *value, uint64_t *limit);
 
-/* Child: it acted on the flag (signalled itself). Counts it, here and in
- * the board-wide total that survives the slot's reset. */
+/* Child or sampler: the flag was acted on (the child was signalled).
+ * Counts it, here (zeroed for the slot's next child, so > 0 means this
+ * child is leaving) and in the board-wide total that survives the slot's
+ * reset. */
 void mg_board_slot_recycle_done(mg_board_t *b, uint32_t slot);
 
 /* Copy a slot. Returns 0 or -EINVAL. Fields are individually atomic, not
@@ -288,6 +290,17 @@ void mg_board_recycle_totals(const mg_board_t *b, uint64_t *requested,
  */
 int mg_board_recycle_take(mg_board_t *b, uint64_t now_us,
                           uint32_t max_per_minute);
+
+/*
+ * The same, reading the time itself (clock(arg), CLOCK_MONOTONIC µs) after
+ * it has read the bucket, again on every retry. Callers that may race
+ * other processes use this one: a time taken before the call can be older
+ * than the time another process's take has just used, and then the last
+ * token of a burst would wrongly look spent.
+ */
+typedef uint64_t (*mg_clock_us_fn)(void *arg);
+int mg_board_recycle_take_clock(mg_board_t *b, mg_clock_us_fn clock, void *arg,
+                                uint32_t max_per_minute);
 
 /* ---- method table -------------------------------------------------------- */
 

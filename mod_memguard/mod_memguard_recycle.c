@@ -116,6 +116,19 @@ int memguard_recycle_mpm_can_signal(void)
     return threaded == AP_MPMQ_NOT_SUPPORTED && forked != 0;
 }
 
+static uint64_t recycle_clock(void *arg)
+{
+    (void)arg;
+    return memguard_now_us();
+}
+
+/* One token from the server-wide budget; 1: got it. */
+static int recycle_take(mg_board_t *b)
+{
+    return mg_board_recycle_take_clock(b, recycle_clock, NULL,
+                                       recycle_set.max_per_minute);
+}
+
 /*
  * Is size over a (jittered) limit for pid? Returns 0, or 1 with *limit
  * the jittered limit passed and *hard set when it is the hard one.
@@ -365,8 +378,7 @@ static void recycle_decide(request_rec *r, apr_uint64_t rss,
      * at a low priority would serve the cheap calls slowly). */
     if (reason != MG_RECYCLE_HEADROOM && reason != MG_RECYCLE_NICE &&
         recycle_set.max_per_minute > 0) {
-        int got = mg_board_recycle_take(b, memguard_now_us(),
-                                        recycle_set.max_per_minute);
+        int got = recycle_take(b);
         if (!got && !hard) {
             if (apr_atomic_cas32(&recycle_deferred_logged, 1, 0) == 0) {
                 ap_log_rerror(
@@ -595,13 +607,11 @@ static int sampler_signal(server_rec *s, pid_t pid, const char *what)
     return -1;
 }
 
-/* Take a token unless the budget is off; 1: go ahead. */
-static int sampler_budget(apr_uint64_t now_us)
+/* Take a token unless the budget is off; 1: go ahead. The pass's own
+ * time is not used: the clock is read inside the take (see mg_board.h). */
+static int sampler_budget(void)
 {
-    mg_board_t *b = memguard_board();
-
-    return recycle_set.max_per_minute == 0 ||
-           mg_board_recycle_take(b, now_us, recycle_set.max_per_minute);
+    return recycle_set.max_per_minute == 0 || recycle_take(memguard_board());
 }
 
 /*
@@ -612,8 +622,7 @@ static int sampler_budget(apr_uint64_t now_us)
  * same moment still recycles cleanly: the signal just arrives during its
  * request, as if it had raised it itself.
  */
-static void sampler_children(server_rec *s, mg_board_t *b, apr_uint64_t now,
-                             apr_uint32_t verdict)
+static void sampler_children(server_rec *s, mg_board_t *b, apr_uint32_t verdict)
 {
     mg_board_slot_info_t info;
     uint32_t i, k, n;
@@ -628,8 +637,11 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint64_t now,
             rs.signalled_pid[i] = 0;
             continue;
         }
-        if (rs.signalled_pid[i] == info.pid) {
-            continue; /* on its way out */
+        if (rs.signalled_pid[i] == info.pid || info.recycles_done > 0) {
+            /* on its way out, signalled by us or recycled by itself: it
+             * may still be closing its connection or waiting to be
+             * reaped, and must not cost a second token */
+            continue;
         }
         if (recycle_set.metric == MEMGUARD_METRIC_UNSHARED &&
             info.unshared > 0) {
@@ -662,7 +674,7 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint64_t now,
         if (reason != MG_RECYCLE_HEADROOM) {
             (void)recycle_over(&recycle_set, size, (apr_uint32_t)info.pid, &lim,
                                &hard);
-            if (!sampler_budget(now) && !hard) {
+            if (!sampler_budget() && !hard) {
                 continue; /* deferred; tried again next pass */
             }
         }
@@ -710,7 +722,7 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint64_t now,
         if (mg_board_slot_snapshot(b, i, &info) != 0 || info.pid <= 0) {
             continue;
         }
-        if (!sampler_budget(now)) {
+        if (!sampler_budget()) {
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                          MGLOGNO(00424) "sampler: memory is short but the "
                                         "recycle budget is spent");
@@ -857,7 +869,7 @@ static void watch_scan(server_rec *s)
 }
 
 /* Measure each watched daemon; restart a bloated one gracefully. */
-static void watch_measure(server_rec *s, apr_uint64_t now, apr_uint32_t verdict)
+static void watch_measure(server_rec *s, apr_uint32_t verdict)
 {
     mg_proc_statm_t st;
     mg_proc_smaps_t sm;
@@ -898,7 +910,7 @@ static void watch_measure(server_rec *s, apr_uint64_t now, apr_uint32_t verdict)
             }
             continue;
         }
-        if (!sampler_budget(now) && !hard) {
+        if (!sampler_budget() && !hard) {
             if (!w->deferred_logged) {
                 w->deferred_logged = 1;
                 ap_log_error(
@@ -925,7 +937,7 @@ static void watch_measure(server_rec *s, apr_uint64_t now, apr_uint32_t verdict)
     /* Memory short: the largest daemon too, one per pass. */
     if (recycle_set.on_pressure && pick >= 0 &&
         mg_policy_headroom_victims((mg_verdict_state_t)verdict, 1) > 0 &&
-        sampler_budget(now) &&
+        sampler_budget() &&
         sampler_signal(s, rs.watch[pick].pid, "daemon") == 0) {
         rs.watch[pick].signalled = 1;
         ap_log_error(
@@ -955,9 +967,9 @@ void memguard_recycle_sampler_tick(server_rec *s, apr_uint64_t now_us,
     }
     rs.next_pass_us = now_us + SAMPLER_EVERY_US;
     if (rs.children) {
-        sampler_children(s, b, now_us, verdict_state);
+        sampler_children(s, b, verdict_state);
     }
     if (rs.proc_fd >= 0) {
-        watch_measure(s, now_us, verdict_state);
+        watch_measure(s, verdict_state);
     }
 }

@@ -306,6 +306,37 @@ MaxSpareServers 10
     assert rec[-1]["directive"] == "MemGuardChildHardLimit"
 
 
+def test_a_child_that_recycled_itself_costs_one_token(httpd_factory):
+    """A child that recycled itself stays in its slot a little longer:
+    closing its connection (up to 2 s of lingering close while the client
+    keeps it open) and until the parent reaps it. The sampler, passing once
+    a second, must not take the budget's second token to signal it again:
+    the next bloated child gets that token."""
+    h = httpd_factory(BASE + "MemGuardChildSoftLimit 64M\n"
+                      "MemGuardMaxRecyclesPerMinute 2\n")
+    s = socket.create_connection(("127.0.0.1", h.port), timeout=30)
+    s.sendall(b"GET /mgtest?alloc=80 HTTP/1.1\r\nHost: x\r\n\r\n")
+    raw = b""
+    while True:   # the child shuts its side after the answer
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Connection: close" in head, raw
+    first = pid_of(body)
+    time.sleep(2.5)   # our side stays open: the child lingers over a pass
+    s.close()
+    assert wait_gone(first)
+    r, body = get(h, "/mgtest?alloc=80")
+    second = pid_of(body)
+    assert second != first
+    assert r.getheader("Connection") == "close", "\n".join(x[-160:] for x in h.log_lines() if "MG00" in x)
+    assert [x["pid"] for x in recycles(h)] == [first, second]
+    assert not [x for x in h.log_lines() if "MG00423" in x]
+    assert not [x for x in h.log_lines() if "MG00417" in x]
+
+
 # -- the response cap ---------------------------------------------------------
 
 def test_response_cap_recycles_the_child(httpd_factory):

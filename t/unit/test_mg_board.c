@@ -963,6 +963,50 @@ static void test_recycle_budget(void **state)
     board_free(&bd);
 }
 
+/*
+ * Another process takes a token between our reading of the bucket and our
+ * CAS, with a time later than the one we read first. The take must read
+ * the time again after the failed CAS: with the first (older) reading the
+ * last token of the burst would look spent by those few microseconds.
+ */
+typedef struct {
+    mg_board_t *b;
+    uint64_t t;
+    int calls;
+} racing_clock_t;
+
+static uint64_t racing_clock(void *arg)
+{
+    racing_clock_t *c = arg;
+
+    if (c->calls++ == 0) {
+        /* "another process", which read its clock after ours */
+        assert_int_equal(mg_board_recycle_take(c->b, c->t + 5, 2), 1);
+        return c->t;
+    }
+    return c->t + 6;
+}
+
+static void test_recycle_budget_stale_time(void **state)
+{
+    board_t bd;
+    racing_clock_t c;
+
+    (void)state;
+    board_new(&bd, 2, 2);
+    c.b = bd.b;
+    c.t = 1000000000ULL;
+    c.calls = 0;
+    /* the burst is 2: the other process's token and ours */
+    assert_int_equal(mg_board_recycle_take_clock(bd.b, racing_clock, &c, 2), 1);
+    assert_int_equal(c.calls, 2);
+    /* and then it is spent, whatever clock reads it */
+    assert_int_equal(mg_board_recycle_take(bd.b, c.t + 7, 2), 0);
+    c.calls = 1;
+    assert_int_equal(mg_board_recycle_take_clock(bd.b, racing_clock, &c, 2), 0);
+    board_free(&bd);
+}
+
 /* Several processes draw from one bucket: exactly the burst is granted. */
 static void test_recycle_budget_concurrent(void **state)
 {
@@ -1016,6 +1060,7 @@ int main(void)
         cmocka_unit_test(test_method_record),
         cmocka_unit_test(test_recycle_budget),
         cmocka_unit_test(test_recycle_budget_concurrent),
+        cmocka_unit_test(test_recycle_budget_stale_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
