@@ -41,7 +41,7 @@
 #include "mg_sample.h"
 
 #define MG_BOARD_MAGIC 0x6472616f42674d6dULL /* "mMgBoard" little-endian */
-#define MG_BOARD_LAYOUT_VERSION 1u /* bump on ANY change to the layout */
+#define MG_BOARD_LAYOUT_VERSION 2u /* bump on ANY change to the layout */
 
 #define MG_BOARD_HISTORY 16         /* verdict transitions kept */
 #define MG_BOARD_METHOD_NAME_MAX 64 /* bytes of a method name used as key */
@@ -148,6 +148,7 @@ typedef struct {
     uint32_t pad0;
     uint64_t value;          /* that signal's value and threshold, */
     uint64_t threshold;      /* bytes or PSI hundredths of a percent */
+    uint64_t clear_at;       /* where the signal clears (hysteresis) */
     uint64_t state_since_us; /* when the current state began */
     int32_t sampler_pid;
     uint32_t sampler_starts; /* copy of mg_board_sampler_starts() */

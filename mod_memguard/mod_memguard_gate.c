@@ -80,7 +80,7 @@ static const char *gate_detail(request_rec *r, mg_board_verdict_t w)
     v.detail = rec->detail;
     v.value = rec->value;
     v.threshold = rec->threshold;
-    v.clear_at = rec->threshold; /* the record does not keep the margin */
+    v.clear_at = rec->clear_at;
     mg_verdict_describe(&v, &rec->sample, buf, sizeof(buf));
     return apr_pstrdup(r->pool, buf);
 }

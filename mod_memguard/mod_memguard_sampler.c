@@ -417,6 +417,7 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
         sampler_rec.detail = v.detail;
         sampler_rec.value = v.value;
         sampler_rec.threshold = v.threshold;
+        sampler_rec.clear_at = v.clear_at;
         sampler_rec.state_since_us = v.since_us;
         sampler_rec.samples++;
         sampler_rec.last_sample_us = now;

@@ -209,7 +209,7 @@ static void snap_take(request_rec *r, status_snap *s)
         v.detail = s->sys.detail;
         v.value = s->sys.value;
         v.threshold = s->sys.threshold;
-        v.clear_at = s->sys.threshold; /* the margin is the sampler's */
+        v.clear_at = s->sys.clear_at;
         v.since_us = s->sys.state_since_us;
         s->state = v.state;
         if (mg_policy_stale(&pc, s->sys.last_sample_us, s->now_us,

@@ -209,6 +209,12 @@ def test_low_available_sheds_and_recovers_past_hysteresis(procroot,
     # back above the threshold but inside the 10% margin: still shedding
     root.set_meminfo(MemAvailable=1075 * 1024)          # 1.05 GiB < 1.1 GiB
     stays(h, 503, 0.5)
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        hub.getBuild(1)
+    assert e.value.faultCode == 5030
+    # the level it must reach, not the threshold it already passed
+    assert ("available 1.0 GiB, holding until >= 1.1 GiB (minimum 1.0 GiB)"
+            in e.value.faultString), e.value.faultString
     # past the margin: ok again
     root.set_meminfo(MemAvailable=1200 * 1024)
     wait_status(h, 200, timeout=2.0)
