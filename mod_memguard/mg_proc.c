@@ -1213,6 +1213,53 @@ static size_t mg_proc_scratch_size(mg_proc_sampler_t *ps)
                                                : sizeof(ps->buf);
 }
 
+/*
+ * v2: a limit set on a slice (systemctl set-property system.slice
+ * MemoryMax=...) binds the service below it as well, and counts its
+ * siblings' memory (PostgreSQL beside httpd). Walk up from the group to
+ * the first directory without memory.max (the root group has none; in v2
+ * a group with the memory controller has a parent with it too, unless the
+ * parent is the root), keeping at most MG_PROC_CG_ANCESTORS levels.
+ */
+static void mg_proc_sampler_cgroup_ancestors_open(mg_proc_sampler_t *ps,
+                                                  char *rel, size_t size)
+{
+    char dir[MG_PROC_PATH_MAX];
+    char *slash;
+    uint32_t k;
+    int fd;
+
+    ps->cg_nanc = 0;
+    snprintf(dir, sizeof(dir), "%s", ps->cg_loc.dir);
+    while (ps->cg_nanc < MG_PROC_CG_ANCESTORS &&
+           (slash = strrchr(dir, '/')) != NULL && slash != dir) {
+        *slash = '\0';
+        k = ps->cg_nanc;
+        snprintf(rel, size, "%s/memory.max", dir);
+        if (mg_proc_file_set(&ps->cg_anc_max[k], ps->root, rel) < 0) {
+            break;
+        }
+        fd = mg_proc_file_open(&ps->cg_anc_max[k]);
+        if (fd < 0) {
+            break; /* the root group, or no memory controller up there */
+        }
+        snprintf(rel, size, "%s/memory.current", dir);
+        if (mg_proc_file_set(&ps->cg_anc_cur[k], ps->root, rel) < 0) {
+            mg_proc_file_close(&ps->cg_anc_max[k]);
+            break;
+        }
+        (void)mg_proc_file_open(&ps->cg_anc_cur[k]);
+        snprintf(rel, size, "%s/memory.stat", dir);
+        if (mg_proc_file_set(&ps->cg_anc_stat[k], ps->root, rel) < 0) {
+            mg_proc_file_close(&ps->cg_anc_max[k]);
+            mg_proc_file_close(&ps->cg_anc_cur[k]);
+            break;
+        }
+        (void)mg_proc_file_open(&ps->cg_anc_stat[k]);
+        ps->cg_nanc++;
+    }
+}
+
 static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
                                        const mg_proc_sampler_conf_t *conf)
 {
@@ -1257,8 +1304,13 @@ static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
     }
 #undef MG_CGF
     ps->cg_version = l->version;
-    mg_log(MG_LOG_INFO, MGLOGNO(00004) "memory cgroup v%u at %s%s",
-           (unsigned)l->version, ps->root, l->dir);
+    if (l->version == 2) {
+        mg_proc_sampler_cgroup_ancestors_open(ps, rel, sizeof(rel));
+    }
+    mg_log(MG_LOG_INFO,
+           MGLOGNO(00004) "memory cgroup v%u at %s%s (%u ancestor(s) with "
+                          "memory.max watched too)",
+           (unsigned)l->version, ps->root, l->dir, (unsigned)ps->cg_nanc);
     return 0;
 }
 
@@ -1295,6 +1347,11 @@ static int mg_proc_sampler_open_all(mg_proc_sampler_t *ps, const char *root,
     mg_proc_file_init(&ps->cg_usage);
     mg_proc_file_init(&ps->cg_stat);
     mg_proc_file_init(&ps->cg_oom);
+    for (i = 0; i < MG_PROC_CG_ANCESTORS; i++) {
+        mg_proc_file_init(&ps->cg_anc_max[i]);
+        mg_proc_file_init(&ps->cg_anc_cur[i]);
+        mg_proc_file_init(&ps->cg_anc_stat[i]);
+    }
     mg_proc_file_init(&ps->slab);
     for (i = 0; i < MG_SAMPLE_MAX_NODES; i++) {
         mg_proc_file_init(&ps->node[i]);
@@ -1422,6 +1479,59 @@ static int mg_proc_read_value(mg_proc_sampler_t *ps, mg_proc_file_t *f,
     return mg_proc_parse_cgroup_value(ps->buf, (size_t)n, v);
 }
 
+/*
+ * v2 ancestors: the level with the least room (max - current) decides, as
+ * the kernel's OOM killer acts at whichever level runs out first. Its
+ * memory.stat gives that level's inactive file pages. An ancestor whose
+ * files cannot be read (or parsed) is left out; the group's own figures
+ * and OOM kill count stay.
+ */
+static void mg_proc_sampler_cgroup_ancestors(mg_proc_sampler_t *ps,
+                                             mg_sample_t *out)
+{
+    uint64_t best_room, max, cur, room;
+    uint32_t i;
+    mg_proc_cgstat_t st;
+    ssize_t n;
+    int rc;
+
+    best_room = out->cgroup_limit == UINT64_MAX ? UINT64_MAX
+                : out->cgroup_limit > out->cgroup_usage
+                    ? out->cgroup_limit - out->cgroup_usage
+                    : 0;
+    for (i = 0; i < ps->cg_nanc; i++) {
+        rc = mg_proc_read_value(ps, &ps->cg_anc_max[i], &max);
+        mg_proc_note(&ps->cg_anc_max[i], rc);
+        if (rc < 0 || max == UINT64_MAX) {
+            continue;
+        }
+        rc = mg_proc_read_value(ps, &ps->cg_anc_cur[i], &cur);
+        mg_proc_note(&ps->cg_anc_cur[i], rc);
+        if (rc < 0) {
+            continue;
+        }
+        room = max > cur ? max - cur : 0;
+        if (room >= best_room) {
+            continue;
+        }
+        n = mg_proc_file_read(&ps->cg_anc_stat[i], ps->reopen, ps->buf,
+                              sizeof(ps->buf), 0);
+        rc = n < 0 ? (int)n
+                   : mg_proc_parse_cgroup_stat(ps->buf, (size_t)n, 2, &st);
+        mg_proc_note(&ps->cg_anc_stat[i], rc);
+        if (rc < 0) {
+            continue;
+        }
+        best_room = room;
+        out->cgroup_level = i + 1;
+        out->cgroup_limit = max;
+        out->cgroup_usage = cur;
+        out->cgroup_inactive_file = st.inactive_file;
+        out->cgroup_working_set =
+            cur > st.inactive_file ? cur - st.inactive_file : 0;
+    }
+}
+
 static int mg_proc_sampler_cgroup(mg_proc_sampler_t *ps, mg_sample_t *out)
 {
     mg_proc_cgstat_t st;
@@ -1468,6 +1578,8 @@ static int mg_proc_sampler_cgroup(mg_proc_sampler_t *ps, mg_sample_t *out)
         usage > st.inactive_file ? usage - st.inactive_file : 0;
     out->cgroup_oom_kills = oom;
     out->cgroup_version = ps->cg_version;
+    out->cgroup_level = 0;
+    mg_proc_sampler_cgroup_ancestors(ps, out);
     return 0;
 }
 
@@ -1623,6 +1735,12 @@ void mg_proc_sampler_close(mg_proc_sampler_t *ps)
     mg_proc_file_close(&ps->cg_usage);
     mg_proc_file_close(&ps->cg_stat);
     mg_proc_file_close(&ps->cg_oom);
+    for (i = 0; i < MG_PROC_CG_ANCESTORS; i++) {
+        mg_proc_file_close(&ps->cg_anc_max[i]);
+        mg_proc_file_close(&ps->cg_anc_cur[i]);
+        mg_proc_file_close(&ps->cg_anc_stat[i]);
+    }
+    ps->cg_nanc = 0;
     mg_proc_file_close(&ps->slab);
     for (i = 0; i < MG_SAMPLE_MAX_NODES; i++) {
         mg_proc_file_close(&ps->node[i]);

@@ -414,6 +414,10 @@ typedef struct {
     int reopen;                /* -1: auto (root != "/"), 0: never, 1: always */
 } mg_proc_sampler_conf_t;
 
+/* cgroup v2 ancestors watched above the server's group (systemd nests
+ * system.slice/httpd.service; user sessions go a few levels deeper). */
+#define MG_PROC_CG_ANCESTORS 6
+
 typedef struct {
     int fd;
     int last_rc; /* to log a change of state only once */
@@ -434,6 +438,11 @@ typedef struct {
     uint32_t cg_version; /* 0: no cgroup source */
     mg_proc_cgroup_loc_t cg_loc;
     mg_proc_file_t cg_limit, cg_usage, cg_stat, cg_oom;
+    /* v2: the ancestors that have a memory.max, nearest first */
+    uint32_t cg_nanc;
+    mg_proc_file_t cg_anc_max[MG_PROC_CG_ANCESTORS];
+    mg_proc_file_t cg_anc_cur[MG_PROC_CG_ANCESTORS];
+    mg_proc_file_t cg_anc_stat[MG_PROC_CG_ANCESTORS];
 
     uint32_t nnodes, nodes_skipped;
     int32_t node_ids[MG_SAMPLE_MAX_NODES];
@@ -461,12 +470,15 @@ typedef struct {
  * EACCES keeps the old fd). Everything else is world-readable. Sources
  * that do not exist are left out (their valid bit stays clear); only a
  * bad argument (-EINVAL, -ENAMETOOLONG) fails, and then every fd is closed
- * again. Allocates nothing; ps is large (~23 KB): allocate it once, not on
+ * again. Allocates nothing; ps is large (~32 KB): allocate it once, not on
  * a small stack. Call mg_proc_sampler_close() before opening ps again.
  *
- * Limits: with cgroup v2 only the group's own memory.max is read; a tighter
- * limit on an ancestor is not seen (v1 has hierarchical_memory_limit,
- * which is used). The memory policy (numactl --membind) is read once here.
+ * Limits: with cgroup v2 the group's own memory.max and those of up to
+ * MG_PROC_CG_ANCESTORS ancestors are read (the walk up stops at the first
+ * directory without memory.max: the root group); each sample reports the
+ * level with the least room (max - current), see mg_sample_t.cgroup_level.
+ * v1 has hierarchical_memory_limit, which is used. The memory policy
+ * (numactl --membind) is read once here.
  */
 int mg_proc_sampler_open(mg_proc_sampler_t *ps, const char *root,
                          const mg_proc_sampler_conf_t *conf);

@@ -74,7 +74,11 @@ typedef struct {
 
     /* the server's memory cgroup */
     uint32_t cgroup_version; /* 1 or 2; 0 when none */
-    uint32_t pad1;
+    /* v2: 0 when the figures below are the server's own group's; n when
+     * they are its n-th ancestor's, whose memory.max leaves less room
+     * (max - current) than the group's own. v1: always 0 (its limit is
+     * already the smallest of the group and its ancestors). */
+    uint32_t cgroup_level;
     uint64_t cgroup_limit; /* UINT64_MAX when unlimited ("max") */
     uint64_t cgroup_usage;
     uint64_t cgroup_inactive_file;

@@ -460,13 +460,15 @@ static void render_json(request_rec *r, const status_snap *s)
                        " \"cgroup\": {\"version\": %u, \"usage\": "
                        "%" APR_UINT64_T_FMT ", \"limit\": %s, "
                        "\"working_set\": %" APR_UINT64_T_FMT
-                       ", \"oom_kills\": %" APR_UINT64_T_FMT "},\n",
+                       ", \"oom_kills\": %" APR_UINT64_T_FMT
+                       ", \"level\": %u},\n",
                        sm->cgroup_version, sm->cgroup_usage,
                        sm->cgroup_limit == UINT64_MAX
                            ? "null"
                            : apr_psprintf(r->pool, "%" APR_UINT64_T_FMT,
                                           sm->cgroup_limit),
-                       sm->cgroup_working_set, sm->cgroup_oom_kills);
+                       sm->cgroup_working_set, sm->cgroup_oom_kills,
+                       (unsigned)sm->cgroup_level);
         }
         else {
             ap_rputs(" \"cgroup\": null,\n", r);
@@ -802,12 +804,17 @@ static void render_html_verdict(request_rec *r, const status_snap *s)
     html_signal_row(r, s, MG_SIGNAL_AVAILABLE, "MemAvailable",
                     size_h(r->pool, sm->mem_available));
     if (sm->cgroup_version) {
-        html_signal_row(r, s, MG_SIGNAL_CGROUP, "cgroup usage / limit",
-                        apr_psprintf(r->pool, "%s / %s",
-                                     size_h(r->pool, sm->cgroup_usage),
-                                     sm->cgroup_limit == UINT64_MAX
-                                         ? "none"
-                                         : size_h(r->pool, sm->cgroup_limit)));
+        html_signal_row(
+            r, s, MG_SIGNAL_CGROUP,
+            sm->cgroup_level == 0
+                ? "cgroup usage / limit"
+                : apr_psprintf(r->pool, "cgroup usage / limit (%u level%s up)",
+                               (unsigned)sm->cgroup_level,
+                               sm->cgroup_level == 1 ? "" : "s"),
+            apr_psprintf(r->pool, "%s / %s", size_h(r->pool, sm->cgroup_usage),
+                         sm->cgroup_limit == UINT64_MAX
+                             ? "none"
+                             : size_h(r->pool, sm->cgroup_limit)));
     }
     for (i = 0; i < sm->nnodes && i < MG_SAMPLE_MAX_NODES; i++) {
         html_signal_row(

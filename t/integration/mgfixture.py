@@ -218,10 +218,14 @@ class ProcRoot:
                 return "sys/fs/cgroup" + line[3:].rstrip("/")
         raise AssertionError("no v2 cgroup in this tree")
 
-    def set_cgroup_v2(self, current=None, max=None, inactive_file=None):
+    def set_cgroup_v2(self, current=None, max=None, inactive_file=None,
+                      up=0):
         """memory.current, memory.max (an int or "max"), and inactive_file
-        of memory.stat, in bytes."""
+        of memory.stat, in bytes; of the server's group, or with up=n of
+        its n-th ancestor (which must have these files already)."""
         d = self.cgroup_v2_dir()
+        for _ in range(up):
+            d = d.rsplit("/", 1)[0]
         if current is not None:
             self.write(d + "/memory.current", "%d\n" % current)
         if max is not None:

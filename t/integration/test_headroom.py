@@ -6,11 +6,14 @@ Each test asserts the refusals (503 + Retry-After, XML-RPC faults 5030 /
 5031), that the application never saw a refused call, and the exact
 transition lines the sampler logged."""
 import http.client
+import json
 import re
 import time
 import xmlrpc.client
 
 import pytest
+
+from statuslib import get as status_get
 
 
 MiB = 1 << 20
@@ -313,6 +316,19 @@ def test_cgroup_v1_near_limit_sheds(procroot, httpd_factory, mpm):
     assert len(transitions(h)) == 2
 
 
+def sheds_on_cgroup(h, headroom):
+    """The server starts shedding on the cgroup signal, once, with this
+    headroom; the hub's call gets fault 5030 saying so."""
+    wait_status(h, 503)
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        xmlrpc.client.ServerProxy(h.hub_url).getBuild(1)
+    assert e.value.faultCode == 5030
+    assert "cgroup headroom" in e.value.faultString
+    lines = transitions(h)
+    assert len(lines) == 1 and "signal cgroup value %d" % headroom \
+        in lines[0], lines
+
+
 def test_cgroup_v2_near_limit_sheds(procroot, httpd_factory, mpm):
     root = procroot("fedora38-v2-limit")             # memory.max 768 MiB
     root.set_psi(0.0, 0.0)
@@ -320,14 +336,59 @@ def test_cgroup_v2_near_limit_sheds(procroot, httpd_factory, mpm):
     h = httpd_factory(conf(root, "MemGuardMinAvailable 64M\n"), mpm=mpm)
     stays(h, 200, 0.3)
     root.set_cgroup_v2(current=740 * MiB)            # headroom 48 MiB
+    sheds_on_cgroup(h, 48 * MiB)
+
+
+STATUS_LOC = """
+<Location /memguard-status>
+    SetHandler memguard-status
+</Location>
+"""
+
+
+def get_page(h, path):
+    """The body of GET path, which must answer 200 (status pages answer
+    while the server sheds)."""
+    r, data = status_get(h, path)
+    assert r.status == 200, (r.status, data[:300])
+    return data.decode("utf-8")
+
+
+def status_json(h):
+    return json.loads(get_page(h, "/memguard-status?json"))
+
+
+def test_cgroup_v2_slice_limit_sheds(procroot, httpd_factory, mpm):
+    """httpd.service has no limit of its own; system.slice above it has
+    MemoryMax=2G, charged with httpd and its siblings. The slice's room
+    decides; once the service's own limit leaves less room, its own."""
+    root = procroot("fedora38-v2-slice")
+    root.set_psi(0.0, 0.0)
+    root.set_cgroup_v2(current=1500 * MiB, inactive_file=512 * MiB, up=1)
+    h = httpd_factory(conf(root, "MemGuardMinAvailable 64M\n" + STATUS_LOC),
+                      mpm=mpm)
+    h.wait_log(r"MG00004: memory cgroup v2 at .*/system.slice/httpd.service "
+               r"\(1 ancestor\(s\) with memory.max watched too\)")
+    stays(h, 200, 0.3)
+    cg = status_json(h)["sample"]["cgroup"]
+    assert cg["level"] == 1 and cg["limit"] == 2 * GiB, cg
+    assert cg["usage"] == 1500 * MiB
+    assert cg["working_set"] == 988 * MiB
+
+    # the slice fills (a sibling grows): working set 2032 MiB, 16 MiB left
+    root.set_cgroup_v2(current=2040 * MiB, inactive_file=8 * MiB, up=1)
+    sheds_on_cgroup(h, 16 * MiB)
+    page = get_page(h, "/memguard-status")
+    assert "cgroup usage / limit (1 level up)" in page, page
+
+    # room again at the slice; then the service's own limit is tighter
+    root.set_cgroup_v2(current=1000 * MiB, inactive_file=8 * MiB, up=1)
+    wait_status(h, 200)
+    root.set_cgroup_v2(max=1040 * MiB, current=1000 * MiB,
+                       inactive_file=8 * MiB)      # own room: 48 MiB
     wait_status(h, 503)
-    with pytest.raises(xmlrpc.client.Fault) as e:
-        xmlrpc.client.ServerProxy(h.hub_url).getBuild(1)
-    assert e.value.faultCode == 5030
-    assert "cgroup headroom" in e.value.faultString
-    lines = transitions(h)
-    assert len(lines) == 1 and "signal cgroup value %d" % (48 * MiB) \
-        in lines[0], lines
+    cg = status_json(h)["sample"]["cgroup"]
+    assert cg["level"] == 0 and cg["limit"] == 1040 * MiB, cg
 
 
 # -- pressure: throttle ------------------------------------------------------------------

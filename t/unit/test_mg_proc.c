@@ -904,6 +904,8 @@ static void test_sampler_trees(void **state)
     assert_int_equal(s.cgroup_version, 2);
     assert_int_equal(s.cgroup_limit, 805306368);
     assert_int_equal(s.cgroup_working_set, 801173504 - 20480000);
+    assert_int_equal(ps->cg_nanc, 0); /* system.slice: no memory.max */
+    assert_int_equal(s.cgroup_level, 0);
     assert_int_equal(s.cgroup_oom_kills, 17);
     assert_int_equal(s.psi_some_avg10, 3158);
     assert_int_equal(s.psi_full_avg300, 236);
@@ -915,6 +917,21 @@ static void test_sampler_trees(void **state)
     assert_int_equal(mg_proc_sampler_read(ps, &s, 1, 1), 0);
     assert_int_equal(s.cgroup_limit, UINT64_MAX);
     assert_int_equal(s.cgroup_usage, 1310355456);
+    assert_int_equal(s.cgroup_level, 0);
+    mg_proc_sampler_close(ps);
+
+    /* the same service, unlimited itself, under a limited system.slice:
+     * the slice's figures decide (its current counts the siblings) */
+    mg_test_fixture(root, sizeof(root), "proc/fedora38-v2-slice");
+    assert_int_equal(mg_proc_sampler_open(ps, root, &conf), 0);
+    assert_int_equal(ps->cg_nanc, 1);
+    assert_int_equal(mg_proc_sampler_read(ps, &s, 1, 1), 0);
+    assert_int_equal(s.cgroup_version, 2);
+    assert_int_equal(s.cgroup_level, 1);
+    assert_int_equal(s.cgroup_limit, 2147483648ULL);
+    assert_int_equal(s.cgroup_usage, 2080374784ULL);
+    assert_int_equal(s.cgroup_inactive_file, 536870912ULL);
+    assert_int_equal(s.cgroup_working_set, 2080374784ULL - 536870912ULL);
     mg_proc_sampler_close(ps);
 
     /* containers */
