@@ -1213,6 +1213,23 @@ static size_t mg_proc_scratch_size(mg_proc_sampler_t *ps)
                                                : sizeof(ps->buf);
 }
 
+/* Point f at ROOT/dir/name and open it; a failed open is not an error
+ * (it is tried again at each read). Returns 0 or mg_proc_file_set()'s
+ * error. */
+static int mg_proc_cg_file(mg_proc_sampler_t *ps, mg_proc_file_t *f,
+                           const char *dir, const char *name)
+{
+    char rel[MG_PROC_PATH_MAX + 32];
+    int rc;
+
+    snprintf(rel, sizeof(rel), "%s/%s", dir, name);
+    if ((rc = mg_proc_file_set(f, ps->root, rel)) < 0) {
+        return rc;
+    }
+    (void)mg_proc_file_open(f);
+    return 0;
+}
+
 /*
  * v2: a limit set on a slice (systemctl set-property system.slice
  * MemoryMax=...) binds the service below it as well, and counts its
@@ -1221,41 +1238,27 @@ static size_t mg_proc_scratch_size(mg_proc_sampler_t *ps)
  * a group with the memory controller has a parent with it too, unless the
  * parent is the root), keeping at most MG_PROC_CG_ANCESTORS levels.
  */
-static void mg_proc_sampler_cgroup_ancestors_open(mg_proc_sampler_t *ps,
-                                                  char *rel, size_t size)
+static void mg_proc_sampler_cgroup_ancestors_open(mg_proc_sampler_t *ps)
 {
     char dir[MG_PROC_PATH_MAX];
     char *slash;
     uint32_t k;
-    int fd;
 
-    ps->cg_nanc = 0;
     snprintf(dir, sizeof(dir), "%s", ps->cg_loc.dir);
     while (ps->cg_nanc < MG_PROC_CG_ANCESTORS &&
            (slash = strrchr(dir, '/')) != NULL && slash != dir) {
         *slash = '\0';
         k = ps->cg_nanc;
-        snprintf(rel, size, "%s/memory.max", dir);
-        if (mg_proc_file_set(&ps->cg_anc_max[k], ps->root, rel) < 0) {
+        /* without memory.max: the root group, or no memory controller
+         * up there. Files of a level not counted are closed with the
+         * others by mg_proc_sampler_close(). */
+        if (mg_proc_cg_file(ps, &ps->cg_anc_max[k], dir, "memory.max") < 0 ||
+            ps->cg_anc_max[k].fd < 0 ||
+            mg_proc_cg_file(ps, &ps->cg_anc_cur[k], dir, "memory.current") <
+                0 ||
+            mg_proc_cg_file(ps, &ps->cg_anc_stat[k], dir, "memory.stat") < 0) {
             break;
         }
-        fd = mg_proc_file_open(&ps->cg_anc_max[k]);
-        if (fd < 0) {
-            break; /* the root group, or no memory controller up there */
-        }
-        snprintf(rel, size, "%s/memory.current", dir);
-        if (mg_proc_file_set(&ps->cg_anc_cur[k], ps->root, rel) < 0) {
-            mg_proc_file_close(&ps->cg_anc_max[k]);
-            break;
-        }
-        (void)mg_proc_file_open(&ps->cg_anc_cur[k]);
-        snprintf(rel, size, "%s/memory.stat", dir);
-        if (mg_proc_file_set(&ps->cg_anc_stat[k], ps->root, rel) < 0) {
-            mg_proc_file_close(&ps->cg_anc_max[k]);
-            mg_proc_file_close(&ps->cg_anc_cur[k]);
-            break;
-        }
-        (void)mg_proc_file_open(&ps->cg_anc_stat[k]);
         ps->cg_nanc++;
     }
 }
@@ -1263,8 +1266,15 @@ static void mg_proc_sampler_cgroup_ancestors_open(mg_proc_sampler_t *ps,
 static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
                                        const mg_proc_sampler_conf_t *conf)
 {
+    static const char *const v2[] = {"memory.max", "memory.current",
+                                     "memory.stat", "memory.events"};
+    static const char *const v1[] = {"memory.limit_in_bytes",
+                                     "memory.usage_in_bytes", "memory.stat",
+                                     "memory.oom_control"};
     const mg_proc_cgroup_loc_t *l = &ps->cg_loc;
-    char rel[MG_PROC_PATH_MAX + 32];
+    mg_proc_file_t *files[] = {&ps->cg_limit, &ps->cg_usage, &ps->cg_stat,
+                               &ps->cg_oom};
+    size_t i;
     int rc;
 
     if (conf->cgroup == MG_PROC_CGROUP_AUTO) {
@@ -1282,30 +1292,16 @@ static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
                -rc);
         return rc;
     }
-#define MG_CGF(file, name)                                                     \
-    do {                                                                       \
-        snprintf(rel, sizeof(rel), "%s/%s", l->dir, name);                     \
-        if ((rc = mg_proc_file_set(&ps->file, ps->root, rel)) < 0) {           \
-            return rc;                                                         \
-        }                                                                      \
-        (void)mg_proc_file_open(&ps->file);                                    \
-    } while (0)
-    if (l->version == 2) {
-        MG_CGF(cg_limit, "memory.max");
-        MG_CGF(cg_usage, "memory.current");
-        MG_CGF(cg_stat, "memory.stat");
-        MG_CGF(cg_oom, "memory.events");
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        rc = mg_proc_cg_file(ps, files[i], l->dir,
+                             l->version == 2 ? v2[i] : v1[i]);
+        if (rc < 0) {
+            return rc;
+        }
     }
-    else {
-        MG_CGF(cg_limit, "memory.limit_in_bytes");
-        MG_CGF(cg_usage, "memory.usage_in_bytes");
-        MG_CGF(cg_stat, "memory.stat");
-        MG_CGF(cg_oom, "memory.oom_control");
-    }
-#undef MG_CGF
     ps->cg_version = l->version;
     if (l->version == 2) {
-        mg_proc_sampler_cgroup_ancestors_open(ps, rel, sizeof(rel));
+        mg_proc_sampler_cgroup_ancestors_open(ps);
     }
     mg_log(MG_LOG_INFO,
            MGLOGNO(00004) "memory cgroup v%u at %s%s (%u ancestor(s) with "
@@ -1479,6 +1475,28 @@ static int mg_proc_read_value(mg_proc_sampler_t *ps, mg_proc_file_t *f,
     return mg_proc_parse_cgroup_value(ps->buf, (size_t)n, v);
 }
 
+static int mg_proc_read_cgstat(mg_proc_sampler_t *ps, mg_proc_file_t *f,
+                               mg_proc_cgstat_t *st)
+{
+    ssize_t n = mg_proc_file_read(f, ps->reopen, ps->buf, sizeof(ps->buf), 0);
+
+    if (n < 0) {
+        return (int)n;
+    }
+    return mg_proc_parse_cgroup_stat(ps->buf, (size_t)n, ps->cg_version, st);
+}
+
+/* One level's figures; the working set is usage less inactive file pages,
+ * floored at 0. */
+static void mg_proc_cgroup_fill(mg_sample_t *out, uint64_t limit,
+                                uint64_t usage, uint64_t inactive_file)
+{
+    out->cgroup_limit = limit;
+    out->cgroup_usage = usage;
+    out->cgroup_inactive_file = inactive_file;
+    out->cgroup_working_set = usage > inactive_file ? usage - inactive_file : 0;
+}
+
 /*
  * v2 ancestors: the level with the least room (max - current) decides, as
  * the kernel's OOM killer acts at whichever level runs out first. Its
@@ -1492,7 +1510,6 @@ static void mg_proc_sampler_cgroup_ancestors(mg_proc_sampler_t *ps,
     uint64_t best_room, max, cur, room;
     uint32_t i;
     mg_proc_cgstat_t st;
-    ssize_t n;
     int rc;
 
     best_room = out->cgroup_limit == UINT64_MAX ? UINT64_MAX
@@ -1514,21 +1531,14 @@ static void mg_proc_sampler_cgroup_ancestors(mg_proc_sampler_t *ps,
         if (room >= best_room) {
             continue;
         }
-        n = mg_proc_file_read(&ps->cg_anc_stat[i], ps->reopen, ps->buf,
-                              sizeof(ps->buf), 0);
-        rc = n < 0 ? (int)n
-                   : mg_proc_parse_cgroup_stat(ps->buf, (size_t)n, 2, &st);
+        rc = mg_proc_read_cgstat(ps, &ps->cg_anc_stat[i], &st);
         mg_proc_note(&ps->cg_anc_stat[i], rc);
         if (rc < 0) {
             continue;
         }
         best_room = room;
         out->cgroup_level = i + 1;
-        out->cgroup_limit = max;
-        out->cgroup_usage = cur;
-        out->cgroup_inactive_file = st.inactive_file;
-        out->cgroup_working_set =
-            cur > st.inactive_file ? cur - st.inactive_file : 0;
+        mg_proc_cgroup_fill(out, max, cur, st.inactive_file);
     }
 }
 
@@ -1554,11 +1564,7 @@ static int mg_proc_sampler_cgroup(mg_proc_sampler_t *ps, mg_sample_t *out)
     if (rc < 0) {
         return rc;
     }
-    n = mg_proc_file_read(&ps->cg_stat, ps->reopen, ps->buf, sizeof(ps->buf),
-                          0);
-    rc = n < 0 ? (int)n
-               : mg_proc_parse_cgroup_stat(ps->buf, (size_t)n, ps->cg_version,
-                                           &st);
+    rc = mg_proc_read_cgstat(ps, &ps->cg_stat, &st);
     mg_proc_note(&ps->cg_stat, rc);
     if (rc < 0) {
         return rc;
@@ -1571,11 +1577,8 @@ static int mg_proc_sampler_cgroup(mg_proc_sampler_t *ps, mg_sample_t *out)
     }
     /* v1: a group without a limit of its own is still bound by its
      * ancestors' (systemd slices); hierarchical_memory_limit has it. */
-    out->cgroup_limit = mg_proc_min(limit, st.hierarchical_limit);
-    out->cgroup_usage = usage;
-    out->cgroup_inactive_file = st.inactive_file;
-    out->cgroup_working_set =
-        usage > st.inactive_file ? usage - st.inactive_file : 0;
+    mg_proc_cgroup_fill(out, mg_proc_min(limit, st.hierarchical_limit), usage,
+                        st.inactive_file);
     out->cgroup_oom_kills = oom;
     out->cgroup_version = ps->cg_version;
     out->cgroup_level = 0;
