@@ -140,7 +140,7 @@ typedef struct {
     uint64_t threshold; /* ... and the threshold it crossed */
 } mg_board_transition_t;
 
-typedef struct {
+typedef struct mg_board_sys {
     mg_sample_t sample; /* the last sample */
     uint32_t state;     /* current verdict state */
     uint32_t signal;    /* the signal that decided it */

@@ -197,6 +197,11 @@ struct mg_board *memguard_board(void);
 int memguard_slot(conn_rec *c);
 /* CLOCK_MONOTONIC in microseconds (the board's clock). */
 uint64_t memguard_now_us(void);
+struct mg_board_sys;
+/* The verdict the sampler's record (mg_board_sys_read) describes, for
+ * mg_verdict_describe(): state, deciding signal, value, threshold, and
+ * the level it clears at. */
+void memguard_sys_verdict(const struct mg_board_sys *rec, mg_verdict_t *v);
 /* Count a refusal in this child's slot and the request's method. */
 void memguard_count_refusal(request_rec *r, mg_reason_t reason, int detect);
 void memguard_board_register(apr_pool_t *p);

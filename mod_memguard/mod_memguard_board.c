@@ -10,6 +10,7 @@
  * loaded by a restart), the old segment is destroyed and a fresh one made.
  * Children inherit the mapping across fork().
  */
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,18 @@ static apr_uint32_t memguard_slot_plus1; /* this child's slot + 1; 0: unknown */
 mg_board_t *memguard_board(void)
 {
     return memguard_the_board;
+}
+
+void memguard_sys_verdict(const struct mg_board_sys *rec, mg_verdict_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->state = (mg_verdict_state_t)rec->state;
+    v->signal = (mg_signal_t)rec->signal;
+    v->detail = rec->detail;
+    v->value = rec->value;
+    v->threshold = rec->threshold;
+    v->clear_at = rec->clear_at;
+    v->since_us = rec->state_since_us;
 }
 
 uint64_t memguard_now_us(void)

@@ -74,13 +74,7 @@ static const char *gate_detail(request_rec *r, mg_board_verdict_t w)
             r->pool, "low memory (%s)",
             mg_signal_name((mg_signal_t)MG_BOARD_VERDICT_SIGNAL(w)));
     }
-    memset(&v, 0, sizeof(v));
-    v.state = (mg_verdict_state_t)rec->state;
-    v.signal = (mg_signal_t)rec->signal;
-    v.detail = rec->detail;
-    v.value = rec->value;
-    v.threshold = rec->threshold;
-    v.clear_at = rec->clear_at;
+    memguard_sys_verdict(rec, &v);
     mg_verdict_describe(&v, &rec->sample, buf, sizeof(buf));
     return apr_pstrdup(r->pool, buf);
 }

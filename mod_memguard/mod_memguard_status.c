@@ -203,14 +203,7 @@ static void snap_take(request_rec *r, status_snap *s)
         memset(&pc, 0, sizeof(pc));
         pc.stale_after_us = hr->policy.stale_after_us;
         pc.fail_mode = hr->policy.fail_mode;
-        memset(&v, 0, sizeof(v));
-        v.state = (mg_verdict_state_t)s->sys.state;
-        v.signal = (mg_signal_t)s->sys.signal;
-        v.detail = s->sys.detail;
-        v.value = s->sys.value;
-        v.threshold = s->sys.threshold;
-        v.clear_at = s->sys.clear_at;
-        v.since_us = s->sys.state_since_us;
+        memguard_sys_verdict(&s->sys, &v);
         s->state = v.state;
         if (mg_policy_stale(&pc, s->sys.last_sample_us, s->now_us,
                             &fail_state)) {
