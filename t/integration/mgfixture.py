@@ -151,6 +151,14 @@ class ProcRoot:
         self.write(rel, "\n".join(out) + "\n")
 
     # -- cgroup v1 (the captured trees' layout) ----------------------------------
+    def _set_stat(self, rel, value, *keys):
+        """Set the lines `KEY N` of memory.stat at rel to value, for each
+        of keys (a v1 group has its own and its hierarchical counter)."""
+        stat = re.sub(r"^(%s) \d+$" % "|".join(keys),
+                      lambda m: "%s %d" % (m.group(1), value),
+                      self.read(rel), flags=re.M)
+        self.write(rel, stat)
+
     def cgroup_v1_dir(self):
         for line in self.read("proc/self/cgroup").splitlines():
             parts = line.split(":", 2)
@@ -165,11 +173,8 @@ class ProcRoot:
         if limit is not None:
             self.write(d + "/memory.limit_in_bytes", "%d\n" % limit)
         if inactive_file is not None:
-            stat = self.read(d + "/memory.stat")
-            stat = re.sub(r"^(total_inactive_file|inactive_file) \d+$",
-                          lambda m: "%s %d" % (m.group(1), inactive_file),
-                          stat, flags=re.M)
-            self.write(d + "/memory.stat", stat)
+            self._set_stat(d + "/memory.stat", inactive_file,
+                           "total_inactive_file", "inactive_file")
 
     # -- NUMA: which nodes the server may use ------------------------------------
     def set_mems_allowed(self, nodelist):
@@ -231,8 +236,4 @@ class ProcRoot:
         if max is not None:
             self.write(d + "/memory.max", "%s\n" % max)
         if inactive_file is not None:
-            stat = self.read(d + "/memory.stat")
-            stat = re.sub(r"^inactive_file \d+$",
-                          "inactive_file %d" % inactive_file, stat,
-                          flags=re.M)
-            self.write(d + "/memory.stat", stat)
+            self._set_stat(d + "/memory.stat", inactive_file, "inactive_file")

@@ -1,5 +1,5 @@
 """Strict parsers and fetch helpers for the status page's formats, shared
-by test_status*.py."""
+by test_status*.py and the tests that read the page on the side."""
 import html.parser
 import http.client
 import json
@@ -38,6 +38,26 @@ def get(h, path, method="GET", body=None, headers=None, port=None):
     data = r.read()
     c.close()
     return r, data
+
+
+# The status page alone, at the path the helpers below read.
+STATUS_PAGE = """
+<Location /memguard-status>
+    SetHandler memguard-status
+</Location>
+"""
+
+
+def page_text(h, path="/memguard-status"):
+    """The body of GET path, which must answer 200 (the status page
+    answers while the server sheds)."""
+    r, data = get(h, path)
+    assert r.status == 200, (r.status, data[:300])
+    return data.decode("utf-8")
+
+
+def status_json(h):
+    return json.loads(page_text(h, "/memguard-status?json"))
 
 
 def parse_auto(text):

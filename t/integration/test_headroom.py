@@ -6,14 +6,13 @@ Each test asserts the refusals (503 + Retry-After, XML-RPC faults 5030 /
 5031), that the application never saw a refused call, and the exact
 transition lines the sampler logged."""
 import http.client
-import json
 import re
 import time
 import xmlrpc.client
 
 import pytest
 
-from statuslib import get as status_get
+from statuslib import STATUS_PAGE, page_text, status_json
 
 
 MiB = 1 << 20
@@ -339,25 +338,6 @@ def test_cgroup_v2_near_limit_sheds(procroot, httpd_factory, mpm):
     sheds_on_cgroup(h, 48 * MiB)
 
 
-STATUS_LOC = """
-<Location /memguard-status>
-    SetHandler memguard-status
-</Location>
-"""
-
-
-def get_page(h, path):
-    """The body of GET path, which must answer 200 (status pages answer
-    while the server sheds)."""
-    r, data = status_get(h, path)
-    assert r.status == 200, (r.status, data[:300])
-    return data.decode("utf-8")
-
-
-def status_json(h):
-    return json.loads(get_page(h, "/memguard-status?json"))
-
-
 def test_cgroup_v2_slice_limit_sheds(procroot, httpd_factory, mpm):
     """httpd.service has no limit of its own; system.slice above it has
     MemoryMax=2G, charged with httpd and its siblings. The slice's room
@@ -365,7 +345,7 @@ def test_cgroup_v2_slice_limit_sheds(procroot, httpd_factory, mpm):
     root = procroot("fedora38-v2-slice")
     root.set_psi(0.0, 0.0)
     root.set_cgroup_v2(current=1500 * MiB, inactive_file=512 * MiB, up=1)
-    h = httpd_factory(conf(root, "MemGuardMinAvailable 64M\n" + STATUS_LOC),
+    h = httpd_factory(conf(root, "MemGuardMinAvailable 64M\n" + STATUS_PAGE),
                       mpm=mpm)
     h.wait_log(r"MG00004: memory cgroup v2 at .*/system.slice/httpd.service "
                r"\(1 ancestor\(s\) with memory.max watched too\)")
@@ -378,7 +358,7 @@ def test_cgroup_v2_slice_limit_sheds(procroot, httpd_factory, mpm):
     # the slice fills (a sibling grows): working set 2032 MiB, 16 MiB left
     root.set_cgroup_v2(current=2040 * MiB, inactive_file=8 * MiB, up=1)
     sheds_on_cgroup(h, 16 * MiB)
-    page = get_page(h, "/memguard-status")
+    page = page_text(h)
     assert "cgroup usage / limit (1 level up)" in page, page
 
     # room again at the slice; then the service's own limit is tighter

@@ -1,28 +1,15 @@
 """The parts together: XML-RPC method rules meet the sampler's verdict
 (`expensive` calls refused while throttling), and per-request accounting
 fills the per-method statistics of the status page."""
-import json
 import time
-import urllib.request
 import xmlrpc.client
 
 import pytest
 
+from statuslib import STATUS_PAGE, status_json
+
 
 TRANSITION = r"MG00310: verdict "
-
-
-
-STATUS = """
-<Location /memguard-status>
-    SetHandler memguard-status
-</Location>
-"""
-
-
-def status_json(h):
-    with urllib.request.urlopen(h.url + "/memguard-status?json") as r:
-        return json.loads(r.read())
 
 
 def method(doc, name):
@@ -45,7 +32,7 @@ MemGuardMaxPressure some 20%%
     MemGuardMethod queryHistory expensive
     MemGuardMethod listBuilds expensive
 </Location>
-%s""" % (root.path, STATUS), mpm=mpm)
+%s""" % (root.path, STATUS_PAGE), mpm=mpm)
     hub = xmlrpc.client.ServerProxy(h.hub_url)
     # ok: expensive calls run
     assert len(hub.queryHistory(3)) == 3
@@ -86,7 +73,7 @@ MemGuardEngine On
 <Location /kojihub>
     MemGuardXmlRpc On
 </Location>
-""" + STATUS, mpm=mpm)
+""" + STATUS_PAGE, mpm=mpm)
     hub = xmlrpc.client.ServerProxy(h.hub_url)
     rows = 3000
     for _ in range(4):
