@@ -8,6 +8,7 @@ session of its own (start_new_session=True); only the processes of that
 session are ever signalled.
 """
 import glob
+import http.client
 import os
 import pwd
 import re
@@ -57,6 +58,18 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def get(h, path, conn=None):
+    """GET path: (response, body) on conn, or on a fresh connection."""
+    c = conn or http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r, r.read()
+    finally:
+        if conn is None:
+            c.close()
 
 
 def pid_of(body):

@@ -5,20 +5,11 @@ import http.client
 import re
 import time
 
+from mghttpd import get
+
 MiB = 1 << 20
 
 NOTES = re.compile(r"pid=(\d+) mg=\S+ rss=(\S+) delta=(\S+)$")
-
-
-def get(h, path, conn=None):
-    c = conn or http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r, r.read()
-    finally:
-        if conn is None:
-            c.close()
 
 
 def access_notes(h, needle, timeout=5):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mghttpd import alive, pid_of, wait_gone
+from mghttpd import alive, get, pid_of, wait_gone
 
 MiB = 1 << 20
 
@@ -27,18 +27,6 @@ MemGuardEngine On
 MemGuardChildMetric rss
 MemGuardRecycleJitter 0
 """
-
-
-def get(h, path, conn=None):
-    """(response, body) on conn, or on a fresh connection."""
-    c = conn or http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r, r.read()
-    finally:
-        if conn is None:
-            c.close()
 
 
 
