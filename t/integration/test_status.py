@@ -42,9 +42,12 @@ MemGuardMaxRequestBody 64K
 
 
 def refuse_body_size(h, n, concurrent=1):
-    """n XML-RPC calls over the body limit, `concurrent` connections at a
-    time opened before any request is sent (so that in prefork each one
-    is held by a different child)."""
+    """n XML-RPC calls over the body limit, in batches of `concurrent`
+    connections.  Within a batch every connection stays open until the
+    batch is done: in prefork the child that answered one is still bound
+    to it (keep-alive wait or lingering close, seconds either way), so
+    the next one is served by another child whatever the scheduler does.
+    """
     body = xmlrpc.client.dumps(("x" * (LIMIT + 10),),
                                methodname="echo").encode()
     req = (b"POST /kojihub HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -52,22 +55,21 @@ def refuse_body_size(h, n, concurrent=1):
            % len(body))
     done = 0
     while done < n:
-        k = min(concurrent, n - done)
-        socks = [socket.create_connection(("127.0.0.1", h.port), timeout=30)
-                 for _ in range(k)]
-        time.sleep(0.3)   # every connection taken by a worker
-        for s in socks:
+        socks = []
+        for _ in range(min(concurrent, n - done)):
+            s = socket.create_connection(("127.0.0.1", h.port), timeout=30)
+            socks.append(s)
             s.sendall(req)
-        for s in socks:
             data = b""
             while b"</methodResponse>" not in data:
                 chunk = s.recv(65536)
                 if not chunk:
                     break
                 data += chunk
-            s.close()
             assert b"<int>4130</int>" in data, data[:300]
-        done += k
+            done += 1
+        for s in socks:
+            s.close()
 
 
 # -- formats, counters --------------------------------------------------------
