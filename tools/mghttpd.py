@@ -403,20 +403,33 @@ WSGIProcessGroup hub
     def wait_log(self, pattern, timeout=10, count=1):
         """Wait until pattern (regex) appears count times in the error log;
         returns the matching lines."""
-        deadline = time.time() + timeout
-        rx = re.compile(pattern)
-        while True:
-            found = [line for line in self.log_lines() if rx.search(line)]
-            if len(found) >= count:
-                return found
-            if time.time() > deadline:
-                raise AssertionError("no %r in the error log after %ss:\n%s"
-                                     % (pattern, timeout,
-                                        "\n".join(self.log_lines()[-30:])))
-            time.sleep(0.05)
+        return self._wait_lines(self.log_lines, "error", pattern, timeout,
+                                count)
 
     def access_lines(self):
         return self._read("logs", "access.log").splitlines()
+
+    def wait_access(self, pattern, timeout=10, count=1):
+        """Wait until pattern (regex) matches count lines of the access log
+        (written at log_transaction, after the client has its answer);
+        returns the matching lines."""
+        return self._wait_lines(self.access_lines, "access", pattern,
+                                timeout, count)
+
+    @staticmethod
+    def _wait_lines(read, name, pattern, timeout, count):
+        deadline = time.time() + timeout
+        rx = re.compile(pattern)
+        while True:
+            lines = read()
+            found = [line for line in lines if rx.search(line)]
+            if len(found) >= count:
+                return found
+            if time.time() > deadline:
+                raise AssertionError("%d of %d %r in the %s log after %ss:\n%s"
+                                     % (len(found), count, pattern, name,
+                                        timeout, "\n".join(lines[-30:])))
+            time.sleep(0.05)
 
     def calls(self, method=None):
         """Calls the demo hub's application has seen (from its call log)."""

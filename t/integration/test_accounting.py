@@ -3,7 +3,6 @@ the end of each request, the notes memguard-rss and memguard-rss-delta in
 the access log (prefork and event)."""
 import http.client
 import re
-import time
 
 from mghttpd import get
 
@@ -12,15 +11,9 @@ MiB = 1 << 20
 NOTES = re.compile(r"pid=(\d+) mg=\S+ rss=(\S+) delta=(\S+)$")
 
 
-def access_notes(h, needle, timeout=5):
+def access_notes(h, needle):
     """(pid, rss, delta) of the access-log line containing needle."""
-    deadline = time.time() + timeout
-    while True:
-        lines = [x for x in h.access_lines() if needle in x]
-        if lines or time.time() > deadline:
-            break
-        time.sleep(0.05)
-    assert lines, "no access log line with %r" % needle
+    lines = h.wait_access(re.escape(needle))
     m = NOTES.search(lines[-1])
     assert m, lines[-1]
     return m.group(1), m.group(2), m.group(3)

@@ -336,7 +336,7 @@ def test_response_cap_recycles_the_child(httpd_factory):
     h.wait_log(r"MG00411: recycling this child \(pid \d+\) after this "
                r"request: it built a response over its cap "
                r"\(MemGuardMaxResponse\)")
-    line = [x for x in h.access_lines() if "emit=2000000" in x][-1]
+    line = h.wait_access(r"emit=2000000")[-1]
     pid = int(re.search(r"pid=(\d+)", line).group(1))
     assert wait_gone(pid)
     r, body = get(h, "/mgtest")

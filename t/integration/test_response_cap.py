@@ -4,7 +4,6 @@ import gzip
 import http.client
 import re
 import socket
-import time
 import xmlrpc.client
 
 import pytest
@@ -46,15 +45,10 @@ def post_xml(h, method, *params):
         c.close()
 
 
-def access_line(h, needle, timeout=5):
-    """The access log line for a request whose line contains needle
-    (mod_log_config writes it after the response, so wait for it)."""
-    deadline = time.time() + timeout
-    while True:
-        lines = [x for x in h.access_lines() if needle in x]
-        if lines or time.time() > deadline:
-            return lines
-        time.sleep(0.05)
+def access_line(h, needle):
+    """The access log lines containing needle, once there is one
+    (mod_log_config writes it after the response)."""
+    return h.wait_access(re.escape(needle))
 
 
 def raw_get(h, path):

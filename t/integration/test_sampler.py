@@ -58,8 +58,15 @@ def alive(pid):
         return False
 
 
-def samplers_alive(h):
-    return [p for p, _, _ in starts(h) if alive(p)]
+def samplers_alive(h, want=None, timeout=5):
+    """Samplers alive; with want, first wait up to timeout seconds for
+    exactly those (an old one leaves within a sample or two)."""
+    deadline = time.time() + timeout
+    while True:
+        got = [p for p, _, _ in starts(h) if alive(p)]
+        if want is None or got == want or time.time() > deadline:
+            return got
+        time.sleep(0.05)
 
 
 class Load:
@@ -240,8 +247,7 @@ def test_graceful_restarts_under_load_keep_one_sampler(root, httpd_factory,
     assert [n for _, n, _ in got] == list(range(1, 12))
     assert [g for _, _, g in got] == list(range(1, 12))
     # exactly one sampler alive: the last one
-    time.sleep(0.2)
-    assert samplers_alive(h) == [got[-1][0]]
+    assert samplers_alive(h, [got[-1][0]]) == [got[-1][0]]
     # no descriptor leaked in the parent by ten restarts
     assert len(os.listdir("/proc/%d/fd" % h.pid)) == fds_after_first
     # still shedding with the new sampler
@@ -272,6 +278,6 @@ def test_hard_restart_keeps_one_sampler(root, httpd_factory):
     while h.generation_count() == before and time.time() < deadline:
         time.sleep(0.05)
     h.wait_log(STARTED, count=2)
-    time.sleep(0.3)
-    assert samplers_alive(h) == [starts(h)[-1][0]]
+    last = [starts(h)[-1][0]]
+    assert samplers_alive(h, last) == last
     assert get(h) == 200

@@ -80,9 +80,15 @@ MemGuardEngine On
         assert len(hub.queryHistory(rows)) == rows
     for i in range(6):
         assert hub.getBuild(i)["id"] == i
-    time.sleep(0.3)     # log_transaction runs after the response
-    doc = status_json(h)
-    qh, gb = method(doc, "queryHistory"), method(doc, "getBuild")
+    # log_transaction (which ends a call's accounting) runs after the
+    # client has its answer: wait until nothing is in flight
+    deadline = time.time() + 10
+    while True:
+        doc = status_json(h)
+        qh, gb = method(doc, "queryHistory"), method(doc, "getBuild")
+        if qh["inflight"] + gb["inflight"] == 0 or time.time() > deadline:
+            break
+        time.sleep(0.05)
     assert qh["calls"] == 4 and gb["calls"] == 6
     assert qh["inflight"] == 0 and gb["inflight"] == 0
     # ~1.5 KB of XML a row: each answer is several MB, getBuild's < 1 KB
@@ -124,7 +130,9 @@ MemGuardMaxPressure some 20%%
 
     first = threading.Thread(target=call, args=("first", 2.0))
     first.start()
-    time.sleep(0.5)                     # first holds the only slot
+    deadline = time.time() + 10         # first holds the only slot
+    while h.calls("slowCall") < 1 and time.time() < deadline:
+        time.sleep(0.02)
     second = threading.Thread(target=call, args=("second", 0.1))
     second.start()
     time.sleep(0.3)                     # second is queued
