@@ -93,6 +93,13 @@ class Load:
                 self.errors.append(repr(e))
             time.sleep(0.005)
 
+    def progress(self, n, timeout=10):
+        """Wait until n more answers came back ok (no rate assumed)."""
+        want, deadline = self.ok + n, time.monotonic() + timeout
+        while self.ok < want and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.ok >= want, "no progress: %r" % self.errors[-5:]
+
     def __enter__(self):
         for t in self.threads:
             t.start()
@@ -149,17 +156,18 @@ def test_sigkill_sampler_restarted_within_a_second(root, httpd_factory, mpm):
     h.wait_log(STARTED)
     old = starts(h)[0][0]
     with Load(h) as load:
-        time.sleep(0.3)
+        load.progress(5)
         t0 = time.monotonic()
         os.kill(old, signal.SIGKILL)
         h.wait_log(STARTED, count=2, timeout=5)
         took = time.monotonic() - t0
-        time.sleep(0.3)
-    assert took < 1.5, "new sampler after %.2fs" % took
+        load.progress(5)
+    # the parent looks once a second; the margin is for a loaded machine
+    assert took < 2.5, "new sampler after %.2fs" % took
     (p1, n1, _), (p2, n2, _) = starts(h)
     assert p1 == old and p2 != old and (n1, n2) == (1, 2)
     assert alive(p2) and not alive(old)
-    assert load.errors == [] and load.ok > 10
+    assert load.errors == [] and load.ok >= 10
     h.wait_log(r"\[memguard:error\].*MG00321: sampler died \(signal 9\)")
     # the new sampler still sheds
     root.set_meminfo(MemAvailable=100 * 1024)
@@ -233,14 +241,10 @@ def test_graceful_restarts_under_load_keep_one_sampler(root, httpd_factory,
     fds_after_first = len(os.listdir("/proc/%d/fd" % h.pid))
     with Load(h) as load:
         for i in range(9):
-            # requests in flight across every restart
-            want, deadline = load.ok + 3, time.monotonic() + 10
-            while load.ok < want and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert load.ok >= want, "no progress: %r" % load.errors[-5:]
+            load.progress(3)    # requests in flight across every restart
             h.graceful()
             h.wait_log(STARTED, count=3 + i, timeout=10)
-        time.sleep(0.3)
+        load.progress(3)
     got = starts(h)
     assert len(got) == 11
     # start numbers and board generations continue: the board was kept
@@ -250,8 +254,7 @@ def test_graceful_restarts_under_load_keep_one_sampler(root, httpd_factory,
     assert samplers_alive(h, [got[-1][0]]) == [got[-1][0]]
     # no descriptor leaked in the parent by ten restarts
     assert len(os.listdir("/proc/%d/fd" % h.pid)) == fds_after_first
-    # still shedding with the new sampler
-    assert load.ok > 20
+    assert load.ok >= 30
     # a graceful restart drops no request (fresh connections; the
     # listeners stay open)
     assert load.errors == [], load.errors[:5]
