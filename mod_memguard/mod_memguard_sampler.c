@@ -165,40 +165,47 @@ static uint64_t signal_value(const mg_sample_t *s, uint32_t sig, int32_t detail)
     }
 }
 
-/* Log a transition once (NOTICE: it is the module working as designed,
- * not a server fault) and append it to the history. */
-static void sampler_transition(server_rec *s, mg_board_sys_t *rec,
-                               const mg_verdict_t *v, const mg_verdict_t *prev,
-                               const mg_sample_t *smp, uint64_t now_us)
+/* Append a transition to the history (t: what was appended). */
+static void sampler_transition(mg_board_sys_t *rec, const mg_verdict_t *v,
+                               const mg_verdict_t *prev, const mg_sample_t *smp,
+                               uint64_t now_us, mg_board_transition_t *t)
 {
-    mg_board_transition_t t;
-    char desc[256];
-
-    memset(&t, 0, sizeof(t));
-    t.time_us = now_us;
-    t.from = v->from;
-    t.to = v->state;
+    memset(t, 0, sizeof(*t));
+    t->time_us = now_us;
+    t->from = v->from;
+    t->to = v->state;
     if (v->signal != MG_SIGNAL_NONE) {
-        t.signal = v->signal;
-        t.detail = v->detail;
-        t.value = v->value;
-        t.threshold = v->threshold;
+        t->signal = v->signal;
+        t->detail = v->detail;
+        t->value = v->value;
+        t->threshold = v->threshold;
     }
     else {
         /* back to ok: name the signal that held the old state */
-        t.signal = prev->signal;
-        t.detail = prev->detail;
-        t.value = signal_value(smp, prev->signal, prev->detail);
-        t.threshold = prev->threshold;
+        t->signal = prev->signal;
+        t->detail = prev->detail;
+        t->value = signal_value(smp, prev->signal, prev->detail);
+        t->threshold = prev->threshold;
     }
+    mg_board_sys_add_transition(rec, t);
+}
+
+/* Log a transition once, after it is published: when the line is in the
+ * log, the children already act on the new verdict. NOTICE: it is the
+ * module working as designed, not a server fault. */
+static void sampler_transition_log(server_rec *s, const mg_verdict_t *v,
+                                   const mg_board_transition_t *t,
+                                   const mg_sample_t *smp)
+{
+    char desc[256];
+
     mg_verdict_describe(v, smp, desc, sizeof(desc));
     ap_log_error(
         APLOG_MARK, APLOG_NOTICE, 0, s,
         MGLOGNO(00310) "verdict %s -> %s: signal %s value %" APR_UINT64_T_FMT
                        " threshold %" APR_UINT64_T_FMT " (%s)",
         mg_verdict_state_name(v->from), mg_verdict_state_name(v->state),
-        mg_signal_name((mg_signal_t)t.signal), t.value, t.threshold, desc);
-    mg_board_sys_add_transition(rec, &t);
+        mg_signal_name((mg_signal_t)t->signal), t->value, t->threshold, desc);
 }
 
 /*
@@ -273,6 +280,7 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
     mg_proc_sampler_conf_t pc;
     mg_policy_state_t st;
     mg_verdict_t v, prev;
+    mg_board_transition_t trans;
     uint64_t interval = hr->interval_us == MEMGUARD_UNSET
                             ? MEMGUARD_DEFAULT_INTERVAL_US
                             : (uint64_t)hr->interval_us;
@@ -408,8 +416,8 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
         }
         mg_policy_eval(&hr->policy, &st, &sampler_sample, now, &v);
         if (v.transition) {
-            sampler_transition(s, &sampler_rec, &v, &prev, &sampler_sample,
-                               now);
+            sampler_transition(&sampler_rec, &v, &prev, &sampler_sample, now,
+                               &trans);
         }
         sampler_rec.sample = sampler_sample;
         sampler_rec.state = v.state;
@@ -422,6 +430,9 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
         sampler_rec.samples++;
         sampler_rec.last_sample_us = now;
         mg_board_sys_publish(b, &sampler_rec);
+        if (v.transition) {
+            sampler_transition_log(s, &v, &trans, &sampler_sample);
+        }
         memguard_recycle_sampler_tick(s, now, v.state);
         prev = v;
         last = now;

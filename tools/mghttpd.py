@@ -218,8 +218,11 @@ class Httpd:
         user, _, _ = run_user()
         md = moddir()
         if self.wsgi == "daemon":
+            # graceful-timeout: the call in flight when the sampler asks
+            # the daemon to restart (SIGUSR1) may finish on a slow machine
             wsgi = """
-WSGIDaemonProcess hub processes=1 threads=4 display-name=(wsgi:hub)
+WSGIDaemonProcess hub processes=1 threads=4 display-name=(wsgi:hub) \\
+    graceful-timeout=60
 WSGIProcessGroup hub
 """
         else:

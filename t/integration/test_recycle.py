@@ -159,7 +159,7 @@ def test_thousand_requests_one_in_ten_bloats_none_fails(httpd_factory):
     assert results["closed"] >= 100
     assert len(recycles(h)) == 100
     assert all(wait_gone(p, 10) for p in results["bloated_pids"])
-    assert elapsed < 60, elapsed
+    assert elapsed < 300, elapsed          # a hang, not a speed check
 
 
 # -- hard limit ---------------------------------------------------------------
@@ -248,7 +248,10 @@ StartServers 6
 MinSpareServers 6
 MaxSpareServers 10
 """)
-    time.sleep(1.5)   # let the six children start
+    deadline = time.time() + 15   # let the six children (+ sampler) start
+    while len(h.children()) < 7 and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(h.children()) >= 7, h.children()
     bodies = []
     lock = threading.Lock()
 
@@ -370,11 +373,12 @@ def test_threaded_mpm_measures_and_reports_only(httpd_factory):
         r, body = get(h, "/mgtest", c)
         assert pid_of(body) == pid and r.getheader("Connection") is None
     c.close()
-    lines = h.wait_log(r"MG00415: child \(pid %d\) is marked for recycling "
-                       r"\(rss \d+ bytes, limit 67108864 bytes\) but cannot "
-                       r"be recycled under a threaded MPM" % pid)
-    time.sleep(0.5)
-    assert len(lines) == 1                 # once per child
+    once = (r"MG00415: child \(pid %d\) is marked for recycling "
+            r"\(rss \d+ bytes, limit 67108864 bytes\) but cannot "
+            r"be recycled under a threaded MPM" % pid)
+    h.wait_log(once)
+    time.sleep(0.5)                        # three more requests were made
+    assert len(h.wait_log(once)) == 1      # once per child
     assert alive(pid) and recycles(h) == []
     assert os.getpid() != pid
 

@@ -81,6 +81,9 @@ MaxSpareServers 8
         t.join()
     assert len(sizes) == 3, sizes
     by_size = sorted(sizes, key=sizes.get, reverse=True)
+    # each child's size is on the board at log_transaction, which runs
+    # after the client has its answer (and before the access log line)
+    h.wait_access(r"alloc=\d+&sleep", count=3)
     root.set_meminfo(MemAvailable=512 * 1024)          # kB: throttle
     lines = h.wait_log(r"MG00425: sampler: memory is short \(throttle\): recycling "
                        r"child (\d+)", timeout=15, count=2)

@@ -167,7 +167,7 @@ def test_hub_known_length_over_cap_http_style(httpd_factory, mpm):
     assert b"Internal Server Error" in data  # httpd's own page, via ap_die
     assert h.calls("queryHistory") == 2
     h.wait_log(RECYCLE_RX, count=2)
-    lines = access_line(h, "mg=reject:response-size")
+    lines = h.wait_access(r"mg=reject:response-size", count=2)
     assert len(lines) == 2 and all('" 500 ' in x for x in lines), lines
     assert hub.getBuild(5)["id"] == 5
 
@@ -320,7 +320,7 @@ def test_detect_only_lets_everything_through_and_logs(httpd_factory, mpm):
     h.wait_log(r"MG00101: DetectOnly: would refuse GET /mgtest "
                r"\(response-size\): at least \d+ bytes > limit 1048576")
     access_line(h, "emit=3000000&chunked=1&flush=1")
-    lines = [x for x in h.access_lines() if "mg=detect:response-size" in x]
+    lines = h.wait_access(r"mg=detect:response-size", count=2)
     assert len(lines) == 2 and all('" 200 ' in x for x in lines), lines
     assert not any("MG00449" in x or "MG00102" in x or "MG00402" in x
                    for x in h.log_lines())

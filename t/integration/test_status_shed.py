@@ -65,6 +65,15 @@ def set_available(root, share):
     return kb
 
 
+def until(pred, what, timeout=15):
+    """Wait for pred() (no rate assumed: a loaded machine is slow)."""
+    deadline = time.time() + timeout
+    while not pred():
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
 def wait_auto(h, pred, timeout=15, what=""):
     deadline = time.time() + timeout
     auto = None
@@ -252,8 +261,7 @@ def test_haproxy_stops_sending_to_shedding_instance(procroot, httpd_factory):
                    for n in range(4)]
         for t in threads:
             t.start()
-        time.sleep(1.0)
-        assert ha.calls() > 0 and hb.calls() > 0
+        until(lambda: ha.calls() > 0 and hb.calls() > 0, "calls on both")
 
         # a sheds: HAProxy takes it out of the rotation
         set_available(ra, 0.05)
@@ -262,24 +270,22 @@ def test_haproxy_stops_sending_to_shedding_instance(procroot, httpd_factory):
                 or r["status"].startswith("DOWN"), what="DOWN")
         time.sleep(0.5)     # requests already in flight finish
         a_calls, b_calls = ha.calls(), hb.calls()
-        time.sleep(2.0)
+        until(lambda: hb.calls() >= b_calls + 40, "b serves on")
         assert ha.calls() == a_calls, "traffic still reaches the shedding a"
-        assert hb.calls() > b_calls
 
         # a recovers: traffic comes back
         set_available(ra, 0.5)
         wait_auto(ha, lambda a: a["MemGuardState"] == "ok", what="ok")
         lb.wait("a", lambda r: r["status"] == "UP", what="UP again")
         a_calls = ha.calls()
-        time.sleep(1.5)
-        assert ha.calls() > a_calls
+        until(lambda: ha.calls() > a_calls, "traffic back on a")
     finally:
         stop.set()
         for t in threads:
             t.join(30)
         lb.stop()
     assert results["errors"] == [], results["errors"][:5]
-    assert results["ok"] > 50
+    assert results["ok"] > 40
 
 
 @pytest.mark.skipif(HAPROXY is None, reason="haproxy not installed")

@@ -291,7 +291,7 @@ def test_growth(fmt):
         slab = root.file("proc/slabinfo")
         before = dict(slab_sizes(slab))
         args = [WATCH, "--root", root.path, "--interval", "100ms",
-                "--count", "3", "--top", "3"]
+                "--count", "10", "--top", "3"]
         if fmt == "json":
             args.append("--json")
         p = subprocess.Popen(args, stdout=subprocess.PIPE,
@@ -304,7 +304,7 @@ def test_growth(fmt):
                 ("dentry", before["dentry"] + (40 << 20)),
                 ("buffer_head", before["buffer_head"] // 2),
                 ("mg_test_cache", 1 << 20)])
-            lines += read_lines(p, 2)
+            lines += read_lines(p, 9)
             assert p.wait(timeout=10) == 0
         finally:
             if p.poll() is None:
@@ -331,9 +331,9 @@ def test_growth(fmt):
             want = [(n, "+" + human(b)) for n, b in want]
             grown = [[tuple(g.split(":")) for g in r["grow"].split(",")]
                      if r["grow"] != "none" else [] for r in recs[1:]]
-        # The rewrite lands before line 2 or, on a slow machine, line 3:
-        # exactly one line shows it, the other shows no growth at all.
-        assert sorted(grown, key=len) == [[], want], lines
+        # The rewrite lands before line 2 or, on a slow machine, a later
+        # one: exactly one line shows it, the others no growth at all.
+        assert sorted(grown, key=len) == [[]] * 8 + [want], lines
     finally:
         root.cleanup()
 
