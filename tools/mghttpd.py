@@ -98,6 +98,17 @@ def wait_gone(pid, timeout=5):
     return True
 
 
+def wait_until(pred, what, timeout=10):
+    """Wait for pred() to hold (no rate assumed: a loaded machine is
+    slow); fails naming what was awaited."""
+    deadline = time.time() + timeout
+    while not pred():
+        if time.time() > deadline:
+            raise AssertionError("after %ss still waiting for %s"
+                                 % (timeout, what))
+        time.sleep(0.02)
+
+
 def run_user():
     """The User/Group httpd drops to when started as root."""
     for name in ("www-data", "apache", "daemon", "nobody"):
@@ -433,6 +444,11 @@ WSGIProcessGroup hub
                                      % (len(found), count, pattern, name,
                                         timeout, "\n".join(lines[-30:])))
             time.sleep(0.05)
+
+    def wait_calls(self, method, n, timeout=10):
+        """Wait until the application has seen n calls of method."""
+        wait_until(lambda: self.calls(method) >= n,
+                   "%d %s call(s) at the hub" % (n, method), timeout)
 
     def calls(self, method=None):
         """Calls the demo hub's application has seen (from its call log)."""

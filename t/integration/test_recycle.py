@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mghttpd import alive, get, pid_of, wait_gone
+from mghttpd import alive, get, pid_of, wait_gone, wait_until
 
 MiB = 1 << 20
 
@@ -248,10 +248,8 @@ StartServers 6
 MinSpareServers 6
 MaxSpareServers 10
 """)
-    deadline = time.time() + 15   # let the six children (+ sampler) start
-    while len(h.children()) < 7 and time.time() < deadline:
-        time.sleep(0.05)
-    assert len(h.children()) >= 7, h.children()
+    wait_until(lambda: len(h.children()) >= 7,    # + the sampler
+               "the six children to start", 15)
     bodies = []
     lock = threading.Lock()
 

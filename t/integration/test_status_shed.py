@@ -17,7 +17,7 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import Httpd, free_port
+from mghttpd import Httpd, free_port, wait_until
 from statuslib import fetch_all, get, haproxy_stat, parse_auto, raw
 
 
@@ -63,15 +63,6 @@ def set_available(root, share):
     kb = int(root.mem_total_kb() * share)
     root.set_meminfo(MemAvailable=kb, MemFree=kb)
     return kb
-
-
-def until(pred, what, timeout=15):
-    """Wait for pred() (no rate assumed: a loaded machine is slow)."""
-    deadline = time.time() + timeout
-    while not pred():
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.05)
 
 
 def wait_auto(h, pred, timeout=15, what=""):
@@ -261,7 +252,8 @@ def test_haproxy_stops_sending_to_shedding_instance(procroot, httpd_factory):
                    for n in range(4)]
         for t in threads:
             t.start()
-        until(lambda: ha.calls() > 0 and hb.calls() > 0, "calls on both")
+        wait_until(lambda: ha.calls() > 0 and hb.calls() > 0,
+                   "calls on both", 15)
 
         # a sheds: HAProxy takes it out of the rotation
         set_available(ra, 0.05)
@@ -270,7 +262,7 @@ def test_haproxy_stops_sending_to_shedding_instance(procroot, httpd_factory):
                 or r["status"].startswith("DOWN"), what="DOWN")
         time.sleep(0.5)     # requests already in flight finish
         a_calls, b_calls = ha.calls(), hb.calls()
-        until(lambda: hb.calls() >= b_calls + 40, "b serves on")
+        wait_until(lambda: hb.calls() >= b_calls + 40, "b serves on", 15)
         assert ha.calls() == a_calls, "traffic still reaches the shedding a"
 
         # a recovers: traffic comes back
@@ -278,7 +270,7 @@ def test_haproxy_stops_sending_to_shedding_instance(procroot, httpd_factory):
         wait_auto(ha, lambda a: a["MemGuardState"] == "ok", what="ok")
         lb.wait("a", lambda r: r["status"] == "UP", what="UP again")
         a_calls = ha.calls()
-        until(lambda: ha.calls() > a_calls, "traffic back on a")
+        wait_until(lambda: ha.calls() > a_calls, "traffic back on a", 15)
     finally:
         stop.set()
         for t in threads:

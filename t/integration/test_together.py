@@ -126,9 +126,7 @@ MemGuardMaxPressure some 20%%
 
     first = threading.Thread(target=call, args=("first", 2.0))
     first.start()
-    deadline = time.time() + 10         # first holds the only slot
-    while h.calls("slowCall") < 1 and time.time() < deadline:
-        time.sleep(0.02)
+    h.wait_calls("slowCall", 1)         # first holds the only slot
     second = threading.Thread(target=call, args=("second", 0.1))
     second.start()
     time.sleep(0.3)                     # second is queued
