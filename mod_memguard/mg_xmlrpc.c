@@ -63,9 +63,15 @@
  * name 256: Koji's longest method names ("host.importWrapperRPMs" ...) are
  * under 40 bytes; Python's server looks names up verbatim.
  *
- * multicall 10000: koji's CLI and library batch multicalls by 100 to 1000
- * calls, but ClientSession.multiCall() without a batch size sends all of a
- * loop's calls at once; 10000 keeps such scripts working.
+ * multicall 10000, all levels together: koji's CLI and library batch
+ * multicalls by 100 to 1000 calls, but ClientSession.multiCall() without a
+ * batch size sends all of a loop's calls at once; 10000 keeps such
+ * scripts working.
+ *
+ * multicall_depth 4: Koji's clients never nest (ClientSession sends one
+ * multiCall of plain calls); 4 leaves room for a script that wraps a
+ * multicall in another, and refuses the "multicall of multicalls, 10
+ * deep" that only exists to hide a call.
  *
  * token 256 KiB: what libxml2 holds before parsing one tag, comment, PI
  * or CDATA section; its buffer doubles as it grows, so the parser's peak
@@ -84,6 +90,7 @@
 #define MG_XMLRPC_DEF_MEMBERS 100000U
 #define MG_XMLRPC_DEF_NAME 256U
 #define MG_XMLRPC_DEF_MULTICALL 10000U
+#define MG_XMLRPC_DEF_MULTICALL_DEPTH 4U
 #define MG_XMLRPC_DEF_TOKEN (256U << 10)
 #define MG_XMLRPC_DEF_STRING (16ULL << 20)
 
@@ -109,19 +116,43 @@ enum {
     MG_XK_UNKNOWN
 };
 
-/* Frame flags. */
-#define MG_XF_TEXT 0x01       /* value: non-whitespace text seen */
-#define MG_XF_MC_DATA 0x02    /* data: the array of system.multicall */
-#define MG_XF_MC_CALL 0x04    /* struct: one call of the multicall */
-#define MG_XF_MC_MEMBER 0x08  /* member of a call struct */
-#define MG_XF_MC_METHOD 0x10  /* that member is named "methodName" */
-#define MG_XF_MC_CAPTURE 0x20 /* value: holds an inner methodName */
+/* Frame flags. A multicall's calls array is the <data> of its first
+ * argument (MC_ARG1); each <value> in it (MC_ITEM) holds a call struct
+ * (MC_CALL) whose members (MC_MEMBER) are named methodName (MC_METHOD,
+ * its value MC_CAPTURE) or params (MC_PARAMS, its value MC_PVALUE).
+ * When the call is itself a multicall, the <data> of its params array
+ * holds its arguments (MC_ARGS, each value MC_ARG), the first of which
+ * is again a calls array. */
+#define MG_XF_TEXT 0x001       /* value: non-whitespace text seen */
+#define MG_XF_MC_DATA 0x002    /* data: a multicall's array of calls */
+#define MG_XF_MC_CALL 0x004    /* struct: one call of a multicall */
+#define MG_XF_MC_MEMBER 0x008  /* member of a call struct */
+#define MG_XF_MC_METHOD 0x010  /* that member is named "methodName" */
+#define MG_XF_MC_CAPTURE 0x020 /* value: holds an inner methodName */
+#define MG_XF_MC_PARAMS 0x040  /* member of a call named "params" */
+#define MG_XF_MC_PVALUE 0x080  /* value of that member */
+#define MG_XF_MC_ARGS 0x100    /* data: the arguments of a multicall call */
+#define MG_XF_MC_ARG 0x200     /* value: an argument of a multicall */
+#define MG_XF_MC_ARG1 0x400    /* ... its first one */
+#define MG_XF_MC_ITEM 0x800    /* value: one entry of a calls array */
+
+/* Frames whose end has something to check. */
+#define MG_XF_END                                                              \
+    (MG_XF_MC_DATA | MG_XF_MC_CALL | MG_XF_MC_CAPTURE | MG_XF_MC_ITEM)
 
 typedef struct {
     uint8_t kind;
-    uint8_t flags;
+    uint16_t flags;
     uint32_t count; /* children that matter: params, items, members... */
 } mg_xmlrpc_frame_t;
+
+/* One open multicall: the call of it being read. */
+typedef struct {
+    uint32_t index; /* position of the call, from 0 */
+    uint8_t named;  /* its methodName has been reported */
+    uint8_t nested; /* ... and is a multicall name */
+    uint8_t params; /* its params member has begun */
+} mg_xmlrpc_level_t;
 
 /* What character data is being copied, if any. */
 enum { MG_XC_NONE = 0, MG_XC_TOP, MG_XC_MNAME, MG_XC_INNER };
@@ -150,16 +181,23 @@ struct mg_xmlrpc {
     uint32_t depth;  /* open elements */
     uint64_t run;    /* character data bytes since the last start tag */
     int root_done;   /* </methodCall> parsed and checked */
-    int multicall;   /* the method is system.multicall */
+    int multicall;   /* the top-level method is a multicall */
     int method_done; /* method[] holds the top-level name */
     int terminated;  /* libxml2 has been told the body ended */
 
     int capture;        /* MG_XC_* */
     uint32_t cap_depth; /* text directly in this element is captured */
     uint32_t cap_len;
-    uint32_t mc_index; /* current call of the multicall */
     char mname[MG_XMLRPC_MNAME_SIZE];
     uint32_t mname_len;
+
+    /* multicall names (borrowed) and the open multicalls: mc[1] is the
+     * top-level one, mc[mc_level] the innermost */
+    const char *mc_names[MG_XMLRPC_MULTICALL_NAMES_MAX];
+    uint32_t mc_lens[MG_XMLRPC_MULTICALL_NAMES_MAX];
+    uint32_t mc_count;
+    uint32_t mc_level;
+    mg_xmlrpc_level_t mc[MG_XMLRPC_MULTICALL_DEPTH_CAP + 1];
 
     mg_xmlrpc_name_t names[MG_XMLRPC_NAMES];
     /* the usual first and later child of each kind, e.g. "member" in a
@@ -188,6 +226,7 @@ void mg_xmlrpc_limits_default(mg_xmlrpc_limits_t *l)
     l->members = MG_XMLRPC_DEF_MEMBERS;
     l->name = MG_XMLRPC_DEF_NAME;
     l->multicall = MG_XMLRPC_DEF_MULTICALL;
+    l->multicall_depth = MG_XMLRPC_DEF_MULTICALL_DEPTH;
     l->token = MG_XMLRPC_DEF_TOKEN;
     l->string = MG_XMLRPC_DEF_STRING;
 }
@@ -216,6 +255,9 @@ int mg_xmlrpc_limits_check(const mg_xmlrpc_limits_t *l, const char **field)
     else if (l->multicall == 0) {
         bad = "multicall";
     }
+    else if (l->multicall_depth == 0) {
+        bad = "multicall-depth";
+    }
     else if (l->token == 0) {
         bad = "token";
     }
@@ -228,6 +270,10 @@ int mg_xmlrpc_limits_check(const mg_xmlrpc_limits_t *l, const char **field)
     }
     else if (l->name > MG_XMLRPC_NAME_CAP) {
         bad = "name";
+        rc = -ERANGE;
+    }
+    else if (l->multicall_depth > MG_XMLRPC_MULTICALL_DEPTH_CAP) {
+        bad = "multicall-depth";
         rc = -ERANGE;
     }
     /* params 0 is allowed: it admits only calls without parameters */
@@ -612,24 +658,133 @@ static int mg_xmlrpc_allowed(int p, uint32_t count, int k)
     return (mg_xmlrpc_allow[p][count < 2 ? count : 2] >> k) & 1;
 }
 
+/* Copy s to buf[*len..n) as far as it fits; *len counts every byte. */
+static void mg_xmlrpc_append(char *buf, size_t n, size_t *len, const char *s)
+{
+    size_t k = strlen(s);
+
+    if (*len + 1 < n) {
+        size_t room = n - 1 - *len;
+
+        memcpy(buf + *len, s, k < room ? k : room);
+        buf[*len + (k < room ? k : room)] = '\0';
+    }
+    *len += k;
+}
+
+int mg_xmlrpc_call_path(const mg_xmlrpc_t *x, char *buf, size_t n)
+{
+    char num[40];
+    size_t len = 0;
+    uint32_t l;
+
+    if (buf != NULL && n > 0) {
+        buf[0] = '\0';
+    }
+    else {
+        n = 0;
+    }
+    for (l = x->mc_level; l > 0; l--) {
+        snprintf(num, sizeof(num), "call %u of ", x->mc[l].index + 1U);
+        mg_xmlrpc_append(buf, n, &len, num);
+    }
+    mg_xmlrpc_append(buf, n, &len, x->method_done ? x->method : "?");
+    return len > INT32_MAX ? INT32_MAX : (int)len;
+}
+
 static void mg_xmlrpc_report(mg_xmlrpc_t *x, const char *name, size_t len,
-                             int inner, uint32_t index)
+                             int level, uint32_t index)
 {
     mg_reason_t reason = MG_REASON_METHOD_DENIED;
+    char path[160];
 
     if (x->cb == NULL ||
-        x->cb(x->baton, name, len, inner, index, &reason) == 0) {
+        x->cb(x->baton, name, len, level, index, &reason) == 0) {
         return;
     }
-    if (inner) {
+    if (level > 0) {
+        mg_xmlrpc_call_path(x, path, sizeof(path));
         mg_xmlrpc_refuse(x, MG_XR_REJECT, reason, "method", 0, 0,
-                         "method '%.100s' refused (call %u of "
-                         "system.multicall)",
-                         name, index);
+                         "method '%.100s' refused (%s)", name, path);
     }
     else {
         mg_xmlrpc_refuse(x, MG_XR_REJECT, reason, "method", 0, 0,
                          "method '%.100s' refused", name);
+    }
+}
+
+/* A multicall that is not the shape of mg_xmlrpc.h: "not an XML-RPC call:
+ * call 2 of multiCall has no methodName". Out of line, as below. */
+static void __attribute__((noinline))
+mg_xmlrpc_mc_invalid(mg_xmlrpc_t *x, const char *what)
+{
+    char path[160];
+
+    mg_xmlrpc_call_path(x, path, sizeof(path));
+    mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_INVALID, "structure", 0, 0,
+                     "not an XML-RPC call: %s %s", path, what);
+}
+
+int mg_xmlrpc_multicall_name(const mg_xmlrpc_t *x, const char *name, size_t len)
+{
+    uint32_t i;
+
+    for (i = 0; i < x->mc_count; i++) {
+        if (x->mc_lens[i] == len && memcmp(x->mc_names[i], name, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The methodName of a call of a multicall is complete in x->inner. */
+static void __attribute__((noinline)) mg_xmlrpc_inner_name(mg_xmlrpc_t *x)
+{
+    mg_xmlrpc_level_t *lev = &x->mc[x->mc_level];
+    int nested;
+
+    if (x->cap_len == 0) {
+        mg_xmlrpc_mc_invalid(x, "has an empty methodName");
+        return;
+    }
+    nested = mg_xmlrpc_multicall_name(x, x->inner, x->cap_len);
+    if (nested && lev->params) {
+        /* its params went by uninspected: they were not known to be
+         * calls */
+        mg_xmlrpc_mc_invalid(x, "is a multicall whose params come before "
+                                "its methodName");
+        return;
+    }
+    lev->named = 1;
+    mg_xmlrpc_report(x, x->inner, x->cap_len, (int)x->mc_level, lev->index);
+    if (!nested || x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    if (x->mc_level + 1 > x->lim.multicall_depth) {
+        mg_xmlrpc_over(x, "multicall-depth", "multicall nesting",
+                       x->mc_level + 1ULL, x->lim.multicall_depth);
+        return;
+    }
+    lev->nested = 1;
+}
+
+/* A <data> that is a multicall's array of calls opens a level. */
+static void mg_xmlrpc_mc_push(mg_xmlrpc_t *x, mg_xmlrpc_frame_t *f)
+{
+    mg_xmlrpc_level_t *lev;
+
+    /* inner_name() checked the nesting already; this keeps mc[] safe */
+    if (x->mc_level >= x->lim.multicall_depth ||
+        x->mc_level >= MG_XMLRPC_MULTICALL_DEPTH_CAP) {
+        mg_xmlrpc_over(x, "multicall-depth", "multicall nesting",
+                       x->mc_level + 1ULL, x->lim.multicall_depth);
+        return;
+    }
+    f->flags |= MG_XF_MC_DATA;
+    lev = &x->mc[++x->mc_level];
+    memset(lev, 0, sizeof(*lev));
+    if (x->mc_level > x->counters.multicall_depth) {
+        x->counters.multicall_depth = x->mc_level;
     }
 }
 
@@ -742,13 +897,18 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
             x->mname_len = 0;
         }
         break;
-    case MG_XK_DATA:
-        /* methodCall(1) params(2) param(3) value(4) array(5) data(6) of
-         * the first param */
-        if (x->multicall && x->depth == 6 && x->frames[2].count == 1) {
-            f->flags |= MG_XF_MC_DATA;
+    case MG_XK_DATA: {
+        /* the value that holds this data's array */
+        uint16_t held = x->frames[x->depth - 2].flags;
+
+        if (held & MG_XF_MC_ARG1) {
+            mg_xmlrpc_mc_push(x, f);
+        }
+        else if ((held & MG_XF_MC_PVALUE) && x->mc[x->mc_level].nested) {
+            f->flags |= MG_XF_MC_ARGS;
         }
         break;
+    }
     case MG_XK_VALUE:
         if (parent->kind == MG_XK_DATA) {
             if (parent->count > x->counters.items_max) {
@@ -760,35 +920,77 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
                 return;
             }
             if (parent->flags & MG_XF_MC_DATA) {
-                x->counters.multicall = parent->count;
-                if (parent->count > x->lim.multicall) {
+                mg_xmlrpc_level_t *lev = &x->mc[x->mc_level];
+
+                /* all levels together */
+                if (++x->counters.multicall > x->lim.multicall) {
                     mg_xmlrpc_over(x, "multicall", "multicall calls",
-                                   parent->count, x->lim.multicall);
+                                   x->counters.multicall, x->lim.multicall);
                     return;
                 }
-                x->mc_index = parent->count - 1;
+                f->flags |= MG_XF_MC_ITEM;
+                lev->index = parent->count - 1;
+                lev->named = lev->nested = lev->params = 0;
+            }
+            else if (parent->flags & MG_XF_MC_ARGS) {
+                f->flags |= MG_XF_MC_ARG;
+                if (parent->count == 1) {
+                    f->flags |= MG_XF_MC_ARG1;
+                }
             }
         }
-        else if (parent->kind == MG_XK_MEMBER &&
-                 (parent->flags & MG_XF_MC_METHOD)) {
+        else if (parent->kind == MG_XK_PARAM) {
+            /* methodCall(1) params(2) param(3) value(4): a parameter of
+             * a top-level multicall; params' count is its position */
+            if (x->multicall) {
+                f->flags |= MG_XF_MC_ARG;
+                if (x->frames[2].count == 1) {
+                    f->flags |= MG_XF_MC_ARG1;
+                }
+            }
+        }
+        else if (parent->flags & MG_XF_MC_METHOD) {
             f->flags |= MG_XF_MC_CAPTURE;
             x->capture = MG_XC_INNER;
             x->cap_depth = x->depth;
             x->cap_len = 0;
         }
+        else if (parent->flags & MG_XF_MC_PARAMS) {
+            f->flags |= MG_XF_MC_PVALUE;
+            x->mc[x->mc_level].params = 1;
+        }
         break;
     case MG_XK_STRUCT:
-        if (x->depth >= 3 && (x->frames[x->depth - 2].flags & MG_XF_MC_DATA)) {
+        if (parent->flags & MG_XF_MC_ITEM) {
             f->flags |= MG_XF_MC_CALL;
         }
-        /* fall through */
+        else if (parent->flags & MG_XF_MC_ARG) {
+            mg_xmlrpc_mc_invalid(x, "has a struct argument (keyword "
+                                    "arguments would hide its calls)");
+        }
+        else if (parent->flags & MG_XF_MC_CAPTURE) {
+            mg_xmlrpc_mc_invalid(x, "has a methodName that is not a string");
+        }
+        break;
     case MG_XK_ARRAY:
-        if (parent->flags & MG_XF_MC_CAPTURE) {
-            x->capture = MG_XC_NONE; /* a methodName that is no string */
+        if (parent->flags & MG_XF_MC_ITEM) {
+            mg_xmlrpc_mc_invalid(x, "is not a struct");
+        }
+        else if (parent->flags & MG_XF_MC_CAPTURE) {
+            mg_xmlrpc_mc_invalid(x, "has a methodName that is not a string");
         }
         break;
     case MG_XK_SCALAR:
-        if (parent->flags & MG_XF_MC_CAPTURE) {
+        if (parent->flags & MG_XF_MC_ITEM) {
+            mg_xmlrpc_mc_invalid(x, "is not a struct");
+        }
+        else if (parent->flags & MG_XF_MC_CAPTURE) {
+            if (localname != x->expect[MG_XK_VALUE][0] &&
+                strcmp((const char *)localname, "string") != 0) {
+                mg_xmlrpc_mc_invalid(x, "has a methodName that is not a "
+                                        "string");
+                return;
+            }
             /* <value><string>name</string></value>: the name is the
              * scalar's text, not the whitespace around it */
             x->cap_depth = x->depth;
@@ -819,7 +1021,7 @@ static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
     f = &x->frames[x->depth];
     /* the common ends have nothing to check */
     if (((MG_XMLRPC_PLAIN_END >> f->kind) & 1) && x->capture == MG_XC_NONE &&
-        !(f->flags & MG_XF_MC_CAPTURE)) {
+        !(f->flags & MG_XF_END)) {
         x->depth--;
         return;
     }
@@ -839,8 +1041,7 @@ static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
         }
         x->method[x->cap_len] = '\0';
         x->method_done = 1;
-        x->multicall =
-            x->cap_len == 16 && memcmp(x->method, "system.multicall", 16) == 0;
+        x->multicall = mg_xmlrpc_multicall_name(x, x->method, x->cap_len);
         mg_xmlrpc_report(x, x->method, x->cap_len, 0, 0);
         break;
     case MG_XK_PARAM:
@@ -867,6 +1068,20 @@ static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
             if (x->mname_len == 10 && memcmp(x->mname, "methodName", 10) == 0) {
                 x->frames[x->depth - 1].flags |= MG_XF_MC_METHOD;
             }
+            else if (x->mname_len == 6 && memcmp(x->mname, "params", 6) == 0) {
+                x->frames[x->depth - 1].flags |= MG_XF_MC_PARAMS;
+            }
+        }
+        break;
+    case MG_XK_STRUCT:
+        if ((f->flags & MG_XF_MC_CALL) && !x->mc[x->mc_level].named) {
+            mg_xmlrpc_mc_invalid(x, "has no methodName");
+            return;
+        }
+        break;
+    case MG_XK_DATA:
+        if (f->flags & MG_XF_MC_DATA) {
+            x->mc_level--;
         }
         break;
     case MG_XK_SCALAR:
@@ -879,7 +1094,11 @@ static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
             x->capture = MG_XC_NONE;
             x->inner[x->cap_len] = '\0';
             x->depth--;
-            mg_xmlrpc_report(x, x->inner, x->cap_len, 1, x->mc_index);
+            mg_xmlrpc_inner_name(x);
+            return;
+        }
+        if ((f->flags & MG_XF_MC_ITEM) && f->count == 0) {
+            mg_xmlrpc_mc_invalid(x, "is not a struct");
             return;
         }
         break;
@@ -1121,8 +1340,43 @@ static void mg_xmlrpc_clear(mg_xmlrpc_t *x)
     x->capture = MG_XC_NONE;
     x->cap_depth = 0;
     x->cap_len = 0;
-    x->mc_index = 0;
     x->mname_len = 0;
+    x->mc_level = 0;
+    memset(&x->mc[0], 0, sizeof(x->mc[0]));
+}
+
+static const char *const mg_xmlrpc_default_mc[] = {"system.multicall",
+                                                   "multiCall"};
+
+int mg_xmlrpc_set_multicall(mg_xmlrpc_t *x, const char *const *names, size_t n)
+{
+    size_t i, len;
+
+    if (x == NULL) {
+        return -EINVAL;
+    }
+    if (names == NULL) {
+        names = mg_xmlrpc_default_mc;
+        n = sizeof(mg_xmlrpc_default_mc) / sizeof(mg_xmlrpc_default_mc[0]);
+    }
+    if (n > MG_XMLRPC_MULTICALL_NAMES_MAX) {
+        return -EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        if (names[i] == NULL) {
+            return -EINVAL;
+        }
+        len = strnlen(names[i], MG_XMLRPC_NAME_CAP + 1);
+        if (len == 0 || len > MG_XMLRPC_NAME_CAP) {
+            return -EINVAL;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        x->mc_names[i] = names[i];
+        x->mc_lens[i] = (uint32_t)strlen(names[i]);
+    }
+    x->mc_count = (uint32_t)n;
+    return 0;
 }
 
 int mg_xmlrpc_new(mg_xmlrpc_t **xp, const mg_xmlrpc_limits_t *l,
@@ -1142,6 +1396,7 @@ int mg_xmlrpc_new(mg_xmlrpc_t **xp, const mg_xmlrpc_limits_t *l,
     x->lim = *l;
     x->cb = cb;
     x->baton = baton;
+    mg_xmlrpc_set_multicall(x, NULL, 0);
     if (mg_xmlrpc_buffers(x, l) != 0 || mg_xmlrpc_ctxt_new(x) != 0) {
         mg_xmlrpc_free(x);
         return -ENOMEM;
@@ -1213,6 +1468,7 @@ int mg_xmlrpc_reset(mg_xmlrpc_t *x, const mg_xmlrpc_limits_t *l,
     x->cb = cb;
     x->baton = baton;
     mg_xmlrpc_clear(x);
+    mg_xmlrpc_set_multicall(x, NULL, 0);
     if (mg_xmlrpc_buffers(x, l) != 0) {
         goto nomem;
     }

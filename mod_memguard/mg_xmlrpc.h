@@ -63,8 +63,8 @@ typedef struct {
                          * arrays is bounded by `elements` */
     uint32_t members;   /* <member> in any one <struct> */
     uint32_t name;      /* bytes of a methodName, top-level or inner */
-    uint32_t multicall; /* <value> entries (calls) in system.multicall's
-                         * array */
+    uint32_t multicall; /* calls in multicalls, every nesting level
+                         * counted together */
     uint32_t token;     /* bytes libxml2 may hold unparsed while it waits
                          * for the end of one tag, comment, processing
                          * instruction or CDATA section (libxml2 2.9 does
@@ -73,6 +73,9 @@ typedef struct {
                          * the content of one string, base64 or untyped
                          * value (also what Python's unmarshaller buffers
                          * before it sees the next element) */
+
+    /* multicalls nested in one another; the top-level multicall is 1 */
+    uint32_t multicall_depth;
 } mg_xmlrpc_limits_t;
 
 /* Largest accepted `depth`: libxml2 refuses deeper documents itself
@@ -80,6 +83,11 @@ typedef struct {
 #define MG_XMLRPC_DEPTH_CAP 256
 /* Largest accepted `name`: two buffers of this size live per request. */
 #define MG_XMLRPC_NAME_CAP 65536
+/* Largest accepted `multicall_depth`: a level of multicall costs nine
+ * elements of depth, so MG_XMLRPC_DEPTH_CAP allows about 27 anyway. */
+#define MG_XMLRPC_MULTICALL_DEPTH_CAP 32
+/* Most multicall method names mg_xmlrpc_set_multicall() takes. */
+#define MG_XMLRPC_MULTICALL_NAMES_MAX 16
 
 typedef enum {
     MG_XR_CONTINUE = 0, /* nothing wrong so far: feed more */
@@ -90,18 +98,49 @@ typedef enum {
 } mg_xmlrpc_state_t;
 
 /*
- * Called for the top-level methodName (inner 0, index 0) as soon as its
- * end tag is parsed, and for the methodName member of every call of a
- * system.multicall (inner 1, index = position of the call in the array,
- * from 0), in document order. If a call struct has several methodName
- * members, each one is reported (Python keeps the last; a deny rule must
- * see every candidate). `name` is NUL-terminated, `len` excludes the NUL.
- * Return 0 to go on; nonzero refuses the body with *reason, which is
- * preset to MG_REASON_METHOD_DENIED and may be changed by the callback
- * (e.g. to MG_REASON_THROTTLE).
+ * Multicalls. A method named in the inspector's multicall list
+ * (mg_xmlrpc_set_multicall; by default "system.multicall" and Koji's
+ * "multiCall", which its hub dispatches to the same handler) takes an
+ * array of calls as its first parameter:
+ *
+ *   <value><struct>
+ *     <member><name>methodName</name><value>NAME</value></member>
+ *     <member><name>params</name><value><array><data>
+ *       ... the call's arguments ...
+ *     </data></array></value></member>
+ *   </struct></value>
+ *
+ * and a call in that array may itself be a multicall, whose first
+ * argument is again an array of calls: the hub dispatches inner calls
+ * through the same path. The inspector follows every level while it
+ * streams, in constant memory, and holds multicalls to this shape
+ * (anything else is MG_REASON_XML_INVALID, naming the path to the call):
+ * every entry of a calls array is a struct with a methodName member that
+ * is a non-empty string (<string> or untyped text); a call whose
+ * methodName is a multicall name has its methodName member before its
+ * params member (as every client writes it: the params of such a call
+ * are only known to be calls once its name is); and no argument of a
+ * multicall is a struct (Koji's hub takes a trailing struct as keyword
+ * arguments, so calls=[...] in one would reach it uninspected). Calls are
+ * counted over all levels together against `multicall`, nesting against
+ * `multicall_depth`.
+ *
+ * The method callback is called for the top-level methodName (level 0,
+ * index 0) as soon as its end tag is parsed, and for the methodName member
+ * of every call of a multicall, at every level, in document order: level
+ * is 1 for a call of the top-level multicall, 2 for a call of a multicall
+ * that is itself one of those calls, and so on; index is the position of
+ * the call in its multicall, from 0. mg_xmlrpc_call_path() names the call
+ * being reported. A multicall call reported is itself reported as a call
+ * (its own name meets the rules), then its calls are. If a call struct has
+ * several methodName members, each one is reported (Python keeps the
+ * last; a deny rule must see every candidate). `name` is NUL-terminated,
+ * `len` excludes the NUL. Return 0 to go on; nonzero refuses the body with
+ * *reason, which is preset to MG_REASON_METHOD_DENIED and may be changed
+ * by the callback (e.g. to MG_REASON_THROTTLE).
  */
 typedef int (*mg_xmlrpc_method_cb)(void *baton, const char *name, size_t len,
-                                   int inner, uint32_t index,
+                                   int level, uint32_t index,
                                    mg_reason_t *reason);
 
 /* Why a body was refused; valid after MG_XR_REJECT or MG_XR_ERROR. */
@@ -126,8 +165,10 @@ typedef struct {
     uint32_t params;      /* <param> of the call */
     uint32_t items_max;   /* most <value> in one array */
     uint32_t members_max; /* most <member> in one struct */
-    uint32_t multicall;   /* calls in a system.multicall (0 otherwise) */
+    uint32_t multicall;   /* calls in multicalls, all levels (0: none) */
     uint32_t token_max;   /* most bytes libxml2 held unparsed after a chunk */
+
+    uint32_t multicall_depth; /* deepest multicall nesting (0: none) */
 } mg_xmlrpc_counters_t;
 
 typedef struct mg_xmlrpc mg_xmlrpc_t;
@@ -176,8 +217,33 @@ const mg_xmlrpc_refusal_t *mg_xmlrpc_refusal(const mg_xmlrpc_t *x);
  * NULL until its end tag has been parsed. */
 const char *mg_xmlrpc_method(const mg_xmlrpc_t *x);
 
-/* Nonzero if the top-level method is system.multicall. */
+/* Nonzero if the top-level method is a multicall name. */
 int mg_xmlrpc_is_multicall(const mg_xmlrpc_t *x);
+
+/*
+ * The methods that are multicalls: n names (at most
+ * MG_XMLRPC_MULTICALL_NAMES_MAX; 0 recognises none), each 1 to
+ * MG_XMLRPC_NAME_CAP bytes, compared byte for byte. names == NULL restores
+ * the default, "system.multicall" and "multiCall", which mg_xmlrpc_new()
+ * and mg_xmlrpc_reset() set. The strings are not copied: they must
+ * outlive the inspector's use of them. Call before the first byte of a
+ * body is fed. Returns 0, or -EINVAL (the list is then unchanged).
+ */
+int mg_xmlrpc_set_multicall(mg_xmlrpc_t *x, const char *const *names, size_t n);
+
+/* Nonzero if name (len bytes) is one of the inspector's multicall names. */
+int mg_xmlrpc_multicall_name(const mg_xmlrpc_t *x, const char *name,
+                             size_t len);
+
+/*
+ * Write the path to the call being reported (valid in the method
+ * callback; after a refusal, the call the parser was in) into buf, e.g.
+ * "call 3 of call 2 of multiCall": the innermost call first, positions
+ * from 1, the top-level method last; the top-level name alone for the
+ * top-level call. Truncated to n - 1 bytes, always NUL-terminated when
+ * n > 0. Returns the length it would have written (snprintf's).
+ */
+int mg_xmlrpc_call_path(const mg_xmlrpc_t *x, char *buf, size_t n);
 
 const mg_xmlrpc_counters_t *mg_xmlrpc_counters(const mg_xmlrpc_t *x);
 

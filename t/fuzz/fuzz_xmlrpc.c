@@ -4,7 +4,8 @@
  * The whole input is the body, so the unit fixtures are seeds as they
  * are. Its first byte also picks how the body is cut into chunks (the
  * glue feeds whatever the input filter hands over, down to one byte) and
- * whether tiny limits are used, so that every limit's refusal path runs.
+ * whether tiny limits are used, so that every limit's refusal path runs,
+ * and which names are multicalls.
  * Invariants that do not depend on the input are checked with a trap.
  */
 #include <stddef.h>
@@ -30,18 +31,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return mg_xmlrpc_global_init();
 }
 
+typedef struct {
+    unsigned calls;
+    const mg_xmlrpc_t *x;
+    uint32_t depth; /* multicall_depth */
+} fuzz_rec_t;
+
 /* Refuse a few names, to run the refusal path of the callback. */
-static int fuzz_cb(void *baton, const char *name, size_t len, int inner,
+static int fuzz_cb(void *baton, const char *name, size_t len, int level,
                    uint32_t index, mg_reason_t *reason)
 {
-    unsigned *calls = baton;
+    fuzz_rec_t *f = baton;
+    char path[64];
+    int n;
 
-    (void)index;
     FUZZ_CHECK(strlen(name) == len);
-    FUZZ_CHECK(len > 0 || inner);
-    (*calls)++;
-    if (len > 0 && name[0] == 'd') {
-        *reason = inner ? MG_REASON_THROTTLE : MG_REASON_METHOD_DENIED;
+    FUZZ_CHECK(len > 0);
+    FUZZ_CHECK(level >= 0 && (uint32_t)level <= f->depth);
+    FUZZ_CHECK(level > 0 || index == 0);
+    n = mg_xmlrpc_call_path(f->x, path, sizeof(path));
+    FUZZ_CHECK(n >= 0 &&
+               strlen(path) ==
+                   ((size_t)n < sizeof(path) ? (size_t)n : sizeof(path) - 1));
+    f->calls++;
+    if (name[0] == 'd') {
+        *reason = level ? MG_REASON_THROTTLE : MG_REASON_METHOD_DENIED;
         return 1;
     }
     return 0;
@@ -54,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mg_xmlrpc_t *x;
     mg_xmlrpc_state_t st = MG_XR_CONTINUE;
     const mg_xmlrpc_refusal_t *r;
-    unsigned calls = 0;
+    static const char *const names[] = {"a", "multiCall", "m"};
+    fuzz_rec_t rec = {0, NULL, 0};
     uint8_t sel = size > 0 ? data[0] : 0;
     size_t chunk = sizes[sel & 7], off = 0;
 
@@ -67,11 +82,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lim.members = 4;
         lim.name = 8;
         lim.multicall = 2;
+        lim.multicall_depth = 2;
         lim.token = 64;
         lim.string = 32;
     }
-    if (mg_xmlrpc_new(&x, &lim, fuzz_cb, &calls) != 0) {
+    rec.depth = lim.multicall_depth;
+    if (mg_xmlrpc_new(&x, &lim, fuzz_cb, &rec) != 0) {
         return 0;
+    }
+    rec.x = x;
+    /* bit 5: short names are multicalls too, so nesting is cheap to find */
+    if (sel & 0x20) {
+        FUZZ_CHECK(mg_xmlrpc_set_multicall(x, names, 3) == 0);
     }
     while (st == MG_XR_CONTINUE) {
         size_t n = size - off;
@@ -94,8 +116,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(mg_xmlrpc_method(x) != NULL);
         FUZZ_CHECK(strlen(mg_xmlrpc_method(x)) <= lim.name);
         FUZZ_CHECK(mg_xmlrpc_counters(x)->bytes == size);
-        FUZZ_CHECK(calls >= 1);
+        FUZZ_CHECK(rec.calls >= 1);
         FUZZ_CHECK(mg_xmlrpc_counters(x)->depth_max <= lim.depth);
+        FUZZ_CHECK(mg_xmlrpc_counters(x)->multicall <= lim.multicall);
+        FUZZ_CHECK(mg_xmlrpc_counters(x)->multicall_depth <=
+                   lim.multicall_depth);
+        /* every call of an accepted multicall had its name reported */
+        FUZZ_CHECK(rec.calls >= 1 + mg_xmlrpc_counters(x)->multicall);
     }
     else {
         FUZZ_CHECK(r != NULL && r->what != NULL);

@@ -39,10 +39,12 @@ typedef struct {
 typedef struct {
     unsigned calls;
     char names[REC_MAX][64];
-    int inner[REC_MAX];
+    int inner[REC_MAX]; /* the multicall level */
     uint32_t index[REC_MAX];
-    const char *deny;   /* refuse this name */
-    mg_reason_t reason; /* ... with this reason */
+    char paths[REC_MAX][96];
+    const mg_xmlrpc_t *x; /* set by run(): paths are recorded */
+    const char *deny;     /* refuse this name */
+    mg_reason_t reason;   /* ... with this reason */
 } rec_t;
 
 static int rec_cb(void *baton, const char *name, size_t len, int inner,
@@ -55,6 +57,9 @@ static int rec_cb(void *baton, const char *name, size_t len, int inner,
         snprintf(r->names[r->calls], sizeof(r->names[0]), "%s", name);
         r->inner[r->calls] = inner;
         r->index[r->calls] = index;
+        if (r->x != NULL) {
+            mg_xmlrpc_call_path(r->x, r->paths[r->calls], sizeof(r->paths[0]));
+        }
     }
     r->calls++;
     if (r->deny != NULL && strcmp(name, r->deny) == 0) {
@@ -139,7 +144,13 @@ static outcome_t run(const char *buf, size_t len, int mode,
     base = mem_mark();
     assert_int_equal(mg_xmlrpc_new(&x, lim, rec != NULL ? rec_cb : NULL, rec),
                      0);
+    if (rec != NULL) {
+        rec->x = x;
+    }
     o = feed_doc(x, buf, len, mode);
+    if (rec != NULL) {
+        rec->x = NULL;
+    }
     mg_xmlrpc_free(x);
     o.peak = mem_peak - base;
     xmlResetLastError();
@@ -182,6 +193,8 @@ static const corpus_case_t corpus[] = {
     OK("ok_py_unicode.xml"),
     OK("ok_py_latin1.xml"),
     OK("ok_py_multicall.xml"),
+    OK("ok_py_koji_multicall.xml"),
+    OK("ok_py_nested_multicall.xml"),
     OK("ok_py_builds.xml"),
     OK("ok_py_upload.xml"),
     OK("ok_bom.xml"),
@@ -244,6 +257,14 @@ static const corpus_case_t corpus[] = {
     INVALID("inv_xinclude.xml", "structure"),
     INVALID("inv_value_in_struct.xml", "structure"),
     LIMIT("lim_methodname_10k.xml", "name"),
+    /* multicalls that are not the shape a hub dispatches, or that would
+     * hide a call from the rules */
+    INVALID("inv_mc_kwargs.xml", "structure"),
+    INVALID("inv_mc_no_methodname.xml", "structure"),
+    INVALID("inv_mc_methodname_int.xml", "structure"),
+    INVALID("inv_mc_item_not_struct.xml", "structure"),
+    INVALID("inv_mc_params_first.xml", "structure"),
+    LIMIT("lim_mc_nested_10.xml", "multicall-depth"),
 };
 
 static void check(const char *label, const outcome_t *o,
@@ -913,8 +934,10 @@ static void test_multicall_names(void **state)
     o = run(buf, len, CHUNK_1, NULL, &rec);
     check("deny inner", &o, MG_XR_REJECT, MG_REASON_METHOD_DENIED, "method");
     assert_int_equal(rec.calls, 3); /* stopped right there */
-    assert_non_null(strstr(o.text, "listTagged"));
-    assert_non_null(strstr(o.text, "call 1 of system.multicall"));
+    assert_string_equal(o.text, "method 'listTagged' refused (call 2 of "
+                                "system.multicall)");
+    assert_string_equal(rec.paths[2], "call 2 of system.multicall");
+    assert_string_equal(rec.paths[0], "system.multicall");
 
     /* the callback chooses the reason */
     memset(&rec, 0, sizeof(rec));
@@ -933,31 +956,37 @@ static void test_multicall_names(void **state)
     free(buf);
 }
 
-/* Shapes of multicall entries that are not the usual one. */
+/* Shapes of multicall entries that are not the usual one, and pass. */
 static void test_multicall_shapes(void **state)
 {
     static const char body[] =
         "<methodCall><methodName>system.multicall</methodName><params>"
         "<param><value><array><data>"
-        /* 0: untyped name, after params */
+        /* 0: untyped name, after params (not a multicall: its params are
+         * arguments, whatever order) */
         "<value><struct><member><name>params</name><value><array><data/>"
         "</array></value></member><member><name>methodName</name>"
         "<value>a.b</value></member></struct></value>"
-        /* 1: not a struct: counted as a call, nothing to report */
-        "<value><int>5</int></value>"
-        /* 2: the name is a struct: not reported */
-        "<value><struct><member><name>methodName</name><value><struct/>"
-        "</value></member></struct></value>"
-        /* 3: two methodName members: both reported */
+        /* 1: two methodName members: both reported */
         "<value><struct><member><name>methodName</name><value> <string>"
         "first</string> </value></member><member><name>methodName</name>"
         "<value><string>second</string></value></member></struct></value>"
-        /* 4: a member called methodNameX, and a nested struct with a
+        /* 2: a member called methodNameX, and a struct argument with a
          * methodName that is no call */
         "<value><struct><member><name>methodNameX</name><value>no</value>"
-        "</member><member><name>params</name><value><struct><member>"
-        "<name>methodName</name><value>nested</value></member></struct>"
-        "</value></member></struct></value>"
+        "</member><member><name>methodName</name><value>c</value></member>"
+        "<member><name>params</name><value><array><data><value><struct>"
+        "<member><name>methodName</name><value>nested</value></member>"
+        "</struct></value></data></array></value></member></struct></value>"
+        /* 3: a multicall name inside a struct argument of a plain call */
+        "<value><struct><member><name>methodName</name><value>d</value>"
+        "</member><member><name>params</name><value><array><data><value>"
+        "<struct><member><name>methodName</name><value>multiCall</value>"
+        "</member><member><name>params</name><value><array><data><value>"
+        "<array><data><value><struct><member><name>methodName</name>"
+        "<value>hidden</value></member></struct></value></data></array>"
+        "</value></data></array></value></member></struct></value></data>"
+        "</array></value></member></struct></value>"
         "</data></array></value></param>"
         /* a second param that looks like calls: not part of it */
         "<param><value><array><data><value><struct><member><name>methodName"
@@ -973,16 +1002,395 @@ static void test_multicall_shapes(void **state)
     assert_int_equal(mg_xmlrpc_new(&x, &lim, rec_cb, &rec), 0);
     assert_int_equal(mg_xmlrpc_feed(x, body, sizeof(body) - 1, 1),
                      MG_XR_ACCEPT);
-    assert_int_equal(rec.calls, 4);
+    assert_int_equal(rec.calls, 6);
     assert_string_equal(rec.names[1], "a.b");
     assert_int_equal(rec.index[1], 0);
     assert_string_equal(rec.names[2], "first");
-    assert_int_equal(rec.index[2], 3);
+    assert_int_equal(rec.index[2], 1);
     assert_string_equal(rec.names[3], "second");
-    assert_int_equal(rec.index[3], 3);
-    assert_int_equal(mg_xmlrpc_counters(x)->multicall, 5);
+    assert_int_equal(rec.index[3], 1);
+    assert_string_equal(rec.names[4], "c");
+    assert_string_equal(rec.names[5], "d");
+    assert_int_equal(rec.inner[5], 1);
+    assert_int_equal(mg_xmlrpc_counters(x)->multicall, 4);
+    assert_int_equal(mg_xmlrpc_counters(x)->multicall_depth, 1);
     assert_true(mg_xmlrpc_is_multicall(x));
     assert_string_equal(mg_xmlrpc_method(x), "system.multicall");
+    mg_xmlrpc_free(x);
+}
+
+/* multicall(V): a multiCall whose first parameter's array is V */
+#define MC_HEAD                                                                \
+    "<methodCall><methodName>multiCall</methodName><params><param><value>"     \
+    "<array><data>"
+#define MC_END "</data></array></value></param></params></methodCall>"
+#define CALL(name, args)                                                       \
+    "<value><struct><member><name>methodName</name><value><string>" name       \
+    "</string></value></member><member><name>params</name><value><array>"      \
+    "<data>" args "</data></array></value></member></struct></value>"
+
+/* Multicalls refused for their shape, each naming the path to the call. */
+static void test_multicall_refused_shapes(void **state)
+{
+    static const struct {
+        const char *label, *body, *text;
+    } cases[] = {
+        {"an item that is not a struct",
+         MC_HEAD CALL("a", "") "<value><int>5</int></value>" MC_END,
+         "not an XML-RPC call: call 2 of multiCall is not a struct"},
+        {"an untyped item", MC_HEAD "<value>getBuild</value>" MC_END,
+         "not an XML-RPC call: call 1 of multiCall is not a struct"},
+        {"an empty item", MC_HEAD "<value/>" MC_END,
+         "not an XML-RPC call: call 1 of multiCall is not a struct"},
+        {"an array item",
+         MC_HEAD "<value><array><data/></array></value>" MC_END,
+         "not an XML-RPC call: call 1 of multiCall is not a struct"},
+        {"no methodName",
+         MC_HEAD
+         "<value><struct><member><name>params"
+         "</name><value><array><data/></array></value></member></struct>"
+         "</value>" MC_END,
+         "not an XML-RPC call: call 1 of multiCall has no methodName"},
+        {"an empty struct", MC_HEAD "<value><struct/></value>" MC_END,
+         "not an XML-RPC call: call 1 of multiCall has no methodName"},
+        {"a methodName that is an int",
+         MC_HEAD "<value><struct><member>"
+                 "<name>methodName</name><value><int>5</int></value></member>"
+                 "</struct></value>" MC_END,
+         "not an XML-RPC call: call 1 of multiCall has a methodName that is "
+         "not a string"},
+        {"a methodName that is a struct",
+         MC_HEAD "<value><struct><member>"
+                 "<name>methodName</name><value><struct/></value></member>"
+                 "</struct></value>" MC_END,
+         "not an XML-RPC call: call 1 of multiCall has a methodName that is "
+         "not a string"},
+        {"a methodName that is an array",
+         MC_HEAD "<value><struct><member>"
+                 "<name>methodName</name><value><array><data/></array></value>"
+                 "</member></struct></value>" MC_END,
+         "not an XML-RPC call: call 1 of multiCall has a methodName that is "
+         "not a string"},
+        {"an empty methodName",
+         MC_HEAD "<value><struct><member>"
+                 "<name>methodName</name><value><string/></value></member>"
+                 "</struct></value>" MC_END,
+         "not an XML-RPC call: call 1 of multiCall has an empty methodName"},
+        {"keyword arguments to the top-level multicall",
+         "<methodCall><methodName>multiCall</methodName><params><param>"
+         "<value><struct><member><name>calls</name><value><array><data>" CALL(
+             "queryHistory",
+             "") "</data></array></value></member>"
+                 "</struct></value></param></params></methodCall>",
+         "not an XML-RPC call: multiCall has a struct argument (keyword "
+         "arguments would hide its calls)"},
+        {"keyword arguments after the calls",
+         "<methodCall><methodName>system.multicall</methodName><params>"
+         "<param><value><array><data/></array></value></param><param>"
+         "<value><struct/></value></param></params></methodCall>",
+         "not an XML-RPC call: system.multicall has a struct argument "
+         "(keyword arguments would hide its calls)"},
+        {"keyword arguments to a nested multicall",
+         MC_HEAD CALL("a", "")
+             CALL("system.multicall", "<value><struct/></value>") MC_END,
+         "not an XML-RPC call: call 2 of multiCall has a struct argument "
+         "(keyword arguments would hide its calls)"},
+        {"a nested multicall with its params first",
+         MC_HEAD
+         "<value><struct><member><name>params</name><value><array>"
+         "<data/></array></value></member><member><name>methodName</name>"
+         "<value>multiCall</value></member></struct></value>" MC_END,
+         "not an XML-RPC call: call 1 of multiCall is a multicall whose "
+         "params come before its methodName"},
+        {"an item that is not a struct, nested",
+         MC_HEAD CALL("multiCall", "<value><array><data>" CALL("a", "")
+                                       CALL("b", "") "<value>x</value>"
+                                                     "</data></array></value>")
+             MC_END,
+         "not an XML-RPC call: call 3 of call 1 of multiCall is not a "
+         "struct"},
+    };
+    size_t i;
+    int mode;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (mode = CHUNK_8K; mode <= CHUNK_RANDOM; mode++) {
+            outcome_t o;
+            rec_t rec;
+
+            memset(&rec, 0, sizeof(rec));
+            o = run(cases[i].body, strlen(cases[i].body), mode, NULL, &rec);
+            check(cases[i].label, &o, MG_XR_REJECT, MG_REASON_XML_INVALID,
+                  "structure");
+            if (strcmp(o.text, cases[i].text) != 0) {
+                fail_msg("%s: '%s', want '%s'", cases[i].label, o.text,
+                         cases[i].text);
+            }
+        }
+    }
+}
+
+/* Nested multicalls: every call at every level is reported, with its
+ * level, position and path, and each level's calls are counted. */
+static void test_multicall_nested(void **state)
+{
+    static const char body[] = MC_HEAD CALL("hello", "") CALL(
+        "system.multicall",
+        "<value><array><data>" CALL("getBuild", "<value>1</value>")
+            CALL("listBuilds", "")
+                CALL("queryHistory",
+                     "<value><int>3</int></value>") "</data></array></value>")
+        CALL("multiCall",
+             "<value><array><data>" CALL("echo", "") "</data></array>"
+                                                     "</value>") MC_END;
+    static const struct {
+        const char *name, *path;
+        int level;
+        uint32_t index;
+    } want[] = {
+        {"multiCall", "multiCall", 0, 0},
+        {"hello", "call 1 of multiCall", 1, 0},
+        {"system.multicall", "call 2 of multiCall", 1, 1},
+        {"getBuild", "call 1 of call 2 of multiCall", 2, 0},
+        {"listBuilds", "call 2 of call 2 of multiCall", 2, 1},
+        {"queryHistory", "call 3 of call 2 of multiCall", 2, 2},
+        {"multiCall", "call 3 of multiCall", 1, 2},
+        {"echo", "call 1 of call 3 of multiCall", 2, 0},
+    };
+    mg_xmlrpc_limits_t lim;
+    outcome_t o;
+    rec_t rec;
+    unsigned i;
+    int mode;
+
+    (void)state;
+    for (mode = CHUNK_8K; mode <= CHUNK_RANDOM; mode++) {
+        memset(&rec, 0, sizeof(rec));
+        o = run(body, sizeof(body) - 1, mode, NULL, &rec);
+        check("nested", &o, MG_XR_ACCEPT, 0, NULL);
+        assert_int_equal(rec.calls, 8);
+        for (i = 0; i < 8; i++) {
+            assert_string_equal(rec.names[i], want[i].name);
+            assert_string_equal(rec.paths[i], want[i].path);
+            assert_int_equal(rec.inner[i], want[i].level);
+            assert_int_equal(rec.index[i], want[i].index);
+        }
+    }
+
+    /* a rule refusing an inner call of the inner multicall */
+    memset(&rec, 0, sizeof(rec));
+    rec.deny = "queryHistory";
+    rec.reason = MG_REASON_METHOD_DENIED;
+    o = run(body, sizeof(body) - 1, CHUNK_1, NULL, &rec);
+    check("deny nested", &o, MG_XR_REJECT, MG_REASON_METHOD_DENIED, "method");
+    assert_string_equal(o.text, "method 'queryHistory' refused (call 3 of "
+                                "call 2 of multiCall)");
+    assert_int_equal(rec.calls, 6);
+
+    /* the calls of every level count against `multicall`: 7 in all */
+    mg_xmlrpc_limits_default(&lim);
+    lim.multicall = 7;
+    o = run(body, sizeof(body) - 1, CHUNK_RANDOM, &lim, NULL);
+    check("7 calls", &o, MG_XR_ACCEPT, 0, NULL);
+    lim.multicall = 6;
+    o = run(body, sizeof(body) - 1, CHUNK_8K, &lim, NULL);
+    check("7 calls over 6", &o, MG_XR_REJECT, MG_REASON_XML_LIMIT, "multicall");
+    assert_string_equal(o.text, "multicall calls 7 > limit 6");
+
+    /* nesting: 2 levels; a limit of 1 refuses the inner multicall as
+     * soon as its name is read */
+    lim.multicall = 100;
+    lim.multicall_depth = 2;
+    o = run(body, sizeof(body) - 1, CHUNK_1, &lim, NULL);
+    check("depth 2", &o, MG_XR_ACCEPT, 0, NULL);
+    lim.multicall_depth = 1;
+    memset(&rec, 0, sizeof(rec));
+    o = run(body, sizeof(body) - 1, CHUNK_8K, &lim, &rec);
+    check("depth 2 over 1", &o, MG_XR_REJECT, MG_REASON_XML_LIMIT,
+          "multicall-depth");
+    assert_string_equal(o.text, "multicall nesting 2 > limit 1");
+    assert_int_equal(rec.calls, 3);
+
+    /* with no multicall names, it is a plain call */
+    {
+        mg_xmlrpc_t *x;
+        static const char *const none[] = {NULL};
+
+        memset(&rec, 0, sizeof(rec));
+        mg_xmlrpc_limits_default(&lim);
+        assert_int_equal(mg_xmlrpc_new(&x, &lim, rec_cb, &rec), 0);
+        assert_int_equal(mg_xmlrpc_set_multicall(x, none, 0), 0);
+        assert_int_equal(mg_xmlrpc_feed(x, body, sizeof(body) - 1, 1),
+                         MG_XR_ACCEPT);
+        assert_int_equal(rec.calls, 1);
+        assert_false(mg_xmlrpc_is_multicall(x));
+        assert_int_equal(mg_xmlrpc_counters(x)->multicall, 0);
+        mg_xmlrpc_free(x);
+    }
+}
+
+/* A configured list of multicall names replaces the default one; reset
+ * brings the default back. */
+static void test_multicall_names_list(void **state)
+{
+    static const char body[] =
+        "<methodCall><methodName>batch</methodName><params><param><value>"
+        "<array><data>" CALL(
+            "multiCall", "<value><array><data>" CALL("a", "") "</data></array>"
+                                                              "</value>")
+            CALL("batch", "<value><array>"
+                          "<data>" CALL("b", "") "</data></array>"
+                                                 "</value>") MC_END;
+    static const char *const names[] = {"batch", "x.y"};
+    static const char *const empty[] = {""};
+    static const char *const null[] = {"batch", NULL};
+    static const char *many[MG_XMLRPC_MULTICALL_NAMES_MAX + 1];
+    char longname[MG_XMLRPC_NAME_CAP + 2];
+    const char *toolong[1];
+    mg_xmlrpc_limits_t lim;
+    mg_xmlrpc_t *x;
+    rec_t rec;
+    char path[16];
+    size_t i;
+
+    (void)state;
+    memset(&rec, 0, sizeof(rec));
+    mg_xmlrpc_limits_default(&lim);
+    assert_int_equal(mg_xmlrpc_new(&x, &lim, rec_cb, &rec), 0);
+    assert_true(mg_xmlrpc_multicall_name(x, "multiCall", 9));
+    assert_true(mg_xmlrpc_multicall_name(x, "system.multicall", 16));
+    assert_false(mg_xmlrpc_multicall_name(x, "multiCal", 8));
+    assert_false(mg_xmlrpc_multicall_name(x, "batch", 5));
+    /* bad lists leave the list as it was */
+    assert_int_equal(mg_xmlrpc_set_multicall(x, empty, 1), -EINVAL);
+    assert_int_equal(mg_xmlrpc_set_multicall(x, null, 2), -EINVAL);
+    for (i = 0; i < MG_XMLRPC_MULTICALL_NAMES_MAX + 1; i++) {
+        many[i] = "m";
+    }
+    assert_int_equal(
+        mg_xmlrpc_set_multicall(x, many, MG_XMLRPC_MULTICALL_NAMES_MAX + 1),
+        -EINVAL);
+    assert_int_equal(
+        mg_xmlrpc_set_multicall(x, many, MG_XMLRPC_MULTICALL_NAMES_MAX), 0);
+    memset(longname, 'n', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    toolong[0] = longname;
+    assert_int_equal(mg_xmlrpc_set_multicall(x, toolong, 1), -EINVAL);
+    assert_int_equal(mg_xmlrpc_set_multicall(NULL, names, 2), -EINVAL);
+    assert_true(mg_xmlrpc_multicall_name(x, "m", 1));
+
+    assert_int_equal(mg_xmlrpc_set_multicall(x, names, 2), 0);
+    assert_false(mg_xmlrpc_multicall_name(x, "multiCall", 9));
+    assert_int_equal(mg_xmlrpc_feed(x, body, sizeof(body) - 1, 1),
+                     MG_XR_ACCEPT);
+    /* batch, multiCall (a plain call now: its params are not looked at),
+     * batch, and b inside it */
+    assert_int_equal(rec.calls, 4);
+    assert_string_equal(rec.names[3], "b");
+    assert_int_equal(rec.inner[3], 2);
+    assert_true(mg_xmlrpc_is_multicall(x));
+    assert_int_equal(mg_xmlrpc_counters(x)->multicall, 3);
+    assert_int_equal(mg_xmlrpc_counters(x)->multicall_depth, 2);
+    /* a short buffer truncates the path, NUL-terminated */
+    assert_int_equal(mg_xmlrpc_call_path(x, path, sizeof(path)), 5);
+    assert_string_equal(path, "batch");
+    assert_int_equal(mg_xmlrpc_call_path(x, NULL, 0), 5);
+
+    /* reset: the default list again */
+    memset(&rec, 0, sizeof(rec));
+    assert_int_equal(mg_xmlrpc_reset(x, &lim, rec_cb, &rec), 0);
+    assert_true(mg_xmlrpc_multicall_name(x, "multiCall", 9));
+    assert_false(mg_xmlrpc_multicall_name(x, "batch", 5));
+    assert_int_equal(mg_xmlrpc_feed(x, body, sizeof(body) - 1, 1),
+                     MG_XR_ACCEPT);
+    assert_int_equal(rec.calls, 1); /* batch is a plain call again */
+    assert_false(mg_xmlrpc_is_multicall(x));
+    mg_xmlrpc_free(x);
+}
+
+/* n multicalls nested in one another, one call each, getBuild inside. */
+static void gen_nested(gbuf_t *b, size_t n)
+{
+    size_t i;
+
+    puts_(b, "<methodCall><methodName>multiCall</methodName><params><param>"
+             "<value><array><data>");
+    for (i = 1; i < n; i++) {
+        puts_(b, "<value><struct><member><name>methodName</name><value>"
+                 "multiCall</value></member><member><name>params</name>"
+                 "<value><array><data><value><array><data>");
+    }
+    puts_(b, CALL("getBuild", "<value><int>1</int></value>"));
+    for (i = 1; i < n; i++) {
+        puts_(b, "</data></array></value></data></array></value></member>"
+                 "</struct></value>");
+    }
+    puts_(b, MC_END);
+}
+
+/* Nesting as deep as the XML depth allows, in constant memory; one more
+ * level is refused when its name is read. */
+static void test_multicall_deep(void **state)
+{
+    mg_xmlrpc_limits_t lim;
+    gbuf_t b = {NULL, 0, 0};
+    outcome_t o;
+    rec_t rec;
+
+    (void)state;
+    mg_xmlrpc_limits_default(&lim);
+    lim.depth = MG_XMLRPC_DEPTH_CAP;
+    lim.multicall_depth = 27;
+    gen_nested(&b, 27);
+    memset(&rec, 0, sizeof(rec));
+    o = run(b.p, b.len, CHUNK_RANDOM, &lim, &rec);
+    check("27 levels", &o, MG_XR_ACCEPT, 0, NULL);
+    assert_int_equal(rec.calls, 1 + 27);
+    assert_true(o.peak < 64 * 1024);
+    free(b.p);
+
+    b.p = NULL;
+    b.len = b.cap = 0;
+    gen_nested(&b, 28);
+    o = run(b.p, b.len, CHUNK_1, &lim, NULL);
+    check("28 levels", &o, MG_XR_REJECT, MG_REASON_XML_LIMIT,
+          "multicall-depth");
+    assert_string_equal(o.text, "multicall nesting 28 > limit 27");
+    /* the default: 4 */
+    o = run(b.p, b.len, CHUNK_8K, NULL, NULL);
+    check("28 levels, default", &o, MG_XR_REJECT, MG_REASON_XML_LIMIT,
+          "multicall-depth");
+    assert_string_equal(o.text, "multicall nesting 5 > limit 4");
+    free(b.p);
+}
+
+/* The path names positions from 1 and is cut to the buffer. */
+static void test_multicall_path_truncated(void **state)
+{
+    static const char body[] = MC_HEAD CALL("a", "")
+        CALL("multiCall", "<value><array><data>" CALL("b", "")
+                              CALL("c", "") "</data></array></value>") MC_END;
+    rec_t rec;
+    outcome_t o;
+    char small[12];
+    mg_xmlrpc_limits_t lim;
+    mg_xmlrpc_t *x;
+
+    (void)state;
+    memset(&rec, 0, sizeof(rec));
+    rec.deny = "c";
+    rec.reason = MG_REASON_METHOD_DENIED;
+    mg_xmlrpc_limits_default(&lim);
+    assert_int_equal(mg_xmlrpc_new(&x, &lim, rec_cb, &rec), 0);
+    o = feed_doc(x, body, sizeof(body) - 1, CHUNK_RANDOM);
+    check("deny c", &o, MG_XR_REJECT, MG_REASON_METHOD_DENIED, "method");
+    /* after the refusal: the call the parser was in */
+    assert_int_equal(mg_xmlrpc_call_path(x, small, sizeof(small)),
+                     (int)strlen("call 2 of call 2 of multiCall"));
+    assert_string_equal(small, "call 2 of c");
+    assert_string_equal(o.text, "method 'c' refused (call 2 of call 2 of "
+                                "multiCall)");
     mg_xmlrpc_free(x);
 }
 
@@ -1107,6 +1515,16 @@ static void test_limits_check(void **state)
     bad.name = MG_XMLRPC_NAME_CAP + 1;
     assert_int_equal(mg_xmlrpc_limits_check(&bad, &field), -ERANGE);
     assert_string_equal(field, "name");
+    assert_int_equal(lim.multicall_depth, 4);
+    bad = lim;
+    bad.multicall_depth = 0;
+    assert_int_equal(mg_xmlrpc_limits_check(&bad, &field), -EINVAL);
+    assert_string_equal(field, "multicall-depth");
+    bad.multicall_depth = MG_XMLRPC_MULTICALL_DEPTH_CAP + 1;
+    assert_int_equal(mg_xmlrpc_limits_check(&bad, &field), -ERANGE);
+    assert_string_equal(field, "multicall-depth");
+    bad.multicall_depth = MG_XMLRPC_MULTICALL_DEPTH_CAP;
+    assert_int_equal(mg_xmlrpc_limits_check(&bad, &field), 0);
     bad = lim;
     bad.params = 0; /* only calls without parameters */
     assert_int_equal(mg_xmlrpc_limits_check(&bad, &field), 0);
@@ -1180,6 +1598,11 @@ int main(void)
         cmocka_unit_test(test_text_limit_counts_across_comments),
         cmocka_unit_test(test_multicall_names),
         cmocka_unit_test(test_multicall_shapes),
+        cmocka_unit_test(test_multicall_refused_shapes),
+        cmocka_unit_test(test_multicall_nested),
+        cmocka_unit_test(test_multicall_names_list),
+        cmocka_unit_test(test_multicall_path_truncated),
+        cmocka_unit_test(test_multicall_deep),
         cmocka_unit_test(test_multicall_count_at_refusal),
         cmocka_unit_test(test_generated),
         cmocka_unit_test(test_one_big_feed),
