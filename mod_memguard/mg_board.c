@@ -871,6 +871,15 @@ void mg_board_method_record(mg_board_t *b, uint32_t method, uint64_t bytes_in,
     MG_INC(&m->hist[mg_board_hist_bucket(delta)], 1);
 }
 
+void mg_board_method_count(mg_board_t *b, uint32_t method, uint64_t n)
+{
+    mg_board_method_t *m = mg_board_method(b, method);
+
+    if (m != NULL) {
+        MG_INC(&m->calls, n);
+    }
+}
+
 int mg_board_method_acquire(mg_board_t *b, uint32_t slot, uint32_t method,
                             uint32_t limit)
 {

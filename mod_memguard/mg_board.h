@@ -339,6 +339,13 @@ void mg_board_method_record(mg_board_t *b, uint32_t method, uint64_t bytes_in,
                             uint64_t bytes_out, int64_t delta);
 
 /*
+ * Child: count n calls of method that ran inside another call (the inner
+ * calls of a multicall): `calls` only. Their bytes and memory are the
+ * multicall's, recorded under its own method.
+ */
+void mg_board_method_count(mg_board_t *b, uint32_t method, uint64_t n);
+
+/*
  * Child: admit one call of method under a server-wide limit of concurrent
  * calls (0: no limit, just count). Returns 0 (acquired: call
  * mg_board_method_release() when the call ends), -EBUSY (limit reached),

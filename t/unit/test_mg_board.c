@@ -923,6 +923,16 @@ static void test_method_record(void **state)
     /* rank 95 is the last ~1 MiB call: estimate within 1.5x */
     assert_true(mi.delta_p95 >= (1 << 20));
     assert_true(mi.delta_p95 <= (3 << 19));
+
+    /* inner calls of a multicall: counted as calls, nothing else */
+    mg_board_method_count(b, m, 3);
+    mg_board_method_count(b, UINT32_MAX, 1); /* ignored */
+    mg_board_method_count(b, 5, 1);          /* past "other": ignored */
+    assert_int_equal(mg_board_method_snapshot(b, m, &mi), 0);
+    assert_int_equal(mi.calls, 103);
+    assert_int_equal(mi.delta_count, 100);
+    assert_int_equal(mi.bytes_in, 30000);
+    assert_int_equal(mi.hist[0], 1);
     board_free(&bd);
 }
 
