@@ -40,7 +40,9 @@ typedef enum {
 /* MemGuardRejectStyle */
 typedef enum {
     MEMGUARD_STYLE_FAULT = 0, /* XML-RPC calls get a <fault>; others HTTP */
-    MEMGUARD_STYLE_HTTP = 1   /* always an HTTP status */
+    MEMGUARD_STYLE_HTTP = 1,  /* always an HTTP status */
+    MEMGUARD_STYLE_MIXED = 2  /* retryable refusals an HTTP status (503 +
+                               * Retry-After), the others as in fault */
 } memguard_style_e;
 
 /* MemGuardCgroup */
@@ -125,6 +127,10 @@ typedef struct {
     int shed_exempt;
     /* MemGuardThrottleMaxBody: bytes; 0 = no limit; UNSET */
     apr_int64_t throttle_max_body;
+    /* MemGuardRetryFault: 1 retry_fault is the faultCode of retryable
+     * refusals; 0 each reason's own code ("default"); UNSET */
+    int retry_fault_set;
+    int retry_fault; /* a nonzero 32-bit faultCode, e.g. 1014 */
     /* MemGuardXmlRpc, MemGuardXmlLimits, MemGuardMethod, MemGuardSpool*
      * (mod_memguard_xmlrpc.h); NULL when this section sets none of them */
     struct memguard_xr_conf *xr;
@@ -153,6 +159,12 @@ typedef struct {
      * was read and the board slot counted the request in flight */
     int acct_begun;
     apr_uint64_t rss_begin; /* bytes, /proc/self/statm at header_parser */
+    /* set by the XML-RPC inspection before memguard_gate_method(): every
+     * method the call runs is MemGuardMethod ... essential */
+    int essential;
+    /* header_parser left the verdict to memguard_gate_method(): only the
+     * inspection can tell an essential call */
+    int gate_deferred;
 } memguard_req_ctx;
 
 /* mod_memguard_config.c */
@@ -179,6 +191,9 @@ int memguard_style(const request_rec *r);
 apr_int64_t memguard_max_body(const request_rec *r);
 apr_int64_t memguard_max_response(const request_rec *r);
 int memguard_retry_after(const request_rec *r);
+/* MemGuardRetryFault: the faultCode of retryable refusals, or 0 for each
+ * reason's own. */
+int memguard_retry_fault(const request_rec *r);
 int memguard_shed_exempt(const request_rec *r);
 apr_int64_t memguard_throttle_max_body(const request_rec *r);
 
@@ -282,7 +297,13 @@ const char *memguard_set_spool_memory(cmd_parms *cmd, void *dcfg,
 const char *memguard_set_spool_dir(cmd_parms *cmd, void *dcfg, const char *arg);
 const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
                                 char *const argv[]);
+const char *memguard_set_multicall(cmd_parms *cmd, void *dcfg, int argc,
+                                   char *const argv[]);
 void memguard_xmlrpc_register(apr_pool_t *p);
+/* Can r be an essential call (a POST to be inspected where some
+ * MemGuardMethod rule is essential)? Then only its inspection can tell,
+ * and the verdict gate waits for it (memguard_gate_method()). */
+int memguard_xmlrpc_may_be_essential(const request_rec *r);
 
 /*
  * mod_memguard_gate.c: the verdict gate for a call whose method is known
@@ -360,9 +381,12 @@ void memguard_gate_register(apr_pool_t *p);
 /*
  * For the XML-RPC inspector, once it knows the method: under `shed` every
  * call is refused (MG_REASON_SHED), under `throttle` a call marked
- * expensive is refused (MG_REASON_THROTTLE). Returns OK to go on, or the
- * refusal's return value (DONE or an HTTP status, see memguard_refuse()).
- * Exempt locations, subrequests and an engine that is Off always get OK.
+ * expensive is refused (MG_REASON_THROTTLE), and so is a body over
+ * MemGuardThrottleMaxBody when header_parser left that check here
+ * (ctx->gate_deferred). A call whose ctx->essential is set passes
+ * whatever the verdict. Returns OK to go on, or the refusal's return
+ * value (DONE or an HTTP status, see memguard_refuse()). Exempt
+ * locations, subrequests and an engine that is Off always get OK.
  */
 int memguard_gate_method(request_rec *r, int expensive);
 

@@ -66,6 +66,7 @@ void *memguard_create_dir_conf(apr_pool_t *p, char *dir)
     c->max_response = MEMGUARD_UNSET;
     c->shed_exempt = MEMGUARD_UNSET;
     c->throttle_max_body = MEMGUARD_UNSET;
+    c->retry_fault_set = MEMGUARD_UNSET;
     return c;
 }
 
@@ -80,6 +81,15 @@ void *memguard_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->max_response = MERGE(max_response);
     c->shed_exempt = MERGE(shed_exempt);
     c->throttle_max_body = MERGE(throttle_max_body);
+    /* the code and whether it is set go together */
+    if (add->retry_fault_set != MEMGUARD_UNSET) {
+        c->retry_fault_set = add->retry_fault_set;
+        c->retry_fault = add->retry_fault;
+    }
+    else {
+        c->retry_fault_set = base->retry_fault_set;
+        c->retry_fault = base->retry_fault;
+    }
     c->xr = memguard_xr_merge(p, base->xr, add->xr);
     return c;
 }
@@ -127,6 +137,13 @@ int memguard_retry_after(const request_rec *r)
 
     return c->retry_after == MEMGUARD_UNSET ? MEMGUARD_DEFAULT_RETRY_AFTER
                                             : c->retry_after;
+}
+
+int memguard_retry_fault(const request_rec *r)
+{
+    const memguard_dir_conf *c = dconf(r);
+
+    return c->retry_fault_set == 1 ? c->retry_fault : 0;
 }
 
 int memguard_shed_exempt(const request_rec *r)
@@ -285,10 +302,43 @@ static const char *set_reject_style(cmd_parms *cmd, void *dcfg, const char *arg)
     else if (!strcasecmp(arg, "http")) {
         c->reject_style = MEMGUARD_STYLE_HTTP;
     }
+    else if (!strcasecmp(arg, "mixed")) {
+        c->reject_style = MEMGUARD_STYLE_MIXED;
+    }
     else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not one of fault, http",
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not one of fault, http, mixed",
                             cmd->directive->directive, arg);
     }
+    return NULL;
+}
+
+/* A faultCode is an XML-RPC <int>: 32 bits, signed. 0 is refused: it is
+ * what "no code" looks like to many clients. */
+static const char *set_retry_fault(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    memguard_dir_conf *c = dcfg;
+    const char *digits = *arg == '-' ? arg + 1 : arg;
+    char *end;
+    apr_int64_t v;
+
+    if (!strcasecmp(arg, "default")) {
+        c->retry_fault_set = 0;
+        c->retry_fault = 0;
+        return NULL;
+    }
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (*digits < '0' || *digits > '9' || *end != '\0' || errno != 0 ||
+        v == 0 || v < INT32_MIN || v > INT32_MAX) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a faultCode (a whole number "
+                            "from -2147483648 to 2147483647 other than 0, "
+                            "e.g. 1014, Koji's ServerOffline) nor 'default'",
+                            cmd->directive->directive, arg);
+    }
+    c->retry_fault_set = 1;
+    c->retry_fault = (int)v;
     return NULL;
 }
 
@@ -807,7 +857,13 @@ const command_rec memguard_cmds[] = {
     AP_INIT_TAKE1("MemGuardRejectStyle", set_reject_style, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "fault (XML-RPC calls get a <fault>, default) | http "
-                  "(always an HTTP status)"),
+                  "(always an HTTP status) | mixed (retryable refusals "
+                  "an HTTP status, the others a <fault>)"),
+    AP_INIT_TAKE1("MemGuardRetryFault", set_retry_fault, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "faultCode of retryable refusals (shed, throttle, "
+                  "method-busy), e.g. 1014 for Koji's ServerOffline; "
+                  "default: each reason's own"),
     AP_INIT_TAKE1("MemGuardRetryAfter", set_retry_after, NULL, RSRC_CONF,
                   "seconds to put in Retry-After on retryable refusals "
                   "(default 5)"),
@@ -874,12 +930,18 @@ const command_rec memguard_cmds[] = {
     AP_INIT_ITERATE("MemGuardXmlLimits", memguard_set_xml_limits, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "key=value ...: depth, elements, params, items, members, "
-                    "string, name, multicall, token"),
+                    "string, name, multicall, multicall-depth, token"),
     AP_INIT_TAKE_ARGV("MemGuardMethod", memguard_set_method, NULL,
                       RSRC_CONF | ACCESS_CONF,
                       "PATTERN action...: allow | deny | max-body=SIZE | "
                       "max-response=SIZE | concurrency=N | "
-                      "queue-timeout=DURATION | expensive"),
+                      "queue-timeout=DURATION | expensive | nice=N | "
+                      "essential"),
+    AP_INIT_TAKE_ARGV("MemGuardMulticall", memguard_set_multicall, NULL,
+                      RSRC_CONF | ACCESS_CONF,
+                      "NAME...: the methods that are multicalls, whose "
+                      "calls meet the rules too (default: system.multicall "
+                      "multiCall)"),
     AP_INIT_TAKE1("MemGuardSpoolMemory", memguard_set_spool_memory, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "bytes of an inspected body kept in memory before it "

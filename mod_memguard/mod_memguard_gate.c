@@ -16,6 +16,13 @@
  *             sheds.
  * MemGuardShedExempt On locations (status, health checks), subrequests and
  * internal redirects always pass.
+ *
+ * Essential calls (MemGuardMethod ... essential: a builder reporting a
+ * finished task) pass whatever the verdict. Only the inspection knows the
+ * method, so where a rule is essential header_parser lets a call that is
+ * not ok go on to the inspection (its body is read, within
+ * MemGuardMaxRequestBody) and memguard_gate_method() decides, the
+ * throttle's body check included.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -160,6 +167,10 @@ static int gate_header_parser(request_rec *r)
     if (state == MG_VERDICT_OK) {
         return DECLINED;
     }
+    if (memguard_xmlrpc_may_be_essential(r)) {
+        memguard_req(r)->gate_deferred = 1;
+        return DECLINED;
+    }
     if (state == MG_VERDICT_SHED) {
         rc = gate_shed(r, why);
         return rc == OK ? DECLINED : rc; /* OK: DetectOnly */
@@ -201,15 +212,44 @@ static int gate_header_parser(request_rec *r)
     return rc == OK ? DECLINED : rc;
 }
 
+/* An essential call passes: once logged per request, and noted. */
+static int gate_essential(request_rec *r, mg_verdict_state_t state)
+{
+    const char *method;
+
+    if (apr_table_get(r->notes, "memguard-essential") != NULL) {
+        return OK;
+    }
+    apr_table_setn(r->notes, "memguard-essential",
+                   mg_verdict_state_name(state));
+    method = apr_table_get(r->notes, "memguard-method");
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  MGLOGNO(00150) "admitted %s %s while %s: '%s' runs only "
+                                 "essential methods (MemGuardMethod ... "
+                                 "essential)",
+                  r->method, r->uri,
+                  state == MG_VERDICT_SHED ? "shedding" : "throttling",
+                  method ? method : "?");
+    return OK;
+}
+
 int memguard_gate_method(request_rec *r, int expensive)
 {
+    memguard_req_ctx *ctx = memguard_req(r);
     mg_verdict_state_t state;
     const char *why;
+    apr_int64_t limit;
 
     if (!gate_applies(r)) {
         return OK;
     }
     state = gate_state(r, &why);
+    if (state == MG_VERDICT_OK) {
+        return OK;
+    }
+    if (ctx->essential) {
+        return gate_essential(r, state);
+    }
     if (state == MG_VERDICT_SHED) {
         return gate_shed(r, why);
     }
@@ -218,6 +258,20 @@ int memguard_gate_method(request_rec *r, int expensive)
             r, MG_REASON_THROTTLE,
             apr_psprintf(
                 r->pool, "expensive call while throttling (%s)",
+                gate_detail(r, mg_board_verdict_load(memguard_board()))));
+    }
+    /* header_parser's check, left here: the body was read meanwhile, so
+     * its length is known even if it came chunked */
+    limit = memguard_throttle_max_body(r);
+    if (state == MG_VERDICT_THROTTLE && ctx->gate_deferred && limit > 0 &&
+        ctx->body_seen > limit) {
+        return memguard_refuse(
+            r, MG_REASON_THROTTLE,
+            apr_psprintf(
+                r->pool,
+                "%" APR_OFF_T_FMT " bytes > %" APR_INT64_T_FMT
+                " while throttling (MemGuardThrottleMaxBody; %s)",
+                ctx->body_seen, limit,
                 gate_detail(r, mg_board_verdict_load(memguard_board()))));
     }
     return OK;

@@ -151,10 +151,43 @@ static const mg_reason_info_t *note_refusal(request_rec *r, mg_reason_t reason,
     return ri;
 }
 
-static const char *fault_text(request_rec *r, const mg_reason_info_t *ri,
-                              const char *detail)
+/*
+ * The faultCode of ri's fault: MemGuardRetryFault replaces a retryable
+ * reason's own (Koji's clients retry 1014 only), and the faultString then
+ * ends with the reason and its own code, so nothing is lost.
+ */
+static int fault_code(request_rec *r, const mg_reason_info_t *ri,
+                      const char **tag)
 {
-    return apr_psprintf(r->pool, "memguard: %s: %s", ri->summary, detail);
+    int code = ri->retryable ? memguard_retry_fault(r) : 0;
+
+    *tag = "";
+    if (code == 0) {
+        return ri->fault_code;
+    }
+    *tag = apr_psprintf(r->pool, " [%s, %d]", ri->name, ri->fault_code);
+    return code;
+}
+
+static const char *fault_text(request_rec *r, const mg_reason_info_t *ri,
+                              const char *detail, const char *tag)
+{
+    return apr_psprintf(r->pool, "memguard: %s: %s%s", ri->summary, detail,
+                        tag);
+}
+
+/* Does ri's answer to r go as a fault (else as an HTTP status)? */
+static int answer_is_fault(request_rec *r, const mg_reason_info_t *ri)
+{
+    int style = memguard_style(r);
+
+    if (!memguard_is_xmlrpc(r)) {
+        return 0;
+    }
+    /* mixed: what a load balancer retries elsewhere gets the status it
+     * looks for; what no retry will change stays a fault */
+    return style == MEMGUARD_STYLE_FAULT ||
+           (style == MEMGUARD_STYLE_MIXED && !ri->retryable);
 }
 
 static void set_retry_after(request_rec *r, const mg_reason_info_t *ri)
@@ -170,7 +203,8 @@ int memguard_refuse(request_rec *r, mg_reason_t reason, const char *detail)
     memguard_req_ctx *ctx = memguard_req(r);
     int detect = ctx->engine == MEMGUARD_ENGINE_DETECT;
     const mg_reason_info_t *ri = note_refusal(r, reason, detail, detect);
-    const char *body;
+    const char *body, *tag;
+    int code;
 
     if (detect) {
         return OK;
@@ -180,13 +214,13 @@ int memguard_refuse(request_rec *r, mg_reason_t reason, const char *detail)
         r->connection->keepalive = AP_CONN_CLOSE;
     }
     set_retry_after(r, ri);
-    if (memguard_style(r) != MEMGUARD_STYLE_FAULT || !memguard_is_xmlrpc(r)) {
+    if (!answer_is_fault(r, ri)) {
         return ri->http_status;
     }
     /* An XML-RPC fault travels in a 200 response (the XML-RPC spec), so
      * clients raise a Fault with our code and text, not a ProtocolError. */
-    body =
-        memguard_fault_xml(r->pool, ri->fault_code, fault_text(r, ri, detail));
+    code = fault_code(r, ri, &tag);
+    body = memguard_fault_xml(r->pool, code, fault_text(r, ri, detail, tag));
     r->status = HTTP_OK;
     ap_set_content_type(r, "text/xml");
     ap_set_content_length(r, (apr_off_t)strlen(body));
@@ -269,9 +303,11 @@ apr_status_t memguard_refuse_in_filter(ap_filter_t *f, mg_reason_t reason,
     set_retry_after(r, ri);
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     ctx->answering = 1;
-    if (memguard_style(r) == MEMGUARD_STYLE_FAULT && memguard_is_xmlrpc(r)) {
-        const char *body = memguard_fault_xml(r->pool, ri->fault_code,
-                                              fault_text(r, ri, detail));
+    if (answer_is_fault(r, ri)) {
+        const char *tag;
+        int code = fault_code(r, ri, &tag);
+        const char *body =
+            memguard_fault_xml(r->pool, code, fault_text(r, ri, detail, tag));
         r->status = HTTP_OK;
         ctx->answer_status = HTTP_OK;
         ap_set_content_type(r, "text/xml");

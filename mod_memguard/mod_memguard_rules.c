@@ -14,7 +14,15 @@
  * sections' (see memguard_xr_merge()).
  *
  * Which rules a call meets is decided in mod_memguard_xmlrpc.c: the
- * top-level methodName, and for system.multicall every inner call too.
+ * top-level methodName, and for a multicall (MemGuardMulticall) every
+ * call in it, at every nesting level, too.
+ *
+ * `essential` marks the calls that finish work or give resources back (a
+ * builder's host.closeTask): such a call passes the verdict gate (shed,
+ * throttle) and nothing else; it is still held to deny (which it cannot
+ * be combined with), max-body=, max-response=, concurrency= and nice=,
+ * and counted. A multicall is essential only if every call in it that is
+ * not itself a multicall is.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -85,7 +93,7 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
                             "%s: needs a method name or pattern and at "
                             "least one action (allow, deny, max-body=, "
                             "max-response=, concurrency=, queue-timeout=, "
-                            "expensive, nice=)%s%s%s",
+                            "expensive, nice=, essential)%s%s%s",
                             cmd->directive->directive, argc ? ": '" : "",
                             argc ? argv[0] : "", argc ? "'" : "");
     }
@@ -123,6 +131,12 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
                 return rule_error(cmd, a, "is given twice");
             }
             rule->expensive = 1;
+        }
+        else if (IS("essential") && !eq) {
+            if (rule->essential) {
+                return rule_error(cmd, a, "is given twice");
+            }
+            rule->essential = 1;
         }
         else if ((IS("max-body") || IS("max-response")) && eq) {
             apr_int64_t *field =
@@ -178,12 +192,26 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
             return rule_error(cmd, a,
                               "is not an action (allow, deny, max-body=SIZE, "
                               "max-response=SIZE, concurrency=N, "
-                              "queue-timeout=DURATION, expensive, nice=N)");
+                              "queue-timeout=DURATION, expensive, nice=N, "
+                              "essential)");
         }
 #undef IS
     }
+    if (rule->essential && rule->deny) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: 'essential' cannot be combined with "
+                            "'deny' (a denied call never gets through)",
+                            cmd->directive->directive, argv[0]);
+    }
+    if (rule->essential && rule->expensive) {
+        return apr_psprintf(cmd->pool,
+                            "%s %s: 'essential' cannot be combined with "
+                            "'expensive' (an essential call passes the "
+                            "throttle that refuses expensive ones)",
+                            cmd->directive->directive, argv[0]);
+    }
     have_limit = rule->max_body || rule->max_response || rule->concurrency ||
-                 rule->expensive || rule->nice || have_queue;
+                 rule->expensive || rule->nice || rule->essential || have_queue;
     if (rule->deny && (seen_allow || have_limit)) {
         return apr_psprintf(cmd->pool,
                             "%s %s: 'deny' cannot be combined with other "

@@ -9,7 +9,8 @@
  * streaming inspector (mg_xmlrpc.h) and spools it: in memory up to
  * MemGuardSpoolMemory, then in an unlinked temporary file. The inspector
  * reports each methodName as soon as it is parsed, top-level and every
- * inner call of a system.multicall, and the MemGuardMethod rules
+ * inner call of a multicall at every nesting level (MemGuardMulticall
+ * names the multicall methods), and the MemGuardMethod rules
  * (mod_memguard_rules.c) are applied right there: a denied method stops
  * the read at once. Only an accepted call goes on: the verdict gate, the
  * per-method concurrency slots, the per-method response cap, then the
@@ -23,6 +24,7 @@
 
 #include "apr_file_io.h"
 #include "apr_file_info.h"
+#include "apr_lib.h"
 #include "apr_time.h"
 #include "http_core.h"
 #include "http_protocol.h"
@@ -64,6 +66,7 @@ static const struct {
     [MEMGUARD_XL_STRING] = {"string", 1},
     [MEMGUARD_XL_NAME] = {"name", 1},
     [MEMGUARD_XL_MULTICALL] = {"multicall", 0},
+    [MEMGUARD_XL_MULTICALL_DEPTH] = {"multicall-depth", 0},
     [MEMGUARD_XL_TOKEN] = {"token", 1},
 };
 
@@ -93,6 +96,9 @@ static void xl_apply(mg_xmlrpc_limits_t *l, int key, uint64_t v)
         break;
     case MEMGUARD_XL_MULTICALL:
         l->multicall = (uint32_t)v;
+        break;
+    case MEMGUARD_XL_MULTICALL_DEPTH:
+        l->multicall_depth = (uint32_t)v;
         break;
     case MEMGUARD_XL_TOKEN:
         l->token = (uint32_t)v;
@@ -145,6 +151,7 @@ struct memguard_xr_conf *memguard_xr_merge(apr_pool_t *p,
     m->spool_memory = add->spool_memory != MEMGUARD_UNSET ? add->spool_memory
                                                           : base->spool_memory;
     m->spool_dir = add->spool_dir ? add->spool_dir : base->spool_dir;
+    m->multicall = add->multicall ? add->multicall : base->multicall;
     return m;
 }
 
@@ -177,7 +184,8 @@ const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg, const char *arg)
     if (k == MEMGUARD_XL__COUNT) {
         return apr_psprintf(cmd->pool,
                             "%s: '%s': unknown key (depth, elements, params, "
-                            "items, members, string, name, multicall, token)",
+                            "items, members, string, name, multicall, "
+                            "multicall-depth, token)",
                             dir, arg);
     }
     if (xl_keys[k].is_size) {
@@ -213,6 +221,12 @@ const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg, const char *arg)
                                 "to %d",
                                 dir, arg, MG_XMLRPC_DEPTH_CAP);
         }
+        if (k == MEMGUARD_XL_MULTICALL_DEPTH) {
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s': multicall-depth must be from 1 "
+                                "to %d",
+                                dir, arg, MG_XMLRPC_MULTICALL_DEPTH_CAP);
+        }
         if (k == MEMGUARD_XL_NAME && val > 0) {
             return apr_psprintf(cmd->pool,
                                 "%s: '%s': name must be at most "
@@ -224,6 +238,65 @@ const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg, const char *arg)
     }
     xr->limits[k] = val;
     xr->limits_set |= 1u << k;
+    return NULL;
+}
+
+/* Longest MemGuardMulticall name: MemGuardXmlLimits name's default. */
+#define MEMGUARD_MULTICALL_NAME_MAX 256
+
+/* An XML-RPC method name: "identifier characters, upper and lower-case
+ * A-Z, the numeric characters, 0-9, underscore, dot, colon and slash"
+ * (the XML-RPC specification). */
+static int multicall_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > MEMGUARD_MULTICALL_NAME_MAX) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && !strchr("_.:/", *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *memguard_set_multicall(cmd_parms *cmd, void *dcfg, int argc,
+                                   char *const argv[])
+{
+    const char *dir = cmd->directive->directive;
+    apr_array_header_t *names;
+    int i, j;
+
+    if (argc == 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s: needs at least one method name (the "
+                            "default is: system.multicall multiCall)",
+                            dir);
+    }
+    if (argc > MG_XMLRPC_MULTICALL_NAMES_MAX) {
+        return apr_psprintf(cmd->pool, "%s: %d names: at most %d", dir, argc,
+                            MG_XMLRPC_MULTICALL_NAMES_MAX);
+    }
+    names = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 0; i < argc; i++) {
+        if (!multicall_name_ok(argv[i])) {
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s' is not a method name (letters, "
+                                "digits, '_', '.', ':' and '/', at most %d "
+                                "bytes)",
+                                dir, argv[i], MEMGUARD_MULTICALL_NAME_MAX);
+        }
+        for (j = 0; j < i; j++) {
+            if (!strcmp(argv[i], argv[j])) {
+                return apr_psprintf(cmd->pool, "%s: '%s' is given twice", dir,
+                                    argv[i]);
+            }
+        }
+        APR_ARRAY_PUSH(names, const char *) = argv[i];
+    }
+    memguard_xr_get(cmd->pool, dcfg)->multicall = names;
     return NULL;
 }
 
@@ -259,6 +332,23 @@ static const struct memguard_xr_conf *xr_conf(const request_rec *r)
         ap_get_module_config(r->per_dir_config, &memguard_module);
 
     return c->xr;
+}
+
+int memguard_xmlrpc_may_be_essential(const request_rec *r)
+{
+    const struct memguard_xr_conf *xr = xr_conf(r);
+    int i;
+
+    if (r->method_number != M_POST || xr == NULL || xr->xmlrpc != 1 ||
+        xr->rules == NULL) {
+        return 0;
+    }
+    for (i = 0; i < xr->rules->nelts; i++) {
+        if (APR_ARRAY_IDX(xr->rules, i, const memguard_rule *)->essential) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* The system's temporary directory, found once in post_config. */
@@ -463,6 +553,7 @@ typedef struct {
     request_rec *r;
     memguard_req_ctx *ctx;
     const apr_array_header_t *rules;
+    mg_xmlrpc_t *x; /* the inspector: multicall names, the path to a call */
     int detect;
     apr_off_t declared; /* Content-Length of an unencoded body, or -1 */
     apr_off_t seen;     /* decoded bytes read so far */
@@ -484,10 +575,15 @@ typedef struct {
     const char *nice_method; /* the method it came from */
     memguard_hold holds[MEMGUARD_XR_HOLDS];
     int nholds;
+    /* essential: the calls that do work (every method but the multicalls
+     * that carry them), and whether one of them is not essential */
+    uint32_t works;
+    int not_essential;
 
     /* the last lookup: a multicall usually repeats one method */
     char *last_name;
     const memguard_rule *last_rule;
+    uint32_t last_method; /* its board entry; UINT32_MAX: not looked up */
     int have_last;
 } xr_call;
 
@@ -537,8 +633,19 @@ static const memguard_rule *xr_match(xr_call *c, const char *name, size_t len)
     }
     c->last_rule = memguard_rule_match(c->rules, name);
     memcpy(c->last_name, name, len + 1);
+    c->last_method = UINT32_MAX;
     c->have_last = 1;
     return c->last_rule;
+}
+
+/* The board entry of the name xr_match() just looked up. */
+static uint32_t xr_method(xr_call *c, mg_board_t *board, const char *name,
+                          size_t len)
+{
+    if (c->last_method == UINT32_MAX) {
+        c->last_method = mg_board_method_get(board, name, len);
+    }
+    return c->last_method;
 }
 
 static void xr_add_hold(xr_call *c, uint32_t method, const memguard_rule *rule,
@@ -564,8 +671,8 @@ static void xr_add_hold(xr_call *c, uint32_t method, const memguard_rule *rule,
 }
 
 /* The inspector's methodName callback (mg_xmlrpc.h): the top-level name,
- * then every inner call of a system.multicall, in document order. */
-static int xr_method_cb(void *baton, const char *name, size_t len, int inner,
+ * then every call of a multicall at every level, in document order. */
+static int xr_method_cb(void *baton, const char *name, size_t len, int level,
                         uint32_t index, mg_reason_t *reason)
 {
     xr_call *c = baton;
@@ -573,27 +680,40 @@ static int xr_method_cb(void *baton, const char *name, size_t len, int inner,
     mg_board_t *board = memguard_board();
     const memguard_rule *rule;
     uint32_t method = UINT32_MAX;
+    char path[160];
 
-    if (!inner) {
+    (void)index; /* in the path */
+    rule = xr_match(c, name, len);
+    if (board != NULL) {
+        method = xr_method(c, board, name, len);
+    }
+    if (!level) {
         /* Known from here on: refusals and statistics are per method. */
-        if (board != NULL) {
-            method = mg_board_method_get(board, name, len);
-            c->ctx->method_idx = method;
-        }
+        c->ctx->method_idx = method;
         apr_table_setn(r->notes, "memguard-method",
                        apr_pstrmemdup(r->pool, name, len));
     }
-    rule = xr_match(c, name, len);
+    else if (method != UINT32_MAX) {
+        /* a call of its own on the status page; its bytes and memory are
+         * the multicall's */
+        mg_board_method_count(board, method, 1);
+    }
+    if (!mg_xmlrpc_multicall_name(c->x, name, len)) {
+        c->works++;
+        c->not_essential |= rule == NULL || !rule->essential;
+    }
     if (rule == NULL) {
         return 0;
     }
     if (rule->deny) {
         *reason = MG_REASON_METHOD_DENIED;
+        if (level) {
+            mg_xmlrpc_call_path(c->x, path, sizeof(path));
+        }
         return xr_verdict(
             c, MG_REASON_METHOD_DENIED,
-            inner ? apr_psprintf(r->pool,
-                                 "'%s' in call %u of system.multicall (%s)",
-                                 name, index + 1, rule->text)
+            level ? apr_psprintf(r->pool, "'%s' in %s (%s)", name, path,
+                                 rule->text)
                   : apr_psprintf(r->pool, "'%s' (%s)", name, rule->text));
     }
     c->expensive |= rule->expensive;
@@ -612,9 +732,6 @@ static int xr_method_cb(void *baton, const char *name, size_t len, int inner,
         c->max_response = rule->max_response;
     }
     if (rule->concurrency > 0 && board != NULL) {
-        if (method == UINT32_MAX) {
-            method = mg_board_method_get(board, name, len);
-        }
         xr_add_hold(c, method, rule, name);
     }
     if (xr_check_body(c)) {
@@ -727,6 +844,16 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     else {
         rc = mg_xmlrpc_new(&x, &lim, xr_method_cb, c);
     }
+    /* MemGuardMulticall (names checked when the configuration was
+     * read; a reset brought the default back) */
+    if (rc == 0 && xr->multicall != NULL) {
+        rc =
+            mg_xmlrpc_set_multicall(x, (const char *const *)xr->multicall->elts,
+                                    (size_t)xr->multicall->nelts);
+        if (rc != 0) {
+            mg_xmlrpc_free(x);
+        }
+    }
     if (rc != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       MGLOGNO(00205) "cannot create the XML-RPC inspector "
@@ -734,6 +861,7 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
                       rc);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    c->x = x;
     apr_pool_cleanup_register(r->pool, x, xr_free_inspector,
                               apr_pool_cleanup_null);
 
@@ -871,7 +999,17 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
         return memguard_refuse(r, c->reason, c->detail);
     }
 
-    /* Accepted (or DetectOnly): the gate, the slots, the response cap. */
+    /* The request's size for the per-method statistics and the gate: the
+     * inspected (decoded) body, whatever reads it afterwards (mod_wsgi
+     * reads brigades, so r->read_length stays 0). */
+    if (ctx->body_seen < sp->len) {
+        ctx->body_seen = sp->len;
+    }
+    /* Accepted (or DetectOnly): the gate, the slots, the response cap. A
+     * call every working method of which is essential passes the gate
+     * whatever the verdict; a multicall of nothing but multicalls is no
+     * work to let through. */
+    ctx->essential = c->works > 0 && !c->not_essential;
     rc = memguard_gate_method(r, c->expensive);
     if (rc != OK) {
         return rc;
@@ -913,12 +1051,6 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
         r->remaining = sp->len;
     }
     ap_add_input_filter_handle(replay_handle, rp, r, r->connection);
-    /* The request's size for the per-method statistics: the inspected
-     * (decoded) body, whatever reads it afterwards (mod_wsgi reads
-     * brigades, so r->read_length stays 0). */
-    if (ctx->body_seen < sp->len) {
-        ctx->body_seen = sp->len;
-    }
 
     if (APLOG_R_IS_LEVEL(r, APLOG_DEBUG)) {
         const mg_xmlrpc_counters_t *n = mg_xmlrpc_counters(x);
@@ -928,12 +1060,12 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
             MGLOGNO(00201) "inspected %s%s: %" APR_OFF_T_FMT
                            " bytes spooled (%s), depth %u, "
                            "elements %u, items %u, members %u, "
-                           "multicall %u, longest string %" APR_UINT64_T_FMT
-                           "; %" APR_TIME_T_FMT " us",
+                           "multicall %u (nesting %u), longest string "
+                           "%" APR_UINT64_T_FMT "; %" APR_TIME_T_FMT " us",
             m ? m : "(no method)", passthrough ? " (partly, DetectOnly)" : "",
             sp->len, sp->file ? "file" : "memory", n->depth_max, n->elements,
-            n->items_max, n->members_max, n->multicall, n->string_max,
-            apr_time_now() - started);
+            n->items_max, n->members_max, n->multicall, n->multicall_depth,
+            n->string_max, apr_time_now() - started);
     }
     return OK;
 }

@@ -19,6 +19,7 @@ typedef enum {
     MEMGUARD_XL_STRING,
     MEMGUARD_XL_NAME,
     MEMGUARD_XL_MULTICALL,
+    MEMGUARD_XL_MULTICALL_DEPTH,
     MEMGUARD_XL_TOKEN,
     MEMGUARD_XL__COUNT
 } memguard_xl_key_e;
@@ -34,6 +35,7 @@ typedef struct {
     apr_int64_t queue_us;     /* queue-timeout, microseconds; 0 = no wait */
     int expensive;            /* refused by the gate under throttle */
     int nice;                 /* nice=: run 1..19 lower; 0 = unchanged */
+    int essential;            /* admitted whatever the verdict */
     const char *text;         /* "MemGuardMethod slowCall concurrency=1",
                                * for log lines and faultStrings */
 } memguard_rule;
@@ -50,6 +52,10 @@ struct memguard_xr_conf {
     apr_array_header_t *rules;
     apr_int64_t spool_memory; /* MemGuardSpoolMemory, bytes; UNSET */
     const char *spool_dir;    /* MemGuardSpoolDir; NULL: unset */
+    /* MemGuardMulticall: the multicall method names (const char *), at
+     * most MG_XMLRPC_MULTICALL_NAMES_MAX; NULL: unset (the inspector's
+     * default, system.multicall and multiCall) */
+    apr_array_header_t *multicall;
 };
 
 /* mod_memguard_xmlrpc.c: c's xr part, made empty (all UNSET) if absent. */
