@@ -192,6 +192,8 @@ class Httpd:
             f.write("text/html html\ntext/plain txt\ntext/xml xml\n")
         with open(os.path.join(self.root, "htdocs", "index.html"), "w") as f:
             f.write("<html><body>ok</body></html>\n")
+        # the demo hub answers fault 1014 while this file exists
+        self.offline_flag = os.path.join(self.root, "offline")
         self.calllog = os.path.join(self.root, "calls.log")
         open(self.calllog, "w").close()
         os.chmod(self.calllog, 0o666)
@@ -279,6 +281,7 @@ WSGIProcessGroup hub
             'WSGIScriptAlias /kojihub "%s"' % self.path("hub.wsgi"),
             "WSGIApplicationGroup %{GLOBAL}",
             "SetEnv MEMGUARD_DEMO_CALLLOG %s" % self.calllog,
+            "SetEnv MEMGUARD_DEMO_OFFLINE %s" % self.offline_flag,
             '<Directory "%s">' % self.root,
             "    Require all granted",
             "</Directory>",

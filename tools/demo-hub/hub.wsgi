@@ -7,7 +7,13 @@
 # (one line: pid, method), shared by all processes, so a test can prove
 # that a refused call never reached the application. The log's path comes
 # from the environment variable MEMGUARD_DEMO_CALLLOG (httpd: SetEnv);
-# without it nothing is logged.
+# without it nothing is logged. Only the top-level method of a request is
+# logged (a multicall is one line, its name).
+#
+# Offline, the way Koji's hub is when its ServerOffline option is set or
+# its database is gone: while the file named by MEMGUARD_DEMO_OFFLINE
+# exists, every call is answered with fault 1014 (koji.ServerOffline,
+# "server is offline"), before any method runs.
 #
 # Methods:
 #   getBuild(id)            one build record (cheap)
@@ -19,10 +25,24 @@
 #   getCallCount([method])  calls seen by the application so far
 #   hello()                 "hello"
 #   getNice()               the nice value of the thread running the call
-#   system.multicall, system.listMethods, system.methodHelp
+#   fail(code, text)        raises a fault (a Koji GenericError is 1000)
+#   host.openTask(id)       a builder takes a task: its data
+#   host.closeTask(id, result), host.failTask(id, result),
+#   host.freeTasks([ids]), host.refuseTask(id), host.setBuildRootState(id,
+#   state), host.updateHost(load, ready)
+#                           a builder reports; they return nothing (nil)
+#   multiCall(calls), system.multicall(calls)
+#                           Koji's multicall: each call runs through the
+#                           same dispatch (so they nest); the result holds
+#                           [value] for a call that returned, a struct
+#                           with faultCode and faultString (and a
+#                           traceback for an unexpected error) for one
+#                           that failed, as Koji's hub answers
+#   system.listMethods, system.methodHelp
 import os
 import time
 import threading
+import traceback
 import xmlrpc.client
 from xmlrpc.server import SimpleXMLRPCDispatcher
 
@@ -113,6 +133,9 @@ class Hub:
     def hello(self):
         return "hello"
 
+    def fail(self, code=1000, text="failed"):
+        raise xmlrpc.client.Fault(int(code), str(text))
+
     def getCallCount(self, method=None):
         path = _calllog_path(self.environ)
         if not path or not os.path.exists(path):
@@ -123,6 +146,63 @@ class Hub:
         if method is None:
             return len(names)
         return sum(1 for n in names if n == method)
+
+
+class Host:
+    """The builder's calls (host.*), registered one by one: dotted names
+    are not resolved on an instance."""
+
+    def openTask(self, task_id):
+        return {"id": int(task_id), "method": "build", "arch": "noarch",
+                "request": ["git+https://src.example/pkg#abc", "f41", {}]}
+
+    def closeTask(self, task_id, response):
+        return None
+
+    def failTask(self, task_id, response):
+        return None
+
+    def freeTasks(self, tasks):
+        return None
+
+    def refuseTask(self, task_id, soft=True, msg=""):
+        return None
+
+    def setBuildRootState(self, brootid, state, task_id=None):
+        return None
+
+    def updateHost(self, task_load, ready, data=None):
+        return None
+
+
+def _multicall(dispatcher):
+    """Koji's ModXMLRPCRequestHandler.multiCall, standard library only."""
+    def multicall(calls):
+        results = []
+        for call in calls:
+            try:
+                result = dispatcher._dispatch(call["methodName"],
+                                              call["params"])
+            except xmlrpc.client.Fault as fault:
+                results.append({"faultCode": fault.faultCode,
+                                "faultString": fault.faultString})
+            except Exception as e:
+                results.append({
+                    "faultCode": getattr(e, "faultCode", 1),
+                    "faultString": ", ".join(str(a) for a in e.args),
+                    "traceback": traceback.format_exception(type(e), e,
+                                                            e.__traceback__),
+                })
+            else:
+                results.append([result])
+        return results
+    return multicall
+
+
+def _offline(environ):
+    path = environ.get("MEMGUARD_DEMO_OFFLINE") or os.environ.get(
+        "MEMGUARD_DEMO_OFFLINE")
+    return bool(path) and os.path.exists(path)
 
 
 def _method_name(body):
@@ -143,9 +223,23 @@ def application(environ, start_response):
     data = stream.read(int(length)) if length else stream.read()
     method = _method_name(data)
     _record(environ, method)
+    if _offline(environ):
+        # koji's offline_reply(): a fault in a 200 answer
+        response = xmlrpc.client.dumps(
+            xmlrpc.client.Fault(1014, "server is offline"),
+            methodresponse=True).encode("utf-8")
+        start_response("200 OK", [("Content-Type", "text/xml"),
+                                  ("Content-Length", str(len(response)))])
+        return [response]
     dispatcher = SimpleXMLRPCDispatcher(allow_none=True, encoding="utf-8")
     dispatcher.register_instance(Hub(environ))
-    dispatcher.register_multicall_functions()
+    host = Host()
+    for name in ("openTask", "closeTask", "failTask", "freeTasks",
+                 "refuseTask", "setBuildRootState", "updateHost"):
+        dispatcher.register_function(getattr(host, name), "host." + name)
+    multicall = _multicall(dispatcher)
+    dispatcher.register_function(multicall, "multiCall")
+    dispatcher.register_function(multicall, "system.multicall")
     dispatcher.register_introspection_functions()
     response = dispatcher._marshaled_dispatch(data)
     start_response("200 OK", [("Content-Type", "text/xml"),
