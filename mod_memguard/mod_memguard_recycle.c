@@ -233,6 +233,22 @@ static apr_uint64_t recycle_child_size(mg_board_t *b, uint32_t slot,
     return rss;
 }
 
+/* "throttle: available 150.0 MiB < minimum 200.0 MiB" from the sampler's
+ * record, as it is now (the mark was made up to a request ago). */
+static const char *recycle_memory_now(request_rec *r)
+{
+    mg_board_sys_t *rec = apr_palloc(r->pool, sizeof(*rec));
+    mg_verdict_t v;
+    char buf[256];
+
+    if (mg_board_sys_read(memguard_board(), rec, 8) != 0) {
+        return "verdict being written";
+    }
+    memguard_sys_verdict(rec, &v);
+    mg_verdict_describe(&v, &rec->sample, buf, sizeof(buf));
+    return apr_pstrdup(r->pool, buf);
+}
+
 /* Raise SIGUSR1 in this child: see the file comment. */
 static void recycle_now(request_rec *r, mg_board_t *b, uint32_t slot,
                         uint32_t reason, apr_uint64_t value, apr_uint64_t limit,
@@ -259,6 +275,16 @@ static void recycle_now(request_rec *r, mg_board_t *b, uint32_t slot,
                                      "ran a call at a lower CPU priority "
                                      "and may not return from it (%s)",
                       (long)getpid(), recycle_when_names[when],
+                      recycle_limit_name(reason, hard));
+    }
+    else if (reason == MG_RECYCLE_HEADROOM) {
+        /* the sampler's pick: no limit was passed, memory was short */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      MGLOGNO(00260) "recycling this child (pid %ld) %s: the "
+                                     "largest child (%.1f MiB) while memory "
+                                     "was short (now %s) (%s)",
+                      (long)getpid(), recycle_when_names[when],
+                      (double)value / MIB, recycle_memory_now(r),
                       recycle_limit_name(reason, hard));
     }
     else {

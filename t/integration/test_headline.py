@@ -76,6 +76,7 @@ LOG = """\
 [Sat Nov 21 21:56:18.250000 2026] [memguard:notice] [pid 10] MG00310: verdict ok -> throttle: signal cgroup value 300 threshold 307 (x)
 [Sat Nov 21 21:56:19.000000 2026] [core:notice] [pid 9] AH00052: child pid 77 exit signal Segmentation fault (11)
 [Sat Nov  2 21:56:20.000000 2026] [memguard:info] [pid 11] MG00412: recycling child
+[Sat Nov  2 21:56:20.500000 2026] [memguard:info] [pid 12] MG00260: recycling this child (pid 12) after this request: the largest child (90.0 MiB) while memory was short (now throttle: cgroup headroom 300 < minimum 307) (MemGuardRecycleOnPressure)
 [Sat Nov 21 21:56:21.750000 2026] [memguard:notice] [pid 10] MG00310: verdict throttle -> ok: signal cgroup value 400 threshold 307 (x)
 """
 
@@ -86,7 +87,7 @@ def test_analyse_log():
     assert t0 is not None and bh.log_epoch("no time here") is None
     assert bh.log_epoch(lines[3]) is not None        # one-digit day
     out = bh.analyse_log(lines, t0)
-    assert out["exit_signal"] == 1 and out["recycles"] == 1
+    assert out["exit_signal"] == 1 and out["recycles"] == 2
     tr = out["transitions"]
     assert [(t["from"], t["to"], t["signal"]) for t in tr] == [
         ("ok", "throttle", "cgroup"), ("throttle", "ok", "cgroup")]

@@ -98,6 +98,48 @@ MaxSpareServers 8
     assert len([x for x in h.log_lines() if "MG00425" in x]) == 3
 
 
+def test_pressure_recycles_a_busy_child_after_its_request(procroot,
+                                                          httpd_factory):
+    """A child the sampler picks while it serves a request recycles itself
+    when that request is done, and says why: no limit was passed, it was
+    the largest child while memory was short."""
+    root = procroot()
+    h = httpd_factory(start=False)
+    need_sampler(h)
+    h.conf = """
+MemGuardEngine On
+MemGuardProcRoot "%s"
+MemGuardSampleInterval 50ms
+MemGuardMinAvailable 1G 256M
+MemGuardChildMetric rss
+MemGuardRecycleOnPressure On
+MemGuardMaxRecyclesPerMinute 0
+""" % root.path
+    h.start()
+    r, _ = get(h, "/mgtest")       # one fresh child's size, for reference
+    assert r.status == 200
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    c.request("GET", "/mgtest?alloc=90")
+    pid = pid_of(c.getresponse().read())
+    h.wait_access(r"alloc=90 ")    # its size is on the board
+    # the same child, busy for a while; memory gets short meanwhile
+    c.request("GET", "/mgtest?sleep=3000", headers={"Connection": "close"})
+    time.sleep(0.5)
+    root.set_meminfo(MemAvailable=512 * 1024)          # kB: throttle
+    h.wait_log(r"MG00425: sampler: memory is short \(throttle\): recycling "
+               r"child %d " % pid, timeout=10)
+    assert pid_of(c.getresponse().read()) == pid
+    c.close()
+    line = h.wait_log(r"MG00260: recycling this child \(pid %d\)" % pid)[0]
+    assert re.search(r"\(pid %d\) (before this response|after this "
+                     r"request): the largest child \(\d+\.\d MiB\) while "
+                     r"memory was short \(now throttle: available 512\.0 "
+                     r"MiB < minimum 1\.0 GiB\) "
+                     r"\(MemGuardRecycleOnPressure\)$" % pid, line), line
+    assert wait_gone(pid, 10)
+    assert not any("> limit 0 bytes" in x for x in h.log_lines())
+
+
 def daemon_pids(h):
     out = []
     for pid in h.children():
