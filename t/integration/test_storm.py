@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import xmlrpc.client
 
 import pytest
 
@@ -340,6 +341,65 @@ def test_mix_parsing():
                                                       "/kojihub")
     assert storm.parse_target("http://[::1]:82/x")[:3] == ("::1", 82, "/x")
     assert storm.parse_target("127.3.4.5")[:2] == ("127.3.4.5", 80)
+
+
+def test_mix_parsing_wrapped_in_a_multicall():
+    """WRAPPER:CALL sends CALL as the one call of a multiCall or a
+    system.multicall, as Koji's ClientSession sends its multicalls; they
+    nest."""
+    storm = load_storm()
+    t = storm.parse_mix("heavy=multiCall:queryHistory(20000)@20,"
+                        "w=system.multicall:multiCall:getBuild(1):3,"
+                        "n=multiCall:multicall(getBuild(1)*2)")
+    assert (t[0].method, t[0].conns, t[0].multicall, t[0].wrapped) == (
+        "multiCall", 20, 1, True)
+    assert xmlrpc.client.loads(t[0].body) == (
+        ([{"methodName": "queryHistory", "params": [20000]}],), "multiCall")
+    assert (t[1].method, t[1].weight) == ("system.multicall", 3)
+    assert xmlrpc.client.loads(t[1].body)[0] == ([{
+        "methodName": "multiCall", "params": [[
+            {"methodName": "getBuild", "params": [1]}]]}],)
+    assert xmlrpc.client.loads(t[2].body)[0] == ([{
+        "methodName": "system.multicall", "params": [[
+            {"methodName": "getBuild", "params": [1]}] * 2]}],)
+    assert t[2].describe()["wrapped"]
+    assert t[0].describe()["call"] == "multiCall:queryHistory(20000)"
+    # multiCall:3 is the call multiCall with weight 3
+    assert storm.parse_mix("x=multiCall:3")[0].weight == 3
+    for bad in ("x=multiCall:", "x=multiCall:(1)", "x=multiCall:a b"):
+        with pytest.raises(storm.UsageError):
+            storm.parse_mix(bad)
+
+
+def test_wrapped_calls_against_the_hub(httpd_factory, tmp_path):
+    """A call wrapped in multiCall meets the same rules as the call itself
+    (denied: one fault for the whole multicall); a wrapped call's own
+    fault, inside the multicall's answer, is counted by its code."""
+    h = httpd_factory("""
+MemGuardEngine On
+<Location /kojihub>
+    MemGuardXmlRpc On
+    MemGuardMethod queryHistory deny
+</Location>
+""")
+    out = tmp_path / "storm.json"
+    p, _ = run_storm("--target", h.hub_url, "--connections", "2",
+                     "--requests", "40", "--mix",
+                     "plain=queryHistory(10):1,wrapped=multiCall:"
+                     "queryHistory(10):1,good=multiCall:getBuild(1):1,"
+                     "failing=multiCall:fail(1000,'no'):1",
+                     "--json", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    rep = json.loads(out.read_text())
+    check_sums(rep)
+    t = rep["types"]
+    for name in ("plain", "wrapped"):
+        assert t[name]["faults_by_code"] == {"4030": 10}, t[name]
+    assert t["good"]["ok"] == 10
+    assert t["good"]["multicall_inner_faults_by_code"] == {}
+    assert t["failing"]["ok"] == 10
+    assert t["failing"]["multicall_inner_faults_by_code"] == {"1000": 10}
+    assert h.calls("multiCall") == 20 and h.calls("queryHistory") == 0
 
 
 def test_http_errors_and_timeouts_classified(httpd_factory, tmp_path):
