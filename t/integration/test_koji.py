@@ -8,6 +8,7 @@ server sheds.
 Fake pressure comes from MemGuardProcRoot pointing at a fixture tree the
 test rewrites (mgfixture.ProcRoot)."""
 import os
+import socket
 import threading
 import time
 import xmlrpc.client
@@ -526,3 +527,45 @@ def test_mixed_style_503_for_retryable_fault_for_permanent(procroot,
     assert len(tries) >= 2 and all(w == ("http", 503, "5") for w in tries)
     assert set(s.sleeps) == {0.2}       # Retry-After: 5 was never read
     assert len(s.sleeps) == len(tries) - 1
+
+
+def test_client_resends_once_on_a_dropped_connection():
+    """kojiclient does what ClientSession._sendCall does: a connection
+    dropped before the answer is tried once more at once, on a new
+    connection; a second drop is an error (retried only by a logged-in
+    session or with anon_retry)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+    answer = xmlrpc.client.dumps(("pong",), methodresponse=True).encode()
+
+    def serve():
+        n = 0
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            n += 1
+            c.recv(65536)
+            if n in (1, 3, 4):  # connections dropped before the answer
+                c.close()
+                continue
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n"
+                      b"Content-Length: %d\r\nConnection: close\r\n\r\n"
+                      % len(answer) + answer)
+            c.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        s = ClientSession("127.0.0.1", port)
+        assert s.ping() == "pong"
+        assert s.wire == [("conn", "RemoteDisconnected"), ("ok",)]
+        assert s.sleeps == []
+        s = ClientSession("127.0.0.1", port)
+        with pytest.raises(ConnectionError):
+            s.ping()
+        assert [w[0] for w in s.wire] == ["conn", "conn"]
+    finally:
+        srv.close()
