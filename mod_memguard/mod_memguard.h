@@ -56,27 +56,31 @@ typedef enum {
  * server only. Every vhost's server conf points at the main server's.
  */
 typedef struct {
-    int configured;            /* a threshold was set: run the sampler */
-    int engine_seen;           /* MemGuardEngine On/DetectOnly somewhere */
-    apr_int64_t interval_us;   /* MemGuardSampleInterval, µs; UNSET */
-    const char *proc_root;     /* MemGuardProcRoot; NULL = "/" */
-    int cgroup;                /* memguard_cgroup_e; UNSET = auto */
-    const char *cgroup_path;   /* MemGuardCgroup PATH (under proc_root) */
-    int numa;                  /* MemGuardNuma: 1 auto, 0 off; UNSET = 1 */
-    apr_int64_t sustain_us;    /* MemGuardSustain, µs; UNSET */
-    apr_int64_t hysteresis_bp; /* MemGuardHysteresis, 1/100 %; UNSET */
-    int fail_mode;             /* mg_fail_mode_t; UNSET = open */
-    mg_policy_conf_t policy;   /* thresholds (the rest filled at start) */
-    uint32_t ncaches;          /* MemGuardSlabCache entries */
+    int configured;               /* a threshold was set: run the sampler */
+    int engine_seen;              /* MemGuardEngine On/DetectOnly somewhere */
+    apr_int64_t interval_us;      /* MemGuardSampleInterval, µs; UNSET */
+    const char *proc_root;        /* MemGuardProcRoot; NULL = "/" */
+    int cgroup;                   /* memguard_cgroup_e; UNSET = auto */
+    const char *cgroup_path;      /* MemGuardCgroup PATH (under proc_root) */
+    int numa;                     /* MemGuardNuma: 1 auto, 0 off; UNSET = 1 */
+    apr_int64_t sustain_us;       /* MemGuardSustain, µs; UNSET */
+    apr_int64_t hysteresis_bp;    /* MemGuardHysteresis, 1/100 %; UNSET */
+    apr_int64_t fill_throttle_us; /* MemGuardFillHorizon, µs; 0 off; UNSET */
+    apr_int64_t fill_shed_us;     /* its second value, µs; 0 off; UNSET */
+    int fail_mode;                /* mg_fail_mode_t; UNSET = open */
+    mg_policy_conf_t policy;      /* thresholds (the rest filled at start) */
+    uint32_t ncaches;             /* MemGuardSlabCache entries */
     char caches[MG_SAMPLE_MAX_CACHES][MG_SAMPLE_NAME_LEN];
 } memguard_headroom_conf;
 
-#define MEMGUARD_DEFAULT_INTERVAL_US 100000 /* 100 ms */
-#define MEMGUARD_MIN_INTERVAL_US 10000      /* 10 ms */
-#define MEMGUARD_DEFAULT_SUSTAIN_US 0       /* trip on the first sample */
-#define MEMGUARD_DEFAULT_HYSTERESIS_BP 1000 /* 10 % */
-#define MEMGUARD_STALE_MIN_US 2000000       /* stale: >= 2 s ... */
-#define MEMGUARD_STALE_INTERVALS 10         /* ... and >= 10 intervals */
+#define MEMGUARD_DEFAULT_INTERVAL_US 100000       /* 100 ms */
+#define MEMGUARD_MIN_INTERVAL_US 10000            /* 10 ms */
+#define MEMGUARD_DEFAULT_SUSTAIN_US 0             /* trip on the first sample */
+#define MEMGUARD_DEFAULT_HYSTERESIS_BP 1000       /* 10 % */
+#define MEMGUARD_STALE_MIN_US 2000000             /* stale: >= 2 s ... */
+#define MEMGUARD_STALE_INTERVALS 10               /* ... and >= 10 intervals */
+#define MEMGUARD_DEFAULT_FILL_THROTTLE_US 5000000 /* 5 s */
+#define MEMGUARD_DEFAULT_FILL_SHED_US 1000000     /* 1 s */
 /* MemGuardChildMetric */
 typedef enum {
     MEMGUARD_METRIC_RSS = 0,     /* resident size (statm, every request) */

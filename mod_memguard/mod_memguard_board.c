@@ -50,6 +50,13 @@ void memguard_sys_verdict(const struct mg_board_sys *rec, mg_verdict_t *v)
     v->threshold = rec->threshold;
     v->clear_at = rec->clear_at;
     v->since_us = rec->state_since_us;
+    v->fill.signal = (mg_signal_t)rec->fill_signal;
+    v->fill.detail = rec->fill_detail;
+    v->fill.rate = rec->fill_rate;
+    v->fill.level = rec->fill_level;
+    v->fill.distance = rec->fill_distance;
+    v->fill.tte_us = rec->fill_tte_us;
+    v->fill.shed_level = rec->fill_shed_level;
 }
 
 uint64_t memguard_now_us(void)
