@@ -389,9 +389,11 @@ void memguard_recycle_register(apr_pool_t *p);
  * from p; nothing is allocated later). parent is the httpd parent's pid:
  * watched daemons must be its children.
  *
- * memguard_recycle_sampler_tick(): after every published sample, with the
- * sample's CLOCK_MONOTONIC time (memguard_now_us()) and the verdict state
- * just published (mg_verdict_state_t). Never allocates, never blocks;
+ * memguard_recycle_sampler_tick(): from the sampler's measuring thread
+ * (never the publishing one: reading other processes can take long on a
+ * loaded box), at each of its ticks, with the CLOCK_MONOTONIC time
+ * (memguard_now_us()) and the verdict state last published
+ * (mg_verdict_state_t). Never allocates;
  * its own work is paced inside (children every call: O(slots); pressure
  * picks and daemon sizes once a second: O(slots + watched daemons); the
  * /proc scan for new daemons every 2 s: O(processes)). Does nothing when
