@@ -22,6 +22,7 @@
 
 #include "mod_memguard.h"
 #include "mg_board.h"
+#include "mg_version.h"
 
 #define MEMGUARD_RETAINED_KEY "mod_memguard-board"
 
@@ -173,6 +174,13 @@ static int board_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     mg_board_generation_bump(memguard_the_board);
+    /* Once per real start and restart (never in the configuration
+     * check), so the log says which build the server runs. */
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 MGLOGNO(00520) "mod_memguard " MG_VERSION " configured "
+                                "(board generation %u, %u slots)",
+                 mg_board_generation(memguard_the_board),
+                 mg_board_nslots(memguard_the_board));
     return OK;
 }
 

@@ -34,6 +34,7 @@
 #include "mg_board.h"
 #include "mg_format.h"
 #include "mg_policy.h"
+#include "mg_version.h"
 
 #define MEMGUARD_STATUS_HANDLER "memguard-status"
 /* Health only, whatever the query: a location a load balancer may reach
@@ -367,6 +368,7 @@ static void render_auto(request_rec *r, const status_snap *s)
     int k;
 
     ap_rputs("MemGuardStatusVersion: 1\n", r);
+    ap_rputs("MemGuardVersion: " MG_VERSION "\n", r);
     ap_rprintf(r, "MemGuardState: %s\n", s->state_name);
     ap_rprintf(r, "MemGuardSignal: %s\n", s->signal_name);
     ap_rprintf(r, "MemGuardReason: %s\n", s->why);
@@ -481,6 +483,7 @@ static void render_json(request_rec *r, const status_snap *s)
     uint32_t i;
 
     ap_rprintf(r, "{\n\"schema\": \"%s\",\n", MEMGUARD_STATUS_SCHEMA);
+    ap_rputs("\"version\": \"" MG_VERSION "\",\n", r);
     ap_rprintf(r, "\"generation\": %u,\n", s->generation);
     ap_rprintf(r,
                "\"verdict\": {\"state\": \"%s\", \"sampled\": %s, "
@@ -706,6 +709,9 @@ static void render_prom(request_rec *r, const status_snap *s)
     uint32_t i;
     int k;
 
+    prom_head(r, "memguard_build_info", "gauge",
+              "always 1; the label says which version of mod_memguard runs");
+    ap_rputs("memguard_build_info{version=\"" MG_VERSION "\"} 1\n", r);
     prom_head(r, "memguard_state", "gauge",
               "1 for the current verdict state (fail mode applied), else 0; "
               "unknown before the first sample");
@@ -1079,6 +1085,7 @@ static void render_html(request_rec *r, const status_snap *s)
              r);
     ap_rprintf(r, "<h1>mod_memguard status for %s</h1>\n",
                H(ap_get_server_name(r)));
+    ap_rputs("<p>mod_memguard " MG_VERSION "</p>\n", r);
     if (!s->have_board) {
         ap_rputs("<p>The board is not available.</p>\n</body></html>\n", r);
         return;

@@ -32,7 +32,7 @@ AUTO_KEYS = ["MemGuardStatusVersion", "MemGuardState", "MemGuardSignal",
              "CgroupUsageBytes", "CgroupLimitBytes", "Generation",
              "Children", "Requests", "InFlight", "RecyclePending",
              "RecycleRequested", "Recycled", "Methods", "Refused"] + \
-    ["Refused" + camel(r) for r in REASONS]
+    ["Refused" + camel(r) for r in REASONS] + ["MemGuardVersion"]
 
 
 def get(h, path, method="GET", body=None, headers=None, port=None):
@@ -172,6 +172,7 @@ def prom_value(fams, family, **labels):
 def check_json(doc):
     """Schema memguard-status/1: keys and types."""
     assert doc["schema"] == "memguard-status/1"
+    assert re.match(r"^\d+\.\d+\.\d+", doc["version"]), doc["version"]
     assert isinstance(doc["generation"], int)
     v = doc["verdict"]
     assert v["state"] in ("ok", "throttle", "shed", "unknown")
