@@ -10,6 +10,9 @@ CC        ?= cc
 PYTHON    ?= /usr/bin/python3
 BUILD     := build
 DESTDIR   ?=
+# The one place the version is written is mod_memguard/mg_version.h.
+VERSION   := $(shell sed -n 's/^\#define MG_VERSION "\([^"]*\)"$$/\1/p' \
+                 mod_memguard/mg_version.h)
 
 CORE_SRC  := $(sort $(wildcard mod_memguard/mg_*.c))
 GLUE_SRC  := $(sort $(wildcard mod_memguard/mod_memguard*.c))
@@ -31,7 +34,13 @@ XML_CFLAGS = $(shell xml2-config --cflags 2>/dev/null)
 XML_LIBS   = $(shell xml2-config --libs 2>/dev/null)
 
 WARN_CORE := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Werror
-CORE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -fPIC $(WARN_CORE) $(XML_CFLAGS)
+# CPPFLAGS, CFLAGS and LDFLAGS (empty unless given) carry a distribution's
+# build flags (dpkg-buildflags, %set_build_flags) into every compile and
+# link; the project's warnings come after them and win.
+CORE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -fPIC $(CPPFLAGS) $(CFLAGS) \
+              $(WARN_CORE) $(XML_CFLAGS)
+APXS_FLAGS  = $(foreach f,$(CPPFLAGS) $(CFLAGS),-Wc,$(f)) \
+              $(foreach f,$(LDFLAGS),-Wl,$(f))
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all
 TEST_CFLAGS = $(CORE_CFLAGS) -Imod_memguard \
@@ -39,7 +48,7 @@ TEST_CFLAGS = $(CORE_CFLAGS) -Imod_memguard \
 
 .PHONY: all module mgtest tools unit check-asan integration test run stop \
         install deps lint format format-check clean help bench fuzz \
-        bench-headline
+        bench-headline version tarball deb srpm rpm
 
 all: module tools ## build the module (and the tools)
 
@@ -54,7 +63,7 @@ $(BUILD)/asan/%.o: mod_memguard/%.c $(HDRS)
 	$(CC) $(CORE_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
 $(MODULE): $(GLUE_SRC) $(CORE_OBJ) $(HDRS)
-	$(APXS) -c -o mod_memguard/mod_memguard.la \
+	$(APXS) -c -o mod_memguard/mod_memguard.la $(APXS_FLAGS) \
 	    -Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-std=gnu11 \
 	    $(GLUE_SRC) $(CORE_OBJ) $(XML_LIBS) >$(BUILD)/apxs.log 2>&1 \
 	    || { cat $(BUILD)/apxs.log; exit 1; }
@@ -72,7 +81,8 @@ tools: $(TOOL_BIN)
 
 $(BUILD)/tools/%: tools/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) -Imod_memguard -o $@ $< $(CORE_OBJ) $(XML_LIBS)
+	$(CC) $(CORE_CFLAGS) -Imod_memguard $(LDFLAGS) -o $@ $< $(CORE_OBJ) \
+	    $(XML_LIBS)
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_OBJ) t/unit/mg_test.h t/unit/mg_xmlmem.h
 	@mkdir -p $(dir $@)
@@ -114,6 +124,25 @@ stop: ## stop the httpd started by `make run`
 
 install: module ## install the module (and conf snippets) with apxs; honours DESTDIR
 	@sh tools/install.sh "$(APXS)" "$(DESTDIR)"
+
+# Packages (README, "Packages"): tools/package.sh makes the source tarball
+# from the tree (git archive of the tracked files as they are now), then
+# the package in a directory of its own under build/, from tools/debian
+# and tools/rpm with the version above.
+version: ## print the version (mod_memguard/mg_version.h)
+	@echo $(VERSION)
+
+tarball: ## build/pkg/mod_memguard-VERSION.tar.gz from the tree
+	@VERSION=$(VERSION) sh tools/package.sh tarball
+
+deb: ## the Debian package libapache2-mod-memguard, in build/deb/
+	@VERSION=$(VERSION) sh tools/package.sh deb
+
+srpm: ## the source RPM (Fedora/RHEL spec), in build/rpm/SRPMS/
+	@VERSION=$(VERSION) sh tools/package.sh srpm
+
+rpm: ## the binary RPM, on Fedora/RHEL with httpd-devel, in build/rpm/RPMS/
+	@VERSION=$(VERSION) sh tools/package.sh rpm
 
 bench: deps ## benchmarks (ratios against a baseline measured in the same run)
 	@$(MAKE) --no-print-directory all mgtest bench-build

@@ -64,6 +64,11 @@ struct mg_board {
     uint32_t nreasons;
     _Atomic uint32_t generation;
     _Atomic uint32_t sampler_starts;
+    _Atomic uint32_t sampler_replaced;
+    uint32_t pad1;
+    /* the sampler's measurement thread (mg_board_proc_times_set) */
+    _Atomic uint64_t proc_pass_us;
+    _Atomic uint64_t proc_smaps_us;
     /* written every sample, read on every request: own cache line */
     _Alignas(MG_ALIGN) _Atomic uint64_t verdict;
     _Alignas(MG_ALIGN) _Atomic uint64_t recycle_tat; /* GCRA, µs */
@@ -289,6 +294,44 @@ uint32_t mg_board_sampler_starts_bump(mg_board_t *b)
     return atomic_fetch_add_explicit(&b->sampler_starts, 1,
                                      memory_order_relaxed) +
            1;
+}
+
+uint32_t mg_board_sampler_replaced_bump(mg_board_t *b)
+{
+    return atomic_fetch_add_explicit(&b->sampler_replaced, 1,
+                                     memory_order_relaxed) +
+           1;
+}
+
+uint32_t mg_board_sampler_replaced(const mg_board_t *b)
+{
+    return atomic_load_explicit(&((mg_board_t *)(uintptr_t)b)->sampler_replaced,
+                                memory_order_relaxed);
+}
+
+void mg_board_proc_times_set(mg_board_t *b, uint64_t pass_us, uint64_t smaps_us)
+{
+    if (pass_us != 0) {
+        atomic_store_explicit(&b->proc_pass_us, pass_us, memory_order_relaxed);
+    }
+    if (smaps_us != 0) {
+        atomic_store_explicit(&b->proc_smaps_us, smaps_us,
+                              memory_order_relaxed);
+    }
+}
+
+void mg_board_proc_times(const mg_board_t *b, uint64_t *pass_us,
+                         uint64_t *smaps_us)
+{
+    mg_board_t *w = (mg_board_t *)(uintptr_t)b;
+
+    if (pass_us) {
+        *pass_us = atomic_load_explicit(&w->proc_pass_us, memory_order_relaxed);
+    }
+    if (smaps_us) {
+        *smaps_us =
+            atomic_load_explicit(&w->proc_smaps_us, memory_order_relaxed);
+    }
 }
 
 uint32_t mg_board_sampler_starts(const mg_board_t *b)

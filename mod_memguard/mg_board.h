@@ -41,7 +41,7 @@
 #include "mg_sample.h"
 
 #define MG_BOARD_MAGIC 0x6472616f42674d6dULL /* "mMgBoard" little-endian */
-#define MG_BOARD_LAYOUT_VERSION 2u /* bump on ANY change to the layout */
+#define MG_BOARD_LAYOUT_VERSION 3u /* bump on ANY change to the layout */
 
 #define MG_BOARD_HISTORY 16         /* verdict transitions kept */
 #define MG_BOARD_METHOD_NAME_MAX 64 /* bytes of a method name used as key */
@@ -102,6 +102,22 @@ uint32_t mg_board_generation(const mg_board_t *b);
 /* Parent, on every (graceful) restart: bump and return the generation. */
 uint32_t mg_board_generation_bump(mg_board_t *b);
 
+/* Parent, when it replaced a sampler that had stopped publishing: bump
+ * and return the count; and read it. */
+uint32_t mg_board_sampler_replaced_bump(mg_board_t *b);
+uint32_t mg_board_sampler_replaced(const mg_board_t *b);
+
+/*
+ * The sampler's measurement thread: the CLOCK_MONOTONIC time (µs) of its
+ * last pass over the processes (statm of those in a call, recycling) and
+ * of its last complete round of smaps_rollup over the children; a 0
+ * argument leaves that time as it is. Readers get 0 for "never".
+ */
+void mg_board_proc_times_set(mg_board_t *b, uint64_t pass_us,
+                             uint64_t smaps_us);
+void mg_board_proc_times(const mg_board_t *b, uint64_t *pass_us,
+                         uint64_t *smaps_us);
+
 /* Parent, each time it forks a sampler: bump and return the start count. */
 uint32_t mg_board_sampler_starts_bump(mg_board_t *b);
 uint32_t mg_board_sampler_starts(const mg_board_t *b);
@@ -155,6 +171,22 @@ typedef struct mg_board_sys {
     uint64_t samples;        /* samples taken by this board's samplers */
     uint64_t last_sample_us; /* CLOCK_MONOTONIC of the last publish */
     uint64_t ntransitions;   /* total; the ring keeps the last 16 */
+    /* how the sampler keeps up */
+    uint64_t interval_us; /* the sampling interval in force */
+    uint64_t gap_max_us;  /* longest time between two publishes, over the
+                             last minute */
+    uint64_t loop_max_us; /* longest sample (read, judge, publish), over
+                             the last minute */
+    /* the fill rate (mg_policy_fill_t) of the signal that decided, or
+     * of the one nearest its level */
+    uint32_t fill_signal; /* the level signal; 0: none */
+    int32_t fill_detail;
+    int64_t fill_rate; /* bytes/s toward the level */
+    uint64_t fill_level;
+    uint64_t fill_distance;
+    uint64_t fill_tte_us; /* UINT64_MAX: never */
+    uint32_t fill_shed_level;
+    uint32_t pad1;
     mg_board_transition_t history[MG_BOARD_HISTORY]; /* see _history_at */
 } mg_board_sys_t;
 

@@ -23,7 +23,17 @@ enum {
     MG_CK_CACHE = MG_CK_NODE + 2 * MG_SAMPLE_MAX_NODES,
     MG_CK_PSI_SOME = MG_CK_CACHE + 2 * MG_SAMPLE_MAX_CACHES,
     MG_CK_PSI_FULL,
-    MG_CK__COUNT
+    MG_CK_FILL, /* a (throttle, shed) pair per fill signal */
+    MG_CK__COUNT = MG_CK_FILL + 2 * MG_POLICY_NFILL
+};
+
+/* Fill signal indexes (mg_policy_state_t.fill). */
+enum {
+    MG_FILL_AVAILABLE = 0,
+    MG_FILL_CGROUP,
+    MG_FILL_SLAB,
+    MG_FILL_SUNRECLAIM,
+    MG_FILL_NODE /* + node index in the sample */
 };
 
 _Static_assert(MG_CK__COUNT == MG_POLICY_NCHECKS, "check index space");
@@ -63,6 +73,11 @@ static const char *const mg_signal_names[MG_SIGNAL__COUNT] = {
     [MG_SIGNAL_PSI_SOME] = "psi-some",
     [MG_SIGNAL_PSI_FULL] = "psi-full",
     [MG_SIGNAL_STALE] = "stale",
+    [MG_SIGNAL_FILL_AVAILABLE] = "available-fill",
+    [MG_SIGNAL_FILL_CGROUP] = "cgroup-fill",
+    [MG_SIGNAL_FILL_NODE] = "node-fill",
+    [MG_SIGNAL_FILL_SLAB] = "slab-fill",
+    [MG_SIGNAL_FILL_SUNRECLAIM] = "sunreclaim-fill",
 };
 
 const char *mg_verdict_state_name(mg_verdict_state_t s)
@@ -79,6 +94,43 @@ const char *mg_signal_name(mg_signal_t s)
         return "?";
     }
     return mg_signal_names[s];
+}
+
+mg_signal_t mg_signal_filled(mg_signal_t s)
+{
+    switch (s) {
+    case MG_SIGNAL_FILL_AVAILABLE:
+        return MG_SIGNAL_AVAILABLE;
+    case MG_SIGNAL_FILL_CGROUP:
+        return MG_SIGNAL_CGROUP;
+    case MG_SIGNAL_FILL_NODE:
+        return MG_SIGNAL_NODE;
+    case MG_SIGNAL_FILL_SLAB:
+        return MG_SIGNAL_SLAB;
+    case MG_SIGNAL_FILL_SUNRECLAIM:
+        return MG_SIGNAL_SUNRECLAIM;
+    default:
+        return MG_SIGNAL_NONE;
+    }
+}
+
+/* The fill signal of a level signal. */
+static mg_signal_t mg_signal_fill_of(mg_signal_t s)
+{
+    switch (s) {
+    case MG_SIGNAL_AVAILABLE:
+        return MG_SIGNAL_FILL_AVAILABLE;
+    case MG_SIGNAL_CGROUP:
+        return MG_SIGNAL_FILL_CGROUP;
+    case MG_SIGNAL_NODE:
+        return MG_SIGNAL_FILL_NODE;
+    case MG_SIGNAL_SLAB:
+        return MG_SIGNAL_FILL_SLAB;
+    case MG_SIGNAL_SUNRECLAIM:
+        return MG_SIGNAL_FILL_SUNRECLAIM;
+    default:
+        return MG_SIGNAL_NONE;
+    }
 }
 
 /* x * bp / 10000 for bp <= 10000, without overflow. */
@@ -110,6 +162,19 @@ static bool mg_cleared(const mg_check_t *k, uint32_t h_bp)
     return k->is_min ? k->value >= at : k->value <= at;
 }
 
+/* Is the value of check k within `bp` basis points of its threshold (or
+ * past it)? */
+static bool mg_near(const mg_check_t *k, uint32_t bp)
+{
+    uint64_t m = mg_scale_bp(k->threshold, bp);
+
+    if (k->is_min) {
+        return k->value <
+               (k->threshold > UINT64_MAX - m ? UINT64_MAX : k->threshold + m);
+    }
+    return k->value > k->threshold - m;
+}
+
 /*
  * Fill *k for one side of a pair. A percent threshold needs a nonzero
  * total; a byte threshold does not.
@@ -128,9 +193,234 @@ static void mg_check_pair(mg_check_t *k, const mg_policy_pair_t *p, int shed,
     k->threshold = mg_units_threshold_bytes(&l->t, total);
 }
 
+/* The signal a fill index follows. */
+static mg_signal_t mg_fill_signal(uint32_t i)
+{
+    static const mg_signal_t sig[MG_FILL_NODE] = {
+        MG_SIGNAL_AVAILABLE, MG_SIGNAL_CGROUP, MG_SIGNAL_SLAB,
+        MG_SIGNAL_SUNRECLAIM};
+
+    return i < MG_FILL_NODE ? sig[i] : MG_SIGNAL_NODE;
+}
+
+/*
+ * What fill signal i is made of in sample s: its value (headroom bytes
+ * for a minimum, bytes used for a maximum), the pair of thresholds and
+ * the total a percent is of. false when s has no such signal.
+ */
+static bool mg_fill_source(const mg_policy_conf_t *c, const mg_sample_t *s,
+                           uint32_t i, bool *is_min, int32_t *detail,
+                           uint64_t *value, const mg_policy_pair_t **pair,
+                           uint64_t *total)
+{
+    bool meminfo = (s->valid & MG_SRC_MEMINFO) != 0;
+
+    *detail = -1;
+    switch (i) {
+    case MG_FILL_AVAILABLE:
+        *is_min = true;
+        *value = s->mem_available;
+        *pair = &c->min_available;
+        *total = s->mem_total;
+        return meminfo;
+    case MG_FILL_CGROUP: {
+        uint64_t lim = s->cgroup_limit, ws = s->cgroup_working_set;
+
+        *is_min = true;
+        *value = ws < lim ? lim - ws : 0;
+        *pair = &c->min_available;
+        *total = lim;
+        return (s->valid & MG_SRC_CGROUP) && lim != 0 &&
+               lim < MG_CGROUP_UNLIMITED;
+    }
+    case MG_FILL_SLAB:
+    case MG_FILL_SUNRECLAIM:
+        *is_min = false;
+        *value = i == MG_FILL_SLAB ? s->slab : s->sunreclaim;
+        *pair = i == MG_FILL_SLAB ? &c->max_slab : &c->max_sunreclaim;
+        *total = s->mem_total;
+        return meminfo;
+    default:
+        i -= MG_FILL_NODE;
+        if (!(s->valid & MG_SRC_NUMA) || i >= s->nnodes ||
+            i >= MG_SAMPLE_MAX_NODES) {
+            return false;
+        }
+        *is_min = true;
+        *detail = s->nodes[i].node;
+        *value = s->nodes[i].available;
+        *pair = &c->min_node_available;
+        *total = s->nodes[i].total;
+        return true;
+    }
+}
+
+/* A threshold in bytes, if it is set and can be resolved. */
+static bool mg_limit_bytes(const mg_policy_limit_t *l, uint64_t total,
+                           uint64_t *out)
+{
+    if (!l->set || (l->t.is_percent && total == 0)) {
+        return false;
+    }
+    *out = mg_units_threshold_bytes(&l->t, total);
+    return true;
+}
+
+/*
+ * Least-squares slope, in bytes per second, of fill signal i over the
+ * samples of the last `window` microseconds in which it was valid; false
+ * with fewer than 3 such samples or a span under a quarter window (too
+ * little to tell a trend from a jump). *span_us receives the span.
+ */
+static bool mg_fill_slope(const mg_policy_state_t *st, uint32_t i,
+                          uint64_t now_us, uint64_t window, double *slope,
+                          uint64_t *span_us)
+{
+    double n = 0, st_ = 0, sv = 0, mt, mv, sxx = 0, sxy = 0;
+    uint64_t oldest = now_us;
+    uint32_t j;
+
+    for (j = 0; j < st->fill_n; j++) {
+        uint64_t t = st->fill_t[j];
+
+        if (!(st->fill_ok[j] & (1u << i)) || t > now_us ||
+            now_us - t > window) {
+            continue;
+        }
+        n += 1;
+        st_ += (double)(now_us - t);
+        sv += (double)st->fill_v[i][j];
+        if (t < oldest) {
+            oldest = t;
+        }
+    }
+    *span_us = now_us - oldest;
+    if (n < 3 || *span_us < window / 4) {
+        return false;
+    }
+    mt = st_ / n;
+    mv = sv / n;
+    for (j = 0; j < st->fill_n; j++) {
+        uint64_t t = st->fill_t[j];
+        double dt, dv;
+
+        if (!(st->fill_ok[j] & (1u << i)) || t > now_us ||
+            now_us - t > window) {
+            continue;
+        }
+        /* time runs backwards in (now - t): negate for the slope */
+        dt = -((double)(now_us - t) - mt);
+        dv = (double)st->fill_v[i][j] - mv;
+        sxx += dt * dt;
+        sxy += dt * dv;
+    }
+    if (sxx <= 0) {
+        return false;
+    }
+    *slope = sxy / sxx * 1e6;
+    return true;
+}
+
+/*
+ * Record sample s in the fill ring, then work out, for every fill signal,
+ * how fast it moves toward its level and when it gets there.
+ */
+static void mg_fill_update(const mg_policy_conf_t *c, mg_policy_state_t *st,
+                           const mg_sample_t *s, uint64_t now_us)
+{
+    uint64_t window =
+        c->fill_window_us ? c->fill_window_us : MG_POLICY_FILL_WINDOW_US;
+    uint64_t best_tte = MG_POLICY_TTE_NEVER, best_dist = UINT64_MAX;
+    uint32_t slot = st->fill_head, i, ok = 0;
+
+    st->fill_t[slot] = now_us;
+    for (i = 0; i < MG_POLICY_NFILL; i++) {
+        const mg_policy_pair_t *pair;
+        uint64_t v, total;
+        int32_t detail;
+        bool is_min;
+
+        if (mg_fill_source(c, s, i, &is_min, &detail, &v, &pair, &total)) {
+            st->fill_v[i][slot] = v;
+            ok |= 1u << i;
+        }
+    }
+    st->fill_ok[slot] = ok;
+    st->fill_head = (slot + 1) % MG_POLICY_FILL_RING;
+    if (st->fill_n < MG_POLICY_FILL_RING) {
+        st->fill_n++;
+    }
+
+    st->fill_watch = 0;
+    for (i = 0; i < MG_POLICY_NFILL; i++) {
+        mg_policy_fill_t *f = &st->fill[i];
+        const mg_policy_pair_t *pair;
+        uint64_t v, total, level, span = 0, floor;
+        double slope = 0, toward;
+        int32_t detail;
+        bool is_min;
+
+        memset(f, 0, sizeof(*f));
+        f->signal = MG_SIGNAL_NONE;
+        f->detail = -1;
+        f->tte_us = MG_POLICY_TTE_NEVER;
+        if (!(ok & (1u << i)) ||
+            !mg_fill_source(c, s, i, &is_min, &detail, &v, &pair, &total)) {
+            continue;
+        }
+        if (mg_limit_bytes(&pair->shed, total, &level)) {
+            f->shed_level = 1;
+        }
+        else if (!mg_limit_bytes(&pair->throttle, total, &level)) {
+            continue; /* no level to head for */
+        }
+        f->signal = mg_fill_signal(i);
+        f->detail = detail;
+        f->level = level;
+        if (is_min) {
+            f->distance = v > level ? v - level : 0;
+        }
+        else {
+            f->distance = level > v ? level - v : 0;
+        }
+        if (mg_fill_slope(st, i, now_us, window, &slope, &span)) {
+            /* noise: a change over the window smaller than 1 MiB or
+             * 0.1% of the total is no trend */
+            floor = total / 1000 > (1u << 20) ? total / 1000 : (1u << 20);
+            if ((slope < 0 ? -slope : slope) * ((double)span / 1e6) <
+                (double)floor) {
+                slope = 0;
+            }
+        }
+        toward = is_min ? -slope : slope;
+        if (toward > 9.2e18) {
+            toward = 9.2e18;
+        }
+        else if (toward < -9.2e18) {
+            toward = -9.2e18;
+        }
+        f->rate = (int64_t)toward;
+        if (f->distance == 0) {
+            f->tte_us = 0;
+        }
+        else if (f->rate > 0) {
+            double t = (double)f->distance / (double)f->rate * 1e6;
+
+            f->tte_us = t >= 1.8e19 ? MG_POLICY_TTE_NEVER - 1 : (uint64_t)t;
+        }
+        if (f->tte_us < best_tte ||
+            (f->tte_us == best_tte && f->distance < best_dist)) {
+            best_tte = f->tte_us;
+            best_dist = f->distance;
+            st->fill_watch = i;
+        }
+    }
+}
+
 /* Build check number id from the configuration and the sample. */
 static void mg_check_build(const mg_policy_conf_t *c, const mg_sample_t *s,
-                           uint32_t id, mg_check_t *k)
+                           const mg_policy_fill_t *fills, uint32_t id,
+                           mg_check_t *k)
 {
     bool meminfo = (s->valid & MG_SRC_MEMINFO) != 0;
     uint32_t i;
@@ -138,6 +428,28 @@ static void mg_check_build(const mg_policy_conf_t *c, const mg_sample_t *s,
 
     memset(k, 0, sizeof(*k));
     k->detail = -1;
+    if (id >= MG_CK_FILL) {
+        const mg_policy_fill_t *f;
+        uint64_t horizon;
+
+        i = (id - MG_CK_FILL) / 2;
+        shed = (int)((id - MG_CK_FILL) & 1u);
+        f = &fills[i];
+        k->signal = mg_signal_fill_of(mg_fill_signal(i));
+        k->detail = f->detail;
+        k->is_min = true;
+        k->target = shed ? MG_VERDICT_SHED : MG_VERDICT_THROTTLE;
+        horizon = shed ? c->fill_shed_us : c->fill_throttle_us;
+        if (horizon == 0 || f->signal == MG_SIGNAL_NONE ||
+            (shed && !f->shed_level)) {
+            return;
+        }
+        k->applies = true;
+        k->value =
+            f->tte_us == MG_POLICY_TTE_NEVER ? UINT64_MAX : f->tte_us / 1000;
+        k->threshold = horizon / 1000;
+        return;
+    }
     if (id >= MG_CK_PSI_SOME) {
         bool psi = (s->valid & MG_SRC_PSI) != 0;
 
@@ -233,14 +545,23 @@ static void mg_verdict_fill(const mg_policy_conf_t *c, const mg_sample_t *s,
     out->signal = MG_SIGNAL_NONE;
     out->detail = -1;
     out->value = out->threshold = out->clear_at = 0;
+    memset(&out->fill, 0, sizeof(out->fill));
+    out->fill.detail = -1;
+    out->fill.tte_us = MG_POLICY_TTE_NEVER;
     if (st->cause == MG_CK_STALE) {
         out->signal = MG_SIGNAL_STALE;
         return;
     }
+    if (st->cause >= MG_CK_FILL && st->cause < MG_CK__COUNT) {
+        out->fill = st->fill[(st->cause - MG_CK_FILL) / 2];
+    }
+    else {
+        out->fill = st->fill[st->fill_watch];
+    }
     if (st->state == MG_VERDICT_OK || st->cause >= MG_CK__COUNT) {
         return;
     }
-    mg_check_build(c, s, st->cause, &k);
+    mg_check_build(c, s, st->fill, st->cause, &k);
     out->signal = k.signal;
     out->detail = k.detail;
     out->value = k.value;
@@ -275,8 +596,9 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
         return 0;
     }
 
+    mg_fill_update(c, st, s, now_us);
     for (id = 0; id < MG_CK__COUNT; id++) {
-        mg_check_build(c, s, id, &k[id]);
+        mg_check_build(c, s, st->fill, id, &k[id]);
         tripped[id] = false;
         if (!k[id].applies || !mg_past(&k[id])) {
             st->past_since[id] = 0;
@@ -291,6 +613,20 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
             if (k[id].target > cand) {
                 cand = k[id].target;
                 cause = id;
+            }
+        }
+    }
+
+    /* for mg_policy_interval(): how close the levels are */
+    st->near = 0;
+    st->far = 1;
+    for (id = 0; id < MG_CK_FILL; id++) {
+        if (k[id].applies && k[id].target != MG_VERDICT_OK) {
+            if (mg_near(&k[id], 2500)) {
+                st->near = 1;
+            }
+            if (mg_near(&k[id], 5000)) {
+                st->far = 0;
             }
         }
     }
@@ -414,6 +750,72 @@ static void mg_fmt_value(mg_signal_t sig, uint64_t v, char *buf, size_t n)
     }
 }
 
+/* "3.5 s" from milliseconds. */
+static void mg_fmt_ms(uint64_t ms, char *buf, size_t n)
+{
+    snprintf(buf, n, "%llu.%01llu s", (unsigned long long)(ms / 1000),
+             (unsigned long long)(ms % 1000 / 100));
+}
+
+/*
+ * A fill verdict: "throttle: cgroup headroom 812.0 MiB falling 201.3 MiB/s,
+ * shed level 102.4 MiB in 3.5 s (horizon 5.0 s)"; inside the horizon but
+ * not yet by the hysteresis margin: "..., holding until 5.5 s (horizon
+ * 5.0 s)".
+ */
+static int mg_fill_describe(const mg_verdict_t *v, const char *state, char *buf,
+                            size_t n)
+{
+    const mg_policy_fill_t *f = &v->fill;
+    mg_signal_t lvl = mg_signal_filled(v->signal);
+    char what[48], val[24], rate[24], level[24], tte[24], hor[24], at[24];
+    uint64_t r = f->rate < 0 ? 0 : (uint64_t)f->rate;
+    bool is_min = lvl != MG_SIGNAL_SLAB && lvl != MG_SIGNAL_SUNRECLAIM;
+
+    switch (lvl) {
+    case MG_SIGNAL_AVAILABLE:
+        snprintf(what, sizeof(what), "available");
+        break;
+    case MG_SIGNAL_CGROUP:
+        snprintf(what, sizeof(what), "cgroup headroom");
+        break;
+    case MG_SIGNAL_NODE:
+        snprintf(what, sizeof(what), "node %d available", (int)v->detail);
+        break;
+    case MG_SIGNAL_SLAB:
+        snprintf(what, sizeof(what), "slab");
+        break;
+    default:
+        snprintf(what, sizeof(what), "unreclaimable slab");
+        break;
+    }
+    mg_units_format_size(is_min ? f->level + f->distance
+                                : f->level - f->distance,
+                         val, sizeof(val));
+    mg_units_format_size(r, rate, sizeof(rate));
+    mg_units_format_size(f->level, level, sizeof(level));
+    mg_fmt_ms(v->threshold, hor, sizeof(hor));
+    if (f->tte_us == MG_POLICY_TTE_NEVER) {
+        snprintf(tte, sizeof(tte), "never");
+    }
+    else {
+        mg_fmt_ms(f->tte_us / 1000, tte, sizeof(tte));
+    }
+    if (v->value < v->threshold) {
+        return snprintf(buf, n,
+                        "%s: %s %s %s %s/s, %s level %s in %s "
+                        "(horizon %s)",
+                        state, what, val, is_min ? "falling" : "rising", rate,
+                        f->shed_level ? "shed" : "throttle", level, tte, hor);
+    }
+    mg_fmt_ms(v->clear_at, at, sizeof(at));
+    return snprintf(buf, n,
+                    "%s: %s %s %s %s/s, %s level %s in %s, "
+                    "holding until %s (horizon %s)",
+                    state, what, val, is_min ? "falling" : "rising", rate,
+                    f->shed_level ? "shed" : "throttle", level, tte, at, hor);
+}
+
 int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s, char *buf,
                         size_t n)
 {
@@ -459,6 +861,12 @@ int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s, char *buf,
     case MG_SIGNAL_PSI_FULL:
         snprintf(what, sizeof(what), "memory pressure (full avg10)");
         break;
+    case MG_SIGNAL_FILL_AVAILABLE:
+    case MG_SIGNAL_FILL_CGROUP:
+    case MG_SIGNAL_FILL_NODE:
+    case MG_SIGNAL_FILL_SLAB:
+    case MG_SIGNAL_FILL_SUNRECLAIM:
+        return mg_fill_describe(v, state, buf, n);
     default:
         return snprintf(buf, n, "%s: signal %d", state, (int)v->signal);
     }
@@ -478,6 +886,39 @@ int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s, char *buf,
     return snprintf(buf, n, "%s: %s %s, holding until %s %s (%s %s)", state,
                     what, val, is_min ? ">=" : "<=", at,
                     is_min ? "minimum" : "limit", thr);
+}
+
+/* ---- sampling interval --------------------------------------------------- */
+
+uint64_t mg_policy_interval(const mg_policy_conf_t *c,
+                            const mg_policy_state_t *st, uint64_t base_us,
+                            uint64_t min_us)
+{
+    uint64_t fast = base_us / 4 > min_us ? base_us / 4 : min_us;
+    uint64_t steep = c->fill_throttle_us ? 2 * c->fill_throttle_us : 10000000u;
+    bool calm = st->far != 0;
+    uint32_t i;
+
+    if (fast > base_us) {
+        fast = base_us;
+    }
+    if (st->state != MG_VERDICT_OK || st->near) {
+        return fast;
+    }
+    for (i = 0; i < MG_POLICY_NFILL; i++) {
+        const mg_policy_fill_t *f = &st->fill[i];
+
+        if (f->signal == MG_SIGNAL_NONE) {
+            continue;
+        }
+        if (f->tte_us < steep) {
+            return fast;
+        }
+        if (f->rate > 0) {
+            calm = false;
+        }
+    }
+    return calm ? base_us + base_us / 2 : base_us;
 }
 
 /* ---- recycling ----------------------------------------------------------- */

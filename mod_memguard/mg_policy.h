@@ -16,6 +16,21 @@
  *   psi-some    some avg10 > MaxPressure some         throttle
  *   psi-full    full avg10 > MaxPressure full         shed
  *
+ * and the fill rate (MemGuardFillHorizon) of the byte signals available,
+ * cgroup, node, slab and sunreclaim: the slope of the signal over the
+ * samples of the last fill window, and the time it leaves until the
+ * signal reaches its shed level (or its throttle level when no shed level
+ * is set):
+ *
+ *   *-fill      time to the level < throttle horizon  throttle
+ *               time to the shed level < shed horizon shed
+ *
+ * The fill checks trip, sustain and clear like the others (value: the
+ * time left in ms; threshold: the horizon in ms; cleared at horizon *
+ * (1 + hysteresis)), so a rate that only flickers does not flap the
+ * verdict. Named slab caches have no fill check: slabinfo is read about
+ * once a second, too seldom for a slope.
+ *
  * Each pair has a throttle and a shed threshold, either or both unset.
  * Percent thresholds are of MemTotal unless said otherwise above. A signal
  * whose MG_SRC_* bit is clear in the sample is skipped, as if unset.
@@ -47,15 +62,25 @@ typedef enum {
     MG_SIGNAL_PSI_SOME,
     MG_SIGNAL_PSI_FULL,
     MG_SIGNAL_STALE,
+    /* the fill rate of a byte signal (detail: node number for node) */
+    MG_SIGNAL_FILL_AVAILABLE,
+    MG_SIGNAL_FILL_CGROUP,
+    MG_SIGNAL_FILL_NODE,
+    MG_SIGNAL_FILL_SLAB,
+    MG_SIGNAL_FILL_SUNRECLAIM,
     MG_SIGNAL__COUNT
 } mg_signal_t;
+
+/* MG_SIGNAL_FILL_* -> the level signal it follows; anything else -> NONE. */
+mg_signal_t mg_signal_filled(mg_signal_t s);
 
 /* "ok", "throttle", "shed"; "?" when out of range. */
 const char *mg_verdict_state_name(mg_verdict_state_t s);
 
 /* "available", "cgroup", "node", "slab", "sunreclaim", "slab-cache",
- * "psi-some", "psi-full", "stale"; "none" for MG_SIGNAL_NONE; "?" when out
- * of range. */
+ * "psi-some", "psi-full", "stale", "available-fill", "cgroup-fill",
+ * "node-fill", "slab-fill", "sunreclaim-fill"; "none" for MG_SIGNAL_NONE;
+ * "?" when out of range. */
 const char *mg_signal_name(mg_signal_t s);
 
 /* One threshold that may be unset. */
@@ -92,14 +117,42 @@ typedef struct {
     uint32_t hysteresis_bp;  /* clear margin, 1/100 % (500 = 5%) */
     uint64_t stale_after_us; /* sample older than this: stale; 0 off */
     mg_fail_mode_t fail_mode;
+    uint64_t fill_throttle_us; /* MemGuardFillHorizon: time to the level
+                                  under which it throttles; 0 off */
+    uint64_t fill_shed_us;     /* ... to the shed level: sheds; 0 off */
+    uint64_t fill_window_us;   /* the slope's window; 0: 1 s */
 } mg_policy_conf_t;
+
+/* The byte signals whose fill rate is followed: available, cgroup, slab,
+ * sunreclaim, then one per NUMA node of the sample. */
+#define MG_POLICY_NFILL (4 + MG_SAMPLE_MAX_NODES)
+/* Samples kept for the slope (at a 25 ms interval: the last 0.8 s). */
+#define MG_POLICY_FILL_RING 32
+#define MG_POLICY_FILL_WINDOW_US 1000000u
+/* "never": the signal does not move toward its level */
+#define MG_POLICY_TTE_NEVER UINT64_MAX
+
+/* How fast one signal moves toward its level, as of the last sample. */
+typedef struct {
+    mg_signal_t signal;  /* the level signal (MG_SIGNAL_AVAILABLE...);
+                            MG_SIGNAL_NONE: no level set or no slope yet */
+    int32_t detail;      /* node number for node, else -1 */
+    int64_t rate;        /* bytes per second toward the level (negative:
+                            away from it; 0 inside the noise) */
+    uint32_t shed_level; /* 1: level is the shed level */
+    uint32_t pad;
+    uint64_t level;    /* bytes: the shed level, else the throttle level */
+    uint64_t distance; /* bytes still to go (0: at or past it) */
+    uint64_t tte_us;   /* distance / rate; MG_POLICY_TTE_NEVER */
+} mg_policy_fill_t;
 
 /*
  * Evaluation state between samples; zero it before the first sample
  * (mg_policy_state_init). Owned by the sampler, never shared.
  */
 #define MG_POLICY_NCHECKS                                                      \
-    (2 * (4 + MG_SAMPLE_MAX_NODES + MG_SAMPLE_MAX_CACHES) + 2)
+    (2 * (4 + MG_SAMPLE_MAX_NODES + MG_SAMPLE_MAX_CACHES) + 2 +                \
+     2 * MG_POLICY_NFILL)
 
 typedef struct {
     mg_verdict_state_t state;
@@ -107,6 +160,15 @@ typedef struct {
     uint64_t since_us;                      /* when the state began */
     uint64_t past_since[MG_POLICY_NCHECKS]; /* 0: inside; else first time
                                                seen past (+1, so 0 is free) */
+    /* the fill signals' last samples (a ring), for the slopes */
+    uint32_t fill_n, fill_head;
+    uint64_t fill_t[MG_POLICY_FILL_RING];
+    uint32_t fill_ok[MG_POLICY_FILL_RING]; /* bit i: signal i was valid */
+    uint64_t fill_v[MG_POLICY_NFILL][MG_POLICY_FILL_RING];
+    mg_policy_fill_t fill[MG_POLICY_NFILL]; /* as of the last eval */
+    uint32_t fill_watch; /* index of the fill nearest its level */
+    uint32_t near;       /* a level within 25% of a threshold */
+    uint32_t far;        /* every level at least 50% from its thresholds */
 } mg_policy_state_t;
 
 typedef struct {
@@ -122,6 +184,9 @@ typedef struct {
     uint64_t clear_at;       /* value the signal must reach to clear
                                 (threshold moved by the hysteresis) */
     uint64_t since_us;       /* when the current state began */
+    /* the fill rate behind a MG_SIGNAL_FILL_* verdict; otherwise the
+     * signal that would reach its level first (signal NONE: no slope) */
+    mg_policy_fill_t fill;
 } mg_verdict_t;
 
 /* Start from ok, no signal past. */
@@ -141,6 +206,19 @@ void mg_policy_state_init(mg_policy_state_t *st);
  */
 int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
                    const mg_sample_t *s, uint64_t now_us, mg_verdict_t *out);
+
+/*
+ * The interval to sample at next, from base_us (MemGuardSampleInterval)
+ * and the state of the last eval: base / 4 (not under min_us) while the
+ * verdict is not ok, a level is within 25% of a threshold, or a signal
+ * would reach its level within twice the throttle horizon (10 s when the
+ * fill rate is off); base * 3 / 2 when calm (ok, every level at least
+ * 50% away from its thresholds, nothing moving toward a level); else
+ * base. Sampling fast when it matters costs nothing when it does not.
+ */
+uint64_t mg_policy_interval(const mg_policy_conf_t *c,
+                            const mg_policy_state_t *st, uint64_t base_us,
+                            uint64_t min_us);
 
 /*
  * Is a sample taken at last_sample_us stale at now_us? Returns 1 and sets

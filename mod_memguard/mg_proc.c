@@ -1586,35 +1586,59 @@ static int mg_proc_sampler_cgroup(mg_proc_sampler_t *ps, mg_sample_t *out)
     return 0;
 }
 
-static int mg_proc_sampler_slab(mg_proc_sampler_t *ps, mg_sample_t *out,
-                                uint64_t now_us)
+int mg_proc_sampler_read_slab(mg_proc_sampler_t *ps, mg_proc_slab_result_t *res,
+                              uint64_t now_us)
 {
+    mg_sample_t *tmp;
     ssize_t n;
     int rc;
 
+    if (ps == NULL || res == NULL || ps->slab_buf == NULL) {
+        return 0;
+    }
+    memset(res, 0, sizeof(*res));
+    res->taken_us = now_us;
     n = mg_proc_file_read(&ps->slab, ps->reopen, ps->slab_buf,
                           ps->slab_buf_size, 1);
-    rc = n < 0 ? (int)n
-               : mg_proc_slabinfo_fill(
-                     ps->slab_buf, (size_t)n,
-                     (const char(*)[MG_SAMPLE_NAME_LEN])ps->cache_names,
-                     ps->ncaches, out);
-    mg_proc_note(&ps->slab, rc);
-    ps->slab_taken_us = now_us;
-    if (rc < 0) {
-        ps->slab_valid = 0;
-        ps->slab_ncaches = 0;
-        ps->slab_ntop = 0;
-        memset(ps->slab_caches, 0, sizeof(ps->slab_caches));
-        memset(ps->slab_top, 0, sizeof(ps->slab_top));
-        return rc;
+    if (n < 0) {
+        mg_proc_note(&ps->slab, (int)n);
+        return 1;
     }
-    ps->slab_valid = 1;
-    ps->slab_ncaches = out->ncaches;
-    ps->slab_ntop = out->ntop;
-    memcpy(ps->slab_caches, out->caches, sizeof(ps->slab_caches));
-    memcpy(ps->slab_top, out->top, sizeof(ps->slab_top));
-    return 0;
+    /* mg_proc_slabinfo_fill() writes into a sample: a scratch one that
+     * nothing else of ps touches */
+    tmp = &ps->slab_scratch;
+    memset(tmp, 0, sizeof(*tmp));
+    rc = mg_proc_slabinfo_fill(
+        ps->slab_buf, (size_t)n,
+        (const char(*)[MG_SAMPLE_NAME_LEN])ps->cache_names, ps->ncaches, tmp);
+    mg_proc_note(&ps->slab, rc);
+    if (rc == 0) {
+        res->valid = 1;
+        res->ncaches = tmp->ncaches;
+        res->ntop = tmp->ntop;
+        memcpy(res->caches, tmp->caches, sizeof(res->caches));
+        memcpy(res->top, tmp->top, sizeof(res->top));
+    }
+    return 1;
+}
+
+void mg_proc_sample_set_slab(mg_sample_t *out, const mg_proc_slab_result_t *res)
+{
+    if (res->valid) {
+        out->valid |= MG_SRC_SLABINFO;
+        out->slab_taken_us = res->taken_us;
+        out->ncaches = res->ncaches;
+        out->ntop = res->ntop;
+        memcpy(out->caches, res->caches, sizeof(out->caches));
+        memcpy(out->top, res->top, sizeof(out->top));
+    }
+    else {
+        out->valid &= ~(uint32_t)MG_SRC_SLABINFO;
+        out->slab_taken_us = res->taken_us;
+        out->ncaches = out->ntop = 0;
+        memset(out->caches, 0, sizeof(out->caches));
+        memset(out->top, 0, sizeof(out->top));
+    }
 }
 
 int mg_proc_sampler_read(mg_proc_sampler_t *ps, mg_sample_t *out,
@@ -1706,22 +1730,10 @@ int mg_proc_sampler_read(mg_proc_sampler_t *ps, mg_sample_t *out,
         }
     }
 
-    if (ps->slab_buf != NULL && with_slabinfo) {
-        (void)mg_proc_sampler_slab(ps, out, now_us);
+    if (with_slabinfo) {
+        (void)mg_proc_sampler_read_slab(ps, &ps->slab_last, now_us);
     }
-    if (ps->slab_valid) {
-        out->valid |= MG_SRC_SLABINFO;
-        out->slab_taken_us = ps->slab_taken_us;
-        out->ncaches = ps->slab_ncaches;
-        out->ntop = ps->slab_ntop;
-        memcpy(out->caches, ps->slab_caches, sizeof(out->caches));
-        memcpy(out->top, ps->slab_top, sizeof(out->top));
-    }
-    else {
-        out->ncaches = out->ntop = 0;
-        memset(out->caches, 0, sizeof(out->caches));
-        memset(out->top, 0, sizeof(out->top));
-    }
+    mg_proc_sample_set_slab(out, &ps->slab_last);
     return 0;
 }
 

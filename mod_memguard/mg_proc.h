@@ -424,6 +424,18 @@ typedef struct {
     char path[MG_PROC_PATH_MAX];
 } mg_proc_file_t;
 
+/* One reading of slabinfo, as it goes into a sample (see
+ * mg_proc_sample_set_slab()). */
+typedef struct {
+    uint32_t valid;    /* 0: slabinfo could not be read or parsed */
+    uint32_t ncaches;  /* named caches, in configuration order */
+    uint64_t taken_us; /* when it was read */
+    uint32_t ntop;
+    uint32_t pad;
+    mg_sample_cache_t caches[MG_SAMPLE_MAX_CACHES];
+    mg_sample_cache_t top[MG_SAMPLE_TOP_CACHES];
+} mg_proc_slab_result_t;
+
 typedef struct {
     char root[MG_PROC_PATH_MAX];
     int reopen;
@@ -454,11 +466,8 @@ typedef struct {
     size_t ncaches;
     char cache_names[MG_SAMPLE_MAX_CACHES][MG_SAMPLE_NAME_LEN];
     /* last slabinfo result, carried into samples taken without it */
-    uint32_t slab_valid;
-    uint64_t slab_taken_us;
-    uint32_t slab_ncaches, slab_ntop;
-    mg_sample_cache_t slab_caches[MG_SAMPLE_MAX_CACHES];
-    mg_sample_cache_t slab_top[MG_SAMPLE_TOP_CACHES];
+    mg_proc_slab_result_t slab_last;
+    mg_sample_t slab_scratch; /* mg_proc_sampler_read_slab() only */
 
     char buf[MG_PROC_BUF]; /* scratch for every small file */
 } mg_proc_sampler_t;
@@ -492,6 +501,23 @@ int mg_proc_sampler_open(mg_proc_sampler_t *ps, const char *root,
  */
 int mg_proc_sampler_read(mg_proc_sampler_t *ps, mg_sample_t *out,
                          int with_slabinfo, uint64_t now_us);
+
+/*
+ * Read slabinfo now (~250 us on a small machine, milliseconds on a large
+ * one) into *res, when mg_proc_sampler_open() set slabinfo up (1), or do
+ * nothing (0). It uses only the slab buffer and the slabinfo fd of ps, so
+ * it may run in another thread than mg_proc_sampler_read(ps, ..., 0, ...)
+ * on the same ps: the two share nothing else. Returns 1 when slabinfo was
+ * read (res->valid says whether it parsed), 0 when there is none to read.
+ */
+int mg_proc_sampler_read_slab(mg_proc_sampler_t *ps, mg_proc_slab_result_t *res,
+                              uint64_t now_us);
+
+/* Put a slabinfo reading into a sample: caches, top caches, the
+ * MG_SRC_SLABINFO bit and slab_taken_us (all cleared when res is not
+ * valid). */
+void mg_proc_sample_set_slab(mg_sample_t *out,
+                             const mg_proc_slab_result_t *res);
 
 /* Close every fd. Safe to call twice. */
 void mg_proc_sampler_close(mg_proc_sampler_t *ps);

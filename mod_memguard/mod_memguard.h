@@ -58,27 +58,31 @@ typedef enum {
  * server only. Every vhost's server conf points at the main server's.
  */
 typedef struct {
-    int configured;            /* a threshold was set: run the sampler */
-    int engine_seen;           /* MemGuardEngine On/DetectOnly somewhere */
-    apr_int64_t interval_us;   /* MemGuardSampleInterval, µs; UNSET */
-    const char *proc_root;     /* MemGuardProcRoot; NULL = "/" */
-    int cgroup;                /* memguard_cgroup_e; UNSET = auto */
-    const char *cgroup_path;   /* MemGuardCgroup PATH (under proc_root) */
-    int numa;                  /* MemGuardNuma: 1 auto, 0 off; UNSET = 1 */
-    apr_int64_t sustain_us;    /* MemGuardSustain, µs; UNSET */
-    apr_int64_t hysteresis_bp; /* MemGuardHysteresis, 1/100 %; UNSET */
-    int fail_mode;             /* mg_fail_mode_t; UNSET = open */
-    mg_policy_conf_t policy;   /* thresholds (the rest filled at start) */
-    uint32_t ncaches;          /* MemGuardSlabCache entries */
+    int configured;               /* a threshold was set: run the sampler */
+    int engine_seen;              /* MemGuardEngine On/DetectOnly somewhere */
+    apr_int64_t interval_us;      /* MemGuardSampleInterval, µs; UNSET */
+    const char *proc_root;        /* MemGuardProcRoot; NULL = "/" */
+    int cgroup;                   /* memguard_cgroup_e; UNSET = auto */
+    const char *cgroup_path;      /* MemGuardCgroup PATH (under proc_root) */
+    int numa;                     /* MemGuardNuma: 1 auto, 0 off; UNSET = 1 */
+    apr_int64_t sustain_us;       /* MemGuardSustain, µs; UNSET */
+    apr_int64_t hysteresis_bp;    /* MemGuardHysteresis, 1/100 %; UNSET */
+    apr_int64_t fill_throttle_us; /* MemGuardFillHorizon, µs; 0 off; UNSET */
+    apr_int64_t fill_shed_us;     /* its second value, µs; 0 off; UNSET */
+    int fail_mode;                /* mg_fail_mode_t; UNSET = open */
+    mg_policy_conf_t policy;      /* thresholds (the rest filled at start) */
+    uint32_t ncaches;             /* MemGuardSlabCache entries */
     char caches[MG_SAMPLE_MAX_CACHES][MG_SAMPLE_NAME_LEN];
 } memguard_headroom_conf;
 
-#define MEMGUARD_DEFAULT_INTERVAL_US 100000 /* 100 ms */
-#define MEMGUARD_MIN_INTERVAL_US 10000      /* 10 ms */
-#define MEMGUARD_DEFAULT_SUSTAIN_US 0       /* trip on the first sample */
-#define MEMGUARD_DEFAULT_HYSTERESIS_BP 1000 /* 10 % */
-#define MEMGUARD_STALE_MIN_US 2000000       /* stale: >= 2 s ... */
-#define MEMGUARD_STALE_INTERVALS 10         /* ... and >= 10 intervals */
+#define MEMGUARD_DEFAULT_INTERVAL_US 100000       /* 100 ms */
+#define MEMGUARD_MIN_INTERVAL_US 10000            /* 10 ms */
+#define MEMGUARD_DEFAULT_SUSTAIN_US 0             /* trip on the first sample */
+#define MEMGUARD_DEFAULT_HYSTERESIS_BP 1000       /* 10 % */
+#define MEMGUARD_STALE_MIN_US 2000000             /* stale: >= 2 s ... */
+#define MEMGUARD_STALE_INTERVALS 10               /* ... and >= 10 intervals */
+#define MEMGUARD_DEFAULT_FILL_THROTTLE_US 5000000 /* 5 s */
+#define MEMGUARD_DEFAULT_FILL_SHED_US 1000000     /* 1 s */
 /* MemGuardChildMetric */
 typedef enum {
     MEMGUARD_METRIC_RSS = 0,     /* resident size (statm, every request) */
@@ -409,9 +413,11 @@ void memguard_recycle_register(apr_pool_t *p);
  * from p; nothing is allocated later). parent is the httpd parent's pid:
  * watched daemons must be its children.
  *
- * memguard_recycle_sampler_tick(): after every published sample, with the
- * sample's CLOCK_MONOTONIC time (memguard_now_us()) and the verdict state
- * just published (mg_verdict_state_t). Never allocates, never blocks;
+ * memguard_recycle_sampler_tick(): from the sampler's measuring thread
+ * (never the publishing one: reading other processes can take long on a
+ * loaded box), at each of its ticks, with the CLOCK_MONOTONIC time
+ * (memguard_now_us()) and the verdict state last published
+ * (mg_verdict_state_t). Never allocates;
  * its own work is paced inside (children every call: O(slots); pressure
  * picks and daemon sizes once a second: O(slots + watched daemons); the
  * /proc scan for new daemons every 2 s: O(processes)). Does nothing when

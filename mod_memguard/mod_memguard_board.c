@@ -22,6 +22,7 @@
 
 #include "mod_memguard.h"
 #include "mg_board.h"
+#include "mg_version.h"
 
 #define MEMGUARD_RETAINED_KEY "mod_memguard-board"
 
@@ -50,6 +51,13 @@ void memguard_sys_verdict(const struct mg_board_sys *rec, mg_verdict_t *v)
     v->threshold = rec->threshold;
     v->clear_at = rec->clear_at;
     v->since_us = rec->state_since_us;
+    v->fill.signal = (mg_signal_t)rec->fill_signal;
+    v->fill.detail = rec->fill_detail;
+    v->fill.rate = rec->fill_rate;
+    v->fill.level = rec->fill_level;
+    v->fill.distance = rec->fill_distance;
+    v->fill.tte_us = rec->fill_tte_us;
+    v->fill.shed_level = rec->fill_shed_level;
 }
 
 uint64_t memguard_now_us(void)
@@ -166,6 +174,13 @@ static int board_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     mg_board_generation_bump(memguard_the_board);
+    /* Once per real start and restart (never in the configuration
+     * check), so the log says which build the server runs. */
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 MGLOGNO(00520) "mod_memguard " MG_VERSION " configured "
+                                "(board generation %u, %u slots)",
+                 mg_board_generation(memguard_the_board),
+                 mg_board_nslots(memguard_the_board));
     return OK;
 }
 

@@ -29,6 +29,8 @@ void *memguard_create_server_conf(apr_pool_t *p, server_rec *s)
     c->hr->numa = MEMGUARD_UNSET;
     c->hr->sustain_us = MEMGUARD_UNSET;
     c->hr->hysteresis_bp = MEMGUARD_UNSET;
+    c->hr->fill_throttle_us = MEMGUARD_UNSET;
+    c->hr->fill_shed_us = MEMGUARD_UNSET;
     c->hr->fail_mode = MEMGUARD_UNSET;
     c->recycle.soft_limit = MEMGUARD_UNSET;
     c->recycle.hard_limit = MEMGUARD_UNSET;
@@ -654,6 +656,54 @@ static const char *set_sustain(cmd_parms *cmd, void *dcfg, const char *arg)
     return NULL;
 }
 
+/* One horizon of MemGuardFillHorizon: a duration from 100ms to 10min, or
+ * "off" (0). */
+static const char *fill_horizon(cmd_parms *cmd, const char *arg,
+                                apr_int64_t *out)
+{
+    const char *err;
+
+    if (!strcasecmp(arg, "off")) {
+        *out = 0;
+        return NULL;
+    }
+    if ((err = memguard_parse_duration(cmd, arg, out)) != NULL) {
+        return err;
+    }
+    if (*out < apr_time_from_msec(100) || *out > apr_time_from_sec(600)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is out of range (100ms to 10min, or "
+                            "off)",
+                            cmd->directive->directive, arg);
+    }
+    return NULL;
+}
+
+/* MemGuardFillHorizon THROTTLE [SHED]: "off" switches either off; a shed
+ * horizon must be shorter than the throttle one (closer means worse). */
+static const char *set_fill_horizon(cmd_parms *cmd, void *dcfg, const char *thr,
+                                    const char *shed)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+    apr_int64_t t, sh = 0;
+
+    (void)dcfg;
+    if (err != NULL || (err = fill_horizon(cmd, thr, &t)) != NULL ||
+        (shed != NULL && (err = fill_horizon(cmd, shed, &sh)) != NULL)) {
+        return err;
+    }
+    if (t > 0 && sh >= t) {
+        return apr_psprintf(cmd->pool,
+                            "%s: the shed horizon '%s' must be shorter than "
+                            "the throttle horizon '%s'",
+                            cmd->directive->directive, shed, thr);
+    }
+    hr->fill_throttle_us = t;
+    hr->fill_shed_us = sh;
+    return NULL;
+}
+
 static const char *set_hysteresis(cmd_parms *cmd, void *dcfg, const char *arg)
 {
     memguard_headroom_conf *hr;
@@ -908,6 +958,10 @@ const command_rec memguard_cmds[] = {
     AP_INIT_TAKE1("MemGuardSustain", set_sustain, NULL, RSRC_CONF,
                   "how long a signal must stay past its threshold before "
                   "the state changes (default 0: at once)"),
+    AP_INIT_TAKE12("MemGuardFillHorizon", set_fill_horizon, NULL, RSRC_CONF,
+                   "throttle (and shed) when a byte signal would reach its "
+                   "shed level within this time at its current rate: "
+                   "THROTTLE [SHED] durations, or off"),
     AP_INIT_TAKE1("MemGuardHysteresis", set_hysteresis, NULL, RSRC_CONF,
                   "margin past a threshold before a state clears "
                   "(default 10%)"),

@@ -10,11 +10,16 @@
  * 2 s) and reaps it when the configuration goes away: a graceful or plain
  * restart (the next post_config starts exactly one new sampler with the new
  * settings) or the final stop. The board itself is retained across
- * restarts (mod_memguard_board.c), so counters and history continue.
+ * restarts (mod_memguard_board.c), so counters and history continue. The
+ * parent's monitor hook (every ten turns of the MPM's wait loop, about
+ * 10 s) replaces a sampler that is alive but has published nothing for
+ * SAMPLER_HUNG_MIN_US or twice the staleness time (stopped, hung in the
+ * kernel): fail open is right for a moment, not for ever.
  *
  * Sampler side. In this order, because each step needs the previous one:
  *   1. own signal handlers (it inherited the parent's): TERM/HUP/INT stop
- *      it cleanly, USR1/WINCH (graceful) and PIPE are ignored;
+ *      it cleanly, USR1/WINCH (graceful) and PIPE are ignored; its name in
+ *      ps and top (comm "mg-sampler", command line "memguard-sampler");
  *   2. open every source (mg_proc_sampler_open) while still root:
  *      /proc/slabinfo is mode 0400 and is only read through that fd;
  *   3. mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) while still root
@@ -24,21 +29,45 @@
  *      the whole parent heap (tens of MiB with embedded Python) for pages
  *      the sampler never uses. What the loop touches stays resident, so it
  *      keeps working while the box is swapping. Failure: NOTICE, go on;
+ *      and, while root, a nice value of SAMPLER_NICE for the publishing
+ *      thread: it needs about 30 us of CPU per sample, and must get it
+ *      promptly on a box whose load is in the tens;
  *   4. drop to httpd's User/Group (ap_run_drop_privileges, as mod_cgid);
  *   5. prctl(PR_SET_PDEATHSIG, SIGTERM): after the drop, because changing
  *      credentials clears it; then check the parent is still ours.
- * Then it loops every MemGuardSampleInterval on absolute CLOCK_MONOTONIC
- * deadlines: read (slabinfo and children's smaps_rollup about once a
- * second), judge (mg_policy_eval), publish (seqlock + verdict word), log
- * each transition once at NOTICE. It never forks, never execs, and
- * allocates nothing in the loop (its buffers are set up before).
+ *
+ * Two threads, so that the verdict is never late:
+ *   - the PUBLISHING thread (the process's main thread) loops on absolute
+ *     CLOCK_MONOTONIC deadlines: read the system signals (meminfo, PSI,
+ *     cgroup, NUMA nodes: a few small preads, tens of microseconds), judge
+ *     (mg_policy_eval: levels and fill rate), publish (seqlock + verdict
+ *     word), log each transition once at NOTICE. Nothing in it scales with
+ *     the number or the size of the processes. Its interval adapts
+ *     (mg_policy_interval): a quarter of MemGuardSampleInterval when a
+ *     level is near or falling toward its threshold, one and a half times
+ *     it when calm. It records the longest gap between two publishes and
+ *     its longest sample over the last minute, for the status page.
+ *   - the MEASURING thread does everything that reads other processes or
+ *     big files, where a read can take milliseconds or, on a loaded box,
+ *     seconds (smaps_rollup of a 165 MiB child whose mmap lock is busy):
+ *     slabinfo about once a second, handed to the publishing thread
+ *     through a small seqlock; recycling's pass (children flagged, idle
+ *     ones signalled, the largest under pressure, mod_wsgi daemons); the
+ *     children's smaps_rollup, only where MemGuardChildMetric unshared
+ *     needs it, a time-bounded slice per tick, one round a second at most.
+ *     It publishes the time of its last pass and of its last smaps round.
+ * Neither thread forks, execs, or allocates in its loop (buffers are set up
+ * before).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,6 +91,21 @@
 #define SAMPLER_STARTUP_ERROR 2 /* exit status: do not restart */
 #define SAMPLER_STOP_WAIT_US 2000000
 #define SAMPLER_RETAINED_KEY "mod_memguard-sampler"
+/* A sampler alive but silent this long (or twice the staleness time, if
+ * longer) is replaced by the parent's monitor hook. */
+#define SAMPLER_HUNG_MIN_US 5000000u
+/* The publishing thread's nice value (set while root; the measuring
+ * thread goes back to 0). */
+#define SAMPLER_NICE (-5)
+/* The measuring thread: slabinfo at most this often ... */
+#define MEASURE_SLAB_EVERY_US 1000000u
+/* ... a round of the children's smaps_rollup at most this often, in
+ * slices of at most MEASURE_SMAPS_SLICE_US of wall time per tick. */
+#define MEASURE_SMAPS_EVERY_US 1000000u
+#define MEASURE_SMAPS_SLICE_US 2000u
+/* How the worst gap and the longest sample are kept: per second, a
+ * minute of them. */
+#define SAMPLER_WORST_SECONDS 60
 
 typedef struct {
     uint64_t first_start_us; /* first sampler ever started for this board */
@@ -79,6 +123,8 @@ static int sampler_stopping;     /* pconf cleanup under way */
  * unregister a record it no longer has, and its own pconf cleanup removes
  * the record too, so every path keeps this flag. */
 static int sampler_registered;
+static uint64_t sampler_forked_us; /* when the running sampler was forked */
+static int sampler_replacing;      /* the monitor hook killed it */
 
 /* Sampler */
 static volatile sig_atomic_t sampler_stop;
@@ -208,49 +254,6 @@ static void sampler_transition_log(server_rec *s, const mg_verdict_t *v,
         mg_signal_name((mg_signal_t)t->signal), t->value, t->threshold, desc);
 }
 
-/*
- * smaps_rollup of every child in the board's slots -> unshared bytes.
- * httpd children are not dumpable after setuid (unless CoreDumpDirectory
- * is set), and the kernel then refuses their smaps to an unprivileged
- * reader even of the same uid; mod_memguard_account.c makes them dumpable
- * when the sampler runs. If that failed: said once at INFO, then skipped.
- */
-static void sampler_smaps(server_rec *s, mg_board_t *b, const char *root,
-                          char *buf, size_t size, int *denied_logged)
-{
-    uint32_t i, n = mg_board_nslots(b);
-
-    for (i = 0; i < n; i++) {
-        mg_board_slot_info_t info;
-        mg_proc_smaps_t sm;
-        int fd, rc;
-
-        if (mg_board_slot_snapshot(b, i, &info) != 0 || info.pid <= 0) {
-            continue;
-        }
-        fd = mg_proc_open_pid(root, (pid_t)info.pid, "smaps_rollup");
-        if (fd < 0) {
-            if ((fd == -EACCES || fd == -EPERM) && !*denied_logged) {
-                *denied_logged = 1;
-                ap_log_error(
-                    APLOG_MARK, APLOG_INFO, 0, s,
-                    MGLOGNO(
-                        00311) "sampler: smaps_rollup of child %d not "
-                               "readable (children are not dumpable without "
-                               "CoreDumpDirectory): unshared sizes not "
-                               "measured",
-                    (int)info.pid);
-            }
-            continue;
-        }
-        rc = mg_proc_read_smaps_rollup(fd, buf, size, &sm);
-        close(fd);
-        if (rc == 0) {
-            mg_board_slot_set_unshared(b, i, info.pid, sm.unshared);
-        }
-    }
-}
-
 static uint64_t mono_us(void)
 {
     return memguard_now_us();
@@ -266,11 +269,261 @@ static void sleep_until(uint64_t deadline_us)
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
-/* Storage for the sampler, set up before the loop (never in it). */
+/*
+ * The name the sampler goes by in ps and top: comm (15 bytes, what top
+ * and `ps -e` show) and the command line (what `ps aux` shows: argv's
+ * memory rewritten, as mod_wsgi names its daemons). Only the bytes httpd's
+ * own arguments occupied are used, and only if they are contiguous.
+ */
+static void sampler_set_name(server_rec *s)
+{
+    static const char title[] = "memguard-sampler";
+    const char *const *argv = s->process->argv;
+    char *start, *end;
+    int i;
+
+    prctl(PR_SET_NAME, "mg-sampler", 0, 0, 0);
+    if (argv == NULL || s->process->argc < 1 || argv[0] == NULL) {
+        return;
+    }
+    start = (char *)(uintptr_t)argv[0];
+    end = start + strlen(start) + 1;
+    for (i = 1; i < s->process->argc && argv[i] == end; i++) {
+        end += strlen(argv[i]) + 1;
+    }
+    if ((size_t)(end - start) < sizeof(title)) {
+        return;
+    }
+    memset(start, 0, (size_t)(end - start));
+    memcpy(start, title, sizeof(title) - 1);
+}
+
+/* ---- worst of the last minute -------------------------------------------- */
+
+typedef struct {
+    uint64_t sec[SAMPLER_WORST_SECONDS];
+    uint64_t max[SAMPLER_WORST_SECONDS];
+} worst_t;
+
+static void worst_add(worst_t *w, uint64_t now_us, uint64_t v)
+{
+    uint64_t sec = now_us / 1000000u;
+    uint32_t i = (uint32_t)(sec % SAMPLER_WORST_SECONDS);
+
+    if (w->sec[i] != sec) {
+        w->sec[i] = sec;
+        w->max[i] = 0;
+    }
+    if (v > w->max[i]) {
+        w->max[i] = v;
+    }
+}
+
+static uint64_t worst_get(const worst_t *w, uint64_t now_us)
+{
+    uint64_t sec = now_us / 1000000u, m = 0;
+    uint32_t i;
+
+    for (i = 0; i < SAMPLER_WORST_SECONDS; i++) {
+        if (w->sec[i] + SAMPLER_WORST_SECONDS > sec && w->max[i] > m) {
+            m = w->max[i];
+        }
+    }
+    return m;
+}
+
+/* ---- between the two threads --------------------------------------------- */
+
+/* Storage for the sampler, set up before the loops (never in them). */
 static mg_proc_sampler_t sampler_ps;
 static mg_board_sys_t sampler_rec;
 static mg_sample_t sampler_sample;
-static char sampler_smaps_buf[4096];
+static worst_t sampler_gaps, sampler_loops;
+
+/* The latest slabinfo reading, written by the measuring thread under a
+ * seqlock (odd while writing); the publishing thread copies it into each
+ * sample, or keeps its previous copy if it meets a write in progress. */
+static struct {
+    uint32_t seq;
+    mg_proc_slab_result_t res;
+} sampler_slab;
+static mg_proc_slab_result_t sampler_slab_mine; /* publishing thread */
+static mg_proc_slab_result_t sampler_slab_read; /* measuring thread */
+
+static void slab_put(const mg_proc_slab_result_t *res)
+{
+    __atomic_add_fetch(&sampler_slab.seq, 1, __ATOMIC_ACQ_REL);
+    memcpy(&sampler_slab.res, res, sizeof(*res));
+    __atomic_add_fetch(&sampler_slab.seq, 1, __ATOMIC_RELEASE);
+}
+
+static void slab_get(mg_sample_t *out)
+{
+    static mg_proc_slab_result_t tmp;
+    uint32_t s1 = __atomic_load_n(&sampler_slab.seq, __ATOMIC_ACQUIRE);
+
+    if ((s1 & 1u) == 0) {
+        memcpy(&tmp, &sampler_slab.res, sizeof(tmp));
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&sampler_slab.seq, __ATOMIC_RELAXED) == s1) {
+            sampler_slab_mine = tmp;
+        }
+    }
+    if (sampler_slab_mine.taken_us != 0) {
+        mg_proc_sample_set_slab(out, &sampler_slab_mine);
+    }
+}
+
+/* The interval in force, for the measuring thread's ticks. */
+static uint64_t sampler_interval_now;
+/* Set once the sampler has dropped privileges: the measuring thread starts
+ * its work then. */
+static uint32_t sampler_measure_go;
+
+/* ---- the measuring thread ------------------------------------------------ */
+
+typedef struct {
+    server_rec *s;
+    mg_board_t *b;
+    int smaps;            /* read the children's smaps_rollup */
+    int denied_logged;    /* smaps not readable: said once */
+    uint32_t cursor;      /* next slot of the smaps round */
+    uint64_t round_start; /* when the round under way began; 0: none */
+    uint64_t next_round;
+    uint64_t next_slab;
+    char buf[4096];
+} measure_t;
+
+static measure_t sampler_measure;
+
+/*
+ * One slice of the round of smaps_rollup over the board's slots: from the
+ * cursor on, until MEASURE_SMAPS_SLICE_US of wall time is spent or the
+ * round is complete (then not again for MEASURE_SMAPS_EVERY_US). httpd
+ * children are not dumpable after setuid (unless CoreDumpDirectory is
+ * set), and the kernel then refuses their smaps to an unprivileged reader
+ * even of the same uid; mod_memguard_account.c makes them dumpable when
+ * the sampler runs. If that failed: said once at INFO, then skipped.
+ * Returns the round's end time when this slice completed it, else 0.
+ */
+static uint64_t measure_smaps(measure_t *m, uint64_t now)
+{
+    uint32_t n = mg_board_nslots(m->b);
+    uint64_t t0 = mono_us();
+
+    if (m->round_start == 0) {
+        if (now < m->next_round) {
+            return 0;
+        }
+        m->round_start = now;
+        m->cursor = 0;
+    }
+    while (m->cursor < n) {
+        mg_board_slot_info_t info;
+        mg_proc_smaps_t sm;
+        uint32_t i = m->cursor++;
+        int fd, rc;
+
+        if (mg_board_slot_snapshot(m->b, i, &info) != 0 || info.pid <= 0) {
+            continue;
+        }
+        /* the children are real processes: always the real /proc,
+         * whatever MemGuardProcRoot fakes for the machine */
+        fd = mg_proc_open_pid("/", (pid_t)info.pid, "smaps_rollup");
+        if (fd < 0) {
+            if ((fd == -EACCES || fd == -EPERM) && !m->denied_logged) {
+                m->denied_logged = 1;
+                ap_log_error(
+                    APLOG_MARK, APLOG_INFO, 0, m->s,
+                    MGLOGNO(
+                        00311) "sampler: smaps_rollup of child %d not "
+                               "readable (children are not dumpable without "
+                               "CoreDumpDirectory): unshared sizes not "
+                               "measured",
+                    (int)info.pid);
+            }
+            continue;
+        }
+        rc = mg_proc_read_smaps_rollup(fd, m->buf, sizeof(m->buf), &sm);
+        close(fd);
+        if (rc == 0) {
+            mg_board_slot_set_unshared(m->b, i, info.pid, sm.unshared);
+        }
+        if (mono_us() - t0 >= MEASURE_SMAPS_SLICE_US) {
+            return 0; /* the rest at the next tick */
+        }
+    }
+    m->next_round = m->round_start + MEASURE_SMAPS_EVERY_US;
+    m->round_start = 0;
+    return mono_us();
+}
+
+static void *measure_main(void *arg)
+{
+    measure_t *m = arg;
+    uint64_t next = mono_us();
+
+    /* back to the server's own priority: this thread may take its time */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 0);
+    prctl(PR_SET_NAME, "mg-measure", 0, 0, 0);
+    while (!sampler_stop &&
+           !__atomic_load_n(&sampler_measure_go, __ATOMIC_ACQUIRE)) {
+        sleep_until(mono_us() + 5000);
+    }
+    next = mono_us();
+    while (!sampler_stop) {
+        uint64_t now = mono_us(), smaps_done = 0, iv;
+
+        if (now >= m->next_slab &&
+            mg_proc_sampler_read_slab(&sampler_ps, &sampler_slab_read, now)) {
+            slab_put(&sampler_slab_read);
+            m->next_slab = now + MEASURE_SLAB_EVERY_US;
+        }
+        memguard_recycle_sampler_tick(
+            m->s, now, MG_BOARD_VERDICT_STATE(mg_board_verdict_load(m->b)));
+        if (m->smaps) {
+            smaps_done = measure_smaps(m, now);
+        }
+        mg_board_proc_times_set(m->b, mono_us(), smaps_done);
+
+        iv = __atomic_load_n(&sampler_interval_now, __ATOMIC_RELAXED);
+        next += iv ? iv : MEMGUARD_DEFAULT_INTERVAL_US;
+        now = mono_us();
+        if (next <= now) {
+            next = now + (iv ? iv : MEMGUARD_DEFAULT_INTERVAL_US);
+        }
+        sleep_until(next);
+    }
+    return NULL;
+}
+
+/* Start the measuring thread with every signal blocked (they are the
+ * publishing thread's: its sleep must be the one they interrupt). */
+static int measure_start(pthread_t *t)
+{
+    sigset_t all, old;
+    int rc;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(t, NULL, measure_main, &sampler_measure);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* ---- the publishing thread ----------------------------------------------- */
+
+/* The verdict's fill rate into the record, for the status page. */
+static void record_fill(mg_board_sys_t *rec, const mg_verdict_t *v)
+{
+    rec->fill_signal = (uint32_t)v->fill.signal;
+    rec->fill_detail = v->fill.detail;
+    rec->fill_rate = v->fill.rate;
+    rec->fill_level = v->fill.level;
+    rec->fill_distance = v->fill.distance;
+    rec->fill_tte_us = v->fill.tte_us;
+    rec->fill_shed_level = v->fill.shed_level;
+}
 
 static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
                         mg_board_t *b, uint32_t starts, pid_t parent)
@@ -281,23 +534,23 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
     mg_policy_state_t st;
     mg_verdict_t v, prev;
     mg_board_transition_t trans;
-    uint64_t interval = hr->interval_us == MEMGUARD_UNSET
-                            ? MEMGUARD_DEFAULT_INTERVAL_US
-                            : (uint64_t)hr->interval_us;
-    uint64_t every = 1000000u / interval, n = 0, next, last = 0;
+    memguard_recycle_settings rset;
+    uint64_t base = hr->interval_us == MEMGUARD_UNSET
+                        ? MEMGUARD_DEFAULT_INTERVAL_US
+                        : (uint64_t)hr->interval_us;
+    uint64_t interval = base, next, last = 0;
     uint64_t stale_us = memguard_stale_after_us(hr);
     char *slab_buf, path[MG_PROC_PATH_MAX];
-    int rc, denied_logged = 0;
+    pthread_t measure;
+    int rc, have_measure;
     uint32_t i;
 
     sampler_signals();
+    sampler_set_name(s);
     mg_log_set(sampler_core_log, s);
     /* Nothing of the server's sockets belongs to us: a stopped server
      * frees its port even if we were slow to go. */
     ap_close_listeners();
-    if (every == 0) {
-        every = 1;
-    }
 
     /* 2. every source, while root */
     for (i = 0; i < hr->ncaches; i++) {
@@ -338,13 +591,44 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
      * under pressure, watched daemons): its fixed tables, while root. */
     memguard_recycle_sampler_init(s, sampler_pool, getppid());
 
-    /* 3. lock what we touch, while root */
+    /* 3. lock what we touch, and a head start for this thread, while
+     * root */
     if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 &&
         (errno != EINVAL || mlockall(MCL_CURRENT | MCL_FUTURE) != 0)) {
         ap_log_error(
             APLOG_MARK, APLOG_NOTICE, errno, s,
             MGLOGNO(00313) "sampler: mlockall failed; it may be paged out when "
                            "memory is short");
+    }
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SAMPLER_NICE) !=
+        0) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, errno, s,
+                     MGLOGNO(00341) "sampler: cannot raise its priority "
+                                    "(nice %d); it runs at the server's",
+                     SAMPLER_NICE);
+    }
+
+    /* The measuring thread, while root: once the sampler has dropped
+     * privileges, every new mapping (a thread's stack) counts against
+     * RLIMIT_MEMLOCK because of mlockall(MCL_FUTURE), and the parent's
+     * inherited mappings already exceed it. It waits for the drop before
+     * it does anything. smaps only where the unshared size is what
+     * recycling compares or ranks. */
+    memguard_recycle_settings_get(&rset);
+    memset(&sampler_measure, 0, sizeof(sampler_measure));
+    sampler_measure.s = s;
+    sampler_measure.b = b;
+    sampler_measure.smaps =
+        mg_board_nslots(b) > 0 && rset.metric == MEMGUARD_METRIC_UNSHARED &&
+        (rset.soft_limit > 0 || rset.hard_limit > 0 || rset.on_pressure);
+    __atomic_store_n(&sampler_interval_now, base, __ATOMIC_RELAXED);
+    rc = measure_start(&measure);
+    have_measure = rc == 0;
+    if (!have_measure) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rc, s,
+                     MGLOGNO(00342) "sampler: cannot start its measuring "
+                                    "thread: no slabinfo, no recycling by "
+                                    "the sampler, no unshared sizes");
     }
 
     /* 4. httpd's User and Group */
@@ -385,15 +669,18 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
     sampler_rec.sampler_pid = (int32_t)getpid();
     sampler_rec.sampler_starts = starts;
 
+    /* the measuring thread may start its work now */
+    __atomic_store_n(&sampler_measure_go, 1, __ATOMIC_RELEASE);
+
     ap_log_error(
         APLOG_MARK, APLOG_INFO, 0, s,
         MGLOGNO(00315) "sampler started (pid %d, start %u, board generation "
                        "%u, interval %" APR_UINT64_T_FMT "us, root %s)",
-        (int)getpid(), starts, mg_board_generation(b), interval, root);
+        (int)getpid(), starts, mg_board_generation(b), base, root);
 
     next = mono_us();
     while (!sampler_stop) {
-        uint64_t now = mono_us();
+        uint64_t now = mono_us(), done;
 
         if (getppid() != parent) {
             break; /* orphaned between checks: PDEATHSIG covers the rest */
@@ -407,13 +694,8 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
                                " ms without a sample",
                 (now - last) / 1000u);
         }
-        mg_proc_sampler_read(&sampler_ps, &sampler_sample, n % every == 0, now);
-        if (n % every == 0 && mg_board_nslots(b) > 0) {
-            /* the children are real processes: always the real /proc,
-             * whatever MemGuardProcRoot fakes for the machine */
-            sampler_smaps(s, b, "/", sampler_smaps_buf,
-                          sizeof(sampler_smaps_buf), &denied_logged);
-        }
+        mg_proc_sampler_read(&sampler_ps, &sampler_sample, 0, now);
+        slab_get(&sampler_sample);
         mg_policy_eval(&hr->policy, &st, &sampler_sample, now, &v);
         if (v.transition) {
             sampler_transition(&sampler_rec, &v, &prev, &sampler_sample, now,
@@ -428,23 +710,41 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
         sampler_rec.clear_at = v.clear_at;
         sampler_rec.state_since_us = v.since_us;
         sampler_rec.samples++;
+        record_fill(&sampler_rec, &v);
+        if (last != 0) {
+            worst_add(&sampler_gaps, now, now - last);
+        }
+        sampler_rec.gap_max_us = worst_get(&sampler_gaps, now);
+        sampler_rec.loop_max_us = worst_get(&sampler_loops, now);
+        interval = mg_policy_interval(&hr->policy, &st, base,
+                                      MEMGUARD_MIN_INTERVAL_US);
+        sampler_rec.interval_us = interval;
         sampler_rec.last_sample_us = now;
         mg_board_sys_publish(b, &sampler_rec);
         if (v.transition) {
             sampler_transition_log(s, &v, &trans, &sampler_sample);
         }
-        memguard_recycle_sampler_tick(s, now, v.state);
+        __atomic_store_n(&sampler_interval_now, interval, __ATOMIC_RELAXED);
         prev = v;
         last = now;
-        n++;
 
+        done = mono_us();
+        worst_add(&sampler_loops, now, done - now);
         next += interval;
-        now = mono_us();
-        if (next <= now) {
+        if (next <= done) {
             /* late (stopped, or a slow read): no burst of catch-up samples */
-            next = now + interval;
+            next = done + interval;
         }
         sleep_until(next);
+    }
+    if (have_measure) {
+        struct timespec ts;
+
+        /* the measuring thread sees sampler_stop within a tick; one stuck
+         * in a read is not waited for: _exit() ends it */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_timedjoin_np(measure, NULL, &ts);
     }
     mg_proc_sampler_close(&sampler_ps);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
@@ -476,6 +776,7 @@ static void sampler_start(void)
         _exit(sampler_main(sampler_server, sampler_hr, b, starts, parent));
     }
     sampler_proc->pid = pid;
+    sampler_forked_us = memguard_now_us();
     sampler_proc->in = sampler_proc->out = sampler_proc->err = NULL;
     apr_proc_other_child_register(sampler_proc, sampler_maint, sampler_proc,
                                   NULL, sampler_pool);
@@ -523,11 +824,17 @@ static void sampler_maint(int reason, void *data, apr_wait_t status)
                                "MemGuardFailMode)");
             break;
         }
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, sampler_server,
-                     MGLOGNO(00321) "sampler died (%s %d): starting a new one",
-                     WIFSIGNALED(status) ? "signal" : "exit status",
-                     WIFSIGNALED(status) ? WTERMSIG(status)
-                                         : WEXITSTATUS(status));
+        if (sampler_replacing) {
+            /* the monitor hook killed it and said so (MG00340) */
+            sampler_replacing = 0;
+        }
+        else {
+            ap_log_error(
+                APLOG_MARK, APLOG_ERR, 0, sampler_server,
+                MGLOGNO(00321) "sampler died (%s %d): starting a new one",
+                WIFSIGNALED(status) ? "signal" : "exit status",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        }
         sampler_start();
         break;
     case APR_OC_REASON_RESTART:
@@ -578,6 +885,51 @@ static apr_status_t sampler_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/*
+ * monitor (the parent, every ten turns of the MPM's wait loop): a sampler
+ * that is alive but has published nothing for a while is stopped or hung
+ * (SIGSTOP, a debugger, a read stuck in the kernel). Children fail open
+ * meanwhile (MemGuardFailMode), which is right for a moment and wrong for
+ * ever: kill it (SIGKILL: a hung process does not act on SIGTERM), and the
+ * other-child callback starts a new one, which continues the board.
+ */
+static int sampler_monitor(apr_pool_t *p, server_rec *s)
+{
+    mg_board_t *b = memguard_board();
+    uint64_t now, since, hung;
+    mg_board_verdict_t w;
+
+    (void)p;
+    if (!sampler_enabled || b == NULL || sampler_proc == NULL ||
+        sampler_proc->pid <= 0 || sampler_stopping || sampler_replacing) {
+        return DECLINED;
+    }
+    w = mg_board_verdict_load(b);
+    since = w != 0 ? MG_BOARD_VERDICT_TIME_US(w) : 0;
+    if (since < sampler_forked_us) {
+        since = sampler_forked_us; /* give a new sampler its start */
+    }
+    hung = 2 * memguard_stale_after_us(sampler_hr);
+    if (hung < SAMPLER_HUNG_MIN_US) {
+        hung = SAMPLER_HUNG_MIN_US;
+    }
+    now = memguard_now_us();
+    if (now <= since || now - since <= hung) {
+        return DECLINED;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                 MGLOGNO(00340) "sampler (pid %d) has published nothing for "
+                                "%" APR_UINT64_T_FMT " ms: replacing it "
+                                "(replacement %u)",
+                 (int)sampler_proc->pid, (now - since) / 1000u,
+                 mg_board_sampler_replaced_bump(b));
+    sampler_replacing = 1;
+    if (kill(sampler_proc->pid, SIGKILL) != 0) {
+        sampler_replacing = 0;
+    }
+    return OK;
+}
+
 static int sampler_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                apr_pool_t *ptemp, server_rec *s)
 {
@@ -590,6 +942,7 @@ static int sampler_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     sampler_enabled = 0;
     sampler_stopping = 0;
     sampler_registered = 0;
+    sampler_replacing = 0;
     /* the first pass only checks the configuration */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
@@ -606,6 +959,13 @@ static int sampler_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                : (mg_fail_mode_t)hr->fail_mode;
     hr->policy.stale_after_us = memguard_stale_after_us(hr);
     hr->policy.ncaches = hr->ncaches;
+    hr->policy.fill_throttle_us = hr->fill_throttle_us == MEMGUARD_UNSET
+                                      ? MEMGUARD_DEFAULT_FILL_THROTTLE_US
+                                      : (uint64_t)hr->fill_throttle_us;
+    hr->policy.fill_shed_us = hr->fill_shed_us == MEMGUARD_UNSET
+                                  ? MEMGUARD_DEFAULT_FILL_SHED_US
+                                  : (uint64_t)hr->fill_shed_us;
+    hr->policy.fill_window_us = MG_POLICY_FILL_WINDOW_US;
 
     /* No threshold and no engine anywhere: nothing would ever read a
      * verdict, so no process is spent on it. */
@@ -642,4 +1002,7 @@ void memguard_sampler_register(apr_pool_t *p)
      * the board the sampler publishes to, and after every other module's
      * post_config, so the process we fork inherits a finished server. */
     ap_hook_post_config(sampler_post_config, NULL, NULL, APR_HOOK_LAST);
+    /* MIDDLE: it only looks at the board and may signal our own sampler;
+     * nothing of another module's monitor depends on it. */
+    ap_hook_monitor(sampler_monitor, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -34,6 +34,7 @@
 #include "mg_board.h"
 #include "mg_format.h"
 #include "mg_policy.h"
+#include "mg_version.h"
 
 #define MEMGUARD_STATUS_HANDLER "memguard-status"
 /* Health only, whatever the query: a location a load balancer may reach
@@ -87,6 +88,9 @@ typedef struct {
     uint64_t requests; /* live children only */
     uint64_t inflight;
     uint64_t recycle_pending;
+    uint32_t sampler_replaced;
+    uint64_t measure_us; /* the measuring thread's last pass; 0: never */
+    uint64_t smaps_us;   /* its last smaps round; 0: never */
 } status_snap;
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -149,13 +153,72 @@ static int signal_is_psi(uint32_t sig)
     return sig == MG_SIGNAL_PSI_SOME || sig == MG_SIGNAL_PSI_FULL;
 }
 
-/* A signal's value or threshold for people: bytes, or a PSI percentage. */
+/* "3.5 s", "never" for UINT64_MAX milliseconds */
+static const char *seconds_h(apr_pool_t *p, uint64_t ms)
+{
+    if (ms == UINT64_MAX) {
+        return "never";
+    }
+    return apr_psprintf(p, "%" APR_UINT64_T_FMT ".%u s", ms / 1000u,
+                        (unsigned)(ms % 1000u / 100u));
+}
+
+/* A signal's value or threshold for people: bytes, a PSI percentage, or
+ * the time left for a fill signal. */
 static const char *signal_value_h(apr_pool_t *p, uint32_t sig, uint64_t v)
 {
     if (signal_is_psi(sig)) {
         return apr_pstrcat(p, hundredths(p, v), "%", NULL);
     }
+    if (mg_signal_filled((mg_signal_t)sig) != MG_SIGNAL_NONE) {
+        return seconds_h(p, v);
+    }
     return size_h(p, v);
+}
+
+/* Age in ms of t_us, as a number for ?auto and JSON; -1 for never. */
+static const char *age_or_never(apr_pool_t *p, const status_snap *s,
+                                uint64_t t_us, const char *never)
+{
+    if (t_us == 0) {
+        return never;
+    }
+    return apr_psprintf(p, "%" APR_UINT64_T_FMT, age_ms(s, t_us));
+}
+
+/* Time to the fill level in ms, for ?auto and JSON. */
+static const char *tte_ms(apr_pool_t *p, const mg_board_sys_t *rec,
+                          const char *never)
+{
+    if (rec->fill_signal == MG_SIGNAL_NONE ||
+        rec->fill_tte_us == MG_POLICY_TTE_NEVER) {
+        return never;
+    }
+    return apr_psprintf(p, "%" APR_UINT64_T_FMT, rec->fill_tte_us / 1000u);
+}
+
+/* "cgroup headroom falling 120.0 MiB/s, shed level 102.4 MiB in 3.5 s" */
+static const char *fill_h(apr_pool_t *p, const mg_board_sys_t *rec)
+{
+    mg_signal_t sig = (mg_signal_t)rec->fill_signal;
+    int is_min = sig != MG_SIGNAL_SLAB && sig != MG_SIGNAL_SUNRECLAIM;
+    const char *what = sig == MG_SIGNAL_NODE
+                           ? apr_psprintf(p, "node %d", (int)rec->fill_detail)
+                           : mg_signal_name(sig);
+
+    if (sig == MG_SIGNAL_NONE) {
+        return "no slope yet (or no level set)";
+    }
+    if (rec->fill_rate <= 0) {
+        return apr_psprintf(p, "%s: not moving toward its %s level (%s)", what,
+                            rec->fill_shed_level ? "shed" : "throttle",
+                            size_h(p, rec->fill_level));
+    }
+    return apr_psprintf(
+        p, "%s %s %s/s, %s level %s in %s", what, is_min ? "falling" : "rising",
+        size_h(p, (uint64_t)rec->fill_rate),
+        rec->fill_shed_level ? "shed" : "throttle", size_h(p, rec->fill_level),
+        seconds_h(p, rec->fill_tte_us / 1000u));
 }
 
 static const char *state_name(uint32_t st)
@@ -285,6 +348,8 @@ static void snap_take(request_rec *r, status_snap *s)
         }
     }
     mg_board_recycle_totals(b, &s->recycle_requested, &s->recycle_done);
+    s->sampler_replaced = mg_board_sampler_replaced(b);
+    mg_board_proc_times(b, &s->measure_us, &s->smaps_us);
 }
 
 /* ---- ?health ------------------------------------------------------------- */
@@ -303,6 +368,7 @@ static void render_auto(request_rec *r, const status_snap *s)
     int k;
 
     ap_rputs("MemGuardStatusVersion: 1\n", r);
+    ap_rputs("MemGuardVersion: " MG_VERSION "\n", r);
     ap_rprintf(r, "MemGuardState: %s\n", s->state_name);
     ap_rprintf(r, "MemGuardSignal: %s\n", s->signal_name);
     ap_rprintf(r, "MemGuardReason: %s\n", s->why);
@@ -326,6 +392,31 @@ static void render_auto(request_rec *r, const status_snap *s)
                s->sampled ? s->sys.samples : 0);
     ap_rprintf(r, "Transitions: %" APR_UINT64_T_FMT "\n",
                s->sampled ? s->sys.ntransitions : 0);
+    ap_rprintf(r, "SamplerReplaced: %u\n", s->sampler_replaced);
+    ap_rprintf(r, "SamplerIntervalMs: %" APR_UINT64_T_FMT "\n",
+               s->sampled ? s->sys.interval_us / 1000u : 0);
+    ap_rprintf(r, "SamplerWorstGapMs: %" APR_UINT64_T_FMT "\n",
+               s->sampled ? s->sys.gap_max_us / 1000u : 0);
+    ap_rprintf(r, "SamplerWorstSampleUs: %" APR_UINT64_T_FMT "\n",
+               s->sampled ? s->sys.loop_max_us : 0);
+    ap_rprintf(r, "MeasureAgeMs: %s\n",
+               age_or_never(r->pool, s, s->measure_us, "-1"));
+    ap_rprintf(r, "SmapsAgeMs: %s\n",
+               age_or_never(r->pool, s, s->smaps_us, "-1"));
+    ap_rprintf(r, "SlabinfoAgeMs: %s\n",
+               age_or_never(r->pool, s,
+                            s->sampled ? s->sys.sample.slab_taken_us : 0,
+                            "-1"));
+    ap_rprintf(r, "FillSignal: %s\n",
+               mg_signal_name(s->sampled ? (mg_signal_t)s->sys.fill_signal
+                                         : MG_SIGNAL_NONE));
+    ap_rprintf(r, "FillRateBytesPerSecond: %" APR_INT64_T_FMT "\n",
+               s->sampled && s->sys.fill_signal ? (apr_int64_t)s->sys.fill_rate
+                                                : 0);
+    ap_rprintf(r, "FillLevelBytes: %" APR_UINT64_T_FMT "\n",
+               s->sampled && s->sys.fill_signal ? s->sys.fill_level : 0);
+    ap_rprintf(r, "FillTimeToLevelMs: %s\n",
+               s->sampled ? tte_ms(r->pool, &s->sys, "-1") : "-1");
     if (s->sampled) {
         ap_rprintf(r, "MemTotalBytes: %" APR_UINT64_T_FMT "\n", sm->mem_total);
         ap_rprintf(r, "MemAvailableBytes: %" APR_UINT64_T_FMT "\n",
@@ -392,6 +483,7 @@ static void render_json(request_rec *r, const status_snap *s)
     uint32_t i;
 
     ap_rprintf(r, "{\n\"schema\": \"%s\",\n", MEMGUARD_STATUS_SCHEMA);
+    ap_rputs("\"version\": \"" MG_VERSION "\",\n", r);
     ap_rprintf(r, "\"generation\": %u,\n", s->generation);
     ap_rprintf(r,
                "\"verdict\": {\"state\": \"%s\", \"sampled\": %s, "
@@ -413,12 +505,40 @@ static void render_json(request_rec *r, const status_snap *s)
                s->health_status, J(s->health_text), s->health_weight);
     ap_rprintf(r,
                "\"sampler\": {\"pid\": %d, \"starts\": %u, \"samples\": "
-               "%" APR_UINT64_T_FMT ", \"sample_age_ms\": %s},\n",
+               "%" APR_UINT64_T_FMT ", \"sample_age_ms\": %s, "
+               "\"replaced\": %u, \"interval_ms\": %" APR_UINT64_T_FMT
+               ", \"worst_gap_ms\": %" APR_UINT64_T_FMT
+               ", \"worst_sample_us\": %" APR_UINT64_T_FMT
+               ", \"measure_age_ms\": %s, \"smaps_age_ms\": %s, "
+               "\"slabinfo_age_ms\": %s},\n",
                s->sampled ? (int)s->sys.sampler_pid : 0, s->sampler_starts,
                s->sampled ? s->sys.samples : 0,
                s->sampled ? apr_psprintf(r->pool, "%" APR_UINT64_T_FMT,
                                          age_ms(s, s->sys.last_sample_us))
-                          : "null");
+                          : "null",
+               s->sampler_replaced, s->sampled ? s->sys.interval_us / 1000u : 0,
+               s->sampled ? s->sys.gap_max_us / 1000u : 0,
+               s->sampled ? s->sys.loop_max_us : 0,
+               age_or_never(r->pool, s, s->measure_us, "null"),
+               age_or_never(r->pool, s, s->smaps_us, "null"),
+               age_or_never(r->pool, s,
+                            s->sampled ? s->sys.sample.slab_taken_us : 0,
+                            "null"));
+    if (s->sampled && s->sys.fill_signal != MG_SIGNAL_NONE) {
+        ap_rprintf(r,
+                   "\"fill\": {\"signal\": \"%s\", \"detail\": %d, "
+                   "\"rate\": %" APR_INT64_T_FMT
+                   ", \"level\": %" APR_UINT64_T_FMT
+                   ", \"shed_level\": %s, \"distance\": %" APR_UINT64_T_FMT
+                   ", \"time_to_level_ms\": %s},\n",
+                   mg_signal_name((mg_signal_t)s->sys.fill_signal),
+                   (int)s->sys.fill_detail, (apr_int64_t)s->sys.fill_rate,
+                   s->sys.fill_level, s->sys.fill_shed_level ? "true" : "false",
+                   s->sys.fill_distance, tte_ms(r->pool, &s->sys, "null"));
+    }
+    else {
+        ap_rputs("\"fill\": null,\n", r);
+    }
     if (!s->sampled) {
         ap_rputs("\"sample\": null,\n\"history\": [],\n", r);
     }
@@ -567,6 +687,13 @@ static void prom_u64(request_rec *r, const char *name, const char *type,
     ap_rprintf(r, "%s %" APR_UINT64_T_FMT "\n", name, v);
 }
 
+/* microseconds as seconds with six decimals */
+static const char *prom_seconds(apr_pool_t *p, uint64_t us)
+{
+    return apr_psprintf(p, "%" APR_UINT64_T_FMT ".%06u", us / 1000000u,
+                        (unsigned)(us % 1000000u));
+}
+
 /* hundredths of a percent as a ratio 0..1 with four decimals */
 static const char *ratio(apr_pool_t *p, uint64_t hundredths_pct)
 {
@@ -582,6 +709,9 @@ static void render_prom(request_rec *r, const status_snap *s)
     uint32_t i;
     int k;
 
+    prom_head(r, "memguard_build_info", "gauge",
+              "always 1; the label says which version of mod_memguard runs");
+    ap_rputs("memguard_build_info{version=\"" MG_VERSION "\"} 1\n", r);
     prom_head(r, "memguard_state", "gauge",
               "1 for the current verdict state (fail mode applied), else 0; "
               "unknown before the first sample");
@@ -601,6 +731,62 @@ static void render_prom(request_rec *r, const status_snap *s)
              "samples taken by the sampler", s->sampled ? s->sys.samples : 0);
     prom_u64(r, "memguard_transitions_total", "counter",
              "verdict state changes", s->sampled ? s->sys.ntransitions : 0);
+    prom_u64(r, "memguard_sampler_replaced_total", "counter",
+             "samplers the parent replaced because they stopped publishing",
+             s->sampler_replaced);
+    if (s->sampled) {
+        prom_head(r, "memguard_sampler_interval_seconds", "gauge",
+                  "the sampling interval in force");
+        ap_rprintf(r, "memguard_sampler_interval_seconds %s\n",
+                   prom_seconds(r->pool, s->sys.interval_us));
+        prom_head(r, "memguard_sampler_worst_gap_seconds", "gauge",
+                  "longest time between two published samples, last minute");
+        ap_rprintf(r, "memguard_sampler_worst_gap_seconds %s\n",
+                   prom_seconds(r->pool, s->sys.gap_max_us));
+        prom_head(r, "memguard_sampler_worst_sample_seconds", "gauge",
+                  "longest sample (read, judge, publish), last minute");
+        ap_rprintf(r, "memguard_sampler_worst_sample_seconds %s\n",
+                   prom_seconds(r->pool, s->sys.loop_max_us));
+        prom_head(r, "memguard_measurement_age_seconds", "gauge",
+                  "age of each kind of measurement (absent: never made)");
+        ap_rprintf(
+            r, "memguard_measurement_age_seconds{kind=\"sample\"} %s\n",
+            prom_seconds(r->pool, 1000u * age_ms(s, s->sys.last_sample_us)));
+        if (s->measure_us) {
+            ap_rprintf(
+                r, "memguard_measurement_age_seconds{kind=\"processes\"} %s\n",
+                prom_seconds(r->pool, 1000u * age_ms(s, s->measure_us)));
+        }
+        if (s->smaps_us) {
+            ap_rprintf(r,
+                       "memguard_measurement_age_seconds{kind=\"smaps\"} %s\n",
+                       prom_seconds(r->pool, 1000u * age_ms(s, s->smaps_us)));
+        }
+        if (s->sys.sample.slab_taken_us) {
+            ap_rprintf(
+                r, "memguard_measurement_age_seconds{kind=\"slabinfo\"} %s\n",
+                prom_seconds(r->pool,
+                             1000u * age_ms(s, s->sys.sample.slab_taken_us)));
+        }
+        if (s->sys.fill_signal != MG_SIGNAL_NONE) {
+            prom_head(r, "memguard_fill_rate_bytes_per_second", "gauge",
+                      "how fast the signal nearest its level moves toward "
+                      "it (negative: away)");
+            ap_rprintf(r,
+                       "memguard_fill_rate_bytes_per_second{signal=\"%s\"} "
+                       "%" APR_INT64_T_FMT "\n",
+                       mg_signal_name((mg_signal_t)s->sys.fill_signal),
+                       (apr_int64_t)s->sys.fill_rate);
+            prom_head(r, "memguard_fill_time_to_level_seconds", "gauge",
+                      "time until that signal reaches its level at that rate");
+            ap_rprintf(
+                r, "memguard_fill_time_to_level_seconds{signal=\"%s\"} %s\n",
+                mg_signal_name((mg_signal_t)s->sys.fill_signal),
+                s->sys.fill_tte_us == MG_POLICY_TTE_NEVER
+                    ? "+Inf"
+                    : prom_seconds(r->pool, s->sys.fill_tte_us));
+        }
+    }
     if (s->sampled) {
         prom_head(r, "memguard_sample_age_seconds", "gauge",
                   "age of the last sample");
@@ -781,6 +967,22 @@ static void render_html_verdict(request_rec *r, const status_snap *s)
                    age_ms(s, s->sys.state_since_us) / 1000u,
                    (int)s->sys.sampler_pid, s->sampler_starts, s->sys.samples,
                    age_ms(s, s->sys.last_sample_us));
+        ap_rprintf(r,
+                   "<dt>Sampling every %" APR_UINT64_T_FMT
+                   " ms; over the last minute the longest gap between two "
+                   "samples was %" APR_UINT64_T_FMT
+                   " ms and the longest sample %" APR_UINT64_T_FMT
+                   " us; replaced %u time(s) for not publishing</dt>\n",
+                   s->sys.interval_us / 1000u, s->sys.gap_max_us / 1000u,
+                   s->sys.loop_max_us, s->sampler_replaced);
+        ap_rprintf(
+            r,
+            "<dt>Measurements: processes %s ms ago, smaps_rollup %s "
+            "ms ago, slabinfo %s ms ago</dt>\n",
+            age_or_never(r->pool, s, s->measure_us, "never"),
+            age_or_never(r->pool, s, s->smaps_us, "never"),
+            age_or_never(r->pool, s, s->sys.sample.slab_taken_us, "never"));
+        ap_rprintf(r, "<dt>Fill rate: %s</dt>\n", H(fill_h(r->pool, &s->sys)));
     }
     else {
         ap_rprintf(r, "<dt>Sampler: no sample yet (started %u time(s))</dt>\n",
@@ -883,6 +1085,7 @@ static void render_html(request_rec *r, const status_snap *s)
              r);
     ap_rprintf(r, "<h1>mod_memguard status for %s</h1>\n",
                H(ap_get_server_name(r)));
+    ap_rputs("<p>mod_memguard " MG_VERSION "</p>\n", r);
     if (!s->have_board) {
         ap_rputs("<p>The board is not available.</p>\n</body></html>\n", r);
         return;

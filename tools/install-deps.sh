@@ -26,9 +26,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 if command -v apt-get >/dev/null 2>&1; then
+    # debhelper, dpkg-dev (make deb; dh_apache2 comes with apache2-dev up
+    # to Debian 12, from dh-apache2 after), rpm, rpmlint (make srpm, the
+    # spec's checks in make test)
+    dh_apache2=""
+    command -v dh_apache2 >/dev/null 2>&1 || dh_apache2=dh-apache2
     need=$(missing_deb apache2 apache2-dev libxml2-dev libcmocka-dev \
         libapache2-mod-wsgi-py3 python3-pytest python3-prometheus-client \
-        build-essential clang-format cppcheck curl haproxy)
+        build-essential clang-format cppcheck curl haproxy \
+        debhelper dpkg-dev rpm rpmlint $dh_apache2)
     if [ -n "$need" ]; then
         echo "installing: $(echo $need)"
         $SUDO apt-get update -q
@@ -40,7 +46,7 @@ if command -v apt-get >/dev/null 2>&1; then
 elif command -v dnf >/dev/null 2>&1; then
     need=$(missing_rpm httpd httpd-devel libxml2-devel libcmocka-devel \
         python3-mod_wsgi python3-pytest python3-prometheus_client gcc make \
-        clang-tools-extra cppcheck curl haproxy)
+        clang-tools-extra cppcheck curl haproxy rpm-build rpmlint)
     if [ -n "$need" ]; then
         echo "installing: $(echo $need)"
         $SUDO dnf install -y $need

@@ -24,6 +24,14 @@ TOP = os.path.dirname(HERE)
 HUB = os.path.join(TOP, "tools", "demo-hub", "hub.wsgi")
 
 
+def version():
+    """The project's version, from mod_memguard/mg_version.h (the one
+    place it is written)."""
+    with open(os.path.join(TOP, "mod_memguard", "mg_version.h")) as f:
+        m = re.search(r'^#define MG_VERSION "([^"]+)"$', f.read(), re.M)
+    return m.group(1)
+
+
 def _apxs(var):
     apxs = shutil.which("apxs") or shutil.which("apxs2")
     if not apxs:

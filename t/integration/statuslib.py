@@ -22,13 +22,17 @@ AUTO_KEYS = ["MemGuardStatusVersion", "MemGuardState", "MemGuardSignal",
              "MemGuardReason", "MemGuardStale", "MemGuardHealth",
              "MemGuardHealthWeight", "StateAgeMs", "SignalValue",
              "SignalThreshold", "Sampled", "SampleAgeMs", "SamplerPid",
-             "SamplerStarts", "Samples", "Transitions", "MemTotalBytes",
+             "SamplerStarts", "Samples", "Transitions", "SamplerReplaced",
+             "SamplerIntervalMs", "SamplerWorstGapMs", "SamplerWorstSampleUs",
+             "MeasureAgeMs", "SmapsAgeMs", "SlabinfoAgeMs", "FillSignal",
+             "FillRateBytesPerSecond", "FillLevelBytes", "FillTimeToLevelMs",
+             "MemTotalBytes",
              "MemAvailableBytes", "SlabBytes", "SReclaimableBytes",
              "SUnreclaimBytes", "PressureSomeAvg10", "PressureFullAvg10",
              "CgroupUsageBytes", "CgroupLimitBytes", "Generation",
              "Children", "Requests", "InFlight", "RecyclePending",
              "RecycleRequested", "Recycled", "Methods", "Refused"] + \
-    ["Refused" + camel(r) for r in REASONS]
+    ["Refused" + camel(r) for r in REASONS] + ["MemGuardVersion"]
 
 
 def get(h, path, method="GET", body=None, headers=None, port=None):
@@ -168,6 +172,7 @@ def prom_value(fams, family, **labels):
 def check_json(doc):
     """Schema memguard-status/1: keys and types."""
     assert doc["schema"] == "memguard-status/1"
+    assert re.match(r"^\d+\.\d+\.\d+", doc["version"]), doc["version"]
     assert isinstance(doc["generation"], int)
     v = doc["verdict"]
     assert v["state"] in ("ok", "throttle", "shed", "unknown")

@@ -75,14 +75,21 @@ def cgroup():
     assert not os.path.exists(path)
 
 
-def test_sheds_before_the_oom_killer(cgroup, httpd_factory):
+@pytest.mark.parametrize("fill", ["off", "default"])
+def test_sheds_before_the_oom_killer(cgroup, httpd_factory, fill):
+    """fill off: the level alone sheds, past 100 MiB held. fill default
+    (MemGuardFillHorizon 5s 1s): growing 20 MiB per 0.1 s, the headroom
+    would reach the shed level within a second long before it does: shed
+    earlier, on the rate (signal cgroup-fill)."""
     h = httpd_factory("""
 MemGuardEngine On
 MemGuardCgroup auto
 MemGuardSampleInterval 20ms
-# shed when the group's headroom (limit - working set) is under 30% (90 MiB)
-MemGuardMinAvailable 30%
-""", mpm="prefork", start=False,
+# shed when the group's headroom (limit - working set) is under 30%% (90 MiB)
+MemGuardMinAvailable 30%%
+%s
+""" % ("MemGuardFillHorizon off" if fill == "off" else ""),
+        mpm="prefork", start=False,
         prefix=["sh", "-c", 'echo $$ > "%s/cgroup.procs" && exec "$@"'
                 % cgroup, "mg-cgroup-wrapper"])
     h.start()
@@ -111,7 +118,14 @@ MemGuardMinAvailable 30%
     assert status == 503, "never shed; the child holds %d MiB" % held
     assert len(pid_seen) == 1, "the same child should have grown"
     assert oom_kills(cgroup) == 0, "the OOM killer fired"
-    assert 100 <= held < 300, held
     assert usage < LIMIT
-    lines = h.wait_log(r"MG00310: verdict ok -> shed: signal cgroup")
+    if fill == "off":
+        assert 100 <= held < 300, held
+        lines = h.wait_log(r"MG00310: verdict ok -> shed: signal cgroup ")
+    else:
+        # the headroom left at the shed is well above the 90 MiB level
+        assert held < 100, held
+        lines = h.wait_log(r"MG00310: verdict \w+ -> shed: signal "
+                           r"cgroup-fill .*falling [\d.]+ MiB/s, shed level "
+                           r"90\.0 MiB in 0\.\d s")
     assert len(lines) == 1

@@ -19,7 +19,7 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import TOP, free_port
+from mghttpd import TOP, free_port, version
 from statuslib import (AUTO_KEYS, REASONS, camel, fetch_all, get,
                        haproxy_stat, raw,
                        parse_auto, parse_html, parse_prom, prom_value)
@@ -90,6 +90,12 @@ def test_formats_parse_and_count(httpd_factory, mpm):
         if r != "body-size":
             assert auto["Refused" + camel(r)] == "0"
     assert auto["MemGuardStatusVersion"] == "1"
+    # the version, from mod_memguard/mg_version.h, in every format
+    assert auto["MemGuardVersion"] == version()
+    assert doc["version"] == version()
+    assert prom_value(fams, "memguard_build_info", version=version()) == 1
+    assert "mod_memguard " + version() in "".join(page.text)
+    h.wait_log(r"MG00520: mod_memguard %s configured" % re.escape(version()))
     # JSON
     assert doc["refused"]["body-size"] == 3
     assert doc["refused_total"] == 3

@@ -96,6 +96,22 @@ static void test_size_and_init(void **state)
     assert_int_equal(mg_board_generation_bump(b), 2);
     assert_int_equal(mg_board_sampler_starts_bump(b), 1);
     assert_int_equal(mg_board_sampler_starts(b), 1);
+    assert_int_equal(mg_board_sampler_replaced(b), 0);
+    assert_int_equal(mg_board_sampler_replaced_bump(b), 1);
+    assert_int_equal(mg_board_sampler_replaced(b), 1);
+    {
+        uint64_t pass = 9, smaps = 9;
+
+        mg_board_proc_times(b, &pass, &smaps);
+        assert_int_equal(pass, 0);
+        assert_int_equal(smaps, 0);
+        mg_board_proc_times_set(b, 100, 0); /* 0 leaves a time alone */
+        mg_board_proc_times_set(b, 0, 50);
+        mg_board_proc_times(b, &pass, &smaps);
+        assert_int_equal(pass, 100);
+        assert_int_equal(smaps, 50);
+        mg_board_proc_times(b, NULL, NULL);
+    }
     free(mem);
 
     board_new(&bd, 4, 8);

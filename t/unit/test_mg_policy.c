@@ -556,44 +556,111 @@ static void test_describe(void **state)
         mg_verdict_t v;
         const char *want;
     } cases[] = {
-        {{MG_VERDICT_OK, 0, 0, MG_SIGNAL_NONE, -1, 0, 0, 0, 0}, "ok"},
-        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_SLAB_CACHE, 0, 2560 * MIB,
-          2048 * MIB, 0, 0},
+        {{MG_VERDICT_OK, 0, 0, MG_SIGNAL_NONE, -1, 0, 0, 0, 0, {0}}, "ok"},
+        {{MG_VERDICT_SHED,
+          0,
+          1,
+          MG_SIGNAL_SLAB_CACHE,
+          0,
+          2560 * MIB,
+          2048 * MIB,
+          0,
+          0,
+          {0}},
          "shed: slab cache nfs_inode_cache 2.5 GiB > limit 2.0 GiB"},
-        {{MG_VERDICT_THROTTLE, 0, 1, MG_SIGNAL_AVAILABLE, -1, 1228 * MIB,
-          1536 * MIB, 1613 * MIB, 0},
+        {{MG_VERDICT_THROTTLE,
+          0,
+          1,
+          MG_SIGNAL_AVAILABLE,
+          -1,
+          1228 * MIB,
+          1536 * MIB,
+          1613 * MIB,
+          0,
+          {0}},
          "throttle: available 1.2 GiB < minimum 1.5 GiB"},
-        {{MG_VERDICT_THROTTLE, 0, 0, MG_SIGNAL_AVAILABLE, -1, 1600 * MIB,
-          1536 * MIB, 1740 * MIB, 0},
+        {{MG_VERDICT_THROTTLE,
+          0,
+          0,
+          MG_SIGNAL_AVAILABLE,
+          -1,
+          1600 * MIB,
+          1536 * MIB,
+          1740 * MIB,
+          0,
+          {0}},
          "throttle: available 1.6 GiB, holding until >= 1.7 GiB "
          "(minimum 1.5 GiB)"},
-        {{MG_VERDICT_SHED, 0, 0, MG_SIGNAL_SLAB, -1, 2400 * MIB, 2457 * MIB,
-          2334 * MIB, 0},
+        {{MG_VERDICT_SHED,
+          0,
+          0,
+          MG_SIGNAL_SLAB,
+          -1,
+          2400 * MIB,
+          2457 * MIB,
+          2334 * MIB,
+          0,
+          {0}},
          "shed: slab 2.3 GiB, holding until <= 2.3 GiB (limit 2.4 GiB)"},
-        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_CGROUP, -1, 100 * MIB, 200 * MIB, 0,
-          0},
+        {{MG_VERDICT_SHED,
+          0,
+          1,
+          MG_SIGNAL_CGROUP,
+          -1,
+          100 * MIB,
+          200 * MIB,
+          0,
+          0,
+          {0}},
          "shed: cgroup headroom 100.0 MiB < minimum 200.0 MiB"},
-        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_NODE, 1, 500 * MIB, 819 * MIB, 0, 0},
+        {{MG_VERDICT_SHED,
+          0,
+          1,
+          MG_SIGNAL_NODE,
+          1,
+          500 * MIB,
+          819 * MIB,
+          0,
+          0,
+          {0}},
          "shed: node 1 available 500.0 MiB < minimum 819.0 MiB"},
-        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_SUNRECLAIM, -1, 3 * 1024 * MIB,
-          2 * 1024 * MIB, 0, 0},
+        {{MG_VERDICT_SHED,
+          0,
+          1,
+          MG_SIGNAL_SUNRECLAIM,
+          -1,
+          3 * 1024 * MIB,
+          2 * 1024 * MIB,
+          0,
+          0,
+          {0}},
          "shed: unreclaimable slab 3.0 GiB > limit 2.0 GiB"},
-        {{MG_VERDICT_THROTTLE, 0, 1, MG_SIGNAL_PSI_SOME, -1, 1234, 1000, 0, 0},
+        {{MG_VERDICT_THROTTLE,
+          0,
+          1,
+          MG_SIGNAL_PSI_SOME,
+          -1,
+          1234,
+          1000,
+          0,
+          0,
+          {0}},
          "throttle: memory pressure (some avg10) 12.34% > limit 10.00%"},
-        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_PSI_FULL, -1, 10000, 5, 0, 0},
+        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_PSI_FULL, -1, 10000, 5, 0, 0, {0}},
          "shed: memory pressure (full avg10) 100.00% > limit 0.05%"},
-        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_STALE, -1, 0, 0, 0, 0},
+        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_STALE, -1, 0, 0, 0, 0, {0}},
          "shed: no fresh sample (fail closed)"},
-        {{MG_VERDICT_OK, 0, 0, MG_SIGNAL_STALE, -1, 0, 0, 0, 0},
+        {{MG_VERDICT_OK, 0, 0, MG_SIGNAL_STALE, -1, 0, 0, 0, 0, {0}},
          "ok: no fresh sample (fail open)"},
         /* hostile: cache index out of range, unknown signal and state */
-        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_SLAB_CACHE, 99, 2, 1, 0, 0},
+        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_SLAB_CACHE, 99, 2, 1, 0, 0, {0}},
          "shed: slab cache #99 2 B > limit 1 B"},
-        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_SLAB_CACHE, -5, 2, 1, 0, 0},
+        {{MG_VERDICT_SHED, 0, 1, MG_SIGNAL_SLAB_CACHE, -5, 2, 1, 0, 0, {0}},
          "shed: slab cache #-5 2 B > limit 1 B"},
-        {{MG_VERDICT_SHED, 0, 1, (mg_signal_t)250, -1, 0, 0, 0, 0},
+        {{MG_VERDICT_SHED, 0, 1, (mg_signal_t)250, -1, 0, 0, 0, 0, {0}},
          "shed: signal 250"},
-        {{(mg_verdict_state_t)9, 0, 1, MG_SIGNAL_NONE, -1, 0, 0, 0, 0}, "?"},
+        {{(mg_verdict_state_t)9, 0, 1, MG_SIGNAL_NONE, -1, 0, 0, 0, 0, {0}},
+         "?"},
     };
 
     (void)state;
@@ -610,7 +677,7 @@ static void test_describe(void **state)
     memset(s.caches[1].name, '\x1b', sizeof(s.caches[1].name));
     {
         mg_verdict_t v = {
-            MG_VERDICT_SHED, 0, 1, MG_SIGNAL_SLAB_CACHE, 1, 2, 1, 0, 0};
+            MG_VERDICT_SHED, 0, 1, MG_SIGNAL_SLAB_CACHE, 1, 2, 1, 0, 0, {0}};
 
         mg_verdict_describe(&v, &s, buf, sizeof(buf));
         assert_null(strchr(buf, '\x1b'));
@@ -783,6 +850,271 @@ static void test_pick_largest(void **state)
     assert_int_equal(mg_policy_headroom_victims((mg_verdict_state_t)7, 4), 0);
 }
 
+/* ---- fill rate ----------------------------------------------------------- */
+
+/* A cgroup of 1 GiB, MinAvailable 20% / 10% (204.8 / 102.4 MiB of
+ * headroom), fill horizons 5 s / 1 s, no sustain, 10% hysteresis. */
+static void conf_fill(mg_policy_conf_t *c)
+{
+    conf_base(c);
+    c->sustain_us = 0;
+    c->hysteresis_bp = 1000;
+    c->min_available.throttle = pct(2000);
+    c->min_available.shed = pct(1000);
+    c->fill_throttle_us = 5000000;
+    c->fill_shed_us = 1000000;
+}
+
+/* One sample of the cgroup with `headroom` MiB left, at t_ms. */
+static void eval_cg(const mg_policy_conf_t *c, mg_policy_state_t *st,
+                    uint64_t t_ms, double headroom, mg_verdict_t *v)
+{
+    mg_sample_t s;
+
+    memset(&s, 0, sizeof(s));
+    s.valid = MG_SRC_MEMINFO | MG_SRC_CGROUP;
+    s.mem_total = 16384 * MIB;
+    s.mem_available = 12000 * MIB;
+    s.cgroup_version = 1;
+    s.cgroup_limit = 1024 * MIB;
+    s.cgroup_working_set = s.cgroup_limit - (uint64_t)(headroom * (double)MIB);
+    assert_int_equal(mg_policy_eval(c, st, &s, t_ms * 1000, v), 0);
+}
+
+static void test_fill_throttles_before_the_level(void **state)
+{
+    mg_policy_conf_t c;
+    mg_policy_state_t st;
+    mg_verdict_t v;
+    uint64_t t;
+    double h = 924;
+    int seen_throttle = 0, seen_shed = 0, transitions = 0;
+    char d[256];
+
+    (void)state;
+    conf_fill(&c);
+    mg_policy_state_init(&st);
+    /* 200 MiB/s: 20 MiB per 100 ms sample */
+    for (t = 0; t <= 5000; t += 100, h -= 20) {
+        eval_cg(&c, &st, t, h, &v);
+        transitions += v.transition;
+        if (t < 300) {
+            /* too few samples for a slope yet */
+            assert_int_equal(v.state, MG_VERDICT_OK);
+            continue;
+        }
+        if (h > 204.8 * 1.1 + 200) {
+            /* far above the throttle level, but the shed level is less
+             * than 5 s away at this rate */
+            assert_int_equal(v.state, MG_VERDICT_THROTTLE);
+            assert_int_equal(v.signal, MG_SIGNAL_FILL_CGROUP);
+            seen_throttle = 1;
+        }
+        if (h < 300 && h > 204.8) {
+            /* under 1 s from the shed level, still above the throttle
+             * level: shed on the rate alone */
+            assert_int_equal(v.state, MG_VERDICT_SHED);
+            assert_int_equal(v.signal, MG_SIGNAL_FILL_CGROUP);
+            assert_true(v.fill.rate > 190 * (int64_t)MIB);
+            assert_true(v.fill.rate < 210 * (int64_t)MIB);
+            assert_true(v.fill.tte_us < 1000000);
+            mg_verdict_describe(&v, NULL, d, sizeof(d));
+            assert_non_null(strstr(d, "shed: cgroup headroom "));
+            assert_non_null(strstr(d, "falling 200.0 MiB/s, shed level "
+                                      "102.4 MiB in 0."));
+            seen_shed = 1;
+        }
+        if (h <= 102) {
+            break;
+        }
+    }
+    assert_true(seen_throttle);
+    assert_true(seen_shed);
+    assert_int_equal(transitions, 2); /* ok -> throttle -> shed */
+
+    /* The fill stops at 150 MiB (between the two levels): the rate
+     * fades out of the window and the verdict comes back to the level's
+     * throttle, through the hysteresis, without flapping. */
+    for (transitions = 0; t <= 9000; t += 100) {
+        eval_cg(&c, &st, t, 150, &v);
+        transitions += v.transition;
+    }
+    assert_int_equal(v.state, MG_VERDICT_THROTTLE);
+    assert_int_equal(v.signal, MG_SIGNAL_CGROUP);
+    assert_int_equal(transitions, 1);
+    assert_int_equal(v.fill.rate, 0);
+    assert_int_equal(v.fill.tte_us, MG_POLICY_TTE_NEVER);
+}
+
+static void test_fill_flat_low_level_does_not_flap(void **state)
+{
+    mg_policy_conf_t c;
+    mg_policy_state_t st;
+    mg_verdict_t v;
+    uint64_t t;
+    int transitions = 0;
+
+    (void)state;
+    conf_fill(&c);
+    mg_policy_state_init(&st);
+    /* 150 MiB, +-2 MiB of noise: throttled by the level, never shed */
+    for (t = 0; t <= 20000; t += 100) {
+        eval_cg(&c, &st, t, 150 + ((t / 100) % 2 ? 2 : -2), &v);
+        transitions += v.transition;
+        assert_int_equal(v.state, MG_VERDICT_THROTTLE);
+        assert_int_equal(v.signal, MG_SIGNAL_CGROUP);
+    }
+    assert_int_equal(transitions, 1);
+    /* a slow drift that takes minutes to reach the level does not count */
+    for (t = 20100; t <= 30000; t += 100) {
+        eval_cg(&c, &st, t, 150 - (double)(t - 20000) / 1000.0, &v);
+        assert_int_equal(v.state, MG_VERDICT_THROTTLE);
+        assert_int_equal(v.signal, MG_SIGNAL_CGROUP);
+    }
+}
+
+static void test_fill_off_and_hostile(void **state)
+{
+    mg_policy_conf_t c;
+    mg_policy_state_t st;
+    mg_verdict_t v;
+    mg_sample_t s;
+    uint64_t t;
+    double h = 924;
+
+    (void)state;
+    /* horizons 0: the same ramp meets only the levels */
+    conf_fill(&c);
+    c.fill_throttle_us = c.fill_shed_us = 0;
+    mg_policy_state_init(&st);
+    for (t = 0; h > 120; t += 100, h -= 20) {
+        eval_cg(&c, &st, t, h, &v);
+        if (h >= 204.8) {
+            assert_int_equal(v.state, MG_VERDICT_OK);
+        }
+        /* the rate is still worked out, for the status page */
+        if (t >= 300) {
+            assert_int_equal(v.fill.signal, MG_SIGNAL_CGROUP);
+            assert_true(v.fill.rate > 0);
+        }
+    }
+    assert_int_equal(v.state, MG_VERDICT_THROTTLE);
+    assert_int_equal(v.signal, MG_SIGNAL_CGROUP);
+
+    /* the clock going backwards, a source going invalid in the middle,
+     * headroom jumping to the edges: no crash, no nonsense rate */
+    conf_fill(&c);
+    mg_policy_state_init(&st);
+    eval_cg(&c, &st, 5000, 900, &v);
+    eval_cg(&c, &st, 4000, 800, &v);
+    eval_cg(&c, &st, 4100, 0, &v);
+    assert_int_equal(v.state, MG_VERDICT_SHED); /* the level itself */
+    assert_int_equal(v.signal, MG_SIGNAL_CGROUP);
+    memset(&s, 0, sizeof(s));
+    s.valid = MG_SRC_MEMINFO; /* the cgroup unreadable for one sample */
+    s.mem_total = 16384 * MIB;
+    s.mem_available = 12000 * MIB;
+    assert_int_equal(mg_policy_eval(&c, &st, &s, 4200 * 1000, &v), 0);
+    for (t = 4300; t < 7000; t += 100) {
+        eval_cg(&c, &st, t, (t / 100) % 2 ? 1024 : 0.001, &v);
+        assert_true(v.fill.tte_us == MG_POLICY_TTE_NEVER ||
+                    v.fill.tte_us < 100000000);
+    }
+    /* huge values: a max signal near UINT64_MAX */
+    conf_fill(&c);
+    c.max_slab.shed = mib(1);
+    mg_policy_state_init(&st);
+    for (t = 0; t < 2000; t += 100) {
+        memset(&s, 0, sizeof(s));
+        s.valid = MG_SRC_MEMINFO;
+        s.mem_total = U64MAX;
+        s.mem_available = U64MAX - t;
+        s.slab = t % 200 ? U64MAX : 0;
+        assert_int_equal(mg_policy_eval(&c, &st, &s, t * 1000, &v), 0);
+    }
+}
+
+/* slab is a maximum: rising toward its shed limit counts */
+static void test_fill_slab_rising(void **state)
+{
+    mg_policy_conf_t c;
+    mg_policy_state_t st;
+    mg_verdict_t v;
+    mg_sample_t s;
+    uint64_t t;
+    char d[256];
+
+    (void)state;
+    conf_fill(&c);
+    c.min_available.throttle.set = c.min_available.shed.set = 0;
+    c.max_slab.shed = mib(4096);
+    mg_policy_state_init(&st);
+    for (t = 0; t <= 1000; t += 100) {
+        memset(&s, 0, sizeof(s));
+        s.valid = MG_SRC_MEMINFO;
+        s.mem_total = 16384 * MIB;
+        s.mem_available = 12000 * MIB;
+        s.slab = (1024 + t) * MIB; /* +1000 MiB/s */
+        assert_int_equal(mg_policy_eval(&c, &st, &s, t * 1000, &v), 0);
+    }
+    /* 2.0 GiB to go at ~1000 MiB/s: about 2 s, under the 5 s horizon */
+    assert_int_equal(v.state, MG_VERDICT_THROTTLE);
+    assert_int_equal(v.signal, MG_SIGNAL_FILL_SLAB);
+    mg_verdict_describe(&v, NULL, d, sizeof(d));
+    assert_non_null(strstr(d, "throttle: slab 2.0 GiB rising 1000.0 MiB/s, "
+                              "shed level 4.0 GiB in 2."));
+    assert_string_equal(mg_signal_name(MG_SIGNAL_FILL_SLAB), "slab-fill");
+    assert_int_equal(mg_signal_filled(MG_SIGNAL_FILL_NODE), MG_SIGNAL_NODE);
+    assert_int_equal(mg_signal_filled(MG_SIGNAL_SLAB), MG_SIGNAL_NONE);
+}
+
+static void test_interval(void **state)
+{
+    mg_policy_conf_t c;
+    mg_policy_state_t st;
+    mg_verdict_t v;
+    uint64_t t;
+
+    (void)state;
+    conf_fill(&c);
+    mg_policy_state_init(&st);
+    /* calm: far from both levels, flat */
+    for (t = 0; t <= 1000; t += 100) {
+        eval_cg(&c, &st, t, 900, &v);
+    }
+    assert_int_equal(mg_policy_interval(&c, &st, 100000, 10000), 150000);
+    /* within 25% of the throttle level (204.8 -> 256 MiB): fast (a
+     * fresh state: a jump from 900 would be a steep fall) */
+    mg_policy_state_init(&st);
+    for (t = 0; t <= 1000; t += 100) {
+        eval_cg(&c, &st, t, 250, &v);
+    }
+    assert_int_equal(v.state, MG_VERDICT_OK);
+    assert_int_equal(mg_policy_interval(&c, &st, 100000, 10000), 25000);
+    /* between 25% and 50% away, flat: the configured interval */
+    mg_policy_state_init(&st);
+    for (t = 0; t <= 1000; t += 100) {
+        eval_cg(&c, &st, t, 280, &v);
+    }
+    assert_int_equal(mg_policy_interval(&c, &st, 100000, 10000), 100000);
+    /* far, but falling toward the shed level within 2 horizons: fast */
+    mg_policy_state_init(&st);
+    for (t = 0; t <= 1000; t += 100) {
+        eval_cg(&c, &st, t, 1000 - (double)t / 10, &v); /* 100 MiB/s */
+    }
+    assert_int_equal(v.state, MG_VERDICT_OK);
+    assert_int_equal(mg_policy_interval(&c, &st, 100000, 10000), 25000);
+    /* throttling: fast, and never under the minimum */
+    mg_policy_state_init(&st);
+    for (t = 0; t <= 1000; t += 100) {
+        eval_cg(&c, &st, t, 150, &v);
+    }
+    assert_int_equal(v.state, MG_VERDICT_THROTTLE);
+    assert_int_equal(mg_policy_interval(&c, &st, 100000, 10000), 25000);
+    assert_int_equal(mg_policy_interval(&c, &st, 20000, 10000), 10000);
+    assert_int_equal(mg_policy_interval(&c, &st, 5000, 10000), 5000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -801,6 +1133,11 @@ int main(void)
         cmocka_unit_test(test_jitter),
         cmocka_unit_test(test_recycle_check),
         cmocka_unit_test(test_pick_largest),
+        cmocka_unit_test(test_fill_throttles_before_the_level),
+        cmocka_unit_test(test_fill_flat_low_level_does_not_flap),
+        cmocka_unit_test(test_fill_off_and_hostile),
+        cmocka_unit_test(test_fill_slab_rising),
+        cmocka_unit_test(test_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -835,6 +835,37 @@ static void test_sampler_debian12(void **state)
     assert_int_equal(s.slab_taken_us, 1000);
     assert_int_equal(s.caches[0].bytes, 51177ULL * 192);
     assert_int_equal(s.seq, 2);
+
+    /* slabinfo read apart (the sampler's measuring thread) and put into a
+     * sample read without it */
+    {
+        mg_proc_slab_result_t res;
+
+        memset(&res, 0xff, sizeof(res));
+        assert_int_equal(mg_proc_sampler_read_slab(ps, &res, 5000), 1);
+        assert_int_equal(res.valid, 1);
+        assert_int_equal(res.taken_us, 5000);
+        assert_int_equal(res.ncaches, 2);
+        assert_int_equal(res.caches[0].bytes, 51177ULL * 192);
+        assert_int_equal(mg_proc_sampler_read(ps, &s, 0, 6000), 0);
+        assert_int_equal(s.slab_taken_us, 1000); /* ps's own is untouched */
+        mg_proc_sample_set_slab(&s, &res);
+        assert_true(s.valid & MG_SRC_SLABINFO);
+        assert_int_equal(s.slab_taken_us, 5000);
+        assert_int_equal(s.ncaches, 2);
+        /* an invalid reading clears the slab part of a sample */
+        res.valid = 0;
+        res.taken_us = 7000;
+        mg_proc_sample_set_slab(&s, &res);
+        assert_false(s.valid & MG_SRC_SLABINFO);
+        assert_int_equal(s.ncaches, 0);
+        assert_int_equal(s.ntop, 0);
+        assert_int_equal(s.caches[0].bytes, 0);
+        assert_int_equal(s.slab_taken_us, 7000);
+        /* hostile: no ps, no result */
+        assert_int_equal(mg_proc_sampler_read_slab(NULL, &res, 1), 0);
+        assert_int_equal(mg_proc_sampler_read_slab(ps, NULL, 1), 0);
+    }
     mg_proc_sampler_close(ps);
     mg_proc_sampler_close(ps);
 
