@@ -367,8 +367,10 @@ def shed_conf(root, extra=""):
 MemGuardEngine On
 MemGuardProcRoot {root}
 MemGuardSampleInterval 50ms
-# throttle under 20% of MemTotal available, shed under 10%
+# throttle under 20% of MemTotal available, shed under 10%; the levels
+# alone (a fixture that jumps would look like memory filling up fast)
 MemGuardMinAvailable 20% 10%
+MemGuardFillHorizon off
 MemGuardThrottleMaxBody 2K
 <Location /kojihub>
     MemGuardXmlRpc On

@@ -111,16 +111,21 @@ MemGuardEngine On
 MemGuardProcRoot "%s"
 MemGuardSampleInterval 50ms
 MemGuardMinAvailable 1G 256M
+MemGuardFillHorizon off
 MemGuardChildMetric rss
 MemGuardRecycleOnPressure On
 MemGuardMaxRecyclesPerMinute 0
 """ % root.path
     h.start()
-    r, _ = get(h, "/mgtest")       # one fresh child's size, for reference
-    assert r.status == 200
+    # one fresh child's size, for reference: its connection stays open,
+    # so that the next one goes to another child (prefork)
+    ref = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    ref.request("GET", "/mgtest")
+    fresh = pid_of(ref.getresponse().read())
     c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
     c.request("GET", "/mgtest?alloc=90")
     pid = pid_of(c.getresponse().read())
+    assert pid != fresh
     h.wait_access(r"alloc=90 ")    # its size is on the board
     # the same child, busy for a while; memory gets short meanwhile
     c.request("GET", "/mgtest?sleep=3000", headers={"Connection": "close"})
@@ -130,6 +135,7 @@ MemGuardMaxRecyclesPerMinute 0
                r"child %d " % pid, timeout=10)
     assert pid_of(c.getresponse().read()) == pid
     c.close()
+    ref.close()
     line = h.wait_log(r"MG00260: recycling this child \(pid %d\)" % pid)[0]
     assert re.search(r"\(pid %d\) (before this response|after this "
                      r"request): the largest child \(\d+\.\d MiB\) while "
