@@ -45,6 +45,10 @@ static void memguard_register_hooks(apr_pool_t *p)
     /* MemGuardMethod nice=: whether the MPM allows it, in post_config;
      * applied from the XML-RPC handler, undone by recycling the child. */
     memguard_nice_register(p);
+    /* admission by memory cost: settings in child_init; called by the
+     * XML-RPC inspector and the accounting hooks, no hook of its own on
+     * the request path */
+    memguard_admit_register(p);
 }
 
 AP_DECLARE_MODULE(memguard) = {

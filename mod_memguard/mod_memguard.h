@@ -15,6 +15,7 @@
 #include "util_filter.h"
 
 #include "mg_policy.h"
+#include "mg_proc.h"
 #include "mg_reason.h"
 #include "mg_sample.h"
 #include "mg_units.h"
@@ -71,6 +72,12 @@ typedef struct {
     mg_policy_conf_t policy;      /* thresholds (the rest filled at start) */
     uint32_t ncaches;             /* MemGuardSlabCache entries */
     char caches[MG_SAMPLE_MAX_CACHES][MG_SAMPLE_NAME_LEN];
+    /* admission by memory cost (server-wide: one budget) */
+    apr_int64_t admit_default; /* MemGuardAdmitDefault, bytes; UNSET */
+    apr_int64_t admit_tiny;    /* MemGuardAdmitTiny, bytes; UNSET */
+    apr_int64_t admit_slow;    /* MemGuardAdmitSlowStart, calls; UNSET */
+    apr_int64_t admit_wait_us; /* MemGuardAdmitWait, µs; UNSET */
+    int ceiling;               /* MemGuardCallCeiling On = 1; UNSET */
 } memguard_headroom_conf;
 
 #define MEMGUARD_DEFAULT_INTERVAL_US 100000       /* 100 ms */
@@ -81,6 +88,14 @@ typedef struct {
 #define MEMGUARD_STALE_INTERVALS 10               /* ... and >= 10 intervals */
 #define MEMGUARD_DEFAULT_FILL_THROTTLE_US 5000000 /* 5 s */
 #define MEMGUARD_DEFAULT_FILL_SHED_US 1000000     /* 1 s */
+#define MEMGUARD_DEFAULT_ADMIT_DEFAULT (32 << 20) /* 32 MiB */
+#define MEMGUARD_DEFAULT_ADMIT_TINY (1 << 20)     /* 1 MiB */
+#define MEMGUARD_DEFAULT_ADMIT_SLOW 2             /* calls */
+#define MEMGUARD_DEFAULT_ADMIT_WAIT_US 10000000   /* 10 s */
+/* The learned cost: this quantile (permille) of what the method's recent
+ * calls took, about this many recent calls (mg_board.h). */
+#define MEMGUARD_ADMIT_QUANTILE 950
+#define MEMGUARD_ADMIT_RECENT 64
 /* MemGuardChildMetric */
 typedef enum {
     MEMGUARD_METRIC_RSS = 0,     /* resident size (statm, every request) */
@@ -129,6 +144,8 @@ typedef struct {
     int shed_exempt;
     /* MemGuardThrottleMaxBody: bytes; 0 = no limit; UNSET */
     apr_int64_t throttle_max_body;
+    /* MemGuardAdmission: 1 On, 0 Off; UNSET (On) */
+    int admission;
     /* MemGuardXmlRpc, MemGuardXmlLimits, MemGuardMethod, MemGuardSpool*
      * (mod_memguard_xmlrpc.h); NULL when this section sets none of them */
     struct memguard_xr_conf *xr;
@@ -157,6 +174,9 @@ typedef struct {
      * was read and the board slot counted the request in flight */
     int acct_begun;
     apr_uint64_t rss_begin; /* bytes, /proc/self/statm at header_parser */
+    /* admission (mod_memguard_admit.c): the call's cost and reservation;
+     * NULL until the inspector names a method */
+    struct memguard_admit_call *admit;
 } memguard_req_ctx;
 
 /* mod_memguard_config.c */
@@ -304,6 +324,8 @@ void memguard_account_register(apr_pool_t *p);
 /* This process's resident size in bytes from /proc/self/statm (the fd
  * opened in child_init; one pread). 0, or -1 when it cannot be read. */
 int memguard_account_rss(apr_uint64_t *rss);
+/* The whole of /proc/self/statm (one pread): 0 or -1. */
+int memguard_account_statm(mg_proc_statm_t *st);
 
 /* The global recycling settings (main server), defaults applied. */
 typedef struct {
@@ -327,6 +349,29 @@ void memguard_recycle_request(request_rec *r, uint32_t reason, const char *why);
 /* mod_memguard_recycle.c: can a child of this MPM recycle itself by a
  * signal (prefork-like: forked, not threaded)? */
 int memguard_recycle_mpm_can_signal(void);
+
+/* mod_memguard_admit.c: admission by memory cost. */
+typedef struct memguard_admit_call memguard_admit_call;
+typedef struct {
+    apr_int64_t dflt;    /* cost of a method not measured yet, bytes */
+    apr_int64_t tiny;    /* at most this: no reservation, no wait */
+    uint32_t slow;       /* slow start: calls at once until measured */
+    apr_int64_t wait_us; /* longest wait for the budget */
+    int ceiling;         /* MemGuardCallCeiling On */
+} memguard_admit_settings;
+void memguard_admit_settings_get(memguard_admit_settings *out);
+int memguard_admission(const request_rec *r);
+void memguard_admit_register(apr_pool_t *p);
+/* The inspector, for the call's method (inner: 0) and each inner call of
+ * a multicall (inner: 1): its board method and its rule's memory= (0). */
+void memguard_admit_method(request_rec *r, uint32_t method, apr_int64_t memory,
+                           int inner);
+/* After the rules and the gate: reserve the call's expected cost, waiting
+ * up to MemGuardAdmitWait. OK, or what memguard_refuse() returned. */
+int memguard_admit(request_rec *r);
+/* log_transaction (accounting): record what the call took (rss and delta
+ * when have), give its reservation back. */
+void memguard_admit_end(request_rec *r, uint64_t rss, int64_t delta, int have);
 
 /* mod_memguard_nice.c: MemGuardMethod nice=. */
 void memguard_nice_register(apr_pool_t *p);

@@ -69,6 +69,15 @@ int memguard_account_rss(apr_uint64_t *rss)
     return 0;
 }
 
+int memguard_account_statm(mg_proc_statm_t *st)
+{
+    if (account_fd < 0 ||
+        mg_proc_read_statm(account_fd, account_pagesize, st) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
 /* The size at the end of this process's last request, without a read;
  * the first request of a child reads it. */
 static int account_rss_before(apr_uint64_t *rss)
@@ -153,7 +162,7 @@ static int account_begin(request_rec *r)
         ctx->rss_begin = rss;
     }
     ctx->acct_begun = 1;
-    mg_board_request_begin(b, (uint32_t)slot);
+    mg_board_request_begin(b, (uint32_t)slot, rss);
     memguard_recycle_at_start(r, rss);
     return DECLINED;
 }
@@ -226,6 +235,8 @@ static int account_end(request_rec *r)
         mg_board_method_record(b, ctx->method_idx, in > 0 ? (uint64_t)in : 0,
                                r->bytes_sent > 0 ? (uint64_t)r->bytes_sent : 0,
                                have ? delta : 0);
+        /* what the call cost, for admission; its reservation back */
+        memguard_admit_end(r, rss, delta, have);
     }
     memguard_recycle_at_end(r, have ? rss : 0);
     return DECLINED;

@@ -584,6 +584,13 @@ static int xr_method_cb(void *baton, const char *name, size_t len, int inner,
                        apr_pstrmemdup(r->pool, name, len));
     }
     rule = xr_match(c, name, len);
+    /* admission by memory cost: every call's method, inner ones too */
+    if (board != NULL) {
+        if (method == UINT32_MAX) {
+            method = mg_board_method_get(board, name, len);
+        }
+        memguard_admit_method(r, method, rule ? rule->memory : 0, inner);
+    }
     if (rule == NULL) {
         return 0;
     }
@@ -881,9 +888,15 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     if (rc != OK) {
         return rc;
     }
-    /* A call that queued for its slots may have waited seconds: the
-     * verdict it passed is old. Ask again before it runs (its slots go
-     * back through the pool cleanup if it is refused now). */
+    /* Then its memory: the expected cost must fit in the budget. */
+    rc = memguard_admit(r);
+    if (rc != OK) {
+        return rc;
+    }
+    /* A call that queued for its slots or for memory may have waited
+     * seconds: the verdict it passed is old. Ask again before it runs
+     * (its slots and reservation go back through the pool cleanups if it
+     * is refused now). */
     if (apr_time_now() - waited > apr_time_from_msec(1)) {
         rc = memguard_gate_method(r, c->expensive);
         if (rc != OK) {

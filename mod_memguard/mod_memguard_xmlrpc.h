@@ -34,6 +34,7 @@ typedef struct {
     apr_int64_t queue_us;     /* queue-timeout, microseconds; 0 = no wait */
     int expensive;            /* refused by the gate under throttle */
     int nice;                 /* nice=: run 1..19 lower; 0 = unchanged */
+    apr_int64_t memory;       /* memory=: expected cost, bytes; 0 = learn */
     const char *text;         /* "MemGuardMethod slowCall concurrency=1",
                                * for log lines and faultStrings */
 } memguard_rule;

@@ -11,7 +11,7 @@ AUTO_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9]*: \S.*$")
 
 REASONS = ["body-size", "xml-parse", "xml-invalid", "xml-limit",
            "method-denied", "method-body", "method-busy", "throttle", "shed",
-           "response-size"]
+           "response-size", "budget", "ceiling"]
 
 
 def camel(name):
@@ -26,6 +26,11 @@ AUTO_KEYS = ["MemGuardStatusVersion", "MemGuardState", "MemGuardSignal",
              "SamplerIntervalMs", "SamplerWorstGapMs", "SamplerWorstSampleUs",
              "MeasureAgeMs", "SmapsAgeMs", "SlabinfoAgeMs", "FillSignal",
              "FillRateBytesPerSecond", "FillLevelBytes", "FillTimeToLevelMs",
+             "AdmitBudgetBytes", "AdmitRoomBytes", "AdmitCreditBytes",
+             "AdmitReservedBytes", "AdmitReservedCalls", "AdmitWaiting",
+             "AdmitWaitingBytes", "AdmitAdmitted", "AdmitWaited", "AdmitTiny",
+             "AdmitRefused", "AdmitCeilingHits", "AdmitLastResort",
+             "AdmitRaised",
              "MemTotalBytes",
              "MemAvailableBytes", "SlabBytes", "SReclaimableBytes",
              "SUnreclaimBytes", "PressureSomeAvg10", "PressureFullAvg10",
