@@ -81,7 +81,8 @@ struct memguard_admit_call {
     /* decided by memguard_admit() */
     apr_int64_t cost;
     admit_source_e source;
-    int reserved; /* holds a reservation */    uint32_t res_method;
+    int reserved; /* holds a reservation */
+    uint32_t res_method;
     uint32_t slot;
     /* the ceiling (prefork): RLIMIT_DATA for the length of the call */
     uint64_t ceiling;   /* 0: none set */
@@ -233,7 +234,8 @@ static apr_status_t admit_release_cleanup(void *data)
  * The ceiling. Under prefork the child serves this one call, so its own
  * RLIMIT_DATA can be lowered for the length of the call to what the call
  * may take: its size now plus twice its expected cost (at least 64 MiB
- * more than the cost), but no more than what the budget had free for it.
+ * more than the cost), but no more than what the budget had free for it
+ * (all of that for a method never measured).
  * An allocation past it fails inside the application (Python raises
  * MemoryError, which the hub turns into a fault): that call fails alone,
  * instead of the kernel's OOM killer choosing a victim (on a real hub it
@@ -255,6 +257,12 @@ static void admit_ceiling(request_rec *r, memguard_admit_call *c,
     }
     if (allow < (uint64_t)c->cost + ((uint64_t)64 << 20)) {
         allow = (uint64_t)c->cost + ((uint64_t)64 << 20);
+    }
+    if (c->source == ADMIT_SRC_DEFAULT && room > 0) {
+        /* a method never measured: nothing says what it may need, so it
+         * may take what the budget has free (its slow start keeps it to a
+         * few at once); it must not fail for being new */
+        allow = (uint64_t)room;
     }
     if (room > 0 && allow > (uint64_t)room) {
         allow = (uint64_t)room > (uint64_t)c->cost ? (uint64_t)room
@@ -397,6 +405,7 @@ int memguard_admit(request_rec *r)
     int64_t budget;
     uint64_t at, now, start, deadline;
     int slot, slow, force, rc, e = -1;
+    uint32_t slow_n;
     mg_board_queue_state_t qs;
 
     if (c == NULL || c->top == UINT32_MAX || b == NULL || r->main ||
@@ -409,6 +418,7 @@ int memguard_admit(request_rec *r)
     }
     c->slot = (uint32_t)slot;
     c->cost = admit_cost(b, c, &slow);
+    slow_n = slow ? admit_set.slow : 0;
     name = apr_table_get(r->notes, "memguard-method");
     if (name == NULL) {
         name = "?";
@@ -433,7 +443,7 @@ int memguard_admit(request_rec *r)
         now - at > memguard_stale_after_us(memguard_headroom(ap_server_conf));
     if (ctx->engine == MEMGUARD_ENGINE_DETECT) {
         rc = mg_board_admit_reserve(b, c->slot, c->top, c->cost, ctx->rss_begin,
-                                    budget, slow, 0);
+                                    budget, slow_n, 0);
         if (rc == -ENOSPC || rc == -EBUSY) {
             ap_log_rerror(
                 APLOG_MARK, APLOG_INFO, 0, r,
@@ -455,7 +465,7 @@ int memguard_admit(request_rec *r)
     }
     c->res_method = c->top;
     rc = mg_board_admit_reserve(b, c->slot, c->top, c->cost, ctx->rss_begin,
-                                budget, slow, force);
+                                budget, slow_n, force);
     if (rc == 0) {
         goto admitted;
     }
@@ -495,7 +505,7 @@ int memguard_admit(request_rec *r)
         if (qs == MG_QUEUE_SLOW ||
             mg_board_queue_first(b, e, now, ADMIT_STALE_US)) {
             rc = mg_board_admit_reserve(b, c->slot, c->top, c->cost,
-                                        ctx->rss_begin, budget, slow, 0);
+                                        ctx->rss_begin, budget, slow_n, 0);
             if (rc == 0) {
                 break;
             }
@@ -543,7 +553,8 @@ admitted:
     c->name = name;
     apr_pool_cleanup_register(r->pool, c, admit_release_cleanup,
                               apr_pool_cleanup_null);
-    mg_board_admit_note(b, c->slot, r->useragent_ip, 0);    mg_board_admit_count(b, MG_ADMIT_ADMITTED);
+    mg_board_admit_note(b, c->slot, r->useragent_ip, 0);
+    mg_board_admit_count(b, MG_ADMIT_ADMITTED);
     if (ctx->engine == MEMGUARD_ENGINE_ON) {
         admit_ceiling(r, c, budget);
     }
@@ -600,7 +611,8 @@ void memguard_admit_end(request_rec *r, uint64_t rss, int64_t delta, int have)
 static void admit_child_init(apr_pool_t *p, server_rec *s)
 {
     (void)p;
-    (void)s;    memguard_admit_settings_get(&admit_set);
+    (void)s;
+    memguard_admit_settings_get(&admit_set);
     admit_can_ceil = admit_set.ceiling && memguard_recycle_mpm_can_signal() &&
                      getrlimit(RLIMIT_DATA, &admit_rlim0) == 0;
 }
@@ -608,7 +620,8 @@ static void admit_child_init(apr_pool_t *p, server_rec *s)
 void memguard_admit_register(apr_pool_t *p)
 {
     (void)p;
-    /* MIDDLE: copies settings, nothing else depends on it */    ap_hook_child_init(admit_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* MIDDLE: copies settings, nothing else depends on it */
+    ap_hook_child_init(admit_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* Above MEMGUARD_RESPCAP (AP_FTYPE_CONTENT_SET - 1): it must see the
      * application's answer before anything else decides on it. */
     ceiling_handle = ap_register_output_filter(

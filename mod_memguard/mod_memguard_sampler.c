@@ -385,9 +385,11 @@ static uint32_t sampler_measure_go;
 typedef struct {
     server_rec *s;
     mg_board_t *b;
-    uint64_t pagesize;    uint64_t tiny;        /* MemGuardAdmitTiny: smaller growth is no news */
+    uint64_t pagesize;
+    uint64_t tiny;        /* MemGuardAdmitTiny: smaller growth is no news */
     uint64_t dflt;        /* MemGuardAdmitDefault */
     int32_t *statm_pid;   /* per slot: the process statm_fd is of */
+    uint64_t *raise_logged; /* per method: growth last said (MG00343) */
     int *statm_fd;        /* per slot: its /proc/<pid>/statm, or -1 */
     int smaps;            /* read the children's smaps_rollup */
     int denied_logged;    /* smaps not readable: said once */
@@ -476,7 +478,8 @@ static void measure_inflight(measure_t *m)
 
     for (i = 0; i < n; i++) {
         mg_board_slot_info_t info;
-        mg_proc_statm_t sm;        uint64_t grown = 0, before, measured;
+        mg_proc_statm_t sm;
+        uint64_t grown = 0, before, measured;
         uint32_t method;
 
         if (mg_board_slot_snapshot(m->b, i, &info) != 0 || info.pid <= 0 ||
@@ -501,19 +504,36 @@ static void measure_inflight(measure_t *m)
                               &grown) ||
             grown <= m->tiny) {
             continue;
-        }        /* what admission expects of the method now (a rule's memory=
+        }
+        /* what admission expects of the method now (a rule's memory=
          * is per location: not known here, and it wins anyway) */
         before = mg_board_method_cost(m->b, method, &measured);
         if (measured == 0 && before < m->dflt) {
             before = m->dflt;
         }
-        if (grown > before && mg_board_method_cost_raise(m->b, method, grown)) {
+        if (grown <= before) {
+            continue;
+        }
+        {
+            mg_board_cost_info_t ci;
+
+            /* a new wave of calls (the last one's floor is gone): its
+             * first raise is said again */
+            if (mg_board_method_cost_info(m->b, method, &ci) == 0 &&
+                ci.live == 0 && method <= mg_board_nmethods(m->b)) {
+                m->raise_logged[method] = 0;
+            }
+        }
+        if (mg_board_method_cost_raise(m->b, method, grown)) {
             mg_board_method_info_t mi;
 
             mg_board_admit_count(m->b, MG_ADMIT_RAISED);
-            /* said once per doubling, not at every look */
-            if (grown >= 2 * before &&
+            /* said at the first raise, then once per doubling, not at
+             * every look while the call grows */
+            if (method <= mg_board_nmethods(m->b) &&
+                grown >= 2 * m->raise_logged[method] &&
                 mg_board_method_snapshot(m->b, method, &mi) == 0) {
+                m->raise_logged[method] = grown;
                 ap_log_error(
                     APLOG_MARK, APLOG_INFO, 0, m->s,
                     MGLOGNO(00343) "sampler: a call of '%s' in process %d "
@@ -698,13 +718,16 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
         long ps = sysconf(_SC_PAGESIZE);
         uint32_t k, nslots = mg_board_nslots(b);
 
-        memguard_admit_settings_get(&as);        sampler_measure.tiny = (uint64_t)as.tiny;
+        memguard_admit_settings_get(&as);
+        sampler_measure.tiny = (uint64_t)as.tiny;
         sampler_measure.dflt = (uint64_t)as.dflt;
         sampler_measure.pagesize = ps > 0 ? (uint64_t)ps : 4096u;
         sampler_measure.statm_pid =
             apr_pcalloc(sampler_pool, (nslots + 1) * sizeof(int32_t));
         sampler_measure.statm_fd =
             apr_palloc(sampler_pool, (nslots + 1) * sizeof(int));
+        sampler_measure.raise_logged = apr_pcalloc(
+            sampler_pool, (mg_board_nmethods(b) + 1) * sizeof(uint64_t));
         for (k = 0; k <= nslots; k++) {
             sampler_measure.statm_fd[k] = -1;
         }

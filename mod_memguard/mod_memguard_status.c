@@ -97,6 +97,7 @@ typedef struct {
     int64_t admit_waiting_bytes;
     uint64_t admit_count[MG_ADMIT__COUNT];
     mg_board_cost_info_t *costs; /* per method entry copied */
+    mg_board_res_info_t *res;    /* per slot copied: its reservations */
     uint64_t admit_default;      /* MemGuardAdmitDefault */
 } status_snap;
 
@@ -115,7 +116,7 @@ static uint64_t cost_expected(const status_snap *s, uint32_t i,
     const mg_board_cost_info_t *c = &s->costs[i];
 
     if (c->measured == 0) {
-        *source = "default";
+        *source = c->live > s->admit_default ? "live" : "default";
         return c->live > s->admit_default ? c->live : s->admit_default;
     }
     *source = c->live > c->learned ? "live" : "learned";
@@ -327,6 +328,7 @@ static void snap_take(request_rec *r, status_snap *s)
     s->nslots = mg_board_nslots(b);
     s->slots = apr_palloc(r->pool, sizeof(*s->slots) * 8);
     s->slot_idx = apr_palloc(r->pool, sizeof(*s->slot_idx) * 8);
+    s->res = apr_palloc(r->pool, sizeof(*s->res) * 8);
     {
         uint32_t cap = 8;
         for (i = 0; i < s->nslots; i++) {
@@ -335,17 +337,24 @@ static void snap_take(request_rec *r, status_snap *s)
             }
             if (s->nused == cap) {
                 mg_board_slot_info_t *ns;
+                mg_board_res_info_t *nr;
                 uint32_t *ni;
                 cap *= 2;
                 ns = apr_palloc(r->pool, sizeof(*ns) * cap);
                 ni = apr_palloc(r->pool, sizeof(*ni) * cap);
+                nr = apr_palloc(r->pool, sizeof(*nr) * cap);
                 memcpy(ns, s->slots, sizeof(*ns) * s->nused);
                 memcpy(ni, s->slot_idx, sizeof(*ni) * s->nused);
+                memcpy(nr, s->res, sizeof(*nr) * s->nused);
                 s->slots = ns;
                 s->slot_idx = ni;
+                s->res = nr;
             }
             s->slots[s->nused] = one;
             s->slot_idx[s->nused] = i;
+            if (mg_board_admit_slot(b, i, &s->res[s->nused]) != 0) {
+                memset(&s->res[s->nused], 0, sizeof(s->res[s->nused]));
+            }
             s->requests += one.requests;
             s->inflight += one.inflight;
             s->recycle_pending += one.recycle_reason != 0;
@@ -728,12 +737,15 @@ static void render_json(request_rec *r, const status_snap *s)
                    ", \"peak_rss\": %" APR_UINT64_T_FMT
                    ", \"last_delta\": %" APR_INT64_T_FMT
                    ", \"inflight\": %u, \"recycle_pending\": %s, "
-                   "\"recycle_reason\": \"%s\", \"refused\": ",
+                   "\"recycle_reason\": \"%s\", \"reserved\": "
+                   "%" APR_INT64_T_FMT ", \"reserved_calls\": %u, "
+                   "\"refused\": ",
                    i ? "," : "", s->slot_idx[i], (int)c->pid, c->generation,
                    c->requests, c->rss, c->unshared, c->peak_rss,
                    (apr_int64_t)c->last_delta, c->inflight,
                    c->recycle_reason ? "true" : "false",
-                   mg_recycle_reason_name(c->recycle_reason));
+                   mg_recycle_reason_name(c->recycle_reason),
+                   (apr_int64_t)s->res[i].reserved, s->res[i].calls);
         json_reasons(r, c->rejections);
         ap_rputs("}", r);
     }
