@@ -143,6 +143,18 @@ typedef struct {
     int answering;       /* our own answer is passing the guard */
     int answer_status;   /* status of the answer we sent, or 0 */
     apr_off_t body_seen; /* request body bytes counted so far */
+    /* The body as it comes off the wire, below every decoder
+     * (MEMGUARD_WIRE, mod_memguard_body.c). What was read, not what the
+     * headers say: mod_deflate removes Content-Length once it inflates. */
+    int wire_added;            /* MEMGUARD_WIRE in place: a body announced */
+    int body_eos;              /* its end was read: nothing left unread */
+    apr_off_t wire_seen;       /* bytes read off the wire (still encoded) */
+    apr_status_t wire_rv;      /* the wire's last failure (client, chunks) */
+    const char *body_encoding; /* Content-Encoding as sent, or NULL */
+    int decoding;              /* a filter (DEFLATE) decodes the body */
+    /* bytes the decoded body may reach before it is refused (0 = none):
+     * inflating is paced against it (MEMGUARD_WIRE) */
+    apr_int64_t body_bound;
     uint32_t method_idx; /* board method entry, or UINT32_MAX */
     /* bytes: this request's response cap from memguard_respcap_set_limit();
      * 0 = none (MemGuardMaxResponse alone applies) */

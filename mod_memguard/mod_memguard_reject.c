@@ -113,19 +113,26 @@ const char *memguard_fault_xml(apr_pool_t *p, int code, const char *text)
                         code, xml_escape(p, text));
 }
 
-/* Does r still have request body bytes nobody has read? */
-static int body_unread(const request_rec *r)
+/*
+ * Does r still have request body bytes nobody has read? Once a body is
+ * announced, MEMGUARD_WIRE (mod_memguard_body.c) sees what was really
+ * read: unread until its EOS came off the wire, whatever headers a
+ * decoder removed (mod_deflate drops Content-Length at its first read).
+ * Before that, nothing has read the body and the headers are as sent.
+ */
+static int body_unread(request_rec *r)
 {
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    memguard_req_ctx *ctx = memguard_req(r);
+    const char *cl;
 
-    if (r->read_body == REQUEST_NO_BODY && r->remaining == 0 &&
-        r->read_length == 0) {
-        if (apr_table_get(r->headers_in, "Transfer-Encoding")) {
-            return 1;
-        }
-        return cl != NULL && strcmp(cl, "0") != 0;
+    if (ctx->wire_added) {
+        return !ctx->body_eos;
     }
-    return r->remaining > 0 || r->read_chunked;
+    if (apr_table_get(r->headers_in, "Transfer-Encoding")) {
+        return 1;
+    }
+    cl = apr_table_get(r->headers_in, "Content-Length");
+    return cl != NULL && strcmp(cl, "0") != 0;
 }
 
 /* Log, note and count a refusal; returns the reason's table entry. */

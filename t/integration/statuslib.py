@@ -11,7 +11,7 @@ AUTO_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9]*: \S.*$")
 
 REASONS = ["body-size", "xml-parse", "xml-invalid", "xml-limit",
            "method-denied", "method-body", "method-busy", "throttle", "shed",
-           "response-size"]
+           "response-size", "body-encoding"]
 
 
 def camel(name):
