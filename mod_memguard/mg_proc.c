@@ -1266,6 +1266,7 @@ static void mg_proc_sampler_cgroup_ancestors_open(mg_proc_sampler_t *ps)
 static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
                                        const mg_proc_sampler_conf_t *conf)
 {
+    char where[2 * MG_PROC_PATH_MAX];
     static const char *const v2[] = {"memory.max", "memory.current",
                                      "memory.stat", "memory.events"};
     static const char *const v1[] = {"memory.limit_in_bytes",
@@ -1303,10 +1304,15 @@ static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
     if (l->version == 2) {
         mg_proc_sampler_cgroup_ancestors_open(ps);
     }
+    /* joined as the readers join it: the root "/" and the directory
+     * "/sys/fs/cgroup/..." make one slash, not two */
+    if (mg_proc_path(where, sizeof(where), ps->root, l->dir) < 0) {
+        snprintf(where, sizeof(where), "%s", l->dir);
+    }
     mg_log(MG_LOG_INFO,
-           MGLOGNO(00004) "memory cgroup v%u at %s%s (%u ancestor(s) with "
+           MGLOGNO(00004) "memory cgroup v%u at %s (%u ancestor(s) with "
                           "memory.max watched too)",
-           (unsigned)l->version, ps->root, l->dir, (unsigned)ps->cg_nanc);
+           (unsigned)l->version, where, (unsigned)ps->cg_nanc);
     return 0;
 }
 

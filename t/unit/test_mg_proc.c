@@ -18,13 +18,17 @@
 
 static int log_count;
 static char log_last[512];
+static char log_all[8192]; /* every message since the last clear, one a line */
 
 static void log_sink(void *baton, int level, const char *msg)
 {
+    size_t n = strlen(log_all);
+
     (void)baton;
     (void)level;
     log_count++;
     snprintf(log_last, sizeof(log_last), "%s", msg);
+    snprintf(log_all + n, sizeof(log_all) - n, "%s\n", msg);
 }
 
 /* ---------------------------------------------------------------- keyed */
@@ -977,6 +981,33 @@ static void test_sampler_trees(void **state)
     free(ps);
 }
 
+/* The cgroup's path in MG00004 is joined as the readers join it: a root
+ * "/" (or any root ending in '/') and the directory "/sys/..." make one
+ * slash, not "//sys/fs/cgroup/...". */
+static void test_sampler_cgroup_log_path(void **state)
+{
+    static const char *const names[] = {"dentry"};
+    mg_proc_sampler_conf_t conf;
+    mg_proc_sampler_t *ps = sampler_new();
+    char root[1024], slashed[1100], want[1200];
+
+    (void)state;
+    sampler_conf(&conf, names, 1);
+    mg_test_fixture(root, sizeof(root), "proc/fedora38-v2-slice");
+    snprintf(slashed, sizeof(slashed), "%s/", root);
+    snprintf(want, sizeof(want),
+             "MG00004: memory cgroup v2 at %s/sys/fs/cgroup/system.slice/"
+             "httpd.service (1 ancestor(s) with memory.max watched too)\n",
+             root);
+    log_all[0] = '\0';
+    assert_int_equal(mg_proc_sampler_open(ps, slashed, &conf), 0);
+    if (strstr(log_all, want) == NULL || strstr(log_all, "//") != NULL) {
+        fail_msg("log:\n%swant:\n%s", log_all, want);
+    }
+    mg_proc_sampler_close(ps);
+    free(ps);
+}
+
 static void test_sampler_hostile(void **state)
 {
     static const char *const names[] = {"dentry"};
@@ -1173,6 +1204,7 @@ int main(void)
         cmocka_unit_test(test_sampler_debian12),
         cmocka_unit_test(test_sampler_trees),
         cmocka_unit_test(test_sampler_hostile),
+        cmocka_unit_test(test_sampler_cgroup_log_path),
         cmocka_unit_test(test_sampler_live),
         cmocka_unit_test(test_sampler_rewrite),
     };
