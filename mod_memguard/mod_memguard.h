@@ -264,7 +264,22 @@ const char *memguard_fault_xml(apr_pool_t *p, int code, const char *text);
 /* Register the MEMGUARD_GUARD output filter. */
 void memguard_reject_register(apr_pool_t *p);
 
-/* mod_memguard_body.c: MemGuardMaxRequestBody */
+/*
+ * The steps of mod_memguard.c's one hook per request phase, in the order
+ * it calls them (see there for why).
+ * header_parser: memguard_account_begin(), memguard_gate_header_parser(),
+ * memguard_body_header_parser() (these two return DECLINED to go on, or
+ * a refusal's DONE / HTTP status, which ends the phase).
+ * log_transaction: memguard_reject_log_status(), memguard_account_end().
+ */
+void memguard_account_begin(request_rec *r);
+int memguard_gate_header_parser(request_rec *r);
+int memguard_body_header_parser(request_rec *r);
+void memguard_reject_log_status(request_rec *r);
+void memguard_account_end(request_rec *r);
+
+/* mod_memguard_body.c: MemGuardMaxRequestBody, the MEMGUARD_BODY and
+ * MEMGUARD_WIRE input filters */
 void memguard_body_register(apr_pool_t *p);
 
 /* mod_memguard_respcap.c: MemGuardMaxResponse, the MEMGUARD_RESPCAP

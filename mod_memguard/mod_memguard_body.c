@@ -199,9 +199,10 @@ static apr_status_t wire_filter(ap_filter_t *f, apr_bucket_brigade *bb,
 /*
  * header_parser: the per-directory configuration is known (the location
  * walk is done) but neither authentication nor the handler has run, and
- * nobody has read the body.
+ * nobody has read the body. The last of mod_memguard.c's header_parser
+ * steps.
  */
-static int body_header_parser(request_rec *r)
+int memguard_body_header_parser(request_rec *r)
 {
     memguard_req_ctx *ctx;
     apr_int64_t limit;
@@ -261,7 +262,5 @@ void memguard_body_register(apr_pool_t *p)
      * body as it was sent. */
     wire_handle = ap_register_input_filter("MEMGUARD_WIRE", wire_filter, NULL,
                                            AP_FTYPE_PROTOCOL - 1);
-    /* Early among header parsers: a refusal here costs nothing, and
-     * modules that might start reading the body come later. */
-    ap_hook_header_parser(body_header_parser, NULL, NULL, APR_HOOK_FIRST);
+    /* header_parser: memguard_body_header_parser(), from mod_memguard.c. */
 }

@@ -328,9 +328,10 @@ static void guard_insert(request_rec *r)
 /*
  * After a refusal from inside an input filter the handler goes on and
  * sets its own status (mod_wsgi: 500 for the failed read) that nobody
- * received; the access log must show what the client really got.
+ * received; the access log must show what the client really got. First
+ * of mod_memguard.c's log_transaction steps.
  */
-static int reject_log_status(request_rec *r)
+void memguard_reject_log_status(request_rec *r)
 {
     memguard_req_ctx *ctx =
         ap_get_module_config(r->request_config, &memguard_module);
@@ -338,15 +339,13 @@ static int reject_log_status(request_rec *r)
     if (ctx != NULL && ctx->answer_status != 0) {
         r->status = ctx->answer_status;
     }
-    return DECLINED;
 }
 
 void memguard_reject_register(apr_pool_t *p)
 {
     (void)p;
-    /* Before mod_log_config (APR_HOOK_MIDDLE) writes the access log. */
-    ap_hook_log_transaction(reject_log_status, NULL, NULL,
-                            APR_HOOK_REALLY_FIRST);
+    /* log_transaction: memguard_reject_log_status(), from mod_memguard.c,
+     * before mod_log_config (APR_HOOK_MIDDLE) writes the access log. */
     /* First of all content filters, so nothing the handler writes after a
      * refusal is transformed (compressed, capped) before being dropped. */
     guard_handle = ap_register_output_filter("MEMGUARD_GUARD", guard_filter,
