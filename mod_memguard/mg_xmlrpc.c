@@ -1465,8 +1465,10 @@ mg_xmlrpc_state_t mg_xmlrpc_feed(mg_xmlrpc_t *x, const char *buf, size_t len,
         if (take > len) {
             take = len;
         }
-        memcpy(x->head + before, buf, take);
-        x->head_len += (uint32_t)take;
+        if (take > 0) { /* buf may be NULL with len 0 */
+            memcpy(x->head + before, buf, take);
+            x->head_len += (uint32_t)take;
+        }
         if (x->head_len < sizeof(x->head) && !last) {
             return x->state;
         }

@@ -1081,6 +1081,9 @@ static void test_counters(void **state)
     free(buf);
 }
 
+/* a string literal and its length, NULs included */
+#define LIT(s) s, sizeof(s) - 1
+
 /* What a refused client reads: each said once, precisely, whatever the
  * chunking (the first bytes are held back until 4 have arrived). */
 static void test_refusal_texts(void **state)
@@ -1092,31 +1095,31 @@ static void test_refusal_texts(void **state)
         const char *what;
         const char *text; /* NULL: libxml2's own words, below */
     } cases[] = {
-        {"\x30\x82\x01\x0a\x02\x01\x00\x30\x0d", 9, MG_REASON_XML_PARSE, "xml",
-         "not XML: the body starts with bytes 30 82 01 0a 02 01 00 30"},
-        {"method=getBuild&id=1", 20, MG_REASON_XML_PARSE, "xml",
+        {LIT("\x30\x82\x01\x0a\x02\x01\x00\x30\x0d"), MG_REASON_XML_PARSE,
+         "xml", "not XML: the body starts with bytes 30 82 01 0a 02 01 00 30"},
+        {LIT("method=getBuild&id=1"), MG_REASON_XML_PARSE, "xml",
          "not XML: the body starts with bytes 6d 65 74 68 6f 64 3d 67 "
          "(\"method=g\")"},
-        {"{\"a\":1}", 7, MG_REASON_XML_PARSE, "xml",
+        {LIT("{\"a\":1}"), MG_REASON_XML_PARSE, "xml",
          "not XML: the body starts with bytes 7b 22 61 22 3a 31 7d "
          "(\"{\"a\":1}\")"},
-        {"ab", 2, MG_REASON_XML_PARSE, "xml",
+        {LIT("ab"), MG_REASON_XML_PARSE, "xml",
          "not XML: the body starts with bytes 61 62 (\"ab\")"},
-        {"\x00\x00\xfe\xff\x00\x00\x00<", 8, MG_REASON_XML_PARSE, "encoding",
+        {LIT("\x00\x00\xfe\xff\x00\x00\x00<"), MG_REASON_XML_PARSE, "encoding",
          "UTF-32 is not supported: the body starts with bytes 00 00 fe ff 00 "
          "00 00 3c"},
-        {"<\x00\x00\x00?\x00\x00\x00", 8, MG_REASON_XML_PARSE, "encoding",
+        {LIT("<\x00\x00\x00?\x00\x00\x00"), MG_REASON_XML_PARSE, "encoding",
          "UTF-32 is not supported: the body starts with bytes 3c 00 00 00 3f "
          "00 00 00"},
-        {"", 0, MG_REASON_XML_PARSE, "empty", "empty body"},
-        {"<?xml version='1.0'?><!DOCTYPE x><methodCall/>", 46,
+        {LIT(""), MG_REASON_XML_PARSE, "empty", "empty body"},
+        {LIT("<?xml version='1.0'?><!DOCTYPE x><methodCall/>"),
          MG_REASON_XML_INVALID, "doctype", "DOCTYPE is not allowed"},
-        {"<methodResponse/>", 17, MG_REASON_XML_INVALID, "structure",
+        {LIT("<methodResponse/>"), MG_REASON_XML_INVALID, "structure",
          "unexpected <methodResponse>"},
         /* libxml2's message spans two lines: one line here */
-        {"<?xml version='1.0'?><methodCall><methodName>a\xff\xfe</methodName>"
-         "</methodCall>",
-         79, MG_REASON_XML_PARSE, "xml", NULL},
+        {LIT("<?xml version='1.0'?><methodCall><methodName>a\xff\xfe"
+             "</methodName></methodCall>"),
+         MG_REASON_XML_PARSE, "xml", NULL},
     };
     /* libxml2 words it differently when fed a byte at a time */
     static const char utf8_text[] = "line 1: Input is not proper UTF-8, "
