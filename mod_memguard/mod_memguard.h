@@ -164,6 +164,18 @@ typedef struct {
     int answering;       /* our own answer is passing the guard */
     int answer_status;   /* status of the answer we sent, or 0 */
     apr_off_t body_seen; /* request body bytes counted so far */
+    /* The body as it comes off the wire, below every decoder
+     * (MEMGUARD_WIRE, mod_memguard_body.c). What was read, not what the
+     * headers say: mod_deflate removes Content-Length once it inflates. */
+    int wire_added;            /* MEMGUARD_WIRE in place: a body announced */
+    int body_eos;              /* its end was read: nothing left unread */
+    apr_off_t wire_seen;       /* bytes read off the wire (still encoded) */
+    apr_status_t wire_rv;      /* the wire's last failure (client, chunks) */
+    const char *body_encoding; /* Content-Encoding as sent, or NULL */
+    int decoding;              /* a filter (DEFLATE) decodes the body */
+    /* bytes the decoded body may reach before it is refused (0 = none):
+     * inflating is paced against it (MEMGUARD_WIRE) */
+    apr_int64_t body_bound;
     uint32_t method_idx; /* board method entry, or UINT32_MAX */
     /* bytes: this request's response cap from memguard_respcap_set_limit();
      * 0 = none (MemGuardMaxResponse alone applies) */
@@ -276,7 +288,22 @@ const char *memguard_fault_xml(apr_pool_t *p, int code, const char *text);
 /* Register the MEMGUARD_GUARD output filter. */
 void memguard_reject_register(apr_pool_t *p);
 
-/* mod_memguard_body.c: MemGuardMaxRequestBody */
+/*
+ * The steps of mod_memguard.c's one hook per request phase, in the order
+ * it calls them (see there for why).
+ * header_parser: memguard_account_begin(), memguard_gate_header_parser(),
+ * memguard_body_header_parser() (these two return DECLINED to go on, or
+ * a refusal's DONE / HTTP status, which ends the phase).
+ * log_transaction: memguard_reject_log_status(), memguard_account_end().
+ */
+void memguard_account_begin(request_rec *r);
+int memguard_gate_header_parser(request_rec *r);
+int memguard_body_header_parser(request_rec *r);
+void memguard_reject_log_status(request_rec *r);
+void memguard_account_end(request_rec *r);
+
+/* mod_memguard_body.c: MemGuardMaxRequestBody, the MEMGUARD_BODY and
+ * MEMGUARD_WIRE input filters */
 void memguard_body_register(apr_pool_t *p);
 
 /* mod_memguard_respcap.c: MemGuardMaxResponse, the MEMGUARD_RESPCAP

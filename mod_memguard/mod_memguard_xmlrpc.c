@@ -715,6 +715,9 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
         return rc;
     }
 
+    /* What MEMGUARD_WIRE paces inflating against (a gzip body). */
+    ctx->body_bound = bound;
+
     mg_xmlrpc_limits_default(&lim);
     for (k = 0; k < MEMGUARD_XL__COUNT; k++) {
         if (xr->limits_set & (1u << k)) {
@@ -798,24 +801,20 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
             }
             c->seen += (apr_off_t)n;
             if (c->seen > bound && !passthrough) {
+                const char *over =
+                    apr_psprintf(r->pool,
+                                 "at least %" APR_OFF_T_FMT
+                                 " bytes > limit %" APR_INT64_T_FMT " (%s)",
+                                 c->seen, bound, bound_what);
+
                 if (!c->detect) {
                     apr_brigade_cleanup(bb);
-                    return memguard_refuse(
-                        r, MG_REASON_BODY_SIZE,
-                        apr_psprintf(r->pool,
-                                     "more than %" APR_INT64_T_FMT
-                                     " bytes > limit %" APR_INT64_T_FMT " (%s)",
-                                     bound, bound, bound_what));
+                    return memguard_refuse(r, MG_REASON_BODY_SIZE, over);
                 }
                 /* DetectOnly: the rest is not held back; what is in hand
                  * is replayed, then the handler reads on from below. */
                 if (max_body <= 0) {
-                    memguard_refuse(
-                        r, MG_REASON_BODY_SIZE,
-                        apr_psprintf(r->pool,
-                                     "more than %" APR_INT64_T_FMT
-                                     " bytes > limit %" APR_INT64_T_FMT " (%s)",
-                                     bound, bound, bound_what));
+                    memguard_refuse(r, MG_REASON_BODY_SIZE, over);
                 }
                 ap_log_rerror(
                     APLOG_MARK, APLOG_DEBUG, 0, r,

@@ -1083,18 +1083,18 @@ static void test_admit_budget_and_reservations(void **state)
     mg_board_slot_start(b, 1, 101, 1);
 
     /* two of 100 MiB fit, with 100 MiB left; a third of 150 does not */
-    assert_int_equal(mg_board_admit_reserve(b, 0, m, 100 * MIB, 50 * MIB,
-                                            budget, 0, 0), 0);
-    assert_int_equal(mg_board_admit_reserve(b, 1, m, 100 * MIB, 60 * MIB,
-                                            budget, 0, 0), 0);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 0, m, 100 * MIB, 50 * MIB, budget, 0, 0), 0);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 1, m, 100 * MIB, 60 * MIB, budget, 0, 0), 0);
     assert_int_equal(mg_board_admit_reserved(b), 200 * MIB);
-    assert_int_equal(mg_board_admit_reserve(b, 1, m2, 150 * MIB, 0, budget, 0,
-                                            0), -ENOSPC);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 1, m2, 150 * MIB, 0, budget, 0, 0), -ENOSPC);
     assert_int_equal(mg_board_admit_reserved(b), 200 * MIB);
     assert_int_equal(mg_board_admit_method_inflight(b, m2), 0);
     /* exactly the rest fits; force passes whatever the budget */
-    assert_int_equal(mg_board_admit_reserve(b, 1, m2, 100 * MIB, 0, budget, 0,
-                                            0), 0);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 1, m2, 100 * MIB, 0, budget, 0, 0), 0);
     assert_int_equal(mg_board_admit_reserve(b, 1, m2, 1, 0, budget, 0, 0),
                      -ENOSPC);
     assert_int_equal(mg_board_admit_reserve(b, 1, m2, 1, 0, budget, 0, 1), 0);
@@ -1155,8 +1155,8 @@ static void test_admit_budget_and_reservations(void **state)
     /* a negative budget (already past the level) admits nothing */
     assert_int_equal(mg_board_admit_reserve(b, 0, m, 1, 0, -5 * MIB, 0, 0),
                      -ENOSPC);
-    assert_int_equal(mg_board_admit_reserve(b, 0, m, 0, 0, INT64_MIN + 1, 0,
-                                            0), -ENOSPC);
+    assert_int_equal(mg_board_admit_reserve(b, 0, m, 0, 0, INT64_MIN + 1, 0, 0),
+                     -ENOSPC);
     board_free(&bd);
 }
 
@@ -1220,14 +1220,14 @@ static void test_admit_crash(void **state)
         usleep(1000);
     }
     assert_int_equal(mg_board_admit_reserved(b), 70 * MIB);
-    assert_int_equal(mg_board_admit_reserve(b, 0, m, 70 * MIB, 0, 100 * MIB, 1,
-                                            0), -EBUSY);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 0, m, 70 * MIB, 0, 100 * MIB, 1, 0), -EBUSY);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     assert_true(mg_board_slot_reset(b, 1) >= 0);
     assert_int_equal(mg_board_admit_reserved(b), 0);
-    assert_int_equal(mg_board_admit_reserve(b, 0, m, 70 * MIB, 0, 100 * MIB, 1,
-                                            0), 0);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 0, m, 70 * MIB, 0, 100 * MIB, 1, 0), 0);
     munmap(ready, 4096);
     board_free(&bd);
 }
@@ -1272,9 +1272,8 @@ static void test_admit_queue(void **state)
         assert_true(mg_board_queue_enter(b, 5000 + (uint64_t)i, 1,
                                          MG_QUEUE_BUDGET, 5000, 500) >= 0);
     }
-    assert_int_equal(mg_board_queue_enter(b, 9000, 1, MG_QUEUE_BUDGET, 5000,
-                                          500),
-                     -ENOSPC);
+    assert_int_equal(
+        mg_board_queue_enter(b, 9000, 1, MG_QUEUE_BUDGET, 5000, 500), -ENOSPC);
     /* all gone stale: taken over */
     assert_true(mg_board_queue_enter(b, 9000, 1, MG_QUEUE_BUDGET, 6000, 500) >=
                 0);
@@ -1371,25 +1370,20 @@ static void test_request_peak_and_observe(void **state)
     mg_board_slot_start(b, 0, 100, 1);
     mg_board_request_begin(b, 0, 50 * MIB);
     /* the method is not known yet: growth is kept, no raise offered */
-    assert_int_equal(mg_board_observe(b, 0, 100, 60 * MIB, &method, &grown),
-                     0);
+    assert_int_equal(mg_board_observe(b, 0, 100, 60 * MIB, &method, &grown), 0);
     assert_int_equal(mg_board_request_peak(b, 0), 10 * MIB);
     mg_board_request_method(b, 0, m);
-    assert_int_equal(mg_board_observe(b, 0, 100, 90 * MIB, &method, &grown),
-                     1);
+    assert_int_equal(mg_board_observe(b, 0, 100, 90 * MIB, &method, &grown), 1);
     assert_int_equal(method, m);
     assert_int_equal(grown, 40 * MIB);
     mg_board_observe(b, 0, 100, 70 * MIB, &method, &grown);
     assert_int_equal(mg_board_request_peak(b, 0), 40 * MIB);
     /* two requests in one process: no per-call figure */
     mg_board_request_begin(b, 0, 50 * MIB);
-    assert_int_equal(mg_board_observe(b, 0, 100, 90 * MIB, &method, &grown),
-                     0);
+    assert_int_equal(mg_board_observe(b, 0, 100, 90 * MIB, &method, &grown), 0);
     /* another process in the slot */
-    assert_int_equal(mg_board_observe(b, 0, 101, 90 * MIB, &method, &grown),
-                     0);
-    assert_int_equal(mg_board_observe(b, 7, 100, 90 * MIB, &method, &grown),
-                     0);
+    assert_int_equal(mg_board_observe(b, 0, 101, 90 * MIB, &method, &grown), 0);
+    assert_int_equal(mg_board_observe(b, 7, 100, 90 * MIB, &method, &grown), 0);
     board_free(&bd);
 }
 
