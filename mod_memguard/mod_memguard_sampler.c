@@ -386,15 +386,15 @@ typedef struct {
     server_rec *s;
     mg_board_t *b;
     uint64_t pagesize;
-    uint64_t tiny;        /* MemGuardAdmitTiny: smaller growth is no news */
-    uint64_t dflt;        /* MemGuardAdmitDefault */
-    int32_t *statm_pid;   /* per slot: the process statm_fd is of */
+    uint64_t tiny;          /* MemGuardAdmitTiny: smaller growth is no news */
+    uint64_t dflt;          /* MemGuardAdmitDefault */
+    int32_t *statm_pid;     /* per slot: the process statm_fd is of */
     uint64_t *raise_logged; /* per method: growth last said (MG00343) */
-    int *statm_fd;        /* per slot: its /proc/<pid>/statm, or -1 */
-    int smaps;            /* read the children's smaps_rollup */
-    int denied_logged;    /* smaps not readable: said once */
-    uint32_t cursor;      /* next slot of the smaps round */
-    uint64_t round_start; /* when the round under way began; 0: none */
+    int *statm_fd;          /* per slot: its /proc/<pid>/statm, or -1 */
+    int smaps;              /* read the children's smaps_rollup */
+    int denied_logged;      /* smaps not readable: said once */
+    uint32_t cursor;        /* next slot of the smaps round */
+    uint64_t round_start;   /* when the round under way began; 0: none */
     uint64_t next_round;
     uint64_t next_slab;
     char buf[4096];
