@@ -153,13 +153,9 @@ bench: deps ## benchmarks (ratios against a baseline measured in the same run)
 # Needs root and the cgroup v1 memory controller; about 6 minutes. Not part
 # of `make test` nor of `make bench`. HEADLINE_ARGS, e.g.
 # --update-readme-assets (copy the plots to tools/screenshots/).
+# The plots need gnuplot (gnuplot-nox); without it the run says so and
+# writes everything else.
 bench-headline: deps ## the bad night with the module off and on, side by side (root)
-	@command -v gnuplot >/dev/null 2>&1 || { \
-	    echo "installing: gnuplot (for the plots)"; \
-	    if command -v apt-get >/dev/null 2>&1; then \
-	        apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-	        apt-get install -y -q --no-install-recommends gnuplot-nox; \
-	    else dnf install -y gnuplot; fi; }
 	@$(MAKE) --no-print-directory all mgtest
 	@$(PYTHON) tools/bench-headline $(HEADLINE_ARGS)
 

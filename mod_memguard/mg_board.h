@@ -15,10 +15,17 @@
  *   slots      one per scoreboard process slot: counters of that child
  *   holdings   per slot, one uint16 per method entry: how many calls of
  *              that method the slot's process holds right now
+ *   resholds   the same for calls admitted against the memory budget
+ *              (the slow start of a method not yet measured)
+ *   queue      MG_BOARD_QUEUE entries: calls waiting for the budget
  *   methods    nmethods named entries plus one "other" entry
  *
  * Who writes what (so that nothing needs a lock):
- *   - system record and the verdict word: the sampler only;
+ *   - system record, the verdict word and the admission budget: the
+ *     sampler only;
+ *   - the memory reserved by calls in flight: children add (admission)
+ *     and move their part to the slot's "ended" (end of the call); the
+ *     sampler gives ended parts back, the parent a dead child's part;
  *   - a slot's counters: the child owning that slot, except `unshared`
  *     (the sampler, from smaps_rollup) and the recycle flag (the child or
  *     the sampler, by compare-and-swap); the parent zeroes the slot with
@@ -41,7 +48,7 @@
 #include "mg_sample.h"
 
 #define MG_BOARD_MAGIC 0x6472616f42674d6dULL /* "mMgBoard" little-endian */
-#define MG_BOARD_LAYOUT_VERSION 3u /* bump on ANY change to the layout */
+#define MG_BOARD_LAYOUT_VERSION 4u /* bump on ANY change to the layout */
 
 #define MG_BOARD_HISTORY 16         /* verdict transitions kept */
 #define MG_BOARD_METHOD_NAME_MAX 64 /* bytes of a method name used as key */
@@ -186,7 +193,11 @@ typedef struct mg_board_sys {
     uint64_t fill_distance;
     uint64_t fill_tte_us; /* UINT64_MAX: never */
     uint32_t fill_shed_level;
-    uint32_t pad1;
+    uint32_t admit_calls; /* reserved calls in flight at the sample */
+    /* admission: budget = room + credit (MG_BOARD_BUDGET_NONE: no level) */
+    int64_t admit_budget;
+    int64_t admit_room;   /* room above the shed level in the sample */
+    int64_t admit_credit; /* growth of the reserved calls in flight */
     mg_board_transition_t history[MG_BOARD_HISTORY]; /* see _history_at */
 } mg_board_sys_t;
 
@@ -256,8 +267,27 @@ int mg_board_slot_start(mg_board_t *b, uint32_t slot, int32_t pid,
  */
 int mg_board_slot_reset(mg_board_t *b, uint32_t slot);
 
-/* Child: a request starts (in-flight + 1). */
-void mg_board_request_begin(mg_board_t *b, uint32_t slot);
+/* Child: a request starts (in-flight + 1); rss is the process's size at
+ * its start (0: unknown), growth during it is measured from there. */
+void mg_board_request_begin(mg_board_t *b, uint32_t slot, uint64_t rss);
+
+/* Child: the request being served is a call of method (for the sampler's
+ * live look at what calls cost). */
+void mg_board_request_method(mg_board_t *b, uint32_t slot, uint32_t method);
+
+/* Child, at the end of a request: the largest growth the sampler saw
+ * while it ran (0: none seen). */
+uint64_t mg_board_request_peak(const mg_board_t *b, uint32_t slot);
+
+/*
+ * Sampler (measuring thread): the process of slot, still pid, is rss
+ * bytes now. Updates the growth of its reserved calls (the credit) and of
+ * the request it serves (its peak). When it serves exactly one request
+ * whose method is known, *method and *grown receive them (for a live
+ * raise of the method's estimate) and 1 is returned; else 0.
+ */
+int mg_board_observe(mg_board_t *b, uint32_t slot, int32_t pid, uint64_t rss,
+                     uint32_t *method, uint64_t *grown);
 
 /*
  * Child: a request ended; rss is the process size after it and delta the
@@ -422,6 +452,189 @@ typedef struct {
  */
 int mg_board_method_snapshot(const mg_board_t *b, uint32_t method,
                              mg_board_method_info_t *out);
+
+/* ---- admission by memory cost ------------------------------------------- */
+
+/*
+ * The BUDGET is what calls may still take before memory reaches the shed
+ * level: the room above it in the last sample, plus what the calls in
+ * flight have already grown (up to their reservations: it is in the
+ * sample, and in their reservations too). The sampler publishes it every
+ * sample. RESERVED is the sum of the expected costs of the calls
+ * admitted and in flight; a call is admitted when reserved + its cost
+ * fits in the budget, with one compare-and-swap. Reservations are kept
+ * per slot, so a dead child's are given back with its slot.
+ */
+#define MG_BOARD_BUDGET_NONE INT64_MAX /* no shed level: no limit */
+
+/* Sampler: publish the budget (bytes, may be negative) at now_us. */
+void mg_board_admit_budget_set(mg_board_t *b, int64_t budget, uint64_t now_us);
+
+/* The budget and when it was published (0: never). */
+int64_t mg_board_admit_budget(const mg_board_t *b, uint64_t *at_us);
+
+/* Bytes reserved by the calls in flight (including ended ones the sampler
+ * has not given back yet). */
+int64_t mg_board_admit_reserved(const mg_board_t *b);
+
+/*
+ * Child: reserve cost bytes for a call of method in slot, if reserved +
+ * cost <= budget (force: whatever the budget, for a stale budget with
+ * fail-open or DetectOnly) and, when slow > 0, fewer than slow calls of
+ * method are reserved already (a method not yet measured). base_rss: the
+ * process's size at the start of the call (the slot keeps it while any
+ * call of the slot is reserved: growth is measured from it). Returns 0
+ * (reserved: call mg_board_admit_release() when the call ends), -ENOSPC
+ * (does not fit in the budget), -EBUSY (slow start full), -EOVERFLOW (the
+ * slot holds 65535 calls of the method) or -EINVAL.
+ */
+int mg_board_admit_reserve(mg_board_t *b, uint32_t slot, uint32_t method,
+                           int64_t cost, uint64_t base_rss, int64_t budget,
+                           uint32_t slow, int force);
+
+/* Child: the call reserved with mg_board_admit_reserve() ended: its cost
+ * moves to the slot's ended part, which the sampler gives back once a
+ * sample taken after the end has accounted for what the call left. */
+void mg_board_admit_release(mg_board_t *b, uint32_t slot, uint32_t method,
+                            int64_t cost);
+
+/* Reserved calls of method in flight, server-wide. */
+uint32_t mg_board_admit_method_inflight(const mg_board_t *b, uint32_t method);
+
+/*
+ * Sampler, before it reads a sample: give back the ended parts of every
+ * slot, and return the credit: the sum over slots of what their calls in
+ * flight have grown so far (the last mg_board_admit_observe()), each at
+ * most its reservation. *calls (may be NULL) receives the reserved calls
+ * in flight.
+ */
+int64_t mg_board_admit_settle(mg_board_t *b, uint32_t *calls);
+
+/* What the sampler's measuring thread needs of a slot with reserved calls
+ * in flight. */
+typedef struct {
+    int32_t pid;
+    uint32_t calls;  /* reserved calls in flight */
+    uint32_t method; /* their method, UINT32_MAX when several differ */
+    uint32_t pad;
+    int64_t reserved; /* their reservations */
+    uint64_t base;    /* process size when the first of them began */
+    uint64_t grown;   /* growth at the last look */
+    uint64_t peak;    /* the largest growth seen while they run */
+    uint64_t ceiling; /* RLIMIT_DATA the child set for its call; 0 */
+    char client[48];  /* the client of the call, for log lines */
+} mg_board_res_info_t;
+
+/* Copy slot's reservation state; -ENOENT when it has no reserved call in
+ * flight, -EINVAL. */
+int mg_board_admit_slot(const mg_board_t *b, uint32_t slot,
+                        mg_board_res_info_t *out);
+
+/* Child: the client address (text) and the RLIMIT_DATA ceiling of the
+ * reserved call it is running, for the sampler's log lines and last
+ * resort. */
+void mg_board_admit_note(mg_board_t *b, uint32_t slot, const char *client,
+                         uint64_t ceiling);
+
+/* ---- the queue of calls waiting for the budget --------------------------- */
+
+#define MG_BOARD_QUEUE 64 /* entries; a call finding none is refused */
+
+typedef enum {
+    MG_QUEUE_FREE = 0,
+    MG_QUEUE_SLOW = 1,  /* waiting for its method's slow start */
+    MG_QUEUE_BUDGET = 2 /* waiting for the budget, in arrival order */
+} mg_board_queue_state_t;
+
+/* Child: take a free entry for a call that arrived at arrival_us (its
+ * heartbeat starts there). Returns the entry, or -ENOSPC when every
+ * entry is taken by a live waiter (entries whose heartbeat is older than
+ * stale_us are taken over). */
+int mg_board_queue_enter(mg_board_t *b, uint64_t arrival_us, int64_t cost,
+                         mg_board_queue_state_t state, uint64_t now_us,
+                         uint64_t stale_us);
+
+/* Child: the waiter in entry e is still there (heartbeat) and in state. */
+void mg_board_queue_beat(mg_board_t *b, int e, mg_board_queue_state_t state,
+                         uint64_t now_us);
+
+/* Child: free entry e. */
+void mg_board_queue_leave(mg_board_t *b, int e);
+
+/*
+ * Is entry e first in line: no live MG_QUEUE_BUDGET entry (heartbeat not
+ * older than stale_us) arrived before it (ties: the lower entry first)?
+ * An entry in MG_QUEUE_SLOW is never first.
+ */
+int mg_board_queue_first(const mg_board_t *b, int e, uint64_t now_us,
+                         uint64_t stale_us);
+
+/* Live waiters: in total, and the bytes they wait for. */
+uint32_t mg_board_queue_waiting(const mg_board_t *b, uint64_t now_us,
+                                uint64_t stale_us, int64_t *bytes);
+
+/* ---- learned cost per method ----------------------------------------------
+ */
+
+/*
+ * Each method keeps a second histogram of what its calls cost (the
+ * largest growth of the process while the call ran), in fixed point
+ * (MG_BOARD_COST_ONE per call) so that older calls can weigh less: once it
+ * holds more than `recent_calls` calls, every count is halved. The
+ * learned cost is a high quantile of it (the bucket's upper edge: never
+ * below the truth, at most 1.5 times it), refreshed by the sampler; a
+ * method called once a day keeps its estimate however long ago that was.
+ * A running call that has grown past its method's estimate raises a
+ * "live" floor at once; it is dropped once no call of the method runs
+ * (their peaks are in the histogram by then).
+ */
+#define MG_BOARD_COST_ONE 256u /* one call in the cost histogram */
+
+/* Child: a call of method cost `bytes` (its peak growth). Until the next
+ * refresh the estimate is at least `bytes`. */
+void mg_board_method_cost_record(mg_board_t *b, uint32_t method,
+                                 uint64_t bytes);
+
+/* Sampler: a call of method in flight has grown `bytes`; raise the live
+ * floor to it if higher. Returns 1 if it was raised. */
+int mg_board_method_cost_raise(mg_board_t *b, uint32_t method, uint64_t bytes);
+
+/* Sampler: halve the histograms holding more than recent_calls calls
+ * (0: never), set each learned cost to the q_permille quantile, drop the
+ * live floors of methods with no call running. O(methods x buckets). */
+void mg_board_method_cost_refresh(mg_board_t *b, uint32_t q_permille,
+                                  uint32_t recent_calls);
+
+/* The learned cost of method: max(learned quantile, live floor); *measured
+ * (may be NULL) receives the number of calls measured so far. */
+uint64_t mg_board_method_cost(const mg_board_t *b, uint32_t method,
+                              uint64_t *measured);
+
+/* For the status page. */
+typedef struct {
+    uint64_t learned;  /* the quantile */
+    uint64_t live;     /* the live floor */
+    uint64_t measured; /* calls measured */
+    uint32_t reserved_inflight;
+    uint32_t pad;
+} mg_board_cost_info_t;
+int mg_board_method_cost_info(const mg_board_t *b, uint32_t method,
+                              mg_board_cost_info_t *out);
+
+/* Board-wide admission counters. */
+typedef enum {
+    MG_ADMIT_ADMITTED = 0, /* calls reserved */
+    MG_ADMIT_WAITED,       /* ... of them after waiting */
+    MG_ADMIT_TINY,         /* calls too small to reserve */
+    MG_ADMIT_REFUSED,      /* waited past the queue timeout, or no entry */
+    MG_ADMIT_CEILING,      /* calls that hit their ceiling */
+    MG_ADMIT_LAST_RESORT,  /* calls stopped by the sampler's last resort */
+    MG_ADMIT_RAISED,       /* live raises of an estimate */
+    MG_ADMIT__COUNT
+} mg_board_admit_counter_t;
+void mg_board_admit_count(mg_board_t *b, mg_board_admit_counter_t c);
+uint64_t mg_board_admit_counter(const mg_board_t *b,
+                                mg_board_admit_counter_t c);
 
 /* ---- histogram (pure, testable without a board) -------------------------- */
 

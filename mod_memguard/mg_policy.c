@@ -888,6 +888,63 @@ int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s, char *buf,
                     is_min ? "minimum" : "limit", thr);
 }
 
+/* ---- admission budget ---------------------------------------------------- */
+
+int mg_policy_room(const mg_policy_conf_t *c, const mg_sample_t *s,
+                   int64_t *room, mg_signal_t *signal, int32_t *detail)
+{
+    bool found = false;
+    int64_t best = 0;
+    mg_signal_t bs = MG_SIGNAL_NONE;
+    int32_t bd = -1;
+    uint32_t i;
+
+    if (c == NULL || s == NULL || room == NULL) {
+        return -EINVAL;
+    }
+    for (i = 0; i < MG_POLICY_NFILL; i++) {
+        const mg_policy_pair_t *pair;
+        uint64_t v, total, level;
+        int64_t r;
+        int32_t d;
+        bool is_min;
+
+        if (!mg_fill_source(c, s, i, &is_min, &d, &v, &pair, &total) ||
+            !is_min) {
+            continue;
+        }
+        if (!mg_limit_bytes(&pair->shed, total, &level) &&
+            !mg_limit_bytes(&pair->throttle, total, &level)) {
+            continue;
+        }
+        if (v >= level) {
+            r = v - level > (uint64_t)INT64_MAX ? INT64_MAX
+                                                : (int64_t)(v - level);
+        }
+        else {
+            r = level - v > (uint64_t)INT64_MAX ? INT64_MIN + 1
+                                                : -(int64_t)(level - v);
+        }
+        if (!found || r < best) {
+            found = true;
+            best = r;
+            bs = mg_fill_signal(i);
+            bd = d;
+        }
+    }
+    if (!found) {
+        return -ENOENT;
+    }
+    *room = best;
+    if (signal) {
+        *signal = bs;
+    }
+    if (detail) {
+        *detail = bd;
+    }
+    return 0;
+}
+
 /* ---- sampling interval --------------------------------------------------- */
 
 uint64_t mg_policy_interval(const mg_policy_conf_t *c,
@@ -926,7 +983,7 @@ uint64_t mg_policy_interval(const mg_policy_conf_t *c,
 const char *mg_recycle_reason_name(uint32_t r)
 {
     static const char *const names[MG_RECYCLE__COUNT] = {
-        "none", "rss", "unshared", "headroom", "response", "nice"};
+        "none", "rss", "unshared", "headroom", "response", "nice", "ceiling"};
 
     return r < MG_RECYCLE__COUNT ? names[r] : "?";
 }

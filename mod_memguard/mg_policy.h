@@ -221,6 +221,17 @@ uint64_t mg_policy_interval(const mg_policy_conf_t *c,
                             uint64_t min_us);
 
 /*
+ * The admission budget's base: the room left above the shed level in
+ * sample s, the least over the minimum signals (available, cgroup, each
+ * node); a signal with no shed level uses its throttle level. *room may
+ * be negative (already past it); *signal and *detail (may be NULL) name
+ * the signal with the least room. Returns 0, or -ENOENT when no such
+ * level is set or its source is not in the sample (nothing to bound).
+ */
+int mg_policy_room(const mg_policy_conf_t *c, const mg_sample_t *s,
+                   int64_t *room, mg_signal_t *signal, int32_t *detail);
+
+/*
  * Is a sample taken at last_sample_us stale at now_us? Returns 1 and sets
  * *out to the fail-mode state (open: ok, closed: shed) if so; 0 and leaves
  * *out alone if fresh. last_sample_us == 0 (never sampled) is stale; a
@@ -249,11 +260,12 @@ typedef enum {
     MG_RECYCLE_HEADROOM = 3, /* biggest child while memory is short */
     MG_RECYCLE_RESPONSE = 4, /* built a response over its cap */
     MG_RECYCLE_NICE = 5,     /* ran a nice= call, cannot return from it */
+    MG_RECYCLE_CEILING = 6,  /* a call hit its memory ceiling */
     MG_RECYCLE__COUNT
 } mg_recycle_reason_t;
 
-/* "rss", "unshared", "headroom", "response", "nice"; "none"; "?" when
- * out of range. */
+/* "rss", "unshared", "headroom", "response", "nice", "ceiling"; "none";
+ * "?" when out of range. */
 const char *mg_recycle_reason_name(uint32_t r);
 
 /*

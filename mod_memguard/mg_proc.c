@@ -174,6 +174,32 @@ static int mg_proc_starts(const char *p, const char *end, const char *w)
     return (size_t)(end - p) >= n && memcmp(p, w, n) == 0;
 }
 
+/* keys[i] named by [key, key + klen), or nkeys. Most lines are unwanted:
+ * reject on the first byte. strncmp stops at the NUL of keys[i].key; the
+ * line's key has none. */
+static size_t mg_proc_key_index(const mg_proc_key_t *keys, size_t nkeys,
+                                const char *key, size_t klen)
+{
+    size_t i;
+
+    for (i = 0; i < nkeys && klen > 0; i++) {
+        if (keys[i].key[0] == key[0] && strncmp(keys[i].key, key, klen) == 0 &&
+            keys[i].key[klen] == '\0') {
+            return i;
+        }
+    }
+    return nkeys;
+}
+
+/*
+ * Only the wanted keys are read, and strictly; every other line is
+ * skipped whatever its shape, so that a line a newer kernel adds (a new
+ * shape, a value that is not a number) never makes the whole file
+ * unreadable and switches a signal off. What still fails the file: a
+ * NUL byte, no final newline (a torn read), a wanted key whose line is
+ * malformed (separator, number, unit, trailing bytes), or a wanted key
+ * seen twice, or (node files) on another node's line.
+ */
 int mg_proc_parse_keyed(const char *buf, size_t len, int style, int node,
                         const mg_proc_key_t *keys, size_t nkeys, void *out,
                         uint32_t *found)
@@ -184,91 +210,84 @@ int mg_proc_parse_keyed(const char *buf, size_t len, int style, int node,
     if (buf == NULL || nkeys > 32) {
         return -EINVAL;
     }
-    if (len == 0 || buf[len - 1] != '\n') {
+    if (len == 0 || buf[len - 1] != '\n' || memchr(buf, '\0', len) != NULL) {
         return -EBADMSG;
     }
     while (p < end) {
+        /* never NULL: the buffer ends in a newline */
         const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *key;
+        const char *q = p, *key;
         size_t klen, i;
-        uint64_t v;
+        uint64_t v, nn = 0;
         int rc, kb = 0;
 
+        p = eol + 1;
+
         if (style == MG_PROC_KV_NODE) {
-            uint64_t nn;
-            if (!mg_proc_starts(p, eol, "Node ")) {
-                return -EBADMSG;
+            /* "Node N ": a line without it is of a shape we do not know */
+            if (!mg_proc_starts(q, eol, "Node ")) {
+                continue;
             }
-            p += 5;
-            if ((rc = mg_proc_parse_u64(&p, eol, &nn)) < 0) {
-                return -EBADMSG;
+            q += 5;
+            if (mg_proc_parse_u64(&q, eol, &nn) < 0 || q >= eol || *q != ' ') {
+                continue;
             }
-            if (p >= eol || *p != ' ' || (node >= 0 && nn != (uint64_t)node)) {
-                return -EBADMSG;
-            }
-            p++;
+            q++;
         }
-        key = p;
-        while (p < eol && *p != ':' && *p > ' ' && *p < 127) {
-            p++;
+        key = q;
+        while (q < eol && *q != ':' && *q != ' ' && *q != '\t') {
+            q++;
         }
-        klen = (size_t)(p - key);
-        if (klen == 0 || p >= eol) {
+        klen = (size_t)(q - key);
+        i = mg_proc_key_index(keys, nkeys, key, klen);
+        if (i == nkeys) {
+            continue;
+        }
+        /* a wanted key: its line must be exactly as documented */
+        if (style == MG_PROC_KV_NODE && node >= 0 && nn != (uint64_t)node) {
             return -EBADMSG;
         }
         if (style == MG_PROC_KV_SPACE) {
-            if (*p != ' ') {
+            if (q >= eol || *q != ' ') {
                 return -EBADMSG;
             }
-            p++;
+            q++;
         }
         else {
-            if (*p != ':') {
+            if (q >= eol || *q != ':') {
                 return -EBADMSG;
             }
-            p++;
-            if (p >= eol || *p != ' ') {
+            q++;
+            if (q >= eol || *q != ' ') {
                 return -EBADMSG;
             }
-            while (p < eol && *p == ' ') {
-                p++;
+            while (q < eol && *q == ' ') {
+                q++;
             }
         }
-        if ((rc = mg_proc_parse_u64(&p, eol, &v)) < 0) {
+        if ((rc = mg_proc_parse_u64(&q, eol, &v)) < 0) {
             return rc;
         }
-        if (p < eol) {
-            if (style != MG_PROC_KV_SPACE && eol - p == 3 &&
-                memcmp(p, " kB", 3) == 0) {
+        if (q < eol) {
+            if (style != MG_PROC_KV_SPACE && eol - q == 3 &&
+                memcmp(q, " kB", 3) == 0) {
                 kb = 1;
             }
             else {
                 return -EBADMSG;
             }
         }
-        /* Most lines are unwanted: reject on the first byte. strncmp
-         * stops at the NUL of keys[i].key; the line's key has none. */
-        for (i = 0; i < nkeys; i++) {
-            if (keys[i].key[0] == key[0] &&
-                strncmp(keys[i].key, key, klen) == 0 &&
-                keys[i].key[klen] == '\0') {
-                break;
-            }
+        if (seen & (1u << i)) {
+            return -EBADMSG;
         }
-        if (i < nkeys) {
-            if (seen & (1u << i)) {
-                return -EBADMSG;
+        if (kb) {
+            if (v > UINT64_MAX / 1024) {
+                return -EOVERFLOW;
             }
-            if (kb) {
-                if (v > UINT64_MAX / 1024) {
-                    return -EOVERFLOW;
-                }
-                v *= 1024;
-            }
-            seen |= 1u << i;
-            memcpy((char *)out + keys[i].off, &v, sizeof(v));
+            v *= 1024;
         }
-        p = eol + 1;
+        seen |= 1u << i;
+        memcpy((char *)out + keys[i].off, &v, sizeof(v));
     }
     if (found) {
         *found = seen;
@@ -1266,6 +1285,7 @@ static void mg_proc_sampler_cgroup_ancestors_open(mg_proc_sampler_t *ps)
 static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
                                        const mg_proc_sampler_conf_t *conf)
 {
+    char where[2 * MG_PROC_PATH_MAX];
     static const char *const v2[] = {"memory.max", "memory.current",
                                      "memory.stat", "memory.events"};
     static const char *const v1[] = {"memory.limit_in_bytes",
@@ -1303,10 +1323,15 @@ static int mg_proc_sampler_cgroup_open(mg_proc_sampler_t *ps,
     if (l->version == 2) {
         mg_proc_sampler_cgroup_ancestors_open(ps);
     }
+    /* joined as the readers join it: the root "/" and the directory
+     * "/sys/fs/cgroup/..." make one slash, not two */
+    if (mg_proc_path(where, sizeof(where), ps->root, l->dir) < 0) {
+        snprintf(where, sizeof(where), "%s", l->dir);
+    }
     mg_log(MG_LOG_INFO,
-           MGLOGNO(00004) "memory cgroup v%u at %s%s (%u ancestor(s) with "
+           MGLOGNO(00004) "memory cgroup v%u at %s (%u ancestor(s) with "
                           "memory.max watched too)",
-           (unsigned)l->version, ps->root, l->dir, (unsigned)ps->cg_nanc);
+           (unsigned)l->version, where, (unsigned)ps->cg_nanc);
     return 0;
 }
 

@@ -103,14 +103,17 @@ ssize_t mg_proc_read_file(const char *root, const char *rel, char *buf,
 int mg_proc_parse_u64(const char **p, const char *end, uint64_t *out);
 
 /*
- * Flat "key value" files. Each line must be, exactly:
+ * Flat "key value" files. The line of a wanted key must be, exactly:
  *   MG_PROC_KV_COLON: "Key:<spaces>123[ kB]\n"  (meminfo, smaps_rollup)
  *   MG_PROC_KV_SPACE: "key 123\n"               (memory.stat, .events)
  *   MG_PROC_KV_NODE:  "Node N Key:<spaces>123[ kB]\n" with N == node
  * " kB" values are converted to bytes. keys[i].off is the offset of a
- * uint64_t in out; bit i of *found is set for each key seen. A wanted key
- * seen twice is -EBADMSG. At most 32 keys. Unknown keys are checked for
- * syntax and ignored.
+ * uint64_t in out; bit i of *found is set for each key seen. At most 32
+ * keys. Every other line is skipped, whatever its shape (a kernel may add
+ * lines of new shapes). -EBADMSG: the buffer is empty, does not end in a
+ * newline (a torn read) or holds a NUL byte; a wanted key's line is
+ * malformed, is on another node's line, or comes twice. -EOVERFLOW: a
+ * wanted value does not fit.
  */
 enum { MG_PROC_KV_COLON = 1, MG_PROC_KV_SPACE = 2, MG_PROC_KV_NODE = 3 };
 

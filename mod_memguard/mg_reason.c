@@ -30,6 +30,12 @@ static const mg_reason_info_t mg_reasons[MG_REASON__COUNT] = {
                         "server low on memory, retry later"},
     [MG_REASON_RESPONSE_SIZE] = {"response-size", 5001, 500, 0,
                                  "response too large"},
+    [MG_REASON_BODY_ENCODING] = {"body-encoding", 4000, 400, 0,
+                                 "request body could not be decoded"},
+    [MG_REASON_BUDGET] = {"budget", 5034, 503, 1,
+                          "server busy with memory-heavy calls, retry later"},
+    [MG_REASON_CEILING] = {"ceiling", 5002, 500, 0,
+                           "call needed more memory than it may take"},
 };
 
 const mg_reason_info_t *mg_reason_info(mg_reason_t r)

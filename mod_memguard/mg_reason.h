@@ -21,6 +21,10 @@ typedef enum {
     MG_REASON_THROTTLE,      /* verdict throttle: expensive call refused */
     MG_REASON_SHED,          /* verdict shed: no new work */
     MG_REASON_RESPONSE_SIZE, /* response over MemGuardMaxResponse */
+    MG_REASON_BODY_ENCODING, /* Content-Encoding that does not decode */
+    MG_REASON_BUDGET,        /* the memory budget had no room for the call
+                                within MemGuardAdmitWait */
+    MG_REASON_CEILING,       /* the call needed more than its ceiling */
     MG_REASON__COUNT
 } mg_reason_t;
 

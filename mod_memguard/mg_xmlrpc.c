@@ -184,6 +184,11 @@ struct mg_xmlrpc {
     int multicall;   /* the top-level method is a multicall */
     int method_done; /* method[] holds the top-level name */
     int terminated;  /* libxml2 has been told the body ended */
+    /* the first bytes, held back until they show the body is XML at all
+     * (mg_xmlrpc_head_check) */
+    unsigned char head[8];
+    uint32_t head_len;
+    int head_done;
 
     int capture;        /* MG_XC_* */
     uint32_t cap_depth; /* text directly in this element is captured */
@@ -292,6 +297,56 @@ static void mg_xmlrpc_stop(mg_xmlrpc_t *x)
     }
 }
 
+/*
+ * The refusal text goes into a log line and into the fault's XML, where a
+ * control character or a broken UTF-8 sequence (libxml2's messages end
+ * in newlines and may quote the document; "%.100s" may cut a character
+ * in two) would be a raw byte or make the answer unreadable: control
+ * characters become spaces, runs of spaces one, bytes that are not part
+ * of a valid UTF-8 character '?', trailing spaces go.
+ */
+static void mg_xmlrpc_clean_text(char *s)
+{
+    unsigned char *in = (unsigned char *)s, *out = in;
+
+    while (*in != '\0') {
+        unsigned char c = *in;
+        size_t n = c < 0x80             ? 1
+                   : (c & 0xe0) == 0xc0 ? 2
+                   : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4
+                                        : 0;
+        size_t k;
+
+        if (c < 0x20 || c == 0x7f) {
+            c = ' ';
+        }
+        if (c == ' ') {
+            if (out > (unsigned char *)s && out[-1] != ' ') {
+                *out++ = ' ';
+            }
+            in++;
+            continue;
+        }
+        for (k = 1; k < n && (in[k] & 0xc0) == 0x80; k++) {
+        }
+        /* overlong forms and surrogates are not worth telling apart here:
+         * the continuation bytes and the lead byte's range suffice */
+        if (n == 0 || k < n || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4)) {
+            *out++ = '?';
+            in++;
+            continue;
+        }
+        memmove(out, in, n);
+        out += n;
+        in += n;
+    }
+    while (out > (unsigned char *)s && out[-1] == ' ') {
+        out--;
+    }
+    *out = '\0';
+}
+
 /* Record the first refusal; later ones are echoes. */
 static void mg_xmlrpc_vrecord(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
                               mg_reason_t reason, const char *what,
@@ -309,6 +364,7 @@ static void mg_xmlrpc_vrecord(mg_xmlrpc_t *x, mg_xmlrpc_state_t st,
     x->refusal.seen = seen;
     x->refusal.limit = limit;
     vsnprintf(x->refusal.text, sizeof(x->refusal.text), fmt, ap);
+    mg_xmlrpc_clean_text(x->refusal.text);
 }
 
 /*
@@ -368,10 +424,11 @@ static void mg_xmlrpc_over(mg_xmlrpc_t *x, const char *what, const char *label,
                      (unsigned long long)limit);
 }
 
+/* The reason's summary already says "invalid XML-RPC call": msg alone. */
 static void mg_xmlrpc_invalid(mg_xmlrpc_t *x, const char *msg)
 {
     mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_INVALID, "structure", 0, 0,
-                     "not an XML-RPC call: %s", msg);
+                     "%s", msg);
 }
 
 /*
@@ -383,7 +440,6 @@ static void mg_xmlrpc_invalid(mg_xmlrpc_t *x, const char *msg)
 static void mg_xmlrpc_on_error(void *ud, xmlErrorPtr e)
 {
     mg_xmlrpc_t *x = ud;
-    size_t n;
 
     if (x == NULL || e == NULL || e->level == XML_ERR_WARNING) {
         return;
@@ -404,11 +460,6 @@ static void mg_xmlrpc_on_error(void *ud, xmlErrorPtr e)
     }
     mg_xmlrpc_record(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "xml", "line %d: %s",
                      e->line, e->message != NULL ? e->message : "parse error");
-    n = strlen(x->refusal.text);
-    while (n > 0 &&
-           (x->refusal.text[n - 1] == '\n' || x->refusal.text[n - 1] == ' ')) {
-        x->refusal.text[--n] = '\0';
-    }
 }
 
 /* ---- DTDs and entities: refused, never looked at ----------------------- */
@@ -420,7 +471,7 @@ static void mg_xmlrpc_on_subset(void *ud, const xmlChar *name,
     (void)ext;
     (void)sys;
     mg_xmlrpc_refuse(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype", 0, 0,
-                     "not an XML-RPC call: DOCTYPE is not allowed");
+                     "DOCTYPE is not allowed");
 }
 
 static void mg_xmlrpc_on_entity_decl(void *ud, const xmlChar *name, int type,
@@ -433,7 +484,7 @@ static void mg_xmlrpc_on_entity_decl(void *ud, const xmlChar *name, int type,
     (void)sys;
     (void)content;
     mg_xmlrpc_record(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype",
-                     "not an XML-RPC call: entity declaration");
+                     "entity declaration");
 }
 
 /* No entity exists but the five predefined ones, which libxml2 resolves
@@ -453,7 +504,7 @@ static xmlParserInputPtr mg_xmlrpc_on_resolve(void *ud, const xmlChar *pub,
     (void)pub;
     (void)sys;
     mg_xmlrpc_record(ud, MG_XR_REJECT, MG_REASON_XML_INVALID, "doctype",
-                     "not an XML-RPC call: external entity");
+                     "external entity");
     return NULL;
 }
 
@@ -713,8 +764,8 @@ static void mg_xmlrpc_report(mg_xmlrpc_t *x, const char *name, size_t len,
     }
 }
 
-/* A multicall that is not the shape of mg_xmlrpc.h: "not an XML-RPC call:
- * call 2 of multiCall has no methodName". Out of line, as below. */
+/* A multicall that is not the shape of mg_xmlrpc.h: "call 2 of multiCall
+ * has no methodName". Out of line, as below. */
 static void __attribute__((noinline))
 mg_xmlrpc_mc_invalid(mg_xmlrpc_t *x, const char *what)
 {
@@ -722,7 +773,7 @@ mg_xmlrpc_mc_invalid(mg_xmlrpc_t *x, const char *what)
 
     mg_xmlrpc_call_path(x, path, sizeof(path));
     mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_INVALID, "structure", 0, 0,
-                     "not an XML-RPC call: %s %s", path, what);
+                     "%s %s", path, what);
 }
 
 int mg_xmlrpc_multicall_name(const mg_xmlrpc_t *x, const char *name, size_t len)
@@ -1343,6 +1394,8 @@ static void mg_xmlrpc_clear(mg_xmlrpc_t *x)
     x->mname_len = 0;
     x->mc_level = 0;
     memset(&x->mc[0], 0, sizeof(x->mc[0]));
+    x->head_len = 0;
+    x->head_done = 0;
 }
 
 static const char *const mg_xmlrpc_default_mc[] = {"system.multicall",
@@ -1557,23 +1610,80 @@ static void mg_xmlrpc_finish(mg_xmlrpc_t *x)
     x->state = MG_XR_ACCEPT;
 }
 
-mg_xmlrpc_state_t mg_xmlrpc_feed(mg_xmlrpc_t *x, const char *buf, size_t len,
-                                 int last)
+/* "00 00 fe ff" for the held first bytes, and their text in quotes when
+ * every one is printable ASCII. */
+static void mg_xmlrpc_head_refuse(mg_xmlrpc_t *x, const char *what,
+                                  const char *why)
 {
-    xmlStructuredErrorFunc old_fn;
-    void *old_ctx;
+    char hex[sizeof(x->head) * 3 + 1] = "", txt[sizeof(x->head) + 6];
+    uint32_t i;
+    int printable = 1;
 
-    if (x == NULL) {
-        return MG_XR_ERROR;
+    for (i = 0; i < x->head_len; i++) {
+        /* "3c", then " 00" each: 3 bytes per byte, less the first space */
+        snprintf(hex + (i ? 3 * i - 1 : 0), 4, "%s%02x", i ? " " : "",
+                 x->head[i]);
+        printable &= x->head[i] >= 0x20 && x->head[i] < 0x7f;
     }
-    if (x->state != MG_XR_CONTINUE) {
-        return x->state;
-    }
-    /* per-thread in libxml2, so this does not disturb other requests */
-    old_fn = xmlStructuredError;
-    old_ctx = xmlStructuredErrorContext;
-    xmlSetStructuredErrorFunc(x, mg_xmlrpc_on_error);
+    snprintf(txt, sizeof(txt), " (\"%.*s\")", (int)x->head_len,
+             (const char *)x->head);
+    mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, what, 0, 0,
+                     "%s the body starts with bytes %s%s", why, hex,
+                     printable ? txt : "");
+}
 
+/*
+ * Is the body XML at all? Decided on its first bytes (8, or fewer when
+ * that is all there is; libxml2 guesses the encoding from 4):
+ * without this, libxml2 answers "Document is empty" for a DER blob, a
+ * form or JSON, and for UTF-32, which it does not read here. XML starts
+ * with '<' or white space, after a BOM for UTF-8 or UTF-16; UTF-16 without
+ * a BOM starts "00 3c" or "3c 00", EBCDIC "4c 6f a7 94".
+ */
+static int mg_xmlrpc_head_check(mg_xmlrpc_t *x)
+{
+    static const unsigned char utf32[][4] = {
+        {0x00, 0x00, 0xfe, 0xff}, {0xff, 0xfe, 0x00, 0x00},
+        {0x00, 0x00, 0x00, 0x3c}, {0x3c, 0x00, 0x00, 0x00},
+        {0x00, 0x00, 0x3c, 0x00}, {0x00, 0x3c, 0x00, 0x00}};
+    static const unsigned char *const starts[] = {
+        (const unsigned char *)"\xef\xbb\xbf",
+        (const unsigned char *)"\xfe\xff", (const unsigned char *)"\xff\xfe",
+        (const unsigned char *)"\x00\x3c",
+        (const unsigned char *)"\x4c\x6f\xa7\x94"};
+    const unsigned char *h = x->head;
+    size_t i, n;
+
+    if (x->head_len >= 4) {
+        for (i = 0; i < sizeof(utf32) / sizeof(utf32[0]); i++) {
+            if (memcmp(h, utf32[i], 4) == 0) {
+                mg_xmlrpc_head_refuse(x, "encoding",
+                                      "UTF-32 is not supported:");
+                return -1;
+            }
+        }
+    }
+    if (x->head_len == 0 || h[0] == '<' || h[0] == ' ' || h[0] == '\t' ||
+        h[0] == '\r' || h[0] == '\n') {
+        return 0;
+    }
+    for (i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+        n = strlen((const char *)starts[i] + 1) + 1; /* "\x00\x3c": 2 */
+        if (n > x->head_len) {
+            n = x->head_len; /* a body this short: libxml2 decides */
+        }
+        if (memcmp(h, starts[i], n) == 0) {
+            return 0;
+        }
+    }
+    mg_xmlrpc_head_refuse(x, "xml", "not XML:");
+    return -1;
+}
+
+/* Hand bytes to libxml2 in slices. */
+static void mg_xmlrpc_push(mg_xmlrpc_t *x, const char *buf, size_t len,
+                           int last)
+{
     while (len > 0 && x->state == MG_XR_CONTINUE) {
         size_t n = len > MG_XMLRPC_SLICE ? MG_XMLRPC_SLICE : len;
         int term = last && n == len;
@@ -1587,6 +1697,55 @@ mg_xmlrpc_state_t mg_xmlrpc_feed(mg_xmlrpc_t *x, const char *buf, size_t len,
             mg_xmlrpc_after_slice(x);
         }
     }
+}
+
+mg_xmlrpc_state_t mg_xmlrpc_feed(mg_xmlrpc_t *x, const char *buf, size_t len,
+                                 int last)
+{
+    xmlStructuredErrorFunc old_fn;
+    void *old_ctx;
+
+    if (x == NULL) {
+        return MG_XR_ERROR;
+    }
+    if (x->state != MG_XR_CONTINUE) {
+        return x->state;
+    }
+    /* The first 8 bytes wait (copied) until all 8 are there or the body
+     * ends, so the answer is the same however the body was cut; then the
+     * earlier ones go to libxml2 first. */
+    if (!x->head_done) {
+        uint32_t before = x->head_len;
+        size_t take = sizeof(x->head) - before;
+
+        if (take > len) {
+            take = len;
+        }
+        if (take > 0) { /* buf may be NULL with len 0 */
+            memcpy(x->head + before, buf, take);
+            x->head_len += (uint32_t)take;
+        }
+        if (x->head_len < sizeof(x->head) && !last) {
+            return x->state;
+        }
+        x->head_done = 1;
+        if (mg_xmlrpc_head_check(x) != 0) {
+            return x->state;
+        }
+        if (before > 0) {
+            old_fn = xmlStructuredError;
+            old_ctx = xmlStructuredErrorContext;
+            xmlSetStructuredErrorFunc(x, mg_xmlrpc_on_error);
+            mg_xmlrpc_push(x, (const char *)x->head, before, 0);
+            xmlSetStructuredErrorFunc(old_ctx, old_fn);
+        }
+    }
+    /* per-thread in libxml2, so this does not disturb other requests */
+    old_fn = xmlStructuredError;
+    old_ctx = xmlStructuredErrorContext;
+    xmlSetStructuredErrorFunc(x, mg_xmlrpc_on_error);
+
+    mg_xmlrpc_push(x, buf, len, last);
     if (last) {
         mg_xmlrpc_finish(x);
     }

@@ -8,16 +8,75 @@
  * lifecycles.
  */
 #define MEMGUARD_MODULE_FILE
+#include "http_protocol.h"
+#include "http_request.h"
+
 #include "mod_memguard.h"
+
+/*
+ * One hook per request phase where several of our steps share it, calling
+ * them in a fixed order. Registered apart, their order would be left to
+ * chance: APR sorts a phase's hooks with qsort(3) on the rank alone
+ * (apr_hooks.c, crude_order), which keeps no order among equal ranks, and
+ * a predecessor list (aszPre) cannot help, since it names modules and
+ * every hook of this one carries the same name, "mod_memguard.c" (APR
+ * takes the first hook with that name, possibly the hook itself).
+ *
+ * header_parser, REALLY_FIRST: the per-directory configuration is known,
+ * nobody has read the body, and no other module's header parser has
+ * allocated for the request yet.
+ *   1. accounting (mod_memguard_account.c): the size at the start and the
+ *      slot's in-flight count; a prefork child already over its limit is
+ *      recycled (this response says Connection: close). First, so that a
+ *      request the next steps refuse is accounted too.
+ *   2. the verdict gate (mod_memguard_gate.c): shed / throttle.
+ *   3. MemGuardMaxRequestBody (mod_memguard_body.c): the declared length,
+ *      and the body filters.
+ * A refusal (DONE or an HTTP status) ends the phase.
+ */
+static int memguard_header_parser(request_rec *r)
+{
+    int rc;
+
+    memguard_account_begin(r);
+    rc = memguard_gate_header_parser(r);
+    if (rc != DECLINED) {
+        return rc;
+    }
+    return memguard_body_header_parser(r);
+}
+
+/*
+ * log_transaction, REALLY_FIRST: before mod_log_config (APR_HOOK_MIDDLE)
+ * writes the access log line.
+ *   1. the status the client really got, set back after a refusal made
+ *      inside an input filter (mod_memguard_reject.c);
+ *   2. accounting (mod_memguard_account.c): the notes memguard-rss and
+ *      memguard-rss-delta for that line, the slot's and the method's
+ *      figures, the recycle decision.
+ */
+static int memguard_log_transaction(request_rec *r)
+{
+    memguard_reject_log_status(r);
+    memguard_account_end(r);
+    return DECLINED;
+}
 
 static void memguard_register_hooks(apr_pool_t *p)
 {
+    /* The request phases several features share, each step in its place
+     * (see above). */
+    ap_hook_header_parser(memguard_header_parser, NULL, NULL,
+                          APR_HOOK_REALLY_FIRST);
+    ap_hook_log_transaction(memguard_log_transaction, NULL, NULL,
+                            APR_HOOK_REALLY_FIRST);
     /* The board: shared memory made in post_config, slots reset from
      * child_status when a child exits. */
     memguard_board_register(p);
     /* Refusals and the guard that silences a handler after one. */
     memguard_reject_register(p);
-    /* MemGuardMaxRequestBody: header_parser + MEMGUARD_BODY input filter. */
+    /* MemGuardMaxRequestBody: the MEMGUARD_BODY (decoded bytes) and
+     * MEMGUARD_WIRE (the body as sent) input filters. */
     memguard_body_register(p);
     /* MemGuardMaxResponse: insert_filter + MEMGUARD_RESPCAP output filter
      * (above mod_deflate, below the guard). */
@@ -28,16 +87,16 @@ static void memguard_register_hooks(apr_pool_t *p)
     /* Headroom: the sampler process, forked from post_config (LAST, after
      * the board exists) and restarted by the parent if it dies. */
     memguard_sampler_register(p);
-    /* Admission from the sampler's verdict: header_parser REALLY_FIRST,
-     * before the body check, one atomic load per request. */
+    /* Admission from the sampler's verdict: one atomic load per request,
+     * in the header_parser above. */
     memguard_gate_register(p);
     /* MemGuardXmlRpc: the first handler reads, inspects and spools the
      * body, applies MemGuardMethod rules, then declines to the real
      * handler, which reads a replay (MEMGUARD_REPLAY input filter). */
     memguard_xmlrpc_register(p);
-    /* Accounting: header_parser REALLY_FIRST reads /proc/self/statm,
-     * log_transaction REALLY_FIRST reads it again and sets the notes
-     * before mod_log_config writes; both hand the size to recycling. */
+    /* Accounting: /proc/self/statm opened in child_init, read at the
+     * start and the end of a request (the hooks above); both hand the
+     * size to recycling. */
     memguard_account_register(p);
     /* Recycling: the check before response headers (MEMGUARD_RECYCLE
      * output filter, prefork only) and the limits' sanity check. */
@@ -45,6 +104,10 @@ static void memguard_register_hooks(apr_pool_t *p)
     /* MemGuardMethod nice=: whether the MPM allows it, in post_config;
      * applied from the XML-RPC handler, undone by recycling the child. */
     memguard_nice_register(p);
+    /* admission by memory cost: settings in child_init; called by the
+     * XML-RPC inspector and the accounting hooks, no hook of its own on
+     * the request path */
+    memguard_admit_register(p);
 }
 
 AP_DECLARE_MODULE(memguard) = {

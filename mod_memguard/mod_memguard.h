@@ -15,6 +15,7 @@
 #include "util_filter.h"
 
 #include "mg_policy.h"
+#include "mg_proc.h"
 #include "mg_reason.h"
 #include "mg_sample.h"
 #include "mg_units.h"
@@ -73,6 +74,12 @@ typedef struct {
     mg_policy_conf_t policy;      /* thresholds (the rest filled at start) */
     uint32_t ncaches;             /* MemGuardSlabCache entries */
     char caches[MG_SAMPLE_MAX_CACHES][MG_SAMPLE_NAME_LEN];
+    /* admission by memory cost (server-wide: one budget) */
+    apr_int64_t admit_default; /* MemGuardAdmitDefault, bytes; UNSET */
+    apr_int64_t admit_tiny;    /* MemGuardAdmitTiny, bytes; UNSET */
+    apr_int64_t admit_slow;    /* MemGuardAdmitSlowStart, calls; UNSET */
+    apr_int64_t admit_wait_us; /* MemGuardAdmitWait, µs; UNSET */
+    int ceiling;               /* MemGuardCallCeiling On = 1; UNSET */
 } memguard_headroom_conf;
 
 #define MEMGUARD_DEFAULT_INTERVAL_US 100000       /* 100 ms */
@@ -83,6 +90,14 @@ typedef struct {
 #define MEMGUARD_STALE_INTERVALS 10               /* ... and >= 10 intervals */
 #define MEMGUARD_DEFAULT_FILL_THROTTLE_US 5000000 /* 5 s */
 #define MEMGUARD_DEFAULT_FILL_SHED_US 1000000     /* 1 s */
+#define MEMGUARD_DEFAULT_ADMIT_DEFAULT (32 << 20) /* 32 MiB */
+#define MEMGUARD_DEFAULT_ADMIT_TINY (1 << 20)     /* 1 MiB */
+#define MEMGUARD_DEFAULT_ADMIT_SLOW 2             /* calls */
+#define MEMGUARD_DEFAULT_ADMIT_WAIT_US 10000000   /* 10 s */
+/* The learned cost: this quantile (permille) of what the method's recent
+ * calls took, about this many recent calls (mg_board.h). */
+#define MEMGUARD_ADMIT_QUANTILE 950
+#define MEMGUARD_ADMIT_RECENT 64
 /* MemGuardChildMetric */
 typedef enum {
     MEMGUARD_METRIC_RSS = 0,     /* resident size (statm, every request) */
@@ -135,6 +150,8 @@ typedef struct {
      * refusals; 0 each reason's own code ("default"); UNSET */
     int retry_fault_set;
     int retry_fault; /* a nonzero 32-bit faultCode, e.g. 1014 */
+    /* MemGuardAdmission: 1 On, 0 Off; UNSET (On) */
+    int admission;
     /* MemGuardXmlRpc, MemGuardXmlLimits, MemGuardMethod, MemGuardSpool*
      * (mod_memguard_xmlrpc.h); NULL when this section sets none of them */
     struct memguard_xr_conf *xr;
@@ -153,6 +170,18 @@ typedef struct {
     int answering;       /* our own answer is passing the guard */
     int answer_status;   /* status of the answer we sent, or 0 */
     apr_off_t body_seen; /* request body bytes counted so far */
+    /* The body as it comes off the wire, below every decoder
+     * (MEMGUARD_WIRE, mod_memguard_body.c). What was read, not what the
+     * headers say: mod_deflate removes Content-Length once it inflates. */
+    int wire_added;            /* MEMGUARD_WIRE in place: a body announced */
+    int body_eos;              /* its end was read: nothing left unread */
+    apr_off_t wire_seen;       /* bytes read off the wire (still encoded) */
+    apr_status_t wire_rv;      /* the wire's last failure (client, chunks) */
+    const char *body_encoding; /* Content-Encoding as sent, or NULL */
+    int decoding;              /* a filter (DEFLATE) decodes the body */
+    /* bytes the decoded body may reach before it is refused (0 = none):
+     * inflating is paced against it (MEMGUARD_WIRE) */
+    apr_int64_t body_bound;
     uint32_t method_idx; /* board method entry, or UINT32_MAX */
     /* bytes: this request's response cap from memguard_respcap_set_limit();
      * 0 = none (MemGuardMaxResponse alone applies) */
@@ -169,6 +198,9 @@ typedef struct {
     /* header_parser left the verdict to memguard_gate_method(): only the
      * inspection can tell an essential call */
     int gate_deferred;
+    /* admission (mod_memguard_admit.c): the call's cost and reservation;
+     * NULL until the inspector names a method */
+    struct memguard_admit_call *admit;
 } memguard_req_ctx;
 
 /* mod_memguard_config.c */
@@ -271,7 +303,22 @@ const char *memguard_fault_xml(apr_pool_t *p, int code, const char *text);
 /* Register the MEMGUARD_GUARD output filter. */
 void memguard_reject_register(apr_pool_t *p);
 
-/* mod_memguard_body.c: MemGuardMaxRequestBody */
+/*
+ * The steps of mod_memguard.c's one hook per request phase, in the order
+ * it calls them (see there for why).
+ * header_parser: memguard_account_begin(), memguard_gate_header_parser(),
+ * memguard_body_header_parser() (these two return DECLINED to go on, or
+ * a refusal's DONE / HTTP status, which ends the phase).
+ * log_transaction: memguard_reject_log_status(), memguard_account_end().
+ */
+void memguard_account_begin(request_rec *r);
+int memguard_gate_header_parser(request_rec *r);
+int memguard_body_header_parser(request_rec *r);
+void memguard_reject_log_status(request_rec *r);
+void memguard_account_end(request_rec *r);
+
+/* mod_memguard_body.c: MemGuardMaxRequestBody, the MEMGUARD_BODY and
+ * MEMGUARD_WIRE input filters */
 void memguard_body_register(apr_pool_t *p);
 
 /* mod_memguard_respcap.c: MemGuardMaxResponse, the MEMGUARD_RESPCAP
@@ -325,6 +372,8 @@ void memguard_account_register(apr_pool_t *p);
 /* This process's resident size in bytes from /proc/self/statm (the fd
  * opened in child_init; one pread). 0, or -1 when it cannot be read. */
 int memguard_account_rss(apr_uint64_t *rss);
+/* The whole of /proc/self/statm (one pread): 0 or -1. */
+int memguard_account_statm(mg_proc_statm_t *st);
 
 /* The global recycling settings (main server), defaults applied. */
 typedef struct {
@@ -348,6 +397,29 @@ void memguard_recycle_request(request_rec *r, uint32_t reason, const char *why);
 /* mod_memguard_recycle.c: can a child of this MPM recycle itself by a
  * signal (prefork-like: forked, not threaded)? */
 int memguard_recycle_mpm_can_signal(void);
+
+/* mod_memguard_admit.c: admission by memory cost. */
+typedef struct memguard_admit_call memguard_admit_call;
+typedef struct {
+    apr_int64_t dflt;    /* cost of a method not measured yet, bytes */
+    apr_int64_t tiny;    /* at most this: no reservation, no wait */
+    uint32_t slow;       /* slow start: calls at once until measured */
+    apr_int64_t wait_us; /* longest wait for the budget */
+    int ceiling;         /* MemGuardCallCeiling On */
+} memguard_admit_settings;
+void memguard_admit_settings_get(memguard_admit_settings *out);
+int memguard_admission(const request_rec *r);
+void memguard_admit_register(apr_pool_t *p);
+/* The inspector, for the call's method (inner: 0) and each inner call of
+ * a multicall (inner: 1): its board method and its rule's memory= (0). */
+void memguard_admit_method(request_rec *r, uint32_t method, apr_int64_t memory,
+                           int inner);
+/* After the rules and the gate: reserve the call's expected cost, waiting
+ * up to MemGuardAdmitWait. OK, or what memguard_refuse() returned. */
+int memguard_admit(request_rec *r);
+/* log_transaction (accounting): record what the call took (rss and delta
+ * when have), give its reservation back. */
+void memguard_admit_end(request_rec *r, uint64_t rss, int64_t delta, int have);
 
 /* mod_memguard_nice.c: MemGuardMethod nice=. */
 void memguard_nice_register(apr_pool_t *p);

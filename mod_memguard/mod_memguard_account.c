@@ -69,6 +69,15 @@ int memguard_account_rss(apr_uint64_t *rss)
     return 0;
 }
 
+int memguard_account_statm(mg_proc_statm_t *st)
+{
+    if (account_fd < 0 ||
+        mg_proc_read_statm(account_fd, account_pagesize, st) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
 /* The size at the end of this process's last request, without a read;
  * the first request of a child reads it. */
 static int account_rss_before(apr_uint64_t *rss)
@@ -127,11 +136,12 @@ static void account_child_init(apr_pool_t *p, server_rec *s)
  * The start of a request. header_parser is the earliest hook where the
  * per-directory configuration (MemGuardEngine in a <Location>) is known;
  * between post_read_request and here only the location walk runs, which
- * allocates next to nothing. REALLY_FIRST: before MemGuardMaxRequestBody's
- * check (APR_HOOK_FIRST), so a refused request is accounted too, and so a
- * child over its limit signals itself before anything is sent.
+ * allocates next to nothing. First of mod_memguard.c's header_parser
+ * steps: before the verdict gate and MemGuardMaxRequestBody's check, so a
+ * refused request is accounted too, and so a child over its limit
+ * signals itself before anything is sent.
  */
-static int account_begin(request_rec *r)
+void memguard_account_begin(request_rec *r)
 {
     memguard_req_ctx *ctx;
     mg_board_t *b = memguard_board();
@@ -142,20 +152,19 @@ static int account_begin(request_rec *r)
      * internal redirect (the original request's context ends it). */
     if (!ap_is_initial_req(r) || memguard_engine(r) == MEMGUARD_ENGINE_OFF ||
         b == NULL) {
-        return DECLINED;
+        return;
     }
     slot = memguard_slot(r->connection);
     if (slot < 0) {
-        return DECLINED;
+        return;
     }
     ctx = memguard_req(r);
     if (account_rss_before(&rss) == 0) {
         ctx->rss_begin = rss;
     }
     ctx->acct_begun = 1;
-    mg_board_request_begin(b, (uint32_t)slot);
+    mg_board_request_begin(b, (uint32_t)slot, rss);
     memguard_recycle_at_start(r, rss);
-    return DECLINED;
 }
 
 /* Set a note on r and on the request an internal redirect ended with:
@@ -171,12 +180,13 @@ static void account_note(request_rec *r, const char *name, const char *v)
 }
 
 /*
- * The end of a request: log_transaction, REALLY_FIRST, so the notes are
- * set before mod_log_config (APR_HOOK_MIDDLE) writes the access log line.
- * The response has gone out (or failed); what the request left behind is
- * still held, which is what the delta should show.
+ * The end of a request: mod_memguard.c's log_transaction (REALLY_FIRST),
+ * after the status is set back to what the client got, and before
+ * mod_log_config (APR_HOOK_MIDDLE) writes the access log line, so the
+ * notes are there for it. The response has gone out (or failed); what the
+ * request left behind is still held, which is what the delta should show.
  */
-static int account_end(request_rec *r)
+void memguard_account_end(request_rec *r)
 {
     memguard_req_ctx *ctx;
     mg_board_t *b = memguard_board();
@@ -185,16 +195,16 @@ static int account_end(request_rec *r)
     int slot, have;
 
     if (r->main != NULL || b == NULL) {
-        return DECLINED;
+        return;
     }
     ctx = ap_get_module_config(r->request_config, &memguard_module);
     if (ctx == NULL || !ctx->acct_begun) {
-        return DECLINED;
+        return;
     }
     ctx->acct_begun = 0;
     slot = memguard_slot(r->connection);
     if (slot < 0) {
-        return DECLINED;
+        return;
     }
     have = memguard_account_rss(&rss) == 0 && ctx->rss_begin > 0;
     if (have) {
@@ -226,9 +236,10 @@ static int account_end(request_rec *r)
         mg_board_method_record(b, ctx->method_idx, in > 0 ? (uint64_t)in : 0,
                                r->bytes_sent > 0 ? (uint64_t)r->bytes_sent : 0,
                                have ? delta : 0);
+        /* what the call cost, for admission; its reservation back */
+        memguard_admit_end(r, rss, delta, have);
     }
     memguard_recycle_at_end(r, have ? rss : 0);
-    return DECLINED;
 }
 
 void memguard_account_register(apr_pool_t *p)
@@ -236,10 +247,7 @@ void memguard_account_register(apr_pool_t *p)
     (void)p;
     /* MIDDLE: only opens a file; no ordering against other modules. */
     ap_hook_child_init(account_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    /* REALLY_FIRST: before MemGuardMaxRequestBody's check (FIRST) and
-     * before any other module's header_parser can allocate. */
-    ap_hook_header_parser(account_begin, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    /* REALLY_FIRST: the notes must exist before mod_log_config (MIDDLE)
-     * writes the access log line. */
-    ap_hook_log_transaction(account_end, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* header_parser and log_transaction: memguard_account_begin() and
+     * memguard_account_end(), called in their place in the order of
+     * mod_memguard.c's one hook per phase. */
 }

@@ -31,6 +31,11 @@ void *memguard_create_server_conf(apr_pool_t *p, server_rec *s)
     c->hr->hysteresis_bp = MEMGUARD_UNSET;
     c->hr->fill_throttle_us = MEMGUARD_UNSET;
     c->hr->fill_shed_us = MEMGUARD_UNSET;
+    c->hr->admit_default = MEMGUARD_UNSET;
+    c->hr->admit_tiny = MEMGUARD_UNSET;
+    c->hr->admit_slow = MEMGUARD_UNSET;
+    c->hr->admit_wait_us = MEMGUARD_UNSET;
+    c->hr->ceiling = MEMGUARD_UNSET;
     c->hr->fail_mode = MEMGUARD_UNSET;
     c->recycle.soft_limit = MEMGUARD_UNSET;
     c->recycle.hard_limit = MEMGUARD_UNSET;
@@ -69,6 +74,7 @@ void *memguard_create_dir_conf(apr_pool_t *p, char *dir)
     c->shed_exempt = MEMGUARD_UNSET;
     c->throttle_max_body = MEMGUARD_UNSET;
     c->retry_fault_set = MEMGUARD_UNSET;
+    c->admission = MEMGUARD_UNSET;
     return c;
 }
 
@@ -92,6 +98,7 @@ void *memguard_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
         c->retry_fault_set = base->retry_fault_set;
         c->retry_fault = base->retry_fault;
     }
+    c->admission = MERGE(admission);
     c->xr = memguard_xr_merge(p, base->xr, add->xr);
     return c;
 }
@@ -99,6 +106,24 @@ void *memguard_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 static const memguard_dir_conf *dconf(const request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &memguard_module);
+}
+
+int memguard_admission(const request_rec *r)
+{
+    return dconf(r)->admission != 0; /* UNSET: On */
+}
+
+void memguard_admit_settings_get(memguard_admit_settings *out)
+{
+    const memguard_headroom_conf *hr = memguard_headroom(ap_server_conf);
+
+#define OR(v, d) ((v) == MEMGUARD_UNSET ? (d) : (v))
+    out->dflt = OR(hr->admit_default, MEMGUARD_DEFAULT_ADMIT_DEFAULT);
+    out->tiny = OR(hr->admit_tiny, MEMGUARD_DEFAULT_ADMIT_TINY);
+    out->slow = (uint32_t)OR(hr->admit_slow, MEMGUARD_DEFAULT_ADMIT_SLOW);
+    out->wait_us = OR(hr->admit_wait_us, MEMGUARD_DEFAULT_ADMIT_WAIT_US);
+    out->ceiling = OR(hr->ceiling, 1);
+#undef OR
 }
 
 int memguard_engine(const request_rec *r)
@@ -757,6 +782,94 @@ static const char *set_throttle_max_body(cmd_parms *cmd, void *dcfg,
     return memguard_parse_size(cmd, arg, &c->throttle_max_body);
 }
 
+/* ---- admission by memory cost -------------------------------------- */
+
+static const char *set_admission(cmd_parms *cmd, void *dcfg, int on)
+{
+    memguard_dir_conf *c = dcfg;
+
+    (void)cmd;
+    c->admission = on ? 1 : 0;
+    return NULL;
+}
+
+/* MemGuardAdmitDefault / MemGuardAdmitTiny: a size, at most 1T; the
+ * default cost must be more than 0. */
+static const char *set_admit_size(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+    int is_default = cmd->info == NULL;
+    apr_int64_t v;
+
+    (void)dcfg;
+    if (err != NULL || (err = memguard_parse_size(cmd, arg, &v)) != NULL) {
+        return err;
+    }
+    if ((is_default && v <= 0) || v > ((apr_int64_t)1 << 40)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is out of range (%s to 1T)",
+                            cmd->directive->directive, arg,
+                            is_default ? "1" : "0");
+    }
+    *(is_default ? &hr->admit_default : &hr->admit_tiny) = v;
+    return NULL;
+}
+
+static const char *set_admit_slow(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+    char *end;
+    apr_int64_t n;
+
+    (void)dcfg;
+    if (err != NULL) {
+        return err;
+    }
+    n = apr_strtoi64(arg, &end, 10);
+    if (*arg < '0' || *arg > '9' || *end != '\0' || n < 1 || n > 1000) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a whole number of calls from "
+                            "1 to 1000",
+                            cmd->directive->directive, arg);
+    }
+    hr->admit_slow = n;
+    return NULL;
+}
+
+static const char *set_admit_wait(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+    apr_int64_t us;
+
+    (void)dcfg;
+    if (err != NULL || (err = memguard_parse_duration(cmd, arg, &us))) {
+        return err;
+    }
+    if (us > apr_time_from_sec(300)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is longer than 300s (a waiting call "
+                            "holds a worker)",
+                            cmd->directive->directive, arg);
+    }
+    hr->admit_wait_us = us;
+    return NULL;
+}
+
+static const char *set_call_ceiling(cmd_parms *cmd, void *dcfg, int on)
+{
+    memguard_headroom_conf *hr;
+    const char *err = headroom_cmd(cmd, &hr);
+
+    (void)dcfg;
+    if (err != NULL) {
+        return err;
+    }
+    hr->ceiling = on ? 1 : 0;
+    return NULL;
+}
+
 /* ---- recycling: global only --------------------------------------- */
 
 static memguard_recycle_conf *recycle_conf(cmd_parms *cmd, const char **err)
@@ -972,6 +1085,24 @@ const command_rec memguard_cmds[] = {
                  RSRC_CONF | ACCESS_CONF,
                  "On: answer here even while shedding or throttling "
                  "(status, health checks); default Off"),
+    AP_INIT_FLAG("MemGuardAdmission", set_admission, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "admit XML-RPC calls by their expected memory cost: On "
+                 "(default) or Off"),
+    AP_INIT_TAKE1("MemGuardAdmitDefault", set_admit_size, NULL, RSRC_CONF,
+                  "expected cost of a method not measured yet (default 32M)"),
+    AP_INIT_TAKE1("MemGuardAdmitTiny", set_admit_size, (void *)1, RSRC_CONF,
+                  "calls expected to cost at most this never wait (default "
+                  "1M)"),
+    AP_INIT_TAKE1("MemGuardAdmitSlowStart", set_admit_slow, NULL, RSRC_CONF,
+                  "calls of a method not measured yet at once, until that "
+                  "many are measured (default 2)"),
+    AP_INIT_TAKE1("MemGuardAdmitWait", set_admit_wait, NULL, RSRC_CONF,
+                  "how long a call waits for room in the memory budget "
+                  "(default 10s; 0: refuse at once)"),
+    AP_INIT_FLAG("MemGuardCallCeiling", set_call_ceiling, NULL, RSRC_CONF,
+                 "prefork: lower RLIMIT_DATA for the length of a call to "
+                 "what it may take (default On)"),
     AP_INIT_TAKE1("MemGuardThrottleMaxBody", set_throttle_max_body, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "while throttling, refuse request bodies larger than this "

@@ -150,8 +150,9 @@ static int gate_shed(request_rec *r, const char *why)
     return rc;
 }
 
-/* header_parser: see the comment at the top. */
-static int gate_header_parser(request_rec *r)
+/* header_parser (mod_memguard.c's, after accounting, before the body
+ * check): see the comment at the top. */
+int memguard_gate_header_parser(request_rec *r)
 {
     mg_verdict_state_t state;
     const char *why, *cl;
@@ -312,9 +313,7 @@ void memguard_gate_register(apr_pool_t *p)
 {
     (void)p;
     ap_hook_post_config(gate_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    /* REALLY_FIRST: before mod_memguard_body.c's body check (FIRST) and
-     * every other header parser. Shedding costs one atomic load here, and
-     * a refused request has had nothing read or allocated for it. */
-    ap_hook_header_parser(gate_header_parser, NULL, NULL,
-                          APR_HOOK_REALLY_FIRST);
+    /* header_parser: memguard_gate_header_parser(), called from
+     * mod_memguard.c's one header_parser hook, which orders it after
+     * accounting and before the body check. */
 }

@@ -173,6 +173,8 @@ static const char *recycle_limit_name(uint32_t reason, int hard)
         return "MemGuardMaxResponse";
     case MG_RECYCLE_NICE:
         return "MemGuardMethod nice=";
+    case MG_RECYCLE_CEILING:
+        return "MemGuardCallCeiling";
     default:
         return "?";
     }
@@ -285,6 +287,14 @@ static void recycle_now(request_rec *r, mg_board_t *b, uint32_t slot,
                                      "was short (now %s) (%s)",
                       (long)getpid(), recycle_when_names[when],
                       (double)value / MIB, recycle_memory_now(r),
+                      recycle_limit_name(reason, hard));
+    }
+    else if (reason == MG_RECYCLE_CEILING) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      MGLOGNO(00460) "recycling this child (pid %ld) %s: a "
+                                     "call failed at its memory ceiling "
+                                     "and left its heap behind (%s)",
+                      (long)getpid(), recycle_when_names[when],
                       recycle_limit_name(reason, hard));
     }
     else {
@@ -400,10 +410,11 @@ static void recycle_decide(request_rec *r, apr_uint64_t rss,
             mg_recycle_reason_name(reason));
         return;
     }
-    /* No budget for headroom (memory is short) nor for nice (a child left
-     * at a low priority would serve the cheap calls slowly). */
+    /* No budget for headroom (memory is short), for nice (a child left
+     * at a low priority would serve the cheap calls slowly) nor for a
+     * ceiling (a heap left behind by a call that failed in it). */
     if (reason != MG_RECYCLE_HEADROOM && reason != MG_RECYCLE_NICE &&
-        recycle_set.max_per_minute > 0) {
+        reason != MG_RECYCLE_CEILING && recycle_set.max_per_minute > 0) {
         int got = recycle_take(b);
         if (!got && !hard) {
             if (apr_atomic_cas32(&recycle_deferred_logged, 1, 0) == 0) {

@@ -113,19 +113,26 @@ const char *memguard_fault_xml(apr_pool_t *p, int code, const char *text)
                         code, xml_escape(p, text));
 }
 
-/* Does r still have request body bytes nobody has read? */
-static int body_unread(const request_rec *r)
+/*
+ * Does r still have request body bytes nobody has read? Once a body is
+ * announced, MEMGUARD_WIRE (mod_memguard_body.c) sees what was really
+ * read: unread until its EOS came off the wire, whatever headers a
+ * decoder removed (mod_deflate drops Content-Length at its first read).
+ * Before that, nothing has read the body and the headers are as sent.
+ */
+static int body_unread(request_rec *r)
 {
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    memguard_req_ctx *ctx = memguard_req(r);
+    const char *cl;
 
-    if (r->read_body == REQUEST_NO_BODY && r->remaining == 0 &&
-        r->read_length == 0) {
-        if (apr_table_get(r->headers_in, "Transfer-Encoding")) {
-            return 1;
-        }
-        return cl != NULL && strcmp(cl, "0") != 0;
+    if (ctx->wire_added) {
+        return !ctx->body_eos;
     }
-    return r->remaining > 0 || r->read_chunked;
+    if (apr_table_get(r->headers_in, "Transfer-Encoding")) {
+        return 1;
+    }
+    cl = apr_table_get(r->headers_in, "Content-Length");
+    return cl != NULL && strcmp(cl, "0") != 0;
 }
 
 /* Log, note and count a refusal; returns the reason's table entry. */
@@ -357,9 +364,10 @@ static void guard_insert(request_rec *r)
 /*
  * After a refusal from inside an input filter the handler goes on and
  * sets its own status (mod_wsgi: 500 for the failed read) that nobody
- * received; the access log must show what the client really got.
+ * received; the access log must show what the client really got. First
+ * of mod_memguard.c's log_transaction steps.
  */
-static int reject_log_status(request_rec *r)
+void memguard_reject_log_status(request_rec *r)
 {
     memguard_req_ctx *ctx =
         ap_get_module_config(r->request_config, &memguard_module);
@@ -367,15 +375,13 @@ static int reject_log_status(request_rec *r)
     if (ctx != NULL && ctx->answer_status != 0) {
         r->status = ctx->answer_status;
     }
-    return DECLINED;
 }
 
 void memguard_reject_register(apr_pool_t *p)
 {
     (void)p;
-    /* Before mod_log_config (APR_HOOK_MIDDLE) writes the access log. */
-    ap_hook_log_transaction(reject_log_status, NULL, NULL,
-                            APR_HOOK_REALLY_FIRST);
+    /* log_transaction: memguard_reject_log_status(), from mod_memguard.c,
+     * before mod_log_config (APR_HOOK_MIDDLE) writes the access log. */
     /* First of all content filters, so nothing the handler writes after a
      * refusal is transformed (compressed, capped) before being dropped. */
     guard_handle = ap_register_output_filter("MEMGUARD_GUARD", guard_filter,

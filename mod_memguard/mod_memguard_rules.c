@@ -92,8 +92,9 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
         return apr_psprintf(cmd->pool,
                             "%s: needs a method name or pattern and at "
                             "least one action (allow, deny, max-body=, "
-                            "max-response=, concurrency=, queue-timeout=, "
-                            "expensive, nice=, essential)%s%s%s",
+                            "max-response=, memory=, concurrency=, "
+                            "queue-timeout=, expensive, nice=, essential)"
+                            "%s%s%s",
                             cmd->directive->directive, argc ? ": '" : "",
                             argc ? argv[0] : "", argc ? "'" : "");
     }
@@ -138,9 +139,10 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
             }
             rule->essential = 1;
         }
-        else if ((IS("max-body") || IS("max-response")) && eq) {
-            apr_int64_t *field =
-                IS("max-body") ? &rule->max_body : &rule->max_response;
+        else if ((IS("max-body") || IS("max-response") || IS("memory")) && eq) {
+            apr_int64_t *field = IS("max-body") ? &rule->max_body
+                                 : IS("memory") ? &rule->memory
+                                                : &rule->max_response;
             if (*field) {
                 return rule_error(cmd, a, "is given twice");
             }
@@ -191,9 +193,9 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
         else {
             return rule_error(cmd, a,
                               "is not an action (allow, deny, max-body=SIZE, "
-                              "max-response=SIZE, concurrency=N, "
-                              "queue-timeout=DURATION, expensive, nice=N, "
-                              "essential)");
+                              "max-response=SIZE, memory=SIZE, "
+                              "concurrency=N, queue-timeout=DURATION, "
+                              "expensive, nice=N, essential)");
         }
 #undef IS
     }
@@ -211,7 +213,8 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
                             cmd->directive->directive, argv[0]);
     }
     have_limit = rule->max_body || rule->max_response || rule->concurrency ||
-                 rule->expensive || rule->nice || rule->essential || have_queue;
+                 rule->expensive || rule->nice || rule->memory ||
+                 rule->essential || have_queue;
     if (rule->deny && (seen_allow || have_limit)) {
         return apr_psprintf(cmd->pool,
                             "%s %s: 'deny' cannot be combined with other "

@@ -385,10 +385,16 @@ static uint32_t sampler_measure_go;
 typedef struct {
     server_rec *s;
     mg_board_t *b;
-    int smaps;            /* read the children's smaps_rollup */
-    int denied_logged;    /* smaps not readable: said once */
-    uint32_t cursor;      /* next slot of the smaps round */
-    uint64_t round_start; /* when the round under way began; 0: none */
+    uint64_t pagesize;
+    uint64_t tiny;          /* MemGuardAdmitTiny: smaller growth is no news */
+    uint64_t dflt;          /* MemGuardAdmitDefault */
+    int32_t *statm_pid;     /* per slot: the process statm_fd is of */
+    uint64_t *raise_logged; /* per method: growth last said (MG00343) */
+    int *statm_fd;          /* per slot: its /proc/<pid>/statm, or -1 */
+    int smaps;              /* read the children's smaps_rollup */
+    int denied_logged;      /* smaps not readable: said once */
+    uint32_t cursor;        /* next slot of the smaps round */
+    uint64_t round_start;   /* when the round under way began; 0: none */
     uint64_t next_round;
     uint64_t next_slab;
     char buf[4096];
@@ -458,6 +464,89 @@ static uint64_t measure_smaps(measure_t *m, uint64_t now)
     return mono_us();
 }
 
+/*
+ * The processes serving a request: one pread of statm each (kept open per
+ * slot, re-opened when the slot gets a new process). Their growth goes on
+ * the board: the credit of reserved calls, the peak of the request, and,
+ * where one call of a known method has grown past its method's expected
+ * cost, a live raise of that estimate, so that the calls admitted next
+ * are costed right while this one still runs.
+ */
+static void measure_inflight(measure_t *m)
+{
+    uint32_t i, n = mg_board_nslots(m->b);
+
+    for (i = 0; i < n; i++) {
+        mg_board_slot_info_t info;
+        mg_proc_statm_t sm;
+        uint64_t grown = 0, before, measured;
+        uint32_t method;
+
+        if (mg_board_slot_snapshot(m->b, i, &info) != 0 || info.pid <= 0 ||
+            info.inflight == 0) {
+            continue;
+        }
+        if (m->statm_pid[i] != info.pid) {
+            if (m->statm_fd[i] >= 0) {
+                close(m->statm_fd[i]);
+            }
+            m->statm_fd[i] = mg_proc_open_pid("/", (pid_t)info.pid, "statm");
+            m->statm_pid[i] = info.pid;
+            if (m->statm_fd[i] < 0) {
+                m->statm_fd[i] = -1;
+            }
+        }
+        if (m->statm_fd[i] < 0 ||
+            mg_proc_read_statm(m->statm_fd[i], m->pagesize, &sm) != 0) {
+            continue;
+        }
+        if (!mg_board_observe(m->b, i, info.pid, sm.resident, &method,
+                              &grown) ||
+            grown <= m->tiny) {
+            continue;
+        }
+        /* what admission expects of the method now (a rule's memory=
+         * is per location: not known here, and it wins anyway) */
+        before = mg_board_method_cost(m->b, method, &measured);
+        if (measured == 0 && before < m->dflt) {
+            before = m->dflt;
+        }
+        if (grown <= before) {
+            continue;
+        }
+        {
+            mg_board_cost_info_t ci;
+
+            /* a new wave of calls (the last one's floor is gone): its
+             * first raise is said again */
+            if (mg_board_method_cost_info(m->b, method, &ci) == 0 &&
+                ci.live == 0 && method <= mg_board_nmethods(m->b)) {
+                m->raise_logged[method] = 0;
+            }
+        }
+        if (mg_board_method_cost_raise(m->b, method, grown)) {
+            mg_board_method_info_t mi;
+
+            mg_board_admit_count(m->b, MG_ADMIT_RAISED);
+            /* said at the first raise, then once per doubling, not at
+             * every look while the call grows */
+            if (method <= mg_board_nmethods(m->b) &&
+                grown >= 2 * m->raise_logged[method] &&
+                mg_board_method_snapshot(m->b, method, &mi) == 0) {
+                m->raise_logged[method] = grown;
+                ap_log_error(
+                    APLOG_MARK, APLOG_INFO, 0, m->s,
+                    MGLOGNO(00343) "sampler: a call of '%s' in process %d "
+                                   "has grown %.1f MiB, past its expected "
+                                   "cost %.1f MiB: raised",
+                    mi.name[0] ? mi.name : "(other)", (int)info.pid,
+                    (double)grown / (1024.0 * 1024.0),
+                    (double)before / (1024.0 * 1024.0));
+            }
+        }
+    }
+}
+
 static void *measure_main(void *arg)
 {
     measure_t *m = arg;
@@ -479,6 +568,10 @@ static void *measure_main(void *arg)
             slab_put(&sampler_slab_read);
             m->next_slab = now + MEASURE_SLAB_EVERY_US;
         }
+        measure_inflight(m);
+        /* the learned costs from the histograms of what calls took */
+        mg_board_method_cost_refresh(m->b, MEMGUARD_ADMIT_QUANTILE,
+                                     MEMGUARD_ADMIT_RECENT);
         memguard_recycle_sampler_tick(
             m->s, now, MG_BOARD_VERDICT_STATE(mg_board_verdict_load(m->b)));
         if (m->smaps) {
@@ -539,6 +632,8 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
                         ? MEMGUARD_DEFAULT_INTERVAL_US
                         : (uint64_t)hr->interval_us;
     uint64_t interval = base, next, last = 0;
+    int64_t credit, room;
+    uint32_t admit_calls;
     uint64_t stale_us = memguard_stale_after_us(hr);
     char *slab_buf, path[MG_PROC_PATH_MAX];
     pthread_t measure;
@@ -618,6 +713,25 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
     memset(&sampler_measure, 0, sizeof(sampler_measure));
     sampler_measure.s = s;
     sampler_measure.b = b;
+    {
+        memguard_admit_settings as;
+        long ps = sysconf(_SC_PAGESIZE);
+        uint32_t k, nslots = mg_board_nslots(b);
+
+        memguard_admit_settings_get(&as);
+        sampler_measure.tiny = (uint64_t)as.tiny;
+        sampler_measure.dflt = (uint64_t)as.dflt;
+        sampler_measure.pagesize = ps > 0 ? (uint64_t)ps : 4096u;
+        sampler_measure.statm_pid =
+            apr_pcalloc(sampler_pool, (nslots + 1) * sizeof(int32_t));
+        sampler_measure.statm_fd =
+            apr_palloc(sampler_pool, (nslots + 1) * sizeof(int));
+        sampler_measure.raise_logged = apr_pcalloc(
+            sampler_pool, (mg_board_nmethods(b) + 1) * sizeof(uint64_t));
+        for (k = 0; k <= nslots; k++) {
+            sampler_measure.statm_fd[k] = -1;
+        }
+    }
     sampler_measure.smaps =
         mg_board_nslots(b) > 0 && rset.metric == MEMGUARD_METRIC_UNSHARED &&
         (rset.soft_limit > 0 || rset.hard_limit > 0 || rset.on_pressure);
@@ -694,9 +808,27 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
                                " ms without a sample",
                 (now - last) / 1000u);
         }
+        /* Admission: give back what ended calls reserved and sum what the
+         * calls in flight have grown, BEFORE the sample is read: what the
+         * ended calls left and what the running ones took are then in
+         * it (see mg_board_admit_settle()). */
+        credit = mg_board_admit_settle(b, &admit_calls);
         mg_proc_sampler_read(&sampler_ps, &sampler_sample, 0, now);
         slab_get(&sampler_sample);
         mg_policy_eval(&hr->policy, &st, &sampler_sample, now, &v);
+        if (mg_policy_room(&hr->policy, &sampler_sample, &room, NULL, NULL) ==
+            0) {
+            sampler_rec.admit_room = room;
+            sampler_rec.admit_budget =
+                room > INT64_MAX - credit ? INT64_MAX - 1 : room + credit;
+        }
+        else {
+            sampler_rec.admit_room = 0;
+            sampler_rec.admit_budget = MG_BOARD_BUDGET_NONE;
+        }
+        sampler_rec.admit_credit = credit;
+        sampler_rec.admit_calls = admit_calls;
+        mg_board_admit_budget_set(b, sampler_rec.admit_budget, now);
         if (v.transition) {
             sampler_transition(&sampler_rec, &v, &prev, &sampler_sample, now,
                                &trans);

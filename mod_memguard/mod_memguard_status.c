@@ -91,7 +91,37 @@ typedef struct {
     uint32_t sampler_replaced;
     uint64_t measure_us; /* the measuring thread's last pass; 0: never */
     uint64_t smaps_us;   /* its last smaps round; 0: never */
+    /* admission */
+    int64_t admit_reserved;
+    uint32_t admit_waiting;
+    int64_t admit_waiting_bytes;
+    uint64_t admit_count[MG_ADMIT__COUNT];
+    mg_board_cost_info_t *costs; /* per method entry copied */
+    mg_board_res_info_t *res;    /* per slot copied: its reservations */
+    uint64_t admit_default;      /* MemGuardAdmitDefault */
 } status_snap;
+
+static const char *const admit_counter_names[MG_ADMIT__COUNT] = {
+    "admitted", "waited",      "tiny",  "refused",
+    "ceiling",  "last-resort", "raised"};
+static const char *const admit_counter_keys[MG_ADMIT__COUNT] = {
+    "Admitted",    "Waited",     "Tiny",  "Refused",
+    "CeilingHits", "LastResort", "Raised"};
+
+/* The expected cost of method entry i as admission sees it (without a
+ * location's memory=), and where it comes from. */
+static uint64_t cost_expected(const status_snap *s, uint32_t i,
+                              const char **source)
+{
+    const mg_board_cost_info_t *c = &s->costs[i];
+
+    if (c->measured == 0) {
+        *source = c->live > s->admit_default ? "live" : "default";
+        return c->live > s->admit_default ? c->live : s->admit_default;
+    }
+    *source = c->live > c->learned ? "live" : "learned";
+    return c->live > c->learned ? c->live : c->learned;
+}
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -298,6 +328,7 @@ static void snap_take(request_rec *r, status_snap *s)
     s->nslots = mg_board_nslots(b);
     s->slots = apr_palloc(r->pool, sizeof(*s->slots) * 8);
     s->slot_idx = apr_palloc(r->pool, sizeof(*s->slot_idx) * 8);
+    s->res = apr_palloc(r->pool, sizeof(*s->res) * 8);
     {
         uint32_t cap = 8;
         for (i = 0; i < s->nslots; i++) {
@@ -306,17 +337,24 @@ static void snap_take(request_rec *r, status_snap *s)
             }
             if (s->nused == cap) {
                 mg_board_slot_info_t *ns;
+                mg_board_res_info_t *nr;
                 uint32_t *ni;
                 cap *= 2;
                 ns = apr_palloc(r->pool, sizeof(*ns) * cap);
                 ni = apr_palloc(r->pool, sizeof(*ni) * cap);
+                nr = apr_palloc(r->pool, sizeof(*nr) * cap);
                 memcpy(ns, s->slots, sizeof(*ns) * s->nused);
                 memcpy(ni, s->slot_idx, sizeof(*ni) * s->nused);
+                memcpy(nr, s->res, sizeof(*nr) * s->nused);
                 s->slots = ns;
                 s->slot_idx = ni;
+                s->res = nr;
             }
             s->slots[s->nused] = one;
             s->slot_idx[s->nused] = i;
+            if (mg_board_admit_slot(b, i, &s->res[s->nused]) != 0) {
+                memset(&s->res[s->nused], 0, sizeof(s->res[s->nused]));
+            }
             s->requests += one.requests;
             s->inflight += one.inflight;
             s->recycle_pending += one.recycle_reason != 0;
@@ -331,6 +369,7 @@ static void snap_take(request_rec *r, status_snap *s)
     s->other_idx = mg_board_method_other(b);
     s->meths = apr_palloc(r->pool, sizeof(*s->meths) * (nm + 1));
     s->meth_idx = apr_palloc(r->pool, sizeof(*s->meth_idx) * (nm + 1));
+    s->costs = apr_palloc(r->pool, sizeof(*s->costs) * (nm + 1));
     for (i = 0; i <= nm; i++) {
         mg_board_method_info_t *m = &s->meths[s->nmeth];
         int k;
@@ -338,6 +377,7 @@ static void snap_take(request_rec *r, status_snap *s)
         if (mg_board_method_snapshot(b, i, m) != 0) {
             continue;
         }
+        mg_board_method_cost_info(b, i, &s->costs[s->nmeth]);
         if (i == s->other_idx) {
             m->name[0] = '\0';
         }
@@ -350,6 +390,31 @@ static void snap_take(request_rec *r, status_snap *s)
     mg_board_recycle_totals(b, &s->recycle_requested, &s->recycle_done);
     s->sampler_replaced = mg_board_sampler_replaced(b);
     mg_board_proc_times(b, &s->measure_us, &s->smaps_us);
+    s->admit_reserved = mg_board_admit_reserved(b);
+    s->admit_waiting =
+        mg_board_queue_waiting(b, s->now_us, 500000, &s->admit_waiting_bytes);
+    for (i = 0; i < MG_ADMIT__COUNT; i++) {
+        s->admit_count[i] =
+            mg_board_admit_counter(b, (mg_board_admit_counter_t)i);
+    }
+    {
+        memguard_admit_settings as;
+
+        memguard_admit_settings_get(&as);
+        s->admit_default = (uint64_t)as.dflt;
+    }
+}
+
+/* The budget for ?auto and JSON: bytes, or `none` when no level bounds
+ * it. */
+static const char *budget_str(apr_pool_t *p, const status_snap *s,
+                              const char *none)
+{
+    if (!s->sampled || s->sys.admit_budget == MG_BOARD_BUDGET_NONE) {
+        return none;
+    }
+    return apr_psprintf(p, "%" APR_INT64_T_FMT,
+                        (apr_int64_t)s->sys.admit_budget);
 }
 
 /* ---- ?health ------------------------------------------------------------- */
@@ -417,6 +482,22 @@ static void render_auto(request_rec *r, const status_snap *s)
                s->sampled && s->sys.fill_signal ? s->sys.fill_level : 0);
     ap_rprintf(r, "FillTimeToLevelMs: %s\n",
                s->sampled ? tte_ms(r->pool, &s->sys, "-1") : "-1");
+    ap_rprintf(r, "AdmitBudgetBytes: %s\n", budget_str(r->pool, s, "-1"));
+    ap_rprintf(r, "AdmitRoomBytes: %" APR_INT64_T_FMT "\n",
+               s->sampled ? (apr_int64_t)s->sys.admit_room : 0);
+    ap_rprintf(r, "AdmitCreditBytes: %" APR_INT64_T_FMT "\n",
+               s->sampled ? (apr_int64_t)s->sys.admit_credit : 0);
+    ap_rprintf(r, "AdmitReservedBytes: %" APR_INT64_T_FMT "\n",
+               (apr_int64_t)s->admit_reserved);
+    ap_rprintf(r, "AdmitReservedCalls: %u\n",
+               s->sampled ? s->sys.admit_calls : 0);
+    ap_rprintf(r, "AdmitWaiting: %u\n", s->admit_waiting);
+    ap_rprintf(r, "AdmitWaitingBytes: %" APR_INT64_T_FMT "\n",
+               (apr_int64_t)s->admit_waiting_bytes);
+    for (k = 0; k < MG_ADMIT__COUNT; k++) {
+        ap_rprintf(r, "Admit%s: %" APR_UINT64_T_FMT "\n", admit_counter_keys[k],
+                   s->admit_count[k]);
+    }
     if (s->sampled) {
         ap_rprintf(r, "MemTotalBytes: %" APR_UINT64_T_FMT "\n", sm->mem_total);
         ap_rprintf(r, "MemAvailableBytes: %" APR_UINT64_T_FMT "\n",
@@ -539,6 +620,22 @@ static void render_json(request_rec *r, const status_snap *s)
     else {
         ap_rputs("\"fill\": null,\n", r);
     }
+    ap_rprintf(
+        r,
+        "\"admission\": {\"budget\": %s, \"room\": %" APR_INT64_T_FMT
+        ", \"credit\": %" APR_INT64_T_FMT ", \"reserved\": %" APR_INT64_T_FMT
+        ", \"reserved_calls\": %u, \"waiting\": %u, "
+        "\"waiting_bytes\": %" APR_INT64_T_FMT ", \"counts\": {",
+        budget_str(r->pool, s, "null"),
+        s->sampled ? (apr_int64_t)s->sys.admit_room : 0,
+        s->sampled ? (apr_int64_t)s->sys.admit_credit : 0,
+        (apr_int64_t)s->admit_reserved, s->sampled ? s->sys.admit_calls : 0,
+        s->admit_waiting, (apr_int64_t)s->admit_waiting_bytes);
+    for (i = 0; i < MG_ADMIT__COUNT; i++) {
+        ap_rprintf(r, "%s\"%s\": %" APR_UINT64_T_FMT, i ? ", " : "",
+                   admit_counter_names[i], s->admit_count[i]);
+    }
+    ap_rputs("}},\n", r);
     if (!s->sampled) {
         ap_rputs("\"sample\": null,\n\"history\": [],\n", r);
     }
@@ -640,12 +737,15 @@ static void render_json(request_rec *r, const status_snap *s)
                    ", \"peak_rss\": %" APR_UINT64_T_FMT
                    ", \"last_delta\": %" APR_INT64_T_FMT
                    ", \"inflight\": %u, \"recycle_pending\": %s, "
-                   "\"recycle_reason\": \"%s\", \"refused\": ",
+                   "\"recycle_reason\": \"%s\", \"reserved\": "
+                   "%" APR_INT64_T_FMT ", \"reserved_calls\": %u, "
+                   "\"refused\": ",
                    i ? "," : "", s->slot_idx[i], (int)c->pid, c->generation,
                    c->requests, c->rss, c->unshared, c->peak_rss,
                    (apr_int64_t)c->last_delta, c->inflight,
                    c->recycle_reason ? "true" : "false",
-                   mg_recycle_reason_name(c->recycle_reason));
+                   mg_recycle_reason_name(c->recycle_reason),
+                   (apr_int64_t)s->res[i].reserved, s->res[i].calls);
         json_reasons(r, c->rejections);
         ap_rputs("}", r);
     }
@@ -667,6 +767,19 @@ static void render_json(request_rec *r, const status_snap *s)
                    other ? "true" : "false", m->calls, m->inflight, m->bytes_in,
                    m->bytes_out, m->delta_count, m->delta_max, m->delta_p95);
         json_reasons(r, m->rejections);
+        {
+            const char *src;
+            uint64_t e = cost_expected(s, i, &src);
+
+            ap_rprintf(r,
+                       ", \"cost\": {\"expected\": %" APR_UINT64_T_FMT
+                       ", \"source\": \"%s\", \"learned\": "
+                       "%" APR_UINT64_T_FMT ", \"live\": %" APR_UINT64_T_FMT
+                       ", \"measured\": %" APR_UINT64_T_FMT
+                       ", \"reserved_inflight\": %u}",
+                       e, src, s->costs[i].learned, s->costs[i].live,
+                       s->costs[i].measured, s->costs[i].reserved_inflight);
+        }
         ap_rputs("}", r);
     }
     ap_rputs("]\n}\n", r);
@@ -844,6 +957,26 @@ static void render_prom(request_rec *r, const status_snap *s)
             r, "memguard_refused_total{reason=\"%s\"} %" APR_UINT64_T_FMT "\n",
             reason_name(k), s->refused[k]);
     }
+    prom_head(r, "memguard_admit_budget_bytes", "gauge",
+              "what calls may still take above the shed level (absent: no "
+              "level set)");
+    if (s->sampled && s->sys.admit_budget != MG_BOARD_BUDGET_NONE) {
+        ap_rprintf(r, "memguard_admit_budget_bytes %" APR_INT64_T_FMT "\n",
+                   (apr_int64_t)s->sys.admit_budget);
+    }
+    prom_head(r, "memguard_admit_reserved_bytes", "gauge",
+              "expected costs of the calls in flight");
+    ap_rprintf(r, "memguard_admit_reserved_bytes %" APR_INT64_T_FMT "\n",
+               (apr_int64_t)s->admit_reserved);
+    prom_u64(r, "memguard_admit_waiting", "gauge",
+             "calls waiting for room in the budget", s->admit_waiting);
+    prom_head(r, "memguard_admit_total", "counter",
+              "admission outcomes and events");
+    for (k = 0; k < MG_ADMIT__COUNT; k++) {
+        ap_rprintf(r,
+                   "memguard_admit_total{what=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                   admit_counter_names[k], s->admit_count[k]);
+    }
     prom_u64(r, "memguard_recycles_requested_total", "counter",
              "children flagged for recycling", s->recycle_requested);
     prom_u64(r, "memguard_recycles_total", "counter",
@@ -901,6 +1034,17 @@ static void render_prom(request_rec *r, const status_snap *s)
                   "95th percentile of memory growth per call (upper bound)",
                   delta_p95);
 #undef METHOD_METRIC
+    prom_head(r, "memguard_method_expected_cost_bytes", "gauge",
+              "what admission expects a call of the method to cost");
+    for (i = 0; i < s->nmeth; i++) {
+        const char *src;
+        uint64_t e = cost_expected(s, i, &src);
+
+        ap_rprintf(r,
+                   "memguard_method_expected_cost_bytes{method=\"%s\","
+                   "source=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                   L(s->meths[i].name), src, e);
+    }
     prom_head(r, "memguard_method_refused_total", "counter",
               "refusals by method and reason (nonzero only)");
     for (i = 0; i < s->nmeth; i++) {
@@ -1140,23 +1284,66 @@ static void render_html(request_rec *r, const status_snap *s)
     }
     ap_rputs("</table>\n", r);
 
+    ap_rputs("<h2>Admission by memory cost</h2>\n", r);
+    if (!s->sampled || s->sys.admit_budget == MG_BOARD_BUDGET_NONE) {
+        ap_rputs("<p>No budget: no shed level is set (MemGuardMinAvailable, "
+                 "MemGuardMinNodeAvailable).</p>\n",
+                 r);
+    }
+    else {
+        ap_rprintf(
+            r,
+            "<p>Budget %s (room above the shed level %s, plus %s the calls "
+            "in flight have grown); reserved %s by %u call(s); %u waiting "
+            "for %s.</p>\n",
+            H(size_h(r->pool, s->sys.admit_budget > 0
+                                  ? (uint64_t)s->sys.admit_budget
+                                  : 0)),
+            H(size_h(r->pool,
+                     s->sys.admit_room > 0 ? (uint64_t)s->sys.admit_room : 0)),
+            H(size_h(r->pool, (uint64_t)s->sys.admit_credit)),
+            H(size_h(r->pool,
+                     s->admit_reserved > 0 ? (uint64_t)s->admit_reserved : 0)),
+            s->sys.admit_calls, s->admit_waiting,
+            H(size_h(r->pool, s->admit_waiting_bytes > 0
+                                  ? (uint64_t)s->admit_waiting_bytes
+                                  : 0)));
+    }
+    ap_rputs("<table>\n<tr>", r);
+    for (k = 0; k < MG_ADMIT__COUNT; k++) {
+        ap_rprintf(r, "<th>%s</th>", admit_counter_names[k]);
+    }
+    ap_rputs("</tr>\n<tr>", r);
+    for (k = 0; k < MG_ADMIT__COUNT; k++) {
+        ap_rprintf(r, "<td>%" APR_UINT64_T_FMT "</td>", s->admit_count[k]);
+    }
+    ap_rputs("</tr>\n</table>\n", r);
+
     ap_rputs("<h2>Methods</h2>\n<table>\n<tr><th>method</th><th>calls</th>"
              "<th>in flight</th><th>refused</th><th>bytes in</th>"
              "<th>bytes out</th><th>memory delta max</th>"
-             "<th>memory delta p95</th></tr>\n",
+             "<th>memory delta p95</th><th>expected cost</th>"
+             "<th>measured</th><th>reserved</th></tr>\n",
              r);
     for (i = 0; i < s->nmeth; i++) {
         const mg_board_method_info_t *m = &s->meths[i];
         int other = s->meth_idx[i] == s->other_idx;
-        ap_rprintf(r,
-                   "<tr><td>%s</td><td>%" APR_UINT64_T_FMT
-                   "</td><td>%u</td><td>%s</td><td>%s</td><td>%s</td>"
-                   "<td>%s</td><td>%s</td></tr>\n",
-                   other ? "<i>(other)</i>" : H(m->name), m->calls, m->inflight,
-                   refusals_h(r, m->rejections), size_h(r->pool, m->bytes_in),
-                   size_h(r->pool, m->bytes_out),
-                   m->delta_count ? size_h(r->pool, m->delta_max) : "-",
-                   m->delta_count ? size_h(r->pool, m->delta_p95) : "-");
+        const char *src;
+        uint64_t e = cost_expected(s, i, &src);
+
+        ap_rprintf(
+            r,
+            "<tr><td>%s</td><td>%" APR_UINT64_T_FMT
+            "</td><td>%u</td><td>%s</td><td>%s</td><td>%s</td>"
+            "<td>%s</td><td>%s</td><td>%s (%s)</td><td>%" APR_UINT64_T_FMT
+            "</td><td>%u</td></tr>\n",
+            other ? "<i>(other)</i>" : H(m->name), m->calls, m->inflight,
+            refusals_h(r, m->rejections), size_h(r->pool, m->bytes_in),
+            size_h(r->pool, m->bytes_out),
+            m->delta_count ? size_h(r->pool, m->delta_max) : "-",
+            m->delta_count ? size_h(r->pool, m->delta_p95) : "-",
+            size_h(r->pool, e), src, s->costs[i].measured,
+            s->costs[i].reserved_inflight);
     }
     ap_rputs("</table>\n<p><i>(other)</i>: calls refused before their "
              "method was read, names not stored, and names past a full "

@@ -702,6 +702,13 @@ static int xr_method_cb(void *baton, const char *name, size_t len, int level,
         c->works++;
         c->not_essential |= rule == NULL || !rule->essential;
     }
+    /* admission by memory cost: the call's method, and every call that
+     * does work at every level (a multicall's cost is the sum of theirs;
+     * the multicalls that carry them cost nothing of their own) */
+    if (board != NULL &&
+        (!level || !mg_xmlrpc_multicall_name(c->x, name, len))) {
+        memguard_admit_method(r, method, rule ? rule->memory : 0, level);
+    }
     if (rule == NULL) {
         return 0;
     }
@@ -825,6 +832,9 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
         return rc;
     }
 
+    /* What MEMGUARD_WIRE paces inflating against (a gzip body). */
+    ctx->body_bound = bound;
+
     mg_xmlrpc_limits_default(&lim);
     for (k = 0; k < MEMGUARD_XL__COUNT; k++) {
         if (xr->limits_set & (1u << k)) {
@@ -919,24 +929,20 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
             }
             c->seen += (apr_off_t)n;
             if (c->seen > bound && !passthrough) {
+                const char *over =
+                    apr_psprintf(r->pool,
+                                 "at least %" APR_OFF_T_FMT
+                                 " bytes > limit %" APR_INT64_T_FMT " (%s)",
+                                 c->seen, bound, bound_what);
+
                 if (!c->detect) {
                     apr_brigade_cleanup(bb);
-                    return memguard_refuse(
-                        r, MG_REASON_BODY_SIZE,
-                        apr_psprintf(r->pool,
-                                     "more than %" APR_INT64_T_FMT
-                                     " bytes > limit %" APR_INT64_T_FMT " (%s)",
-                                     bound, bound, bound_what));
+                    return memguard_refuse(r, MG_REASON_BODY_SIZE, over);
                 }
                 /* DetectOnly: the rest is not held back; what is in hand
                  * is replayed, then the handler reads on from below. */
                 if (max_body <= 0) {
-                    memguard_refuse(
-                        r, MG_REASON_BODY_SIZE,
-                        apr_psprintf(r->pool,
-                                     "more than %" APR_INT64_T_FMT
-                                     " bytes > limit %" APR_INT64_T_FMT " (%s)",
-                                     bound, bound, bound_what));
+                    memguard_refuse(r, MG_REASON_BODY_SIZE, over);
                 }
                 ap_log_rerror(
                     APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -1019,9 +1025,15 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     if (rc != OK) {
         return rc;
     }
-    /* A call that queued for its slots may have waited seconds: the
-     * verdict it passed is old. Ask again before it runs (its slots go
-     * back through the pool cleanup if it is refused now). */
+    /* Then its memory: the expected cost must fit in the budget. */
+    rc = memguard_admit(r);
+    if (rc != OK) {
+        return rc;
+    }
+    /* A call that queued for its slots or for memory may have waited
+     * seconds: the verdict it passed is old. Ask again before it runs
+     * (its slots and reservation go back through the pool cleanups if it
+     * is refused now). */
     if (apr_time_now() - waited > apr_time_from_msec(1)) {
         rc = memguard_gate_method(r, c->expensive);
         if (rc != OK) {

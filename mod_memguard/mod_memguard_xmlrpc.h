@@ -36,6 +36,7 @@ typedef struct {
     int expensive;            /* refused by the gate under throttle */
     int nice;                 /* nice=: run 1..19 lower; 0 = unchanged */
     int essential;            /* admitted whatever the verdict */
+    apr_int64_t memory;       /* memory=: expected cost, bytes; 0 = learn */
     const char *text;         /* "MemGuardMethod slowCall concurrency=1",
                                * for log lines and faultStrings */
 } memguard_rule;

@@ -54,8 +54,10 @@ def _port_free(port):
 def start(args):
     if os.path.exists(STATE):
         stop(args, quiet=True)
+    # Only what `make` builds: the test-only mod_mgtest is left out, so
+    # the demo starts on a clone where nothing else was ever built.
     h = Httpd(mpm=args.mpm, conf=DEMO_CONF, module=args.module,
-              loglevel="info")
+              loglevel="info", load_mgtest=False)
     if args.port:
         h.port = args.port
     elif _port_free(DEFAULT_PORT):

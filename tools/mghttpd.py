@@ -174,13 +174,16 @@ class Httpd:
 
     def __init__(self, mpm="prefork", conf="", wsgi="embedded",
                  loglevel="info memguard:debug", module=None, extra_top="",
-                 load_memguard=True, prefix=None):
+                 load_memguard=True, load_mgtest=True, prefix=None):
         self.mpm = mpm
         self.conf = conf
         self.wsgi = wsgi
         self.loglevel = loglevel
         self.extra_top = extra_top
         self.load_memguard = load_memguard
+        # the test-only module (and its /mgtest location); `make run`
+        # leaves it out: a demo needs nothing that `make` does not build
+        self.load_mgtest = load_mgtest
         # argv put in front of httpd's (e.g. a shell that moves itself into
         # a cgroup, then execs httpd: the pid stays httpd's)
         self.prefix = list(prefix or [])
@@ -266,7 +269,8 @@ WSGIProcessGroup hub
             "LoadModule wsgi_module %s/mod_wsgi.so" % md,
             ('LoadModule memguard_module "%s"' % self.module
              if self.load_memguard else ""),
-            'LoadModule mgtest_module "%s"' % self.mgtest,
+            ('LoadModule mgtest_module "%s"' % self.mgtest
+             if self.load_mgtest else ""),
         ]
         if os.geteuid() == 0 and user:
             lines += ["User %s" % user, "Group %s" % user]
@@ -293,9 +297,8 @@ WSGIProcessGroup hub
             '<Directory "%s">' % self.root,
             "    Require all granted",
             "</Directory>",
-            "<Location /mgtest>",
-            "    SetHandler mgtest",
-            "</Location>",
+            ("<Location /mgtest>\n    SetHandler mgtest\n</Location>"
+             if self.load_mgtest else ""),
             self.conf,
         ]
         return "\n".join(lines) + "\n"

@@ -6,12 +6,13 @@ import json
 import os
 import re
 import socket
+import time
 
 AUTO_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9]*: \S.*$")
 
 REASONS = ["body-size", "xml-parse", "xml-invalid", "xml-limit",
            "method-denied", "method-body", "method-busy", "throttle", "shed",
-           "response-size"]
+           "response-size", "body-encoding", "budget", "ceiling"]
 
 
 def camel(name):
@@ -26,6 +27,11 @@ AUTO_KEYS = ["MemGuardStatusVersion", "MemGuardState", "MemGuardSignal",
              "SamplerIntervalMs", "SamplerWorstGapMs", "SamplerWorstSampleUs",
              "MeasureAgeMs", "SmapsAgeMs", "SlabinfoAgeMs", "FillSignal",
              "FillRateBytesPerSecond", "FillLevelBytes", "FillTimeToLevelMs",
+             "AdmitBudgetBytes", "AdmitRoomBytes", "AdmitCreditBytes",
+             "AdmitReservedBytes", "AdmitReservedCalls", "AdmitWaiting",
+             "AdmitWaitingBytes", "AdmitAdmitted", "AdmitWaited", "AdmitTiny",
+             "AdmitRefused", "AdmitCeilingHits", "AdmitLastResort",
+             "AdmitRaised",
              "MemTotalBytes",
              "MemAvailableBytes", "SlabBytes", "SReclaimableBytes",
              "SUnreclaimBytes", "PressureSomeAvg10", "PressureFullAvg10",
@@ -62,6 +68,28 @@ def page_text(h, path="/memguard-status"):
 
 def status_json(h):
     return json.loads(page_text(h, "/memguard-status?json"))
+
+
+def wait_fresh_sample(h, pred=None, what="a fresh sample", timeout=10):
+    """The status JSON's sample once the sampler has published one taken
+    after this call began (the sample count moved by 2: the one under way
+    may have read its files before) and, if given, one pred(sample) holds
+    for. Call it after rewriting a fixture, before asserting that nothing
+    happened: a dead or stuck sampler fails here instead of passing."""
+    deadline = time.monotonic() + timeout
+    start = status_json(h)["sampler"]["samples"]
+    while True:
+        doc = status_json(h)
+        smp = doc["sample"]
+        if (doc["sampler"]["samples"] >= start + 2 and smp is not None
+                and (pred is None or pred(smp))):
+            return smp
+        if time.monotonic() > deadline:
+            raise AssertionError("after %ss still waiting for %s (samples "
+                                 "%d -> %d; last sample %r)"
+                                 % (timeout, what, start,
+                                    doc["sampler"]["samples"], smp))
+        time.sleep(0.02)
 
 
 def parse_auto(text):

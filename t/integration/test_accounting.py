@@ -3,6 +3,7 @@ the end of each request, the notes memguard-rss and memguard-rss-delta in
 the access log (prefork and event)."""
 import http.client
 import re
+import time
 
 from mghttpd import get
 
@@ -79,3 +80,33 @@ def test_refused_request_is_accounted(httpd_factory):
     assert r.status == 413
     _, rss, delta = access_notes(h, "refused=1")
     assert int(rss) > 0 and delta != "-"
+
+
+def test_shed_request_is_accounted(procroot, httpd_factory, mpm):
+    """The documented order of our header parsers: accounting, then the
+    verdict gate, then the body check (mod_memguard.c). A request the gate
+    sheds was accounted first: its access line has the notes, and the
+    child's slot counted it."""
+    root = procroot()
+    h = httpd_factory("""
+MemGuardEngine On
+MemGuardProcRoot "%s"
+MemGuardSampleInterval 20ms
+MemGuardMinAvailable 1G
+""" % root.path, mpm=mpm)
+    root.set_meminfo(MemAvailable=100 * 1024)        # kB: 100 MiB < 1 GiB
+    deadline = time.monotonic() + 10
+    while True:
+        r, _ = get(h, "/mgtest?probe=1")
+        if r.status == 503:
+            break
+        assert time.monotonic() < deadline, "never shed"
+        time.sleep(0.02)
+    r, _ = get(h, "/mgtest?shed=1")
+    assert r.status == 503
+    h.wait_log(r"MG00102: refused GET /mgtest\?shed=1 \(shed\)|"
+               r"MG00102: refused GET /mgtest \(shed\)")
+    line = h.wait_access(r"shed=1 HTTP/1.1\" 503 ")[-1]
+    assert "mg=reject:shed" in line, line
+    _, rss, delta = access_notes(h, "shed=1")
+    assert int(rss) > 0 and delta != "-", line

@@ -182,3 +182,40 @@ def test_b_fails_targets():
     # one run only: the other column is empty, nothing breaks
     assert bh.table_rows(None, b)[0][1] == "-"
     assert [n for n, _ in bh.evaluate(None, b)][0] == "B: zero OOM kills"
+
+
+def test_runs_without_gnuplot(monkeypatch, tmp_path, capsys):
+    """gnuplot is optional: a root machine with the cgroup controller and
+    no gnuplot may run the benchmark; the report, the table and the
+    README's tables are written, and the missing plots are said once,
+    with how to draw them later."""
+    real_which = bh.shutil.which
+    monkeypatch.setattr(bh.shutil, "which", lambda name: None
+                        if name == "gnuplot" else real_which(name))
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    cg = tmp_path / "cg"
+    cg.mkdir()
+    (cg / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    monkeypatch.setattr(bh, "CG_ROOT", str(cg))
+    assert bh.environment_problem() is None
+
+    args = bh.parse_args(["--no-slab", "--outdir", str(tmp_path)])
+    runs = {"A": fake_run(12, 9990, 500.0, storm_type(3, 40, 1, 2,
+                                                      resets=37)),
+            "B": fake_run(0, 10000, 1.5, storm_type(2, 60, 1, 2))}
+    rep = bh.build_report(args, runs, {}, "2026-11-21T03:00:00+0000", 1.0)
+    saved = tmp_path / "saved.json"
+    saved.write_text(bh.json.dumps(rep))
+    assert bh.main(["--replot", str(saved), "--outdir", str(tmp_path),
+                    "--update-readme-assets"]) == 0
+    out, err = capsys.readouterr()
+    assert err.count("gnuplot not found: no plots this time") == 1, err
+    assert "--replot" in err
+    assert "plots: none (gnuplot not found)" in out
+    assert "OOM kills (cgroup)" in out
+    assert "copied no plots (none were drawn)" in out
+    written = bh.json.loads((tmp_path / "bench-headline.json").read_text())
+    assert written["plots"] == [] and written["plot_error"] == \
+        "gnuplot not found"
+    assert (tmp_path / "bench-headline.md").read_text().startswith("| metric")
+    assert not list(tmp_path.glob("*.png"))

@@ -12,7 +12,7 @@ import xmlrpc.client
 
 import pytest
 
-from statuslib import STATUS_PAGE, page_text, status_json
+from statuslib import STATUS_PAGE, page_text, status_json, wait_fresh_sample
 
 
 MiB = 1 << 20
@@ -92,7 +92,8 @@ MemGuardRetryAfter 7
     MemGuardShedExempt On
 </Location>
 %s
-""" % (root.path, extra)
+%s
+""" % (root.path, STATUS_PAGE, extra)
 
 
 # -- configuration ------------------------------------------------------------
@@ -190,6 +191,11 @@ def test_engine_without_thresholds_never_sheds(procroot, httpd_factory, mpm):
     h.wait_log(r"MG00315: sampler started")
     root.set_meminfo(MemAvailable=10 * 1024)   # 10 MiB
     root.set_psi(some_avg10=90.0, full_avg10=80.0)
+    # the sampler read both (a dead one would make the rest pass too)
+    wait_fresh_sample(h, lambda s: s["mem_available"] == 10 * MiB
+                      and s["psi"]["some_avg10"] == 90
+                      and s["psi"]["full_avg10"] == 80,
+                      what="MemAvailable 10 MiB and PSI 90/80 sampled")
     stays(h, 200, 0.4)
     assert transitions(h) == []
 
@@ -221,6 +227,8 @@ def test_low_available_sheds_and_recovers_past_hysteresis(procroot,
 
     # back above the threshold but inside the 10% margin: still shedding
     root.set_meminfo(MemAvailable=1075 * 1024)          # 1.05 GiB < 1.1 GiB
+    wait_fresh_sample(h, lambda s: s["mem_available"] == 1075 * MiB,
+                      what="MemAvailable 1075 MiB sampled")
     stays(h, 503, 0.5)
     with pytest.raises(xmlrpc.client.Fault) as e:
         hub.getBuild(1)
@@ -304,6 +312,10 @@ def test_numa_node_full(procroot, httpd_factory, mpm, allowed, sheds):
         assert len(lines) == 1 and "signal node" in lines[0], lines
         assert "node 0 available" in lines[0]
     else:
+        # node 0 is not watched at all: a sample taken after the write,
+        # with node 1 only, is what the verdict below comes from
+        smp = wait_fresh_sample(h, what="a sample after node 0 filled")
+        assert [n["node"] for n in smp["nodes"]] == [1], smp["nodes"]
         stays(h, 200, 0.5)
         assert transitions(h) == []
 
@@ -356,8 +368,7 @@ def test_cgroup_v2_slice_limit_sheds(procroot, httpd_factory, mpm):
     root = procroot("fedora38-v2-slice")
     root.set_psi(0.0, 0.0)
     root.set_cgroup_v2(current=1500 * MiB, inactive_file=512 * MiB, up=1)
-    h = httpd_factory(conf(root, "MemGuardMinAvailable 64M\n" + STATUS_PAGE),
-                      mpm=mpm)
+    h = httpd_factory(conf(root, "MemGuardMinAvailable 64M\n"), mpm=mpm)
     h.wait_log(r"MG00004: memory cgroup v2 at .*/system.slice/httpd.service "
                r"\(1 ancestor\(s\) with memory.max watched too\)")
     stays(h, 200, 0.3)

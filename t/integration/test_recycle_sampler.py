@@ -16,6 +16,7 @@ import xmlrpc.client
 import pytest
 
 from mghttpd import pid_of, wait_gone
+from statuslib import STATUS_PAGE, status_json
 
 
 MiB = 1 << 20
@@ -60,7 +61,7 @@ MemGuardMaxRecyclesPerMinute 0
 StartServers 4
 MinSpareServers 4
 MaxSpareServers 8
-""" % root.path
+""" % root.path + STATUS_PAGE
     h.start()
     time.sleep(1.5)
     r, _ = get(h, "/mgtest")       # one fresh child's size, for reference
@@ -94,8 +95,15 @@ MaxSpareServers 8
     # then the 30 MiB one; fresh children, no larger than the smallest
     # live one, are left alone however long the pressure lasts
     h.wait_log(r"MG00425: .*recycling child %d" % by_size[2], timeout=10)
+    before = status_json(h)
     time.sleep(3)
     assert len([x for x in h.log_lines() if "MG00425" in x]) == 3
+    # ... while the sampler kept sampling the same pressure (a dead one
+    # would recycle nothing either)
+    after = status_json(h)
+    assert after["sampler"]["samples"] >= before["sampler"]["samples"] + 10, \
+        (before["sampler"], after["sampler"])
+    assert after["verdict"]["state"] == "throttle", after["verdict"]
 
 
 def test_pressure_recycles_a_busy_child_after_its_request(procroot,

@@ -404,3 +404,55 @@ def test_other_requests_untouched(httpd_factory, mpm):
     r, data = post(h, "/mgtest?echo=1", b"not xml at all",
                    headers={"Content-Type": "application/octet-stream"})
     assert r.status == 200 and data == b"not xml at all"
+
+
+# Each hostile body and the faultString it must get: every part said once,
+# the bytes that decided it named, one line.
+PARSE_ERR = "parse error: not well-formed XML"
+WORDING = [
+    (b"<?xml version='1.0'?><!DOCTYPE x><methodCall/>", -32600,
+     "invalid XML-RPC call", "DOCTYPE is not allowed"),
+    (call_body("getBuild", 1).decode().encode("utf-32"), -32700, PARSE_ERR,
+     "UTF-32 is not supported: the body starts with bytes ff fe 00 00 3c 00 "
+     "00 00"),
+    (bytes.fromhex("3082010a02820101") + bytes(200), -32700, PARSE_ERR,
+     "not XML: the body starts with bytes 30 82 01 0a 02 82 01 01"),
+    (b"method=getBuild&id=1", -32700, PARSE_ERR,
+     "not XML: the body starts with bytes 6d 65 74 68 6f 64 3d 67 "
+     "(\"method=g\")"),
+    (b"<?xml version='1.0'?><methodCall><methodName>a\xff\xfe</methodName>"
+     b"</methodCall>", -32700, PARSE_ERR,
+     "line 1: Input is not proper UTF-8, indicate encoding ! Bytes: 0xFF "
+     "0xFE 0x3C 0x2F"),
+]
+
+
+@pytest.mark.parametrize("body,code,summary,detail", WORDING,
+                         ids=["doctype", "utf32", "der", "form", "utf8"])
+def test_refusal_wording(httpd_factory, mpm, body, code, summary, detail):
+    h = start_hub(httpd_factory, INSPECTED, mpm)
+    before = h.calls()
+    r, data = post(h, "/kojihub", body)
+    assert r.status == 200
+    assert fault_of(data) == (code, "memguard: %s: %s" % (summary, detail))
+    assert h.calls() == before
+    # the same words in the log line, after the reason
+    h.wait_log(r"MG00102: refused POST /kojihub \((xml-parse|xml-invalid)\): "
+               + re.escape(detail) + "$")
+
+
+@pytest.mark.parametrize("ctype", ["application/ocsp-request",
+                                   "application/x-www-form-urlencoded"])
+def test_non_xml_bodies_get_http_400_with_the_reason_logged(httpd_factory,
+                                                            mpm, ctype):
+    """Not an XML content type: HTTP 400, and the log says why precisely
+    (not libxml2's "Document is empty")."""
+    h = start_hub(httpd_factory, INSPECTED, mpm)
+    body = (bytes.fromhex("3082010a02820101") if "ocsp" in ctype
+            else b"a=1&b=2")
+    r, data = post(h, "/kojihub", body, headers={"Content-Type": ctype})
+    assert r.status == 400
+    h.wait_log(r"MG00102: refused POST /kojihub \(xml-parse\): not XML: the "
+               r"body starts with bytes %s" % " ".join(
+                   "%02x" % b for b in body[:8]))
+    assert not [x for x in h.log_lines() if "Document is empty" in x]

@@ -15,6 +15,14 @@
  *   flush=1     with emit: flush every 64 KiB so the response streams
  * The response ends with nothing else; without echo or emit it is a short
  * text line "pid=<pid> held=<MiB>". Deterministic memory, no Python.
+ *
+ * rpc=1 makes it a tiny XML-RPC application for a POST (behind
+ * MemGuardXmlRpc, whose replay it reads): the call's methodName is
+ * ignored, its first two <int> parameters are MiB and milliseconds:
+ * allocate that much for the length of the call (touched), sleep, free
+ * it, and answer <int>MiB</int>. When an allocation fails (a ceiling, an
+ * exhausted box) it frees what it took and answers a fault mentioning
+ * MemoryError, as a Python application would.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +155,95 @@ static void do_emit(request_rec *r, apr_int64_t n, int chunked, int flush)
     }
 }
 
+/* The n-th <int> (or <i4>) value of body, or -1. */
+static apr_int64_t rpc_int(const char *body, int n)
+{
+    const char *p = body;
+    int i;
+
+    for (i = 0; p != NULL; i++) {
+        const char *a = strstr(p, "<int>"), *b = strstr(p, "<i4>");
+        const char *t = a && (!b || a < b) ? a + 5 : (b ? b + 4 : NULL);
+
+        if (t == NULL) {
+            return -1;
+        }
+        if (i == n) {
+            return apr_atoi64(t);
+        }
+        p = t;
+    }
+    return -1;
+}
+
+static int do_rpc(request_rec *r)
+{
+    apr_bucket_brigade *bb;
+    char *body;
+    apr_off_t len = 0;
+    apr_size_t got;
+    apr_int64_t mb, ms, i;
+    void **held;
+    int rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK), failed = 0;
+    char buf[8192];
+    long n;
+
+    if (rc != OK) {
+        return rc;
+    }
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    if (ap_should_client_block(r)) {
+        while ((n = ap_get_client_block(r, buf, sizeof(buf))) > 0) {
+            apr_brigade_write(bb, NULL, NULL, buf, (apr_size_t)n);
+        }
+        if (n < 0) {
+            return AP_FILTER_ERROR;
+        }
+    }
+    apr_brigade_length(bb, 1, &len);
+    body = apr_palloc(r->pool, (apr_size_t)len + 1);
+    got = (apr_size_t)len;
+    apr_brigade_flatten(bb, body, &got);
+    body[got] = '\0';
+    mb = rpc_int(body, 0);
+    ms = rpc_int(body, 1);
+    held = calloc(mb > 0 ? (size_t)mb : 1, sizeof(void *));
+    for (i = 0; held != NULL && i < mb; i++) {
+        held[i] = malloc(1 << 20);
+        if (held[i] == NULL) {
+            failed = 1;
+            break;
+        }
+        memset(held[i], 0x5A, 1 << 20);
+    }
+    if (!failed && held != NULL && ms > 0) {
+        apr_sleep(apr_time_from_msec(ms));
+    }
+    for (i = 0; held != NULL && i < mb && held[i] != NULL; i++) {
+        free(held[i]);
+    }
+    free(held);
+    ap_set_content_type(r, "text/xml");
+    if (failed || held == NULL) {
+        ap_rprintf(r,
+                   "<?xml version='1.0'?>\n<methodResponse>\n<fault>\n"
+                   "<value><struct>\n<member>\n<name>faultCode</name>\n"
+                   "<value><int>1</int></value>\n</member>\n<member>\n"
+                   "<name>faultString</name>\n<value><string>&lt;class "
+                   "'MemoryError'&gt;:allocating %" APR_INT64_T_FMT
+                   " MiB</string></value>\n</member>\n</struct></value>\n"
+                   "</fault>\n</methodResponse>\n",
+                   mb);
+        return OK;
+    }
+    ap_rprintf(r,
+               "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n"
+               "<value><int>%" APR_INT64_T_FMT "</int></value>\n</param>\n"
+               "</params>\n</methodResponse>\n",
+               mb);
+    return OK;
+}
+
 static int mgtest_handler(request_rec *r)
 {
     apr_table_t *a;
@@ -156,6 +253,9 @@ static int mgtest_handler(request_rec *r)
         return DECLINED;
     }
     a = parse_args(r);
+    if (arg(a, "rpc") && r->method_number == M_POST) {
+        return do_rpc(r);
+    }
     if ((v = arg(a, "alloc")) != NULL) {
         if (do_alloc(apr_atoi64(v)) != 0) {
             return HTTP_INTERNAL_SERVER_ERROR;

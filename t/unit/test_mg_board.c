@@ -687,12 +687,12 @@ static void test_slots(void **state)
     assert_int_equal(mg_board_slot_start(b, 1, 0, 55), -EINVAL);
     assert_int_equal(mg_board_slot_start(b, 1, -3, 55), -EINVAL);
 
-    mg_board_request_begin(b, 1);
-    mg_board_request_begin(b, 1);
+    mg_board_request_begin(b, 1, 0);
+    mg_board_request_begin(b, 1, 0);
     mg_board_request_end(b, 1, 300 << 20, 200 << 20);
     mg_board_request_end(b, 1, 100 << 20, -(200 << 20));
     mg_board_request_end(b, 1, 100 << 20, 0); /* unbalanced: floor 0 */
-    mg_board_request_begin(b, 7);             /* ignored */
+    mg_board_request_begin(b, 7, 0);          /* ignored */
     mg_board_reject(b, 1, m, MG_REASON_SHED);
     mg_board_reject(b, 1, UINT32_MAX, MG_REASON_BODY_SIZE);
     mg_board_reject(b, 1, m, MG_REASON__COUNT); /* ignored */
@@ -1066,9 +1066,346 @@ static void test_recycle_budget_concurrent(void **state)
     board_free(&bd);
 }
 
+/* ---- admission by memory cost ------------------------------------------- */
+
+#define MIB (1LL << 20)
+
+static void test_admit_budget_and_reservations(void **state)
+{
+    board_t bd;
+    mg_board_t *b;
+    mg_board_res_info_t ri;
+    uint64_t at = 9;
+    uint32_t m, m2, calls = 9;
+    int64_t budget = 300 * MIB;
+
+    (void)state;
+    board_new(&bd, 4, 8);
+    b = bd.b;
+    m = mg_board_method_get(b, "queryHistory", 12);
+    m2 = mg_board_method_get(b, "listBuilds", 10);
+    assert_int_equal(mg_board_admit_budget(b, &at), 0);
+    assert_int_equal(at, 0);
+    mg_board_admit_budget_set(b, budget, 1234);
+    assert_int_equal(mg_board_admit_budget(b, &at), budget);
+    assert_int_equal(at, 1234);
+    mg_board_slot_start(b, 0, 100, 1);
+    mg_board_slot_start(b, 1, 101, 1);
+
+    /* two of 100 MiB fit, with 100 MiB left; a third of 150 does not */
+    assert_int_equal(
+        mg_board_admit_reserve(b, 0, m, 100 * MIB, 50 * MIB, budget, 0, 0), 0);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 1, m, 100 * MIB, 60 * MIB, budget, 0, 0), 0);
+    assert_int_equal(mg_board_admit_reserved(b), 200 * MIB);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 1, m2, 150 * MIB, 0, budget, 0, 0), -ENOSPC);
+    assert_int_equal(mg_board_admit_reserved(b), 200 * MIB);
+    assert_int_equal(mg_board_admit_method_inflight(b, m2), 0);
+    /* exactly the rest fits; force passes whatever the budget */
+    assert_int_equal(
+        mg_board_admit_reserve(b, 1, m2, 100 * MIB, 0, budget, 0, 0), 0);
+    assert_int_equal(mg_board_admit_reserve(b, 1, m2, 1, 0, budget, 0, 0),
+                     -ENOSPC);
+    assert_int_equal(mg_board_admit_reserve(b, 1, m2, 1, 0, budget, 0, 1), 0);
+    assert_int_equal(mg_board_admit_reserved(b), 300 * MIB + 1);
+    assert_int_equal(mg_board_admit_method_inflight(b, m), 2);
+    assert_int_equal(mg_board_admit_method_inflight(b, m2), 2);
+
+    /* the slot's view: two methods in slot 1 */
+    assert_int_equal(mg_board_admit_slot(b, 1, &ri), 0);
+    assert_int_equal(ri.pid, 101);
+    assert_int_equal(ri.calls, 3);
+    assert_int_equal(ri.method, UINT32_MAX);
+    assert_int_equal(ri.reserved, 200 * MIB + 1);
+    assert_int_equal(ri.base, 60 * MIB);
+    assert_int_equal(mg_board_admit_slot(b, 2, &ri), -ENOENT);
+    assert_int_equal(mg_board_admit_slot(b, 99, &ri), -EINVAL);
+
+    /* growth: slot 0's process is 80 MiB above its base: the credit is
+     * that, at most its reservation */
+    /* the slot serves no request (only reservations): no per-call look */
+    assert_int_equal(mg_board_observe(b, 0, 100, 130 * MIB, &m2, &at), 0);
+    assert_int_equal(mg_board_admit_settle(b, &calls), 80 * MIB);
+    assert_int_equal(calls, 4);
+    mg_board_observe(b, 0, 100, 500 * MIB, &m2, &at);
+    assert_int_equal(mg_board_admit_settle(b, NULL), 100 * MIB);
+    /* a write for another process is ignored */
+    mg_board_observe(b, 0, 999, 900 * MIB, &m2, &at);
+    assert_int_equal(mg_board_admit_settle(b, NULL), 100 * MIB);
+
+    /* the end of a call: its part stays reserved until the sampler's
+     * settle gives it back */
+    mg_board_admit_release(b, 0, m, 100 * MIB);
+    assert_int_equal(mg_board_admit_reserved(b), 300 * MIB + 1);
+    assert_int_equal(mg_board_admit_settle(b, &calls), 0);
+    assert_int_equal(calls, 3);
+    assert_int_equal(mg_board_admit_reserved(b), 200 * MIB + 1);
+    assert_int_equal(mg_board_admit_method_inflight(b, m), 1);
+    /* a release of nothing reserved changes nothing */
+    mg_board_admit_release(b, 0, m, 100 * MIB);
+    mg_board_admit_release(b, 3, m, 5);
+    mg_board_admit_release(b, 99, m, 5);
+    assert_int_equal(mg_board_admit_settle(b, NULL), 0);
+    assert_int_equal(mg_board_admit_reserved(b), 200 * MIB + 1);
+
+    /* a child killed with three calls reserved: its slot gives all back */
+    assert_true(mg_board_slot_reset(b, 1) >= 0);
+    assert_int_equal(mg_board_admit_reserved(b), 0);
+    assert_int_equal(mg_board_admit_method_inflight(b, m), 0);
+    assert_int_equal(mg_board_admit_method_inflight(b, m2), 0);
+
+    /* hostile */
+    assert_int_equal(mg_board_admit_reserve(b, 9, m, 1, 0, budget, 0, 0),
+                     -EINVAL);
+    assert_int_equal(mg_board_admit_reserve(b, 0, 99, 1, 0, budget, 0, 0),
+                     -EINVAL);
+    assert_int_equal(mg_board_admit_reserve(b, 0, m, -1, 0, budget, 0, 0),
+                     -EINVAL);
+    /* a negative budget (already past the level) admits nothing */
+    assert_int_equal(mg_board_admit_reserve(b, 0, m, 1, 0, -5 * MIB, 0, 0),
+                     -ENOSPC);
+    assert_int_equal(mg_board_admit_reserve(b, 0, m, 0, 0, INT64_MIN + 1, 0, 0),
+                     -ENOSPC);
+    board_free(&bd);
+}
+
+static void test_admit_slow_start(void **state)
+{
+    board_t bd;
+    mg_board_t *b;
+    uint32_t m;
+
+    (void)state;
+    board_new(&bd, 4, 8);
+    b = bd.b;
+    m = mg_board_method_get(b, "crazyQuery", 10);
+    mg_board_slot_start(b, 0, 100, 1);
+    assert_int_equal(mg_board_admit_reserve(b, 0, m, MIB, 0, INT64_MAX, 2, 0),
+                     0);
+    assert_int_equal(mg_board_admit_reserve(b, 0, m, MIB, 0, INT64_MAX, 2, 0),
+                     0);
+    assert_int_equal(mg_board_admit_reserve(b, 0, m, MIB, 0, INT64_MAX, 2, 0),
+                     -EBUSY);
+    /* force (DetectOnly, a stale budget) passes */
+    assert_int_equal(mg_board_admit_reserve(b, 0, m, MIB, 0, INT64_MAX, 2, 1),
+                     0);
+    /* three in flight (one forced): two must end before the next */
+    mg_board_admit_release(b, 0, m, MIB);
+    assert_int_equal(mg_board_admit_reserve(b, 0, m, MIB, 0, INT64_MAX, 2, 0),
+                     -EBUSY);
+    mg_board_admit_release(b, 0, m, MIB);
+    assert_int_equal(mg_board_admit_reserve(b, 0, m, MIB, 0, INT64_MAX, 2, 0),
+                     0);
+    assert_int_equal(mg_board_admit_method_inflight(b, m), 2);
+    board_free(&bd);
+}
+
+/* A child killed between its reservation and its release: crash-safe. */
+static void test_admit_crash(void **state)
+{
+    board_t bd;
+    mg_board_t *b;
+    uint32_t m;
+    pid_t pid;
+    int *ready;
+
+    (void)state;
+    board_new(&bd, 2, 4);
+    b = bd.b;
+    m = mg_board_method_get(b, "buildArch", 9);
+    ready = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                 -1, 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        mg_board_slot_start(b, 1, getpid(), 1);
+        mg_board_admit_reserve(b, 1, m, 70 * MIB, 0, 100 * MIB, 1, 0);
+        __atomic_store_n(&ready[0], 1, __ATOMIC_SEQ_CST);
+        for (;;) {
+            pause();
+        }
+    }
+    while (!__atomic_load_n(&ready[0], __ATOMIC_SEQ_CST)) {
+        usleep(1000);
+    }
+    assert_int_equal(mg_board_admit_reserved(b), 70 * MIB);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 0, m, 70 * MIB, 0, 100 * MIB, 1, 0), -EBUSY);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_true(mg_board_slot_reset(b, 1) >= 0);
+    assert_int_equal(mg_board_admit_reserved(b), 0);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 0, m, 70 * MIB, 0, 100 * MIB, 1, 0), 0);
+    munmap(ready, 4096);
+    board_free(&bd);
+}
+
+static void test_admit_queue(void **state)
+{
+    board_t bd;
+    mg_board_t *b;
+    int e[MG_BOARD_QUEUE + 1], i;
+    int64_t bytes = 0;
+
+    (void)state;
+    board_new(&bd, 2, 4);
+    b = bd.b;
+    /* arrival order decides, not entry order */
+    e[0] = mg_board_queue_enter(b, 300, 10, MG_QUEUE_BUDGET, 1000, 500);
+    e[1] = mg_board_queue_enter(b, 100, 20, MG_QUEUE_BUDGET, 1000, 500);
+    e[2] = mg_board_queue_enter(b, 200, 30, MG_QUEUE_SLOW, 1000, 500);
+    assert_true(e[0] >= 0 && e[1] >= 0 && e[2] >= 0);
+    assert_false(mg_board_queue_first(b, e[0], 1000, 500));
+    assert_true(mg_board_queue_first(b, e[1], 1000, 500));
+    /* a slow-start waiter is never first, and never ahead of anyone */
+    assert_false(mg_board_queue_first(b, e[2], 1000, 500));
+    assert_int_equal(mg_board_queue_waiting(b, 1000, 500, &bytes), 3);
+    assert_int_equal(bytes, 60);
+    /* the first leaves: the next by arrival is first */
+    mg_board_queue_leave(b, e[1]);
+    assert_true(mg_board_queue_first(b, e[0], 1000, 500));
+    /* the slow one joins the line with its own arrival time (200 < 300) */
+    mg_board_queue_beat(b, e[2], MG_QUEUE_BUDGET, 1000);
+    assert_false(mg_board_queue_first(b, e[0], 1000, 500));
+    assert_true(mg_board_queue_first(b, e[2], 1000, 500));
+    /* a waiter that stopped beating (killed) no longer counts, and its
+     * entry is taken over */
+    mg_board_queue_beat(b, e[0], MG_QUEUE_BUDGET, 2000);
+    assert_true(mg_board_queue_first(b, e[0], 2000, 500));
+    assert_int_equal(mg_board_queue_waiting(b, 2000, 500, NULL), 1);
+    mg_board_queue_leave(b, e[0]);
+    mg_board_queue_leave(b, e[2]);
+    /* bounded: MG_BOARD_QUEUE live waiters, then -ENOSPC */
+    for (i = 0; i < MG_BOARD_QUEUE; i++) {
+        assert_true(mg_board_queue_enter(b, 5000 + (uint64_t)i, 1,
+                                         MG_QUEUE_BUDGET, 5000, 500) >= 0);
+    }
+    assert_int_equal(
+        mg_board_queue_enter(b, 9000, 1, MG_QUEUE_BUDGET, 5000, 500), -ENOSPC);
+    /* all gone stale: taken over */
+    assert_true(mg_board_queue_enter(b, 9000, 1, MG_QUEUE_BUDGET, 6000, 500) >=
+                0);
+    /* hostile */
+    assert_int_equal(mg_board_queue_enter(b, 1, 1, MG_QUEUE_FREE, 1, 1),
+                     -EINVAL);
+    assert_false(mg_board_queue_first(b, -1, 1, 1));
+    assert_false(mg_board_queue_first(b, MG_BOARD_QUEUE, 1, 1));
+    mg_board_queue_leave(b, -3);
+    mg_board_queue_beat(b, 1000, MG_QUEUE_BUDGET, 1);
+    board_free(&bd);
+}
+
+static void test_cost_learning(void **state)
+{
+    board_t bd;
+    mg_board_t *b;
+    mg_board_cost_info_t ci;
+    uint64_t measured = 9, c;
+    uint32_t m, other, i;
+
+    (void)state;
+    board_new(&bd, 2, 4);
+    b = bd.b;
+    m = mg_board_method_get(b, "queryHistory", 12);
+    other = mg_board_method_other(b);
+    assert_int_equal(mg_board_method_cost(b, m, &measured), 0);
+    assert_int_equal(measured, 0);
+    /* the first call counts at once, before any refresh */
+    mg_board_method_cost_record(b, m, 165 * MIB);
+    assert_int_equal(mg_board_method_cost(b, m, &measured), 165 * MIB);
+    assert_int_equal(measured, 1);
+    /* the refresh puts it at the bucket's upper edge: >= the truth,
+     * < 1.5 times it */
+    mg_board_method_cost_refresh(b, 950, 64);
+    c = mg_board_method_cost(b, m, NULL);
+    assert_true(c >= 165 * MIB && c < 248 * MIB);
+    /* 99 cheap calls and one heavy: p95 is cheap */
+    for (i = 0; i < 99; i++) {
+        mg_board_method_cost_record(b, other, 2000);
+    }
+    mg_board_method_cost_record(b, other, 500 * MIB);
+    mg_board_method_cost_refresh(b, 950, 1000);
+    assert_int_equal(mg_board_method_cost(b, other, NULL), 4095);
+    /* recent calls weigh more: 100 heavy calls after them, with the
+     * histogram halved past 64 calls, move p95 to the heavy ones */
+    for (i = 0; i < 100; i++) {
+        mg_board_method_cost_record(b, other, 300 * MIB);
+        mg_board_method_cost_refresh(b, 950, 64);
+    }
+    c = mg_board_method_cost(b, other, NULL);
+    assert_true(c >= 300 * MIB && c < 450 * MIB);
+    /* a live raise while calls run; dropped once none runs */
+    assert_int_equal(mg_board_method_cost_raise(b, m, 100 * MIB), 1);
+    c = mg_board_method_cost(b, m, NULL); /* the learned one still rules */
+    assert_true(c >= 165 * MIB && c < 248 * MIB);
+    assert_int_equal(mg_board_method_cost_raise(b, m, 50 * MIB), 0);
+    assert_int_equal(mg_board_method_cost_raise(b, m, 400 * MIB), 1);
+    assert_int_equal(mg_board_method_cost(b, m, NULL), 400 * MIB);
+    mg_board_slot_start(b, 0, 100, 1);
+    assert_int_equal(mg_board_admit_reserve(b, 0, m, MIB, 0, INT64_MAX, 0, 0),
+                     0);
+    mg_board_method_cost_refresh(b, 950, 64);
+    assert_int_equal(mg_board_method_cost(b, m, NULL), 400 * MIB);
+    mg_board_admit_release(b, 0, m, MIB);
+    mg_board_method_cost_refresh(b, 950, 64);
+    c = mg_board_method_cost(b, m, NULL);
+    assert_true(c >= 165 * MIB && c < 248 * MIB);
+    assert_int_equal(mg_board_method_cost_info(b, m, &ci), 0);
+    assert_int_equal(ci.measured, 1);
+    assert_int_equal(ci.live, 0);
+    /* hostile */
+    assert_int_equal(mg_board_method_cost(b, 99, &measured), 0);
+    assert_int_equal(measured, 0);
+    mg_board_method_cost_record(b, 99, 1);
+    assert_int_equal(mg_board_method_cost_raise(b, 99, 1), 0);
+    assert_int_equal(mg_board_method_cost_info(b, 99, &ci), -EINVAL);
+    mg_board_method_cost_record(b, m, UINT64_MAX);
+    mg_board_method_cost_refresh(b, 950, 64);
+    board_free(&bd);
+}
+
+static void test_request_peak_and_observe(void **state)
+{
+    board_t bd;
+    mg_board_t *b;
+    uint32_t m, method = 9;
+    uint64_t grown = 9;
+
+    (void)state;
+    board_new(&bd, 2, 4);
+    b = bd.b;
+    m = mg_board_method_get(b, "getBuild", 8);
+    mg_board_slot_start(b, 0, 100, 1);
+    mg_board_request_begin(b, 0, 50 * MIB);
+    /* the method is not known yet: growth is kept, no raise offered */
+    assert_int_equal(mg_board_observe(b, 0, 100, 60 * MIB, &method, &grown), 0);
+    assert_int_equal(mg_board_request_peak(b, 0), 10 * MIB);
+    mg_board_request_method(b, 0, m);
+    assert_int_equal(mg_board_observe(b, 0, 100, 90 * MIB, &method, &grown), 1);
+    assert_int_equal(method, m);
+    assert_int_equal(grown, 40 * MIB);
+    mg_board_observe(b, 0, 100, 70 * MIB, &method, &grown);
+    assert_int_equal(mg_board_request_peak(b, 0), 40 * MIB);
+    /* two requests in one process: no per-call figure */
+    mg_board_request_begin(b, 0, 50 * MIB);
+    assert_int_equal(mg_board_observe(b, 0, 100, 90 * MIB, &method, &grown), 0);
+    /* another process in the slot */
+    assert_int_equal(mg_board_observe(b, 0, 101, 90 * MIB, &method, &grown), 0);
+    assert_int_equal(mg_board_observe(b, 7, 100, 90 * MIB, &method, &grown), 0);
+    board_free(&bd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_admit_budget_and_reservations),
+        cmocka_unit_test(test_admit_slow_start),
+        cmocka_unit_test(test_admit_crash),
+        cmocka_unit_test(test_admit_queue),
+        cmocka_unit_test(test_cost_learning),
+        cmocka_unit_test(test_request_peak_and_observe),
         cmocka_unit_test(test_size_and_init),
         cmocka_unit_test(test_attach),
         cmocka_unit_test(test_verdict_word),

@@ -279,6 +279,9 @@ static void test_stat_oom(void **state)
          1, 0, 9, 4096},
         {"inactive_file 5\nhierarchical_memory_limit 9223372036854771712\n", 1,
          0, 5, UINT64_MAX},
+        /* lines of shapes we do not know: skipped */
+        {"numa_stat N0=1 N1=2\nflag: on\nlonely\n\ninactive_file 5\n", 2, 0, 5,
+         UINT64_MAX},
         /* hostile */
         {"", 2, -EBADMSG, 0, 0},
         {"anon 1\n", 2, -ENOMSG, 0, 0},
@@ -313,6 +316,13 @@ static void test_stat_oom(void **state)
     assert_int_equal(mg_proc_parse_cgroup_stat(buf, len, 1, &st), 0);
     assert_int_equal(st.inactive_file, 52428800);
     assert_int_equal(st.hierarchical_limit, 805306368);
+    free(buf);
+    /* a future kernel's memory.stat with lines of new shapes */
+    buf = mg_test_slurp("proc/future-shapes/sys/fs/cgroup/system.slice/"
+                        "httpd.service/memory.stat",
+                        &len);
+    assert_int_equal(mg_proc_parse_cgroup_stat(buf, len, 2, &st), 0);
+    assert_int_equal(st.inactive_file, 402653184);
     free(buf);
 
     {

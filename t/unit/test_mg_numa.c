@@ -113,11 +113,16 @@ static void test_node_meminfo(void **state)
         {NODE_OK "Node 1 HugePages_Total:     0\n", 1, 0},
         /* hostile */
         {"", 1, -EBADMSG},
+        /* lines of shapes we do not know: skipped */
+        {NODE_OK "MemTotal: 1 kB\n", 1, 0},
+        {NODE_OK "Node 1 Unaccepted: n/a\nNode 1 Tiered (slow): 0 kB\n\n", 1,
+         0},
+        {NODE_OK "Node 0 Other:  5 kB\n", 1, 0},
+        /* hostile: wanted keys on another node's lines, malformed, twice */
         {NODE_OK, 0, -EBADMSG},
-        {NODE_OK "MemTotal: 1 kB\n", 1, -EBADMSG},
         {NODE_OK "Node 1 MemFree:  1 kB\n", 1, -EBADMSG},
         {"Node 1 MemTotal:       32769040 kB\n", 1, -ENOMSG},
-        {NODE_OK "Node 1 Slab:  x kB\n", 1, -EBADMSG},
+        {NODE_OK "Node 1 Slab:  x kB\n", 1, 0}, /* not wanted */
         {NODE_OK "Node 1 Slab:  1 kB", 1, -EBADMSG},
         {"Node 1 MemTotal:  18014398509481984 kB\n", 1, -EOVERFLOW},
         {NODE_OK, -1, -EINVAL},
@@ -150,6 +155,18 @@ static void test_node_meminfo(void **state)
     assert_int_equal(mg_proc_parse_node_meminfo(buf, len, 0, &n), 0);
     assert_int_equal(n.total, 5466324 * KB);
     free(buf);
+    /* the same node file with a future kernel's lines of new shapes */
+    {
+        mg_sample_node_t f;
+
+        buf = mg_test_slurp("proc/future-shapes/sys/devices/system/node/"
+                            "node0/meminfo",
+                            &len);
+        memset(&f, 0xff, sizeof(f));
+        assert_int_equal(mg_proc_parse_node_meminfo(buf, len, 0, &f), 0);
+        assert_memory_equal(&n, &f, sizeof(n));
+        free(buf);
+    }
     buf = mg_test_slurp("proc/rhel7-3.10-nfs-slab/sys/devices/system/node/"
                         "node0/meminfo",
                         &len);

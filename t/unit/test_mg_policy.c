@@ -1115,6 +1115,70 @@ static void test_interval(void **state)
     assert_int_equal(mg_policy_interval(&c, &st, 5000, 10000), 5000);
 }
 
+static void test_room(void **state)
+{
+    mg_policy_conf_t c;
+    mg_sample_t s;
+    mg_signal_t sig = MG_SIGNAL_NONE;
+    int32_t detail = 7;
+    int64_t room = 0;
+
+    (void)state;
+    conf_base(&c);
+    memset(&s, 0, sizeof(s));
+    s.valid = MG_SRC_MEMINFO | MG_SRC_CGROUP | MG_SRC_NUMA;
+    s.mem_total = 16384 * MIB;
+    s.mem_available = 4000 * MIB;
+    s.cgroup_version = 1;
+    s.cgroup_limit = 1024 * MIB;
+    s.cgroup_working_set = 800 * MIB;
+    s.nnodes = 1;
+    s.nodes[0].node = 3;
+    s.nodes[0].total = 8192 * MIB;
+    s.nodes[0].available = 5000 * MIB;
+    /* no level: nothing to bound */
+    assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail), -ENOENT);
+    /* shed at 10%: available 4000 - 1638.4, cgroup 224 - 102.4: the
+     * cgroup has the least room */
+    c.min_available.throttle = pct(2000);
+    c.min_available.shed = pct(1000);
+    assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail), 0);
+    assert_int_equal(room, 224 * MIB - (int64_t)(1024 * MIB / 10));
+    assert_int_equal(sig, MG_SIGNAL_CGROUP);
+    assert_int_equal(detail, -1);
+    /* past the level: negative */
+    s.cgroup_working_set = 1000 * MIB;
+    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL), 0);
+    assert_int_equal(room, 24 * MIB - (int64_t)(1024 * MIB / 10));
+    /* only a throttle level: it is the one */
+    c.min_available.shed.set = 0;
+    s.cgroup_working_set = 800 * MIB;
+    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL), 0);
+    assert_int_equal(room, 224 * MIB - (int64_t)(1024 * MIB / 5));
+    /* a node with less room: it decides, by its number */
+    c.min_available.throttle.set = 0;
+    c.min_node_available.shed = mib(4990);
+    assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail), 0);
+    assert_int_equal(room, 10 * MIB);
+    assert_int_equal(sig, MG_SIGNAL_NODE);
+    assert_int_equal(detail, 3);
+    /* sources missing from the sample: skipped */
+    s.valid = MG_SRC_MEMINFO;
+    assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail), -ENOENT);
+    /* hostile */
+    assert_int_equal(mg_policy_room(NULL, &s, &room, NULL, NULL), -EINVAL);
+    assert_int_equal(mg_policy_room(&c, NULL, &room, NULL, NULL), -EINVAL);
+    assert_int_equal(mg_policy_room(&c, &s, NULL, NULL, NULL), -EINVAL);
+    c.min_available.shed = mib(1);
+    s.mem_available = UINT64_MAX;
+    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL), 0);
+    assert_int_equal(room, INT64_MAX);
+    s.mem_available = 0;
+    c.min_available.shed = mib(1ULL << 40);
+    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL), 0);
+    assert_true(room < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1138,6 +1202,7 @@ int main(void)
         cmocka_unit_test(test_fill_off_and_hostile),
         cmocka_unit_test(test_fill_slab_rising),
         cmocka_unit_test(test_interval),
+        cmocka_unit_test(test_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -227,13 +227,20 @@ static const corpus_case_t corpus[] = {
     PARSE("bad_invalid_utf8.xml", "xml"),
     PARSE("bad_invalid_utf8_name.xml", "xml"),
     PARSE("bad_overlong_utf8.xml", "xml"),
+    /* not XML at all, said from the first bytes (not "Document is
+     * empty") */
+    PARSE("bad_ocsp.der", "xml"),
+    PARSE("bad_form.txt", "xml"),
+    PARSE("bad_utf32le.xml", "encoding"),
+    PARSE("bad_utf32be_bom.xml", "encoding"),
     PARSE("bad_two_roots.xml", "xml"),
     PARSE("bad_trailing_text.xml", "xml"),
     PARSE("bad_mismatched.xml", "xml"),
     PARSE("bad_control_char.xml", "xml"),
     /* found by the fuzzer: an encoding error raised while libxml2 switches
-     * to UCS-4; stopping the parser from the error handler crashed */
-    PARSE("bad_ucs4_encoding_switch.xml", "xml"),
+     * to UCS-4; stopping the parser from the error handler crashed. Its
+     * first bytes now say UTF-32 before libxml2 sees any. */
+    PARSE("bad_ucs4_encoding_switch.xml", "encoding"),
     /* XML, but not an XML-RPC call */
     INVALID("inv_response.xml", "structure"),
     INVALID("inv_no_methodname.xml", "structure"),
@@ -267,9 +274,43 @@ static const corpus_case_t corpus[] = {
     LIMIT("lim_mc_nested_10.xml", "multicall-depth"),
 };
 
+/* A refusal text goes into a log line and a fault's XML: one line of
+ * valid UTF-8, no control characters, no trailing space. */
+static int text_clean(const char *t)
+{
+    const unsigned char *p = (const unsigned char *)t;
+    size_t n = strlen(t);
+
+    if (n > 0 && t[n - 1] == ' ') {
+        return 0;
+    }
+    while (*p) {
+        size_t k = *p < 0x80             ? 1
+                   : (*p & 0xe0) == 0xc0 ? 2
+                   : (*p & 0xf0) == 0xe0 ? 3
+                   : (*p & 0xf8) == 0xf0 ? 4
+                                         : 0;
+        size_t i;
+
+        if (k == 0 || *p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+        for (i = 1; i < k; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                return 0;
+            }
+        }
+        p += k;
+    }
+    return 1;
+}
+
 static void check(const char *label, const outcome_t *o,
                   mg_xmlrpc_state_t state, mg_reason_t reason, const char *what)
 {
+    if (!text_clean(o->text)) {
+        fail_msg("%s: refusal text not one clean line: '%s'", label, o->text);
+    }
     if (o->state != state ||
         (state != MG_XR_ACCEPT &&
          (o->reason != reason || strcmp(o->what, what) != 0))) {
@@ -1037,77 +1078,77 @@ static void test_multicall_refused_shapes(void **state)
     } cases[] = {
         {"an item that is not a struct",
          MC_HEAD CALL("a", "") "<value><int>5</int></value>" MC_END,
-         "not an XML-RPC call: call 2 of multiCall is not a struct"},
+         "call 2 of multiCall is not a struct"},
         {"an untyped item", MC_HEAD "<value>getBuild</value>" MC_END,
-         "not an XML-RPC call: call 1 of multiCall is not a struct"},
+         "call 1 of multiCall is not a struct"},
         {"an empty item", MC_HEAD "<value/>" MC_END,
-         "not an XML-RPC call: call 1 of multiCall is not a struct"},
+         "call 1 of multiCall is not a struct"},
         {"an array item",
          MC_HEAD "<value><array><data/></array></value>" MC_END,
-         "not an XML-RPC call: call 1 of multiCall is not a struct"},
+         "call 1 of multiCall is not a struct"},
         {"no methodName",
          MC_HEAD
          "<value><struct><member><name>params"
          "</name><value><array><data/></array></value></member></struct>"
          "</value>" MC_END,
-         "not an XML-RPC call: call 1 of multiCall has no methodName"},
+         "call 1 of multiCall has no methodName"},
         {"an empty struct", MC_HEAD "<value><struct/></value>" MC_END,
-         "not an XML-RPC call: call 1 of multiCall has no methodName"},
+         "call 1 of multiCall has no methodName"},
         {"a methodName that is an int",
          MC_HEAD "<value><struct><member>"
                  "<name>methodName</name><value><int>5</int></value></member>"
                  "</struct></value>" MC_END,
-         "not an XML-RPC call: call 1 of multiCall has a methodName that is "
+         "call 1 of multiCall has a methodName that is "
          "not a string"},
         {"a methodName that is a struct",
          MC_HEAD "<value><struct><member>"
                  "<name>methodName</name><value><struct/></value></member>"
                  "</struct></value>" MC_END,
-         "not an XML-RPC call: call 1 of multiCall has a methodName that is "
+         "call 1 of multiCall has a methodName that is "
          "not a string"},
         {"a methodName that is an array",
          MC_HEAD "<value><struct><member>"
                  "<name>methodName</name><value><array><data/></array></value>"
                  "</member></struct></value>" MC_END,
-         "not an XML-RPC call: call 1 of multiCall has a methodName that is "
+         "call 1 of multiCall has a methodName that is "
          "not a string"},
         {"an empty methodName",
          MC_HEAD "<value><struct><member>"
                  "<name>methodName</name><value><string/></value></member>"
                  "</struct></value>" MC_END,
-         "not an XML-RPC call: call 1 of multiCall has an empty methodName"},
+         "call 1 of multiCall has an empty methodName"},
         {"keyword arguments to the top-level multicall",
          "<methodCall><methodName>multiCall</methodName><params><param>"
          "<value><struct><member><name>calls</name><value><array><data>" CALL(
              "queryHistory",
              "") "</data></array></value></member>"
                  "</struct></value></param></params></methodCall>",
-         "not an XML-RPC call: multiCall has a struct argument (keyword "
+         "multiCall has a struct argument (keyword "
          "arguments would hide its calls)"},
         {"keyword arguments after the calls",
          "<methodCall><methodName>system.multicall</methodName><params>"
          "<param><value><array><data/></array></value></param><param>"
          "<value><struct/></value></param></params></methodCall>",
-         "not an XML-RPC call: system.multicall has a struct argument "
+         "system.multicall has a struct argument "
          "(keyword arguments would hide its calls)"},
         {"keyword arguments to a nested multicall",
          MC_HEAD CALL("a", "")
              CALL("system.multicall", "<value><struct/></value>") MC_END,
-         "not an XML-RPC call: call 2 of multiCall has a struct argument "
+         "call 2 of multiCall has a struct argument "
          "(keyword arguments would hide its calls)"},
         {"a nested multicall with its params first",
          MC_HEAD
          "<value><struct><member><name>params</name><value><array>"
          "<data/></array></value></member><member><name>methodName</name>"
          "<value>multiCall</value></member></struct></value>" MC_END,
-         "not an XML-RPC call: call 1 of multiCall is a multicall whose "
+         "call 1 of multiCall is a multicall whose "
          "params come before its methodName"},
         {"an item that is not a struct, nested",
          MC_HEAD CALL("multiCall", "<value><array><data>" CALL("a", "")
                                        CALL("b", "") "<value>x</value>"
                                                      "</data></array></value>")
              MC_END,
-         "not an XML-RPC call: call 3 of call 1 of multiCall is not a "
+         "call 3 of call 1 of multiCall is not a "
          "struct"},
     };
     size_t i;
@@ -1448,6 +1489,86 @@ static void test_counters(void **state)
     free(buf);
 }
 
+/* a string literal and its length, NULs included */
+#define LIT(s) s, sizeof(s) - 1
+
+/* What a refused client reads: each said once, precisely, whatever the
+ * chunking (the first bytes are held back until 4 have arrived). */
+static void test_refusal_texts(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t len;
+        mg_reason_t reason;
+        const char *what;
+        const char *text; /* NULL: libxml2's own words, below */
+    } cases[] = {
+        {LIT("\x30\x82\x01\x0a\x02\x01\x00\x30\x0d"), MG_REASON_XML_PARSE,
+         "xml", "not XML: the body starts with bytes 30 82 01 0a 02 01 00 30"},
+        {LIT("method=getBuild&id=1"), MG_REASON_XML_PARSE, "xml",
+         "not XML: the body starts with bytes 6d 65 74 68 6f 64 3d 67 "
+         "(\"method=g\")"},
+        {LIT("{\"a\":1}"), MG_REASON_XML_PARSE, "xml",
+         "not XML: the body starts with bytes 7b 22 61 22 3a 31 7d "
+         "(\"{\"a\":1}\")"},
+        {LIT("ab"), MG_REASON_XML_PARSE, "xml",
+         "not XML: the body starts with bytes 61 62 (\"ab\")"},
+        {LIT("\x00\x00\xfe\xff\x00\x00\x00<"), MG_REASON_XML_PARSE, "encoding",
+         "UTF-32 is not supported: the body starts with bytes 00 00 fe ff 00 "
+         "00 00 3c"},
+        {LIT("<\x00\x00\x00?\x00\x00\x00"), MG_REASON_XML_PARSE, "encoding",
+         "UTF-32 is not supported: the body starts with bytes 3c 00 00 00 3f "
+         "00 00 00"},
+        {LIT(""), MG_REASON_XML_PARSE, "empty", "empty body"},
+        {LIT("<?xml version='1.0'?><!DOCTYPE x><methodCall/>"),
+         MG_REASON_XML_INVALID, "doctype", "DOCTYPE is not allowed"},
+        {LIT("<methodResponse/>"), MG_REASON_XML_INVALID, "structure",
+         "unexpected <methodResponse>"},
+        /* libxml2's message spans two lines: one line here */
+        {LIT("<?xml version='1.0'?><methodCall><methodName>a\xff\xfe"
+             "</methodName></methodCall>"),
+         MG_REASON_XML_PARSE, "xml", NULL},
+    };
+    /* libxml2 words it differently when fed a byte at a time */
+    static const char utf8_text[] = "line 1: Input is not proper UTF-8, "
+                                    "indicate encoding ! Bytes: 0xFF 0xFE "
+                                    "0x3C 0x2F";
+    size_t i;
+    int mode;
+
+    (void)state;
+    for (i = 0; i < (sizeof(cases) / sizeof(cases[0])); i++) {
+        for (mode = CHUNK_8K; mode <= CHUNK_RANDOM; mode++) {
+            outcome_t o = run(cases[i].in, cases[i].len, mode, NULL, NULL);
+            char label[64];
+
+            snprintf(label, sizeof(label), "text case %zu mode %d", i, mode);
+            check(label, &o, MG_XR_REJECT, cases[i].reason, cases[i].what);
+            if (cases[i].text == NULL && mode == CHUNK_8K &&
+                strcmp(o.text, utf8_text) != 0) {
+                fail_msg("%s: '%s', want '%s'", label, o.text, utf8_text);
+            }
+            if (cases[i].text != NULL && strcmp(o.text, cases[i].text) != 0) {
+                fail_msg("%s: '%s', want '%s'", label, o.text, cases[i].text);
+            }
+        }
+    }
+    /* what XML may start with still reaches libxml2 */
+    {
+        static const char *const good[] = {
+            "\xef\xbb\xbf<methodCall><methodName>a</methodName></methodCall>",
+            " \r\n\t<methodCall><methodName>a</methodName></methodCall>",
+        };
+        for (i = 0; i < (sizeof(good) / sizeof(good[0])); i++) {
+            for (mode = CHUNK_8K; mode <= CHUNK_RANDOM; mode++) {
+                outcome_t o = run(good[i], strlen(good[i]), mode, NULL, NULL);
+                check(good[i], &o, MG_XR_ACCEPT, 0, NULL);
+                assert_string_equal(o.method, "a");
+            }
+        }
+    }
+}
+
 static void test_text_limit_counts_across_comments(void **state)
 {
     static const char body[] =
@@ -1596,6 +1717,7 @@ int main(void)
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_name_limit),
         cmocka_unit_test(test_text_limit_counts_across_comments),
+        cmocka_unit_test(test_refusal_texts),
         cmocka_unit_test(test_multicall_names),
         cmocka_unit_test(test_multicall_shapes),
         cmocka_unit_test(test_multicall_refused_shapes),

@@ -1,0 +1,407 @@
+"""Admission by memory cost: every XML-RPC call has an expected cost
+(memory= on its rule, learned from what its method's calls took, or a
+default with a slow start), and a call runs only if its cost fits in the
+budget above the shed level; else it waits in a first-come queue, then
+gets a retryable fault 5034. Under prefork a call runs under a ceiling
+(RLIMIT_DATA) and fails alone, with fault 5002, past it.
+
+The application is the test module's XML-RPC mode (mod_mgtest, rpc=1):
+method(MiB, ms) allocates MiB for the call (touched), sleeps ms, frees,
+answers MiB - deterministic memory, any method name. The room above the
+shed level comes from a fixture /proc tree (MemGuardProcRoot): MemAvailable
+is set to the 10% shed level plus ROOM, and stays there whatever the
+processes really take; the credit (what calls in flight have grown) comes
+from their real statm."""
+import http.client
+import os
+import re
+import signal
+import threading
+import time
+import xmlrpc.client
+
+import pytest
+
+from mghttpd import alive, wait_until
+from statuslib import STATUS_PAGE, page_text, parse_auto, status_json
+
+MiB = 1 << 20
+
+CONF = """
+MemGuardEngine %(engine)s
+MemGuardProcRoot "%(root)s"
+MemGuardSampleInterval 20ms
+MemGuardMinAvailable 10%%
+MemGuardFillHorizon off
+MemGuardCgroup off
+MemGuardNuma off
+MemGuardAdmitWait %(wait)s
+%(mpmconf)s
+<Location /rpc>
+    SetHandler mgtest
+    MemGuardXmlRpc On
+    MemGuardRejectStyle fault
+    MemGuardMethod heavy memory=100M
+    MemGuardMethod small memory=20M
+</Location>
+<Location /rpc-http>
+    SetHandler mgtest
+    MemGuardXmlRpc On
+    MemGuardRejectStyle http
+    MemGuardMethod heavy memory=100M
+</Location>
+%(extra)s
+""" + STATUS_PAGE
+
+
+def start(procroot, httpd_factory, room_mib, mpm="prefork", engine="On",
+          wait="10s", extra=""):
+    root = procroot("debian12-v1")
+    kb = root.mem_total_kb()
+    root.set_meminfo(MemAvailable=kb // 10 + room_mib * 1024)
+    mpmconf = ("StartServers 6\nMinSpareServers 6\nMaxSpareServers 10"
+               if mpm == "prefork" else "")
+    h = httpd_factory(CONF % {"root": root.path, "engine": engine,
+                              "wait": wait, "extra": extra,
+                              "mpmconf": mpmconf}, mpm=mpm)
+    h.wait_log(r"MG00315: sampler started")
+    wait_until(lambda: auto(h)["AdmitBudgetBytes"] != "-1", "a budget")
+    return h
+
+
+def auto(h):
+    return parse_auto(page_text(h, "/memguard-status?auto"))
+
+
+def rpc(h, path="/rpc"):
+    return xmlrpc.client.ServerProxy("http://127.0.0.1:%d%s?rpc" % (h.port,
+                                                                  path))
+
+
+def method_cost(h, name):
+    for m in status_json(h)["methods"]:
+        if m["name"] == name:
+            return m["cost"]
+    return None
+
+
+class Call(threading.Thread):
+    """One call in the background: .result, .fault or .error, and the
+    monotonic times it started and ended."""
+
+    def __init__(self, h, method, mib, ms, path="/rpc", raw=False):
+        super().__init__(daemon=True)
+        self.h, self.method, self.args, self.path = h, method, (mib, ms), path
+        self.raw = raw
+        self.result = self.fault = self.error = None
+        self.t0 = self.t1 = None
+
+    def run(self):
+        self.t0 = time.monotonic()
+        try:
+            if self.raw:
+                # one request, no retry (xmlrpc.client sends a call again
+                # once when its connection is reset, as Koji's client does)
+                body = xmlrpc.client.dumps(self.args,
+                                           methodname=self.method).encode()
+                c = http.client.HTTPConnection("127.0.0.1", self.h.port,
+                                               timeout=60)
+                c.request("POST", self.path + "?rpc", body=body,
+                          headers={"Content-Type": "text/xml"})
+                self.result = xmlrpc.client.loads(c.getresponse().read())[0][0]
+            else:
+                self.result = getattr(rpc(self.h, self.path),
+                                      self.method)(*self.args)
+        except xmlrpc.client.Fault as e:
+            self.fault = e
+        except Exception as e:      # noqa: BLE001 - reported by the test
+            self.error = e
+        self.t1 = time.monotonic()
+
+
+def test_learns_what_calls_cost_and_tiny_calls_never_reserve(procroot,
+                                                              httpd_factory,
+                                                              mpm):
+    h = start(procroot, httpd_factory, 2000, mpm=mpm)
+    # a method nobody named: the default cost and slow start, then learned
+    assert rpc(h).fat(40, 50) == 40
+    wait_until(lambda: (method_cost(h, "fat") or {}).get("measured") == 1,
+               "fat's cost recorded")
+    c = method_cost(h, "fat")
+    assert c["source"] in ("learned", "live"), c
+    # at least what it took, at most 1.5 times that (bucket edge) plus
+    # the test module's own few pages
+    assert 40 * MiB <= c["expected"] < 70 * MiB, c
+    a = auto(h)
+    admitted = int(a["AdmitAdmitted"])
+    assert admitted >= 1
+    # a method that takes nothing: learned tiny, never reserves again
+    for _ in range(3):
+        assert rpc(h).thin(0, 0) == 0
+    wait_until(lambda: (method_cost(h, "thin") or {}).get("measured", 0) >= 3,
+               "thin's cost recorded")
+    c = method_cost(h, "thin")
+    assert c["expected"] < MiB, c
+    t0 = int(auto(h)["AdmitTiny"])
+    assert rpc(h).thin(0, 0) == 0
+    a = auto(h)
+    assert int(a["AdmitTiny"]) == t0 + 1
+    h.wait_access(r"POST /rpc\?rpc ", count=5)
+
+
+def test_slow_start_runs_two_calls_of_an_unknown_method(procroot,
+                                                        httpd_factory):
+    """Four calls of a method never measured, at once: two run, two wait
+    until the first ones are measured, and then run."""
+    h = start(procroot, httpd_factory, 4000)
+    calls = [Call(h, "unknown", 10, 1500) for _ in range(4)]
+    for c in calls:
+        c.start()
+    seen = 0
+    deadline = time.monotonic() + 1.2
+    while time.monotonic() < deadline:
+        c = method_cost(h, "unknown")
+        if c:
+            seen = max(seen, c["reserved_inflight"])
+            assert c["reserved_inflight"] <= 2, c
+        time.sleep(0.05)
+    for c in calls:
+        c.join(30)
+    assert [c.result for c in calls] == [10] * 4, \
+        [(c.fault, c.error) for c in calls]
+    assert seen == 2
+    ends = sorted(c.t1 - c.t0 for c in calls)
+    assert ends[1] < 2.5 and ends[2] > 2.9, ends
+    assert int(auto(h)["AdmitWaited"]) == 2
+    assert len(h.wait_log(r"MG00601: queued: slow start", count=2)) == 2
+
+
+def test_the_budget_admits_in_order_and_tiny_calls_pass(procroot,
+                                                        httpd_factory):
+    """250 MiB above the shed level, calls of 100 MiB (memory=): two run,
+    the next two wait and are admitted in the order they came, while tiny
+    calls go through at once."""
+    h = start(procroot, httpd_factory, 250)
+    first = [Call(h, "heavy", 5, 2000) for _ in range(2)]
+    for c in first:
+        c.start()
+    wait_until(lambda: auto(h)["AdmitReservedCalls"] == "2", "two reserved")
+    later = []
+    for _ in range(2):
+        later.append(Call(h, "heavy", 5, 500))
+        later[-1].start()
+        time.sleep(0.2)
+    wait_until(lambda: auto(h)["AdmitWaiting"] == "2", "two waiting")
+    a = auto(h)
+    assert int(a["AdmitWaitingBytes"]) == 200 * MiB
+    assert int(a["AdmitReservedBytes"]) == 200 * MiB
+    # tiny calls do not queue behind them
+    assert rpc(h).thin(0, 0) == 0
+    t = time.monotonic()
+    assert rpc(h).thin(0, 0) == 0
+    assert time.monotonic() - t < 0.5
+    for c in first + later:
+        c.join(30)
+    assert [c.result for c in first + later] == [5] * 4
+    # the one that came first ran first
+    assert later[0].t1 < later[1].t1
+    assert later[0].t1 - later[0].t0 > 1.0   # it waited for the first ones
+    assert int(auto(h)["AdmitWaited"]) == 2
+    wait_until(lambda: auto(h)["AdmitReservedBytes"] == "0",
+               "every reservation given back")
+
+
+def test_no_room_in_time_is_a_retryable_refusal(procroot, httpd_factory):
+    h = start(procroot, httpd_factory, 150, wait="1s")
+    holder = Call(h, "heavy", 5, 4000)
+    holder.start()
+    wait_until(lambda: auto(h)["AdmitReservedCalls"] == "1", "one reserved")
+    t = time.monotonic()
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        rpc(h).heavy(5, 0)
+    waited = time.monotonic() - t
+    assert e.value.faultCode == 5034
+    fs = e.value.faultString
+    assert fs.startswith("memguard: server busy with memory-heavy calls, "
+                         "retry later: 'heavy' expects 100.0 MiB "
+                         "(configured); the budget has "), fs
+    assert "waited 1" in fs and "ms (MemGuardAdmitWait)" in fs, fs
+    assert 0.9 < waited < 5, waited
+    # in http style: 503 with Retry-After
+    body = xmlrpc.client.dumps((5, 0), methodname="heavy").encode()
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    c.request("POST", "/rpc-http?rpc", body=body,
+              headers={"Content-Type": "text/xml"})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 503
+    assert r.getheader("Retry-After") == "5"
+    c.close()
+    holder.join(30)
+    assert holder.result == 5
+    assert int(auto(h)["AdmitRefused"]) == 2
+    assert auto(h)["RefusedBudget"] == "2"
+    h.wait_log(r"MG00102: refused POST /rpc \(budget\): 'heavy' expects "
+               r"100\.0 MiB \(configured\); the budget has [\d.]+ MiB free")
+
+
+def test_a_killed_child_gives_its_reservation_back(procroot, httpd_factory):
+    h = start(procroot, httpd_factory, 150, wait="20s")
+    holder = Call(h, "heavy", 5, 30000, raw=True)
+    holder.start()
+    wait_until(lambda: auto(h)["AdmitReservedCalls"] == "1", "one reserved")
+    # the status page lists each child's reservations
+    holders = [c for c in status_json(h)["children"] if c["reserved"] > 0]
+    assert len(holders) == 1, holders
+    assert holders[0]["reserved"] == 100 * MiB
+    assert holders[0]["reserved_calls"] == 1
+    victim = holders[0]["pid"]
+    waiter = Call(h, "heavy", 5, 0)
+    waiter.start()
+    wait_until(lambda: auto(h)["AdmitWaiting"] == "1", "a waiter")
+    os.kill(victim, signal.SIGKILL)
+    t = time.monotonic()
+    waiter.join(15)
+    assert waiter.result == 5, (waiter.fault, waiter.error)
+    assert time.monotonic() - t < 10
+    holder.join(5)
+    assert isinstance(holder.error, (ConnectionError, http.client.HTTPException)), \
+        (holder.result, holder.fault, holder.error)
+    wait_until(lambda: auto(h)["AdmitReservedBytes"] == "0",
+               "nothing reserved")
+    assert not alive(victim)
+
+
+def test_a_call_over_its_ceiling_fails_alone(procroot, httpd_factory):
+    """prefork: `small` is expected to take 20 MiB, so it may take 84 MiB
+    (twice its cost, at least 64 MiB more): asking for 200 fails inside the
+    application; memguard answers with its own fault and the child is
+    recycled; the next call, on a fresh child, succeeds."""
+    h = start(procroot, httpd_factory, 2000)
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        rpc(h).small(200, 0)
+    assert e.value.faultCode == 5002
+    assert e.value.faultString == (
+        "memguard: call needed more memory than it may take: 'small' failed "
+        "needing more than its ceiling of 84.0 MiB above its start (expected "
+        "cost 20.0 MiB, configured; MemGuardCallCeiling)")
+    line = h.wait_log(r"MG00460: recycling this child \(pid (\d+)\) after "
+                      r"this request: a call failed at its memory ceiling")[0]
+    pid = int(re.search(r"pid (\d+)", line).group(1))
+    assert auto(h)["AdmitCeilingHits"] == "1"
+    assert auto(h)["RefusedCeiling"] == "1"
+    # under the ceiling: fine
+    assert rpc(h).small(60, 0) == 60
+    # a method never measured may take what the budget has free: being
+    # new is no reason to fail
+    assert rpc(h).fat(300, 0) == 300
+    wait_until(lambda: not alive(pid), "the recycled child gone")
+
+
+def test_no_ceiling_under_a_threaded_mpm(procroot, httpd_factory):
+    h = start(procroot, httpd_factory, 2000, mpm="event")
+    assert rpc(h).small(200, 0) == 200
+    assert auto(h)["AdmitCeilingHits"] == "0"
+
+
+def test_a_running_call_raises_its_methods_estimate(procroot, httpd_factory):
+    """A method not measured yet (default 32 MiB) whose first call grows to
+    150 MiB: the sampler raises the estimate while the call runs."""
+    h = start(procroot, httpd_factory, 4000)
+    call = Call(h, "grow", 150, 3000)
+    call.start()
+    line = h.wait_log(r"MG00343: sampler: a call of 'grow' in process \d+ "
+                      r"has grown [\d.]+ MiB, past its expected cost [\d.]+ "
+                      r"MiB: raised", timeout=10)[0]
+    wait_until(lambda: method_cost(h, "grow")["expected"] >= 140 * MiB,
+               "the raised estimate")
+    c = method_cost(h, "grow")
+    assert c["source"] == "live" and c["measured"] == 0, c
+    assert int(auto(h)["AdmitRaised"]) >= 1
+    call.join(15)
+    assert call.result == 150
+    # once measured, the learned cost stands
+    wait_until(lambda: method_cost(h, "grow")["measured"] == 1, "measured")
+    c = method_cost(h, "grow")
+    assert c["expected"] >= 150 * MiB, (c, line)
+
+
+def test_detect_only_never_waits(procroot, httpd_factory):
+    h = start(procroot, httpd_factory, 150, engine="DetectOnly")
+    holder = Call(h, "heavy", 5, 2000)
+    holder.start()
+    wait_until(lambda: auto(h)["AdmitReservedCalls"] == "1", "one reserved")
+    t = time.monotonic()
+    assert rpc(h).heavy(5, 0) == 5
+    assert time.monotonic() - t < 1.0
+    h.wait_log(r"MG00600: DetectOnly: would queue this call: 'heavy' expects "
+               r"100\.0 MiB \(configured\)")
+    holder.join(10)
+    assert auto(h)["AdmitWaited"] == "0"
+
+
+def test_no_shed_level_no_budget(httpd_factory):
+    h = httpd_factory("""
+MemGuardEngine On
+<Location /rpc>
+    SetHandler mgtest
+    MemGuardXmlRpc On
+    MemGuardMethod heavy memory=100M
+</Location>
+""" + STATUS_PAGE)
+    h.wait_log(r"MG00315: sampler started")
+    assert rpc(h).heavy(1, 0) == 1
+    a = auto(h)
+    assert a["AdmitBudgetBytes"] == "-1"
+    assert a["AdmitReservedBytes"] == "0"
+    assert a["AdmitAdmitted"] == "0"
+
+
+@pytest.mark.parametrize("line, words", [
+    ("MemGuardAdmitDefault 0", ["MemGuardAdmitDefault", "'0'",
+                                "out of range"]),
+    ("MemGuardAdmitDefault 2T", ["MemGuardAdmitDefault", "'2T'",
+                                 "out of range"]),
+    ("MemGuardAdmitDefault lots", ["MemGuardAdmitDefault", "'lots'"]),
+    ("MemGuardAdmitDefault -5M", ["MemGuardAdmitDefault", "'-5M'"]),
+    ("MemGuardAdmitTiny big", ["MemGuardAdmitTiny", "'big'"]),
+    ("MemGuardAdmitSlowStart 0", ["MemGuardAdmitSlowStart", "'0'",
+                                  "1 to 1000"]),
+    ("MemGuardAdmitSlowStart 1001", ["MemGuardAdmitSlowStart", "'1001'"]),
+    ("MemGuardAdmitSlowStart two", ["MemGuardAdmitSlowStart", "'two'"]),
+    ("MemGuardAdmitSlowStart 2x", ["MemGuardAdmitSlowStart", "'2x'"]),
+    ("MemGuardAdmitWait 301s", ["MemGuardAdmitWait", "'301s'",
+                                "longer than 300s"]),
+    ("MemGuardAdmitWait soon", ["MemGuardAdmitWait", "'soon'"]),
+    ("MemGuardAdmission maybe", ["MemGuardAdmission", "On or Off"]),
+    ("MemGuardCallCeiling 2x", ["MemGuardCallCeiling", "On or Off"]),
+    ("<Location /x>\nMemGuardAdmitWait 1s\n</Location>",
+     ["MemGuardAdmitWait", "not allowed"]),
+    ("<Location /x>\nMemGuardMethod q memory=0\n</Location>",
+     ["MemGuardMethod", "'memory=0'", "more than 0"]),
+    ("<Location /x>\nMemGuardMethod q memory=lots\n</Location>",
+     ["MemGuardMethod", "'lots'"]),
+    ("<Location /x>\nMemGuardMethod q memory=1M memory=2M\n</Location>",
+     ["MemGuardMethod", "'memory=2M'", "twice"]),
+    ("<Location /x>\nMemGuardMethod q deny memory=1M\n</Location>",
+     ["MemGuardMethod", "'deny' cannot be combined"]),
+])
+def test_bad_admission_directives_stop_configtest(httpd_factory, line, words):
+    h = httpd_factory(start=False)
+    rc, out = h.configtest(line + "\n")
+    assert rc != 0, out
+    for w in words:
+        assert w in out, (w, out)
+
+
+@pytest.mark.parametrize("line", [
+    "MemGuardAdmitDefault 64M", "MemGuardAdmitTiny 0", "MemGuardAdmitTiny 4M",
+    "MemGuardAdmitSlowStart 1", "MemGuardAdmitWait 0", "MemGuardAdmitWait 30s",
+    "MemGuardCallCeiling Off",
+    "<Location /x>\nMemGuardAdmission Off\n</Location>",
+    "<Location /x>\nMemGuardMethod q memory=1G concurrency=2\n</Location>",
+])
+def test_good_admission_directives(httpd_factory, line):
+    h = httpd_factory(start=False)
+    rc, out = h.configtest(line + "\n")
+    assert rc == 0, out
