@@ -1025,8 +1025,8 @@ const command_rec memguard_cmds[] = {
     AP_INIT_TAKE1("MemGuardRetryFault", set_retry_fault, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "faultCode of retryable refusals (shed, throttle, "
-                  "method-busy), e.g. 1014 for Koji's ServerOffline; "
-                  "default: each reason's own"),
+                  "method-busy, budget), e.g. 1014 for Koji's "
+                  "ServerOffline; default: each reason's own"),
     AP_INIT_TAKE1("MemGuardRetryAfter", set_retry_after, NULL, RSRC_CONF,
                   "seconds to put in Retry-After on retryable refusals "
                   "(default 5)"),
