@@ -441,6 +441,11 @@ int memguard_admit(request_rec *r)
     force =
         at == 0 || now < at ||
         now - at > memguard_stale_after_us(memguard_headroom(ap_server_conf));
+    /* An essential call (MemGuardMethod ... essential) finishes work: it
+     * reserves, so that what it takes is counted, but never waits. */
+    if (ctx->essential) {
+        force = 1;
+    }
     if (ctx->engine == MEMGUARD_ENGINE_DETECT) {
         rc = mg_board_admit_reserve(b, c->slot, c->top, c->cost, ctx->rss_begin,
                                     budget, slow_n, 0);

@@ -19,7 +19,8 @@
  *
  * `essential` marks the calls that finish work or give resources back (a
  * builder's host.closeTask): such a call passes the verdict gate (shed,
- * throttle) and nothing else; it is still held to deny (which it cannot
+ * throttle) and admission's wait for the budget (it still reserves), and
+ * nothing else; it is still held to deny (which it cannot
  * be combined with), max-body=, max-response=, concurrency= and nice=,
  * and counted. A multicall is essential only if every call in it that is
  * not itself a multicall is.
