@@ -136,7 +136,8 @@ typedef struct {
     /* the request being served (mg_board_request_begin/_method) */
     _Atomic uint32_t cur_method;
     _Atomic uint64_t cur_base;
-    _Atomic uint64_t cur_peak; /* the sampler */
+    _Atomic uint64_t cur_peak;   /* the sampler */
+    _Atomic uint32_t lastresort; /* the sampler set it, the child takes it */
 } mg_board_slot_t;
 
 typedef struct {
@@ -572,6 +573,7 @@ static void mg_board_slot_zero(mg_board_slot_t *s)
     MG_STORE(&s->cur_method, UINT32_MAX);
     MG_STORE(&s->cur_base, 0);
     MG_STORE(&s->cur_peak, 0);
+    MG_STORE(&s->lastresort, 0);
     atomic_store_explicit(&s->recycle, 0, memory_order_release);
 }
 
@@ -1703,4 +1705,43 @@ uint64_t mg_board_admit_counter(const mg_board_t *b, mg_board_admit_counter_t c)
         return 0;
     }
     return MG_LOAD(&((mg_board_t *)(uintptr_t)b)->admit_counters[c]);
+}
+
+/* ---- the last resort ------------------------------------------------------
+ */
+
+int mg_board_lastresort_set(mg_board_t *b, uint32_t slot, int32_t pid)
+{
+    mg_board_slot_t *s = mg_board_slot(b, slot);
+    uint32_t zero = 0;
+
+    if (s == NULL) {
+        return -EINVAL;
+    }
+    if (atomic_load_explicit(&s->pid, memory_order_acquire) != pid) {
+        return -ESRCH;
+    }
+    return atomic_compare_exchange_strong_explicit(&s->lastresort, &zero, 1,
+                                                   memory_order_acq_rel,
+                                                   memory_order_relaxed)
+               ? 0
+               : -EALREADY;
+}
+
+int mg_board_lastresort_peek(const mg_board_t *b, uint32_t slot)
+{
+    mg_board_slot_t *s = mg_board_slot(b, slot);
+
+    return s != NULL && MG_LOAD(&s->lastresort) != 0;
+}
+
+int mg_board_lastresort_take(mg_board_t *b, uint32_t slot)
+{
+    mg_board_slot_t *s = mg_board_slot(b, slot);
+
+    if (s == NULL || MG_LOAD(&s->lastresort) == 0) {
+        return 0;
+    }
+    return atomic_exchange_explicit(&s->lastresort, 0, memory_order_acq_rel) !=
+           0;
 }

@@ -530,6 +530,17 @@ typedef struct {
 int mg_board_admit_slot(const mg_board_t *b, uint32_t slot,
                         mg_board_res_info_t *out);
 
+/*
+ * The last resort: the sampler lowered the RLIMIT_DATA of the process in
+ * slot (still pid) to stop the call it serves. _set: 0, or -ESRCH when pid
+ * no longer owns the slot, -EALREADY when it was set already. _peek: is
+ * it set? _take (the child, at the end of the request): 1 once if it was
+ * set, clearing it.
+ */
+int mg_board_lastresort_set(mg_board_t *b, uint32_t slot, int32_t pid);
+int mg_board_lastresort_peek(const mg_board_t *b, uint32_t slot);
+int mg_board_lastresort_take(mg_board_t *b, uint32_t slot);
+
 /* Child: the client address (text) and the RLIMIT_DATA ceiling of the
  * reserved call it is running, for the sampler's log lines and last
  * resort. */

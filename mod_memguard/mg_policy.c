@@ -891,10 +891,12 @@ int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s, char *buf,
 /* ---- admission budget ---------------------------------------------------- */
 
 int mg_policy_room(const mg_policy_conf_t *c, const mg_sample_t *s,
-                   int64_t *room, mg_signal_t *signal, int32_t *detail)
+                   int64_t *room, mg_signal_t *signal, int32_t *detail,
+                   uint64_t *level_out)
 {
     bool found = false;
     int64_t best = 0;
+    uint64_t blevel = 0;
     mg_signal_t bs = MG_SIGNAL_NONE;
     int32_t bd = -1;
     uint32_t i;
@@ -930,6 +932,7 @@ int mg_policy_room(const mg_policy_conf_t *c, const mg_sample_t *s,
             best = r;
             bs = mg_fill_signal(i);
             bd = d;
+            blevel = level;
         }
     }
     if (!found) {
@@ -941,6 +944,9 @@ int mg_policy_room(const mg_policy_conf_t *c, const mg_sample_t *s,
     }
     if (detail) {
         *detail = bd;
+    }
+    if (level_out) {
+        *level_out = blevel;
     }
     return 0;
 }

@@ -225,11 +225,13 @@ uint64_t mg_policy_interval(const mg_policy_conf_t *c,
  * sample s, the least over the minimum signals (available, cgroup, each
  * node); a signal with no shed level uses its throttle level. *room may
  * be negative (already past it); *signal and *detail (may be NULL) name
- * the signal with the least room. Returns 0, or -ENOENT when no such
- * level is set or its source is not in the sample (nothing to bound).
+ * the signal with the least room, *level (may be NULL) its level. Returns 0, or
+ * -ENOENT when no such level is set or its source is not in the sample (nothing
+ * to bound).
  */
 int mg_policy_room(const mg_policy_conf_t *c, const mg_sample_t *s,
-                   int64_t *room, mg_signal_t *signal, int32_t *detail);
+                   int64_t *room, mg_signal_t *signal, int32_t *detail,
+                   uint64_t *level);
 
 /*
  * Is a sample taken at last_sample_us stale at now_us? Returns 1 and sets

@@ -313,8 +313,9 @@ static int ceiling_failed(request_rec *r, memguard_admit_call *c,
         near = 1;
     }
     peak = b != NULL ? mg_board_request_peak(b, c->slot) : 0;
-    if (peak + margin >= c->allowance) {
-        near = 1;
+    if (peak + margin >= c->allowance ||
+        (b != NULL && mg_board_lastresort_peek(b, c->slot))) {
+        near = 1; /* or the sampler's last resort stopped it */
     }
     return memerr || near;
 }
@@ -366,6 +367,17 @@ static apr_status_t ceiling_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     mg_board_admit_count(memguard_board(), MG_ADMIT_CEILING);
     apr_table_clear(r->headers_out);
     r->content_encoding = NULL;
+    if (mg_board_lastresort_peek(memguard_board(), c->slot)) {
+        /* memguard_admit_end() lifts the limit and recycles the child */
+        return memguard_refuse_in_filter(
+            f, MG_REASON_CEILING,
+            apr_psprintf(r->pool,
+                         "'%s' was stopped as a last resort: memory went "
+                         "far past the shed level while it ran, and it had "
+                         "grown the most past its expected cost (%s, %s)",
+                         c->name, mib(r->pool, c->cost),
+                         admit_source_names[c->source]));
+    }
     memguard_recycle_request(r, MG_RECYCLE_CEILING,
                              "a call failed at its memory ceiling");
     return memguard_refuse_in_filter(
@@ -610,6 +622,15 @@ void memguard_admit_end(request_rec *r, uint64_t rss, int64_t delta, int have)
             }
         }
     }
+    /* The sampler's last resort lowered this process's RLIMIT_DATA to
+     * stop this call: lift it, and let a fresh child take over (what the
+     * call left behind is no use to anyone). */
+    if (slot >= 0 && mg_board_lastresort_take(b, (uint32_t)slot)) {
+        setrlimit(RLIMIT_DATA, &admit_rlim0);
+        memguard_recycle_request(r, MG_RECYCLE_CEILING,
+                                 "the sampler stopped its call as a last "
+                                 "resort");
+    }
     admit_release_cleanup(c);
 }
 
@@ -618,8 +639,10 @@ static void admit_child_init(apr_pool_t *p, server_rec *s)
     (void)p;
     (void)s;
     memguard_admit_settings_get(&admit_set);
-    admit_can_ceil = admit_set.ceiling && memguard_recycle_mpm_can_signal() &&
-                     getrlimit(RLIMIT_DATA, &admit_rlim0) == 0;
+    if (getrlimit(RLIMIT_DATA, &admit_rlim0) != 0) {
+        admit_rlim0.rlim_cur = admit_rlim0.rlim_max = RLIM_INFINITY;
+    }
+    admit_can_ceil = admit_set.ceiling && memguard_recycle_mpm_can_signal();
 }
 
 void memguard_admit_register(apr_pool_t *p)

@@ -376,6 +376,9 @@ static void slab_get(mg_sample_t *out)
 
 /* The interval in force, for the measuring thread's ticks. */
 static uint64_t sampler_interval_now;
+/* The last resort is due (the publishing thread says, the measuring one
+ * acts): how far below the shed level memory is, in bytes; 0: not due. */
+static int64_t sampler_lastresort_room;
 /* Set once the sampler has dropped privileges: the measuring thread starts
  * its work then. */
 static uint32_t sampler_measure_go;
@@ -390,11 +393,19 @@ typedef struct {
     uint64_t dflt;          /* MemGuardAdmitDefault */
     int32_t *statm_pid;     /* per slot: the process statm_fd is of */
     uint64_t *raise_logged; /* per method: growth last said (MG00343) */
-    int *statm_fd;          /* per slot: its /proc/<pid>/statm, or -1 */
-    int smaps;              /* read the children's smaps_rollup */
-    int denied_logged;      /* smaps not readable: said once */
-    uint32_t cursor;        /* next slot of the smaps round */
-    uint64_t round_start;   /* when the round under way began; 0: none */
+    /* the last resort's candidate of this pass: the call furthest past
+     * its estimate */
+    int lr_slot;
+    int32_t lr_pid;
+    uint32_t lr_method;
+    int64_t lr_over;
+    uint64_t lr_grown, lr_expected, lr_data;
+    uint64_t lr_next;     /* not again before */
+    int *statm_fd;        /* per slot: its /proc/<pid>/statm, or -1 */
+    int smaps;            /* read the children's smaps_rollup */
+    int denied_logged;    /* smaps not readable: said once */
+    uint32_t cursor;      /* next slot of the smaps round */
+    uint64_t round_start; /* when the round under way began; 0: none */
     uint64_t next_round;
     uint64_t next_slab;
     char buf[4096];
@@ -476,6 +487,8 @@ static void measure_inflight(measure_t *m)
 {
     uint32_t i, n = mg_board_nslots(m->b);
 
+    m->lr_slot = -1;
+
     for (i = 0; i < n; i++) {
         mg_board_slot_info_t info;
         mg_proc_statm_t sm;
@@ -510,6 +523,15 @@ static void measure_inflight(measure_t *m)
         before = mg_board_method_cost(m->b, method, &measured);
         if (measured == 0 && before < m->dflt) {
             before = m->dflt;
+        }
+        if (m->lr_slot < 0 || (int64_t)(grown - before) > m->lr_over) {
+            m->lr_slot = (int)i;
+            m->lr_pid = info.pid;
+            m->lr_method = method;
+            m->lr_over = (int64_t)(grown - before);
+            m->lr_grown = grown;
+            m->lr_expected = before;
+            m->lr_data = sm.data;
         }
         if (grown <= before) {
             continue;
@@ -547,6 +569,66 @@ static void measure_inflight(measure_t *m)
     }
 }
 
+/*
+ * The last resort: memory is past the shed level by more than half of it,
+ * the OOM killer is next, and the calls already running are what fills
+ * it. Stop the one call that has grown furthest past its estimate, with
+ * an answer rather than a reset: its process's RLIMIT_DATA is lowered to
+ * what it holds now (prlimit: the sampler and the children run as the
+ * same user), so its next allocation fails inside the application
+ * (MemoryError, a fault), and the child, seeing the mark at the end of
+ * the request, lifts the limit and is recycled. One call a second at
+ * most: the next sample shows what that one gave back.
+ */
+static void measure_lastresort(measure_t *m, uint64_t now)
+{
+    int64_t room = __atomic_load_n(&sampler_lastresort_room, __ATOMIC_RELAXED);
+    mg_board_res_info_t ri;
+    mg_board_method_info_t mi;
+    struct rlimit old, rl;
+
+    if (room >= 0 || m->lr_slot < 0 || now < m->lr_next) {
+        return;
+    }
+    m->lr_next = now + 1000000u;
+    if (prlimit(m->lr_pid, RLIMIT_DATA, NULL, &old) != 0) {
+        return;
+    }
+    rl.rlim_cur = m->lr_data;
+    rl.rlim_max = old.rlim_max;
+    if ((old.rlim_cur != RLIM_INFINITY && old.rlim_cur <= rl.rlim_cur) ||
+        (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max) ||
+        mg_board_lastresort_set(m->b, (uint32_t)m->lr_slot, m->lr_pid) != 0) {
+        return;
+    }
+    if (prlimit(m->lr_pid, RLIMIT_DATA, &rl, NULL) != 0) {
+        (void)mg_board_lastresort_take(m->b, (uint32_t)m->lr_slot);
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, m->s,
+                     MGLOGNO(00345) "sampler: cannot lower the memory limit "
+                                    "of process %d (last resort)",
+                     (int)m->lr_pid);
+        return;
+    }
+    mg_board_admit_count(m->b, MG_ADMIT_LAST_RESORT);
+    if (mg_board_method_snapshot(m->b, m->lr_method, &mi) != 0) {
+        mi.name[0] = '\0';
+    }
+    if (mg_board_admit_slot(m->b, (uint32_t)m->lr_slot, &ri) != 0 ||
+        ri.client[0] == '\0') {
+        apr_cpystrn(ri.client, "unknown", sizeof(ri.client));
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, m->s,
+                 MGLOGNO(00344) "last resort: memory is %.1f MiB past the "
+                                "shed level; stopping the call of '%s' in "
+                                "process %d (client %s), grown %.1f MiB, "
+                                "expected %.1f MiB: its next allocation "
+                                "fails",
+                 (double)-room / (1024.0 * 1024.0),
+                 mi.name[0] ? mi.name : "(other)", (int)m->lr_pid, ri.client,
+                 (double)m->lr_grown / (1024.0 * 1024.0),
+                 (double)m->lr_expected / (1024.0 * 1024.0));
+}
+
 static void *measure_main(void *arg)
 {
     measure_t *m = arg;
@@ -569,6 +651,7 @@ static void *measure_main(void *arg)
             m->next_slab = now + MEASURE_SLAB_EVERY_US;
         }
         measure_inflight(m);
+        measure_lastresort(m, now);
         /* the learned costs from the histograms of what calls took */
         mg_board_method_cost_refresh(m->b, MEMGUARD_ADMIT_QUANTILE,
                                      MEMGUARD_ADMIT_RECENT);
@@ -632,7 +715,8 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
                         ? MEMGUARD_DEFAULT_INTERVAL_US
                         : (uint64_t)hr->interval_us;
     uint64_t interval = base, next, last = 0;
-    int64_t credit, room;
+    int64_t credit, room = 0;
+    uint64_t shed_level = 0;
     uint32_t admit_calls;
     uint64_t stale_us = memguard_stale_after_us(hr);
     char *slab_buf, path[MG_PROC_PATH_MAX];
@@ -816,8 +900,8 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
         mg_proc_sampler_read(&sampler_ps, &sampler_sample, 0, now);
         slab_get(&sampler_sample);
         mg_policy_eval(&hr->policy, &st, &sampler_sample, now, &v);
-        if (mg_policy_room(&hr->policy, &sampler_sample, &room, NULL, NULL) ==
-            0) {
+        if (mg_policy_room(&hr->policy, &sampler_sample, &room, NULL, NULL,
+                           &shed_level) == 0) {
             sampler_rec.admit_room = room;
             sampler_rec.admit_budget =
                 room > INT64_MAX - credit ? INT64_MAX - 1 : room + credit;
@@ -828,6 +912,17 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
         }
         sampler_rec.admit_credit = credit;
         sampler_rec.admit_calls = admit_calls;
+        /* Shedding, and memory more than half way from the shed level to
+         * nothing: the OOM killer is next, and shedding new work cannot
+         * save the calls that run. The measuring thread stops one. */
+        __atomic_store_n(&sampler_lastresort_room,
+                         v.state == MG_VERDICT_SHED &&
+                                 sampler_rec.admit_budget !=
+                                     MG_BOARD_BUDGET_NONE &&
+                                 room < -(int64_t)(shed_level / 2)
+                             ? room
+                             : 0,
+                         __ATOMIC_RELAXED);
         mg_board_admit_budget_set(b, sampler_rec.admit_budget, now);
         if (v.transition) {
             sampler_transition(&sampler_rec, &v, &prev, &sampler_sample, now,

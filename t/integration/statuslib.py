@@ -214,7 +214,19 @@ def check_json(doc):
     assert hl["answer"] == "drain" or re.match(r"^up ready \d+%$", hl["answer"])
     assert isinstance(hl["weight"], int)
     s = doc["sampler"]
-    assert all(isinstance(s[k], int) for k in ("pid", "starts", "samples"))
+    assert all(isinstance(s[k], int) for k in ("pid", "starts", "samples",
+                                               "replaced", "interval_ms",
+                                               "worst_gap_ms",
+                                               "worst_sample_us"))
+    ad = doc["admission"]
+    assert set(ad) == {"budget", "room", "credit", "reserved",
+                       "reserved_calls", "waiting", "waiting_bytes", "counts"}
+    assert ad["budget"] is None or isinstance(ad["budget"], int)
+    assert set(ad["counts"]) == {"admitted", "waited", "tiny", "refused",
+                                 "ceiling", "last-resort", "raised"}
+    assert doc["fill"] is None or set(doc["fill"]) == {
+        "signal", "detail", "rate", "level", "shed_level", "distance",
+        "time_to_level_ms"}
     assert s["sample_age_ms"] is None or isinstance(s["sample_age_ms"], int)
     if v["sampled"]:
         smp = doc["sample"]
@@ -233,7 +245,9 @@ def check_json(doc):
     for c in doc["children"]:
         assert set(c) == {"slot", "pid", "generation", "requests", "rss",
                           "unshared", "peak_rss", "last_delta", "inflight",
-                          "recycle_pending", "recycle_reason", "refused"}
+                          "recycle_pending", "recycle_reason", "reserved",
+                          "reserved_calls", "refused"}
+        assert c["reserved"] >= 0 and c["reserved_calls"] >= 0
         assert c["pid"] > 0
         assert set(c["refused"]) == set(REASONS)
     others = [m for m in doc["methods"] if m["other"]]
@@ -241,7 +255,10 @@ def check_json(doc):
     for m in doc["methods"]:
         assert set(m) == {"name", "other", "calls", "inflight", "bytes_in",
                           "bytes_out", "delta_count", "delta_max",
-                          "delta_p95", "refused"}
+                          "delta_p95", "refused", "cost"}
+        assert set(m["cost"]) == {"expected", "source", "learned", "live",
+                                  "measured", "reserved_inflight"}
+        assert m["cost"]["source"] in ("default", "learned", "live")
         assert m["other"] or isinstance(m["name"], str)
     return doc
 

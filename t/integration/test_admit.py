@@ -405,3 +405,66 @@ def test_good_admission_directives(httpd_factory, line):
     h = httpd_factory(start=False)
     rc, out = h.configtest(line + "\n")
     assert rc == 0, out
+
+
+def test_the_last_resort_stops_the_call_that_outgrew_its_estimate(
+        procroot, httpd_factory):
+    """A call that grows slowly (300 MiB, 1 MiB every 20 ms) while memory
+    falls far below the shed level: shedding refuses new work, and the
+    sampler stops the running call that has grown the most past its
+    estimate: its process's RLIMIT_DATA is lowered to what it holds, its
+    next allocation fails, the client gets an answer (fault 5002), and
+    the child is recycled."""
+    root = procroot("debian12-v1")
+    kb = root.mem_total_kb()
+    root.set_meminfo(MemAvailable=kb // 10 + 4000 * 1024)
+    h = httpd_factory(CONF % {"root": root.path, "engine": "On",
+                              "wait": "10s", "extra": "",
+                              "mpmconf": ""}, mpm="prefork")
+    h.allow(r"MG00344: last resort")
+    h.wait_log(r"MG00315: sampler started")
+    wait_until(lambda: auto(h)["AdmitBudgetBytes"] != "-1", "a budget")
+    body = xmlrpc.client.dumps((300, 0, 20), methodname="creep").encode()
+    result = {}
+
+    def creep():
+        c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=60)
+        c.request("POST", "/rpc?rpc", body=body,
+                  headers={"Content-Type": "text/xml"})
+        r = c.getresponse()
+        result["status"] = r.status
+        result["body"] = r.read()
+
+    t = threading.Thread(target=creep, daemon=True)
+    t.start()
+    wait_until(lambda: any(c["inflight"] and c["reserved"]
+                           for c in status_json(h)["children"]),
+               "the call running")
+    time.sleep(0.5)
+    # memory far below the shed level (10%): a quarter of it left
+    root.set_meminfo(MemAvailable=kb // 40)
+    line = h.wait_log(r"MG00344: last resort: memory is [\d.]+ MiB past the "
+                      r"shed level; stopping the call of 'creep' in process "
+                      r"\d+ \(client 127\.0\.0\.1\), grown [\d.]+ MiB, "
+                      r"expected [\d.]+ MiB: its next allocation fails",
+                      timeout=10)[0]
+    pid = int(re.search(r"in process (\d+)", line).group(1))
+    t.join(30)
+    assert result["status"] == 200
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        xmlrpc.client.loads(result["body"])
+    assert e.value.faultCode == 5002
+    assert e.value.faultString == (
+        "memguard: call needed more memory than it may take: 'creep' was "
+        "stopped as a last resort: memory went far past the shed level while "
+        "it ran, and it had grown the most past its expected cost (32.0 MiB, "
+        "default)")
+    h.wait_log(r"MG00460: recycling this child \(pid %d\) after this "
+               r"request" % pid)
+    assert auto(h)["AdmitLastResort"] == "1"
+    assert auto(h)["MemGuardState"] == "shed"
+    # once memory is back, a call runs as before, on a fresh child
+    root.set_meminfo(MemAvailable=kb // 10 + 4000 * 1024)
+    wait_until(lambda: auto(h)["MemGuardState"] == "ok", "ok again")
+    assert rpc(h).creep(10, 0) == 10
+    wait_until(lambda: not alive(pid), "the stopped call's child gone")

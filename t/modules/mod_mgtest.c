@@ -18,11 +18,12 @@
  *
  * rpc=1 makes it a tiny XML-RPC application for a POST (behind
  * MemGuardXmlRpc, whose replay it reads): the call's methodName is
- * ignored, its first two <int> parameters are MiB and milliseconds:
- * allocate that much for the length of the call (touched), sleep, free
- * it, and answer <int>MiB</int>. When an allocation fails (a ceiling, an
- * exhausted box) it frees what it took and answers a fault mentioning
- * MemoryError, as a Python application would.
+ * ignored, its first two <int> parameters are MiB and milliseconds, and
+ * an optional third the milliseconds to wait after each MiB (a call that
+ * grows slowly): allocate that much for the length of the call (touched),
+ * sleep, free it, and answer <int>MiB</int>. When an allocation fails (a
+ * ceiling, an exhausted box) it frees what it took and answers a fault
+ * mentioning MemoryError, as a Python application would.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +183,7 @@ static int do_rpc(request_rec *r)
     char *body;
     apr_off_t len = 0;
     apr_size_t got;
-    apr_int64_t mb, ms, i;
+    apr_int64_t mb, ms, pace, i;
     void **held;
     int rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK), failed = 0;
     char buf[8192];
@@ -207,6 +208,7 @@ static int do_rpc(request_rec *r)
     body[got] = '\0';
     mb = rpc_int(body, 0);
     ms = rpc_int(body, 1);
+    pace = rpc_int(body, 2);
     held = calloc(mb > 0 ? (size_t)mb : 1, sizeof(void *));
     for (i = 0; held != NULL && i < mb; i++) {
         held[i] = malloc(1 << 20);
@@ -215,6 +217,9 @@ static int do_rpc(request_rec *r)
             break;
         }
         memset(held[i], 0x5A, 1 << 20);
+        if (pace > 0) {
+            apr_sleep(apr_time_from_msec(pace));
+        }
     }
     if (!failed && held != NULL && ms > 0) {
         apr_sleep(apr_time_from_msec(ms));

@@ -1137,45 +1137,55 @@ static void test_room(void **state)
     s.nodes[0].total = 8192 * MIB;
     s.nodes[0].available = 5000 * MIB;
     /* no level: nothing to bound */
-    assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail), -ENOENT);
+    assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail, NULL),
+                     -ENOENT);
     /* shed at 10%: available 4000 - 1638.4, cgroup 224 - 102.4: the
      * cgroup has the least room */
     c.min_available.throttle = pct(2000);
     c.min_available.shed = pct(1000);
-    assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail), 0);
+    {
+        uint64_t level = 0;
+
+        assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail, &level),
+                         0);
+        assert_int_equal(level, 1024 * MIB / 10);
+    }
     assert_int_equal(room, 224 * MIB - (int64_t)(1024 * MIB / 10));
     assert_int_equal(sig, MG_SIGNAL_CGROUP);
     assert_int_equal(detail, -1);
     /* past the level: negative */
     s.cgroup_working_set = 1000 * MIB;
-    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL), 0);
+    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL, NULL), 0);
     assert_int_equal(room, 24 * MIB - (int64_t)(1024 * MIB / 10));
     /* only a throttle level: it is the one */
     c.min_available.shed.set = 0;
     s.cgroup_working_set = 800 * MIB;
-    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL), 0);
+    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL, NULL), 0);
     assert_int_equal(room, 224 * MIB - (int64_t)(1024 * MIB / 5));
     /* a node with less room: it decides, by its number */
     c.min_available.throttle.set = 0;
     c.min_node_available.shed = mib(4990);
-    assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail), 0);
+    assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail, NULL), 0);
     assert_int_equal(room, 10 * MIB);
     assert_int_equal(sig, MG_SIGNAL_NODE);
     assert_int_equal(detail, 3);
     /* sources missing from the sample: skipped */
     s.valid = MG_SRC_MEMINFO;
-    assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail), -ENOENT);
+    assert_int_equal(mg_policy_room(&c, &s, &room, &sig, &detail, NULL),
+                     -ENOENT);
     /* hostile */
-    assert_int_equal(mg_policy_room(NULL, &s, &room, NULL, NULL), -EINVAL);
-    assert_int_equal(mg_policy_room(&c, NULL, &room, NULL, NULL), -EINVAL);
-    assert_int_equal(mg_policy_room(&c, &s, NULL, NULL, NULL), -EINVAL);
+    assert_int_equal(mg_policy_room(NULL, &s, &room, NULL, NULL, NULL),
+                     -EINVAL);
+    assert_int_equal(mg_policy_room(&c, NULL, &room, NULL, NULL, NULL),
+                     -EINVAL);
+    assert_int_equal(mg_policy_room(&c, &s, NULL, NULL, NULL, NULL), -EINVAL);
     c.min_available.shed = mib(1);
     s.mem_available = UINT64_MAX;
-    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL), 0);
+    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL, NULL), 0);
     assert_int_equal(room, INT64_MAX);
     s.mem_available = 0;
     c.min_available.shed = mib(1ULL << 40);
-    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL), 0);
+    assert_int_equal(mg_policy_room(&c, &s, &room, NULL, NULL, NULL), 0);
     assert_true(room < 0);
 }
 
