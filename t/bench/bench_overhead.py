@@ -86,17 +86,25 @@ STATIC_SIZE = 512
 TARGETS = {"xmlrpc": 0.95, "static": 0.98}
 WORKLOADS = ("xmlrpc", "static")
 
-# Every client connection has its child from the start (prefork would
-# otherwise still be forking during the first rounds) and keeps it for the
-# whole round.
+# A fixed set of children: every client connection has its child from the
+# start and keeps it for the whole round, and the spare-server limits are
+# such that prefork neither forks nor kills a child while ab runs (a new
+# child costs a fork and, at its first call, loading the application:
+# CPU that is not the requests'). The warm-up gives every child a
+# connection, so every child has loaded the application before counting.
 PREFORK = """
 MaxKeepAliveRequests 0
-StartServers 12
-MinSpareServers 12
-MaxSpareServers 16
-ServerLimit 32
-MaxRequestWorkers 32
+StartServers %(n)d
+MinSpareServers 1
+MaxSpareServers %(n)d
+ServerLimit %(limit)d
+MaxRequestWorkers %(limit)d
 """
+
+
+def children_for(concurrency):
+    """Children per server: the clients' connections and two spare."""
+    return concurrency + 2
 
 
 def module_conf():
@@ -182,11 +190,13 @@ def comm(pid):
 # ---- the servers -----------------------------------------------------------
 
 class Server:
-    def __init__(self, name, load, root):
+    def __init__(self, name, load, root, children):
         self.name = name
         self.cg = CpuGroup(root, name)
         self.h = Httpd(mpm="prefork", loglevel="warn", load_memguard=load,
-                       extra_top=PREFORK, prefix=self.cg.wrapper())
+                       extra_top=PREFORK % {"n": children,
+                                            "limit": 2 * children},
+                       prefix=self.cg.wrapper())
         self.h.conf = module_conf()
         # /kojihub is the echo application (Httpd copies the demo hub
         # there; the hub builds answers, the echo isolates httpd's cost)
@@ -275,10 +285,14 @@ def check_ab(server, wl, r):
 def measure(server, wl, seconds, concurrency, body_file):
     """One round: (CPU ns total, user, system; ab's figures)."""
     url = server.h.url + ("/kojihub" if wl == "xmlrpc" else "/" + STATIC_NAME)
+    kids = set(server.h.children())
     u0 = server.cg.usage()
     r = ab(url, seconds, concurrency, body_file if wl == "xmlrpc" else None)
     u1 = server.cg.usage()
     check_ab(server, wl, r)
+    # a child forked or gone during the round: its start-up (or the
+    # recycle that replaced it) is in this round's CPU
+    r["churn"] = len(set(server.h.children()) ^ kids)
     return [b - a for a, b in zip(u0, u1)], r
 
 
@@ -297,8 +311,9 @@ def check_on_server(on):
 
 
 def one_run(args, root, body_file, run_no):
-    off = Server("off", False, root)
-    on = Server("on", True, root)
+    children = children_for(args.concurrency)
+    off = Server("off", False, root, children)
+    on = Server("on", True, root, children)
     rows = []
     figures = {}
     try:
@@ -308,7 +323,7 @@ def one_run(args, root, body_file, run_no):
             # warm-up: every child loads the application and has a
             # connection; nothing is counted
             for s in (off, on):
-                measure(s, wl, args.warmup, args.concurrency, body_file)
+                measure(s, wl, args.warmup, children, body_file)
             spid = on.sampler_pid()
             s0 = proc_cpu_ns(spid) if spid else 0.0
             per = {"off": [], "on": []}
@@ -322,7 +337,7 @@ def one_run(args, root, body_file, run_no):
                     n = r["complete"]
                     got[s.name] = (tot / n / 1e3, usr / n / 1e3,
                                    sys_ / n / 1e3, r["rps"], n,
-                                   r["client_ns"] / n / 1e3)
+                                   r["client_ns"] / n / 1e3, r["churn"])
                     per[s.name].append(got[s.name])
                 n_on += got["on"][4]
                 rows.append({"run": run_no, "workload": wl, "round": i + 1,
@@ -333,12 +348,19 @@ def one_run(args, root, body_file, run_no):
                              "off_rps": round(got["off"][3], 1),
                              "on_rps": round(got["on"][3], 1),
                              "off_ab_us": round(got["off"][5], 2),
-                             "on_ab_us": round(got["on"][5], 2)})
+                             "on_ab_us": round(got["on"][5], 2),
+                             "off_churn": got["off"][6],
+                             "on_churn": got["on"][6]})
                 print("%-7s %d %5d %-7s %9.1f %9.1f %8.3f %9.0f %9.0f %8.3f"
+                      "%s"
                       % (wl, run_no, i + 1, rows[-1]["order"], got["off"][0],
                          got["on"][0], got["off"][0] / got["on"][0],
                          got["off"][3], got["on"][3],
-                         got["on"][3] / got["off"][3]), flush=True)
+                         got["on"][3] / got["off"][3],
+                         "  (children changed: off %d, on %d)"
+                         % (got["off"][6], got["on"][6])
+                         if got["off"][6] or got["on"][6] else ""),
+                      flush=True)
             sampler_us = ((proc_cpu_ns(spid) - s0) / n_on / 1e3
                           if spid and n_on else 0.0)
 
