@@ -25,7 +25,11 @@ Two workloads, each driven by `ab -k -c 8` for --seconds per round:
   static  a GET of a 512-byte file under MemGuardEngine On
 
 Rounds are interleaved: off,on then on,off, and so on, so that a drift in
-the machine's load favours neither side. Per round and server: httpd's CPU
+the machine's load favours neither side. --mode concurrent loads both
+servers at the same time instead (one ab each): whatever else the machine
+does then weighs on both alike, which on a busy shared machine gives
+steadier CPU ratios (the two servers also share the CPUs' caches, which
+costs the larger footprint a little more). Per round and server: httpd's CPU
 time (cpuacct.usage, which includes the parent and the sampler) divided by
 the requests ab completed. Per workload: the median over rounds of CPU
 per request on each side, their ratio off/on (1.0: no cost; 0.95: the
@@ -42,6 +46,7 @@ Needs root, a cgroup v1 cpuacct hierarchy and ab (apache2-utils).
 
     t/bench/bench_overhead.py [--rounds 4] [--seconds 4] [--concurrency 8]
                               [--repeat 1] [--only xmlrpc|static]
+                              [--mode interleaved|concurrent]
 
 The last line is one JSON object:
 {"bench": "overhead", "results": [{"name", "value", "unit", "target",
@@ -89,9 +94,8 @@ WORKLOADS = ("xmlrpc", "static")
 # A fixed set of children: every client connection has its child from the
 # start and keeps it for the whole round, and the spare-server limits are
 # such that prefork neither forks nor kills a child while ab runs (a new
-# child costs a fork and, at its first call, loading the application:
-# CPU that is not the requests'). The warm-up gives every child a
-# connection, so every child has loaded the application before counting.
+# child costs a fork and loading the application: CPU that is not the
+# requests').
 PREFORK = """
 MaxKeepAliveRequests 0
 StartServers %(n)d
@@ -197,7 +201,12 @@ class Server:
                        extra_top=PREFORK % {"n": children,
                                             "limit": 2 * children},
                        prefix=self.cg.wrapper())
-        self.h.conf = module_conf()
+        # Every child loads the application when it starts, not at its
+        # first call: a child that first serves during a round would
+        # charge the import to that round.
+        self.h.conf = ('WSGIImportScript "%s" process-group=%%{GLOBAL} '
+                       'application-group=%%{GLOBAL}\n'
+                       % self.h.path("hub.wsgi")) + module_conf()
         # /kojihub is the echo application (Httpd copies the demo hub
         # there; the hub builds answers, the echo isolates httpd's cost)
         with open(self.h.path("hub.wsgi"), "w") as f:
@@ -224,42 +233,55 @@ class Server:
         self.h.cleanup()
 
 
-def ab(url, seconds, concurrency, body_file=None, requests=None):
-    """One ab run; returns its figures as a dict."""
-    cmd = ["ab", "-k", "-q", "-c", str(concurrency), "-s", "30"]
-    if requests:
-        cmd += ["-n", str(requests)]
-    else:
-        # -t first: it sets -n to 50000, the -n after it lifts that
-        cmd += ["-t", str(seconds), "-n", "100000000"]
-    if body_file:
-        cmd += ["-p", body_file, "-T", "text/xml"]
-    with tempfile.TemporaryFile(mode="w+") as f:
-        p = subprocess.Popen(cmd + [url], stdout=f, stderr=subprocess.STDOUT)
-        # ab's own CPU: with -c 8 on two cores the client may be what
+class Ab:
+    """One ab run, started at once; finish() waits and returns its
+    figures as a dict."""
+
+    def __init__(self, url, seconds, concurrency, body_file=None,
+                 requests=None):
+        cmd = ["ab", "-k", "-q", "-c", str(concurrency), "-s", "30"]
+        if requests:
+            cmd += ["-n", str(requests)]
+        else:
+            # -t first: it sets -n to 50000, the -n after it lifts that
+            cmd += ["-t", str(seconds), "-n", "100000000"]
+        if body_file:
+            cmd += ["-p", body_file, "-T", "text/xml"]
+        self.out = tempfile.TemporaryFile(mode="w+")
+        self.p = subprocess.Popen(cmd + [url], stdout=self.out,
+                                  stderr=subprocess.STDOUT)
+
+    def finish(self):
+        # ab's own CPU too: with -c 8 on two cores the client may be what
         # limits throughput, and what the server writes changes its work
-        _, status, ru = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        f.seek(0)
-        out = f.read()
+        _, status, ru = os.wait4(self.p.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        self.out.seek(0)
+        out = self.out.read()
+        self.out.close()
 
-    def num(label, default=None):
-        m = re.search(r"^%s:\s+([\d.]+)" % re.escape(label), out, re.M)
-        if m is None:
-            if default is None:
-                raise RuntimeError("ab: no %r in its output (exit %d):\n%s"
-                                   % (label, p.returncode, out[-2000:]))
-            return default
-        return float(m.group(1))
+        def num(label, default=None):
+            m = re.search(r"^%s:\s+([\d.]+)" % re.escape(label), out, re.M)
+            if m is None:
+                if default is None:
+                    raise RuntimeError("ab: no %r in its output (exit %d):\n%s"
+                                       % (label, code, out[-2000:]))
+                return default
+            return float(m.group(1))
 
-    return {"complete": int(num("Complete requests")),
-            "failed": int(num("Failed requests")),
-            "non2xx": int(num("Non-2xx responses", 0)),
-            "keepalive": int(num("Keep-Alive requests")),
-            "rps": num("Requests per second"),
-            "length": int(num("Document Length", 0)),
-            "client_ns": (ru.ru_utime + ru.ru_stime) * 1e9,
-            "output": out}
+        return {"complete": int(num("Complete requests")),
+                "failed": int(num("Failed requests")),
+                "non2xx": int(num("Non-2xx responses", 0)),
+                "keepalive": int(num("Keep-Alive requests")),
+                "rps": num("Requests per second"),
+                "length": int(num("Document Length", 0)),
+                "client_ns": (ru.ru_utime + ru.ru_stime) * 1e9,
+                "output": out}
+
+
+def ab(url, seconds, concurrency, body_file=None, requests=None):
+    """One ab run, to its end; returns its figures."""
+    return Ab(url, seconds, concurrency, body_file, requests).finish()
 
 
 def check_ab(server, wl, r):
@@ -282,18 +304,24 @@ def check_ab(server, wl, r):
                                                r["output"][-1500:]))
 
 
-def measure(server, wl, seconds, concurrency, body_file):
-    """One round: (CPU ns total, user, system; ab's figures)."""
-    url = server.h.url + ("/kojihub" if wl == "xmlrpc" else "/" + STATIC_NAME)
-    kids = set(server.h.children())
-    u0 = server.cg.usage()
-    r = ab(url, seconds, concurrency, body_file if wl == "xmlrpc" else None)
-    u1 = server.cg.usage()
-    check_ab(server, wl, r)
-    # a child forked or gone during the round: its start-up (or the
-    # recycle that replaced it) is in this round's CPU
-    r["churn"] = len(set(server.h.children()) ^ kids)
-    return [b - a for a, b in zip(u0, u1)], r
+def measure(servers, wl, seconds, concurrency, body_file):
+    """One round on one server, or on several at the same time: per server
+    ([CPU ns total, user, system], ab's figures)."""
+    before = [(set(s.h.children()), s.cg.usage()) for s in servers]
+    runs = [Ab(s.h.url + ("/kojihub" if wl == "xmlrpc"
+                          else "/" + STATIC_NAME),
+               seconds, concurrency, body_file if wl == "xmlrpc" else None)
+            for s in servers]
+    got = [r.finish() for r in runs]
+    out = []
+    for s, (kids, u0), r in zip(servers, before, got):
+        u1 = s.cg.usage()
+        check_ab(s, wl, r)
+        # a child forked or gone during the round: its start-up (or the
+        # recycle that replaced it) is in this round's CPU
+        r["churn"] = len(set(s.h.children()) ^ kids)
+        out.append(([b - a for a, b in zip(u0, u1)], r))
+    return out
 
 
 def check_on_server(on):
@@ -320,20 +348,25 @@ def one_run(args, root, body_file, run_no):
         off.start()
         on.start()
         for wl in args.only or WORKLOADS:
-            # warm-up: every child loads the application and has a
-            # connection; nothing is counted
+            # warm-up (caches, the first connection of each child);
+            # nothing is counted. No more clients than in the rounds: with
+            # every child busy prefork would fork a spare one.
             for s in (off, on):
-                measure(s, wl, args.warmup, children, body_file)
+                measure([s], wl, args.warmup, args.concurrency, body_file)
             spid = on.sampler_pid()
             s0 = proc_cpu_ns(spid) if spid else 0.0
             per = {"off": [], "on": []}
             n_on = 0
             for i in range(args.rounds):
                 order = (off, on) if i % 2 == 0 else (on, off)
+                if args.mode == "concurrent":
+                    done = measure(order, wl, args.seconds,
+                                   args.concurrency, body_file)
+                else:
+                    done = [measure([s], wl, args.seconds, args.concurrency,
+                                    body_file)[0] for s in order]
                 got = {}
-                for s in order:
-                    (tot, usr, sys_), r = measure(s, wl, args.seconds,
-                                                  args.concurrency, body_file)
+                for s, ((tot, usr, sys_), r) in zip(order, done):
                     n = r["complete"]
                     got[s.name] = (tot / n / 1e3, usr / n / 1e3,
                                    sys_ / n / 1e3, r["rps"], n,
@@ -341,8 +374,10 @@ def one_run(args, root, body_file, run_no):
                     per[s.name].append(got[s.name])
                 n_on += got["on"][4]
                 rows.append({"run": run_no, "workload": wl, "round": i + 1,
-                             "order": "%s,%s" % (order[0].name,
-                                                 order[1].name),
+                             "order": "%s%s%s" % (
+                                 order[0].name,
+                                 "+" if args.mode == "concurrent" else ",",
+                                 order[1].name),
                              "off_us": round(got["off"][0], 2),
                              "on_us": round(got["on"][0], 2),
                              "off_rps": round(got["off"][3], 1),
@@ -401,6 +436,8 @@ def main():
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--only", action="append", choices=WORKLOADS)
+    ap.add_argument("--mode", choices=("interleaved", "concurrent"),
+                    default="interleaved")
     args = ap.parse_args()
 
     root = cpuacct_root()
@@ -421,9 +458,10 @@ def main():
     body_file = os.path.join(tmp, "getBuild.xml")
     with open(body_file, "wb") as f:
         f.write(CALL)
-    print("overhead: prefork, embedded mod_wsgi, ab -k -c %d, %d rounds of "
-          "%d s per server and workload, %d run(s); cpuacct at %s"
-          % (args.concurrency, args.rounds, args.seconds, args.repeat, root))
+    print("overhead: prefork, embedded mod_wsgi, ab -k -c %d, %d %s rounds "
+          "of %d s per server and workload, %d run(s); cpuacct at %s"
+          % (args.concurrency, args.rounds, args.mode, args.seconds,
+             args.repeat, root))
     print("%-7s %s %5s %-7s %9s %9s %8s %9s %9s %8s"
           % ("load", "r", "round", "order", "off us/r", "on us/r", "off/on",
              "off r/s", "on r/s", "on/off"))
@@ -456,13 +494,13 @@ def main():
                  mid("on_sys_us") - mid("off_sys_us"), cpu, tput,
                  mid("sampler_us"), mid("off_client_us"),
                  mid("on_client_us")))
-        label = {"xmlrpc": "small XML-RPC call",
-                 "static": "static 512-byte GET"}[wl]
+        # (at most 48 characters a name: tools/bench.py's column)
+        label = {"xmlrpc": "XML-RPC call", "static": "static GET"}[wl]
         results += [
-            {"name": "%s: httpd CPU/request, module off" % label,
+            {"name": "%s: httpd CPU per request, module off" % label,
              "value": round(mid("off_us"), 1), "unit": "us",
              "target": "", "ok": None},
-            {"name": "%s: httpd CPU/request, module on" % label,
+            {"name": "%s: httpd CPU per request, module on" % label,
              "value": round(mid("on_us"), 1), "unit": "us",
              "target": "", "ok": None},
             {"name": "%s: CPU/request off/on" % label,
@@ -477,12 +515,12 @@ def main():
         ]
         if len(runs) > 1:
             results += [
-                {"name": "%s: CPU ratio spread over %d runs" % (label,
-                                                                len(runs)),
+                {"name": "%s: spread of CPU ratio, %d runs" % (label,
+                                                               len(runs)),
                  "value": round(spread("cpu_ratio"), 4), "unit": "x",
                  "target": "", "ok": None},
-                {"name": "%s: throughput ratio spread, %d runs" % (label,
-                                                                   len(runs)),
+                {"name": "%s: spread of throughput ratio, %d runs"
+                         % (label, len(runs)),
                  "value": round(spread("tput_ratio"), 4), "unit": "x",
                  "target": "", "ok": None},
             ]
@@ -492,7 +530,7 @@ def main():
                 wl, " ".join("%.3f" % r[wl]["cpu_ratio"] for r in runs),
                 " ".join("%.3f" % r[wl]["tput_ratio"] for r in runs)))
     print(json.dumps({
-        "bench": "overhead", "results": results,
+        "bench": "overhead", "mode": args.mode, "results": results,
         "runs": [{wl: {k: round(v, 4) for k, v in fig.items()}
                   for wl, fig in run.items()} for run in runs],
         "rounds": rows}))
