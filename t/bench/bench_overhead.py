@@ -47,6 +47,10 @@ Needs root, a cgroup v1 cpuacct hierarchy and ab (apache2-utils).
     t/bench/bench_overhead.py [--rounds 4] [--seconds 4] [--concurrency 8]
                               [--repeat 1] [--only xmlrpc|static]
                               [--mode interleaved|concurrent]
+                              [--module SO] [--baseline SO]
+
+--module measures another build; --baseline SO puts that build (same
+configuration) in place of "off", to compare two builds of the module.
 
 The last line is one JSON object:
 {"bench": "overhead", "results": [{"name", "value", "unit", "target",
@@ -194,10 +198,11 @@ def comm(pid):
 # ---- the servers -----------------------------------------------------------
 
 class Server:
-    def __init__(self, name, load, root, children):
+    def __init__(self, name, load, root, children, module=None):
         self.name = name
         self.cg = CpuGroup(root, name)
         self.h = Httpd(mpm="prefork", loglevel="warn", load_memguard=load,
+                       module=module,
                        extra_top=PREFORK % {"n": children,
                                             "limit": 2 * children},
                        prefix=self.cg.wrapper())
@@ -340,8 +345,10 @@ def check_on_server(on):
 
 def one_run(args, root, body_file, run_no):
     children = children_for(args.concurrency)
-    off = Server("off", False, root, children)
-    on = Server("on", True, root, children)
+    # --baseline: "off" is another build of the module with the same
+    # conf (an A/B of two builds) instead of no module
+    off = Server("off", bool(args.baseline), root, children, args.baseline)
+    on = Server("on", True, root, children, args.module)
     rows = []
     figures = {}
     try:
@@ -438,6 +445,10 @@ def main():
     ap.add_argument("--only", action="append", choices=WORKLOADS)
     ap.add_argument("--mode", choices=("interleaved", "concurrent"),
                     default="interleaved")
+    ap.add_argument("--module", help="the mod_memguard.so to measure "
+                    "(default: the tree's build)")
+    ap.add_argument("--baseline", help="compare with this build of the "
+                    "module instead of no module")
     args = ap.parse_args()
 
     root = cpuacct_root()
