@@ -29,9 +29,12 @@ the machine's load favours neither side. --mode concurrent loads both
 servers at the same time instead (one ab each): whatever else the machine
 does then weighs on both alike, which on a busy shared machine gives
 steadier CPU ratios (the two servers also share the CPUs' caches, which
-costs the larger footprint a little more). Per round and server: httpd's CPU
-time (cpuacct.usage, which includes the parent and the sampler) divided by
-the requests ab completed. Per workload: the median over rounds of CPU
+costs the larger footprint a little more).
+
+Per round and server: httpd's CPU time (cpuacct.usage, which includes the
+parent and the sampler) divided by the requests ab completed; the
+sampler's own share (its utime + stime over the rounds) and ab's CPU per
+request are shown beside it. Per workload: the median over rounds of CPU
 per request on each side, their ratio off/on (1.0: no cost; 0.95: the
 module costs 5 % of httpd's CPU, so a CPU-bound server would lose 5 % of
 its throughput), and the median over rounds of ab's throughput ratio
