@@ -417,6 +417,21 @@ static void mg_fill_update(const mg_policy_conf_t *c, mg_policy_state_t *st,
     }
 }
 
+/*
+ * The hysteresis of check id: MemGuardHysteresis, and at least 50% for a
+ * fill check. A rate is noisier than a level (a child that allocates in
+ * bursts makes it jump between two samples), and a state that flips
+ * between throttle and shed on it helps nobody: a fill state clears only
+ * once the time left is half as long again as its horizon.
+ */
+static uint32_t mg_check_h(const mg_policy_conf_t *c, uint32_t id)
+{
+    if (id >= MG_CK_FILL && id < MG_CK__COUNT && c->hysteresis_bp < 5000) {
+        return 5000;
+    }
+    return c->hysteresis_bp;
+}
+
 /* Build check number id from the configuration and the sample. */
 static void mg_check_build(const mg_policy_conf_t *c, const mg_sample_t *s,
                            const mg_policy_fill_t *fills, uint32_t id,
@@ -566,7 +581,7 @@ static void mg_verdict_fill(const mg_policy_conf_t *c, const mg_sample_t *s,
     out->detail = k.detail;
     out->value = k.value;
     out->threshold = k.threshold;
-    out->clear_at = mg_clear_at(&k, c->hysteresis_bp);
+    out->clear_at = mg_clear_at(&k, mg_check_h(c, st->cause));
 }
 
 int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
@@ -646,7 +661,7 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
 
             for (id = 0; id < MG_CK__COUNT; id++) {
                 if (k[id].applies && k[id].target == next &&
-                    !mg_cleared(&k[id], c->hysteresis_bp)) {
+                    !mg_cleared(&k[id], mg_check_h(c, id))) {
                     all_clear = false;
                     break;
                 }
@@ -670,7 +685,7 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
         cause = MG_CK_NONE;
         if (st->cause < MG_CK__COUNT && k[st->cause].applies &&
             k[st->cause].target == next &&
-            !mg_cleared(&k[st->cause], c->hysteresis_bp)) {
+            !mg_cleared(&k[st->cause], mg_check_h(c, st->cause))) {
             cause = st->cause;
         }
         for (id = 0; id < MG_CK__COUNT && cause == MG_CK_NONE; id++) {
@@ -680,7 +695,7 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
         }
         for (id = 0; id < MG_CK__COUNT && held == MG_CK_NONE; id++) {
             if (k[id].applies && k[id].target == next &&
-                !mg_cleared(&k[id], c->hysteresis_bp)) {
+                !mg_cleared(&k[id], mg_check_h(c, id))) {
                 held = id;
             }
         }

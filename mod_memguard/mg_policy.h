@@ -27,9 +27,9 @@
  *
  * The fill checks trip, sustain and clear like the others (value: the
  * time left in ms; threshold: the horizon in ms; cleared at horizon *
- * (1 + hysteresis)), so a rate that only flickers does not flap the
- * verdict. Named slab caches have no fill check: slabinfo is read about
- * once a second, too seldom for a slope.
+ * (1 + hysteresis), the hysteresis at least 50% for a rate), so a rate
+ * that only flickers does not flap the verdict. Named slab caches have no fill
+ * check: slabinfo is read about once a second, too seldom for a slope.
  *
  * Each pair has a throttle and a shed threshold, either or both unset.
  * Percent thresholds are of MemTotal unless said otherwise above. A signal

@@ -8,12 +8,18 @@ least {"bench": NAME, "results": [{"name", "value", "unit", "target",
 "ok"}...]}. Every figure that compares is a ratio against a baseline
 measured side by side in the same run: these machines are noisy.
 
-    tools/bench.py [--only TOPIC] [--json FILE]
+A benchmark that cannot run here (no root, a tool missing) prints a JSON
+object with "skipped" (the reason) and no results.
+
+    tools/bench.py [--only TOPIC] [--args TOPIC=ARGS] [--json FILE]
+
+e.g. tools/bench.py --only overhead --args overhead="--repeat 3"
 """
 import argparse
 import glob
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -21,7 +27,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def benches(only):
+def benches(only, extra):
     found = []
     for path in sorted(glob.glob(os.path.join(TOP, "t", "bench",
                                               "bench_*.py"))):
@@ -33,19 +39,26 @@ def benches(only):
             found.append((os.path.basename(path)[6:], [path]))
     if only:
         found = [b for b in found if b[0] in only]
-    return found
+    return [(name, cmd + extra.get(name, [])) for name, cmd in found]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", action="append")
+    ap.add_argument("--args", action="append", default=[],
+                    metavar="TOPIC=ARGS",
+                    help="extra arguments for one benchmark")
     ap.add_argument("--json", default=os.path.join(TOP, "build",
                                                    "bench.json"))
     args = ap.parse_args()
+    extra = {}
+    for a in args.args:
+        topic, _, rest = a.partition("=")
+        extra[topic] = shlex.split(rest)
     env = dict(os.environ, MALLOC_ARENA_MAX="2")
     summary = []
     failed = 0
-    for name, cmd in benches(args.only):
+    for name, cmd in benches(args.only, extra):
         print("== bench %s: %s" % (name, " ".join(cmd)), flush=True)
         t0 = time.time()
         p = subprocess.run(cmd, cwd=TOP, env=env, stdout=subprocess.PIPE,
@@ -66,6 +79,8 @@ def main():
     print("%-14s %-48s %14s %10s  %s" % ("bench", "figure", "value",
                                           "target", "met"))
     for r in summary:
+        if r.get("skipped"):
+            print("%-14s skipped: %s" % (r["bench"], r["skipped"]))
         for f in r.get("results", []):
             if "name" not in f or "value" not in f:
                 # a bench with rows of its own shape: show them as they are

@@ -120,9 +120,10 @@ class Call(threading.Thread):
 
 
 def test_learns_what_calls_cost_and_tiny_calls_never_reserve(procroot,
-                                                              httpd_factory,
-                                                              mpm):
-    h = start(procroot, httpd_factory, 2000, mpm=mpm)
+                                                              httpd_factory):
+    """prefork: one call per process, so its growth is its cost (under a
+    threaded MPM a process's growth mixes its concurrent calls)."""
+    h = start(procroot, httpd_factory, 2000)
     # a method nobody named: the default cost and slow start, then learned
     assert rpc(h).fat(40, 50) == 40
     wait_until(lambda: (method_cost(h, "fat") or {}).get("measured") == 1,

@@ -1,0 +1,289 @@
+#!/usr/bin/python3
+"""probe_overhead.py - where the module's per-request cost goes: the
+evidence behind bench_overhead.py's figures (issue 16). Not part of
+`make bench` (it needs strace, perf and valgrind, and takes minutes).
+
+The servers are bench_overhead.py's (the same configuration text, the
+module loaded or not, the echo application, the 512-byte file), but with
+ONE prefork child, so that one process serves every request:
+
+  syscalls   strace -f -c attached to that child while `ab -k -c 1`
+             sends exactly --requests requests on one connection: system
+             calls per request by name, module off and on; and a full
+             trace of --trace requests (strace -f -tt) to show one
+             request's sequence.
+  perf       perf record (cpu-clock: these VMs have no hardware counters)
+             on the child under `ab -k -c 1` for --seconds: the top
+             symbols, module off and on.
+  callgrind  httpd -X (one process) under valgrind --tool=callgrind,
+             --requests requests, instructions per request inclusive of
+             each of the module's hooks, filters and helpers, and of the
+             libxml2 / APR functions they call.
+
+Needs root (strace/perf attach to a child running as httpd's User).
+
+    t/bench/probe_overhead.py [syscalls|perf|callgrind ...]
+        [--workload xmlrpc|static] [--requests 1000] [--out DIR]
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "tools"))
+sys.path.insert(0, HERE)
+
+import bench_overhead as bo  # noqa: E402
+from mghttpd import Httpd, httpd_binary, run_user  # noqa: E402
+
+ONE_CHILD = """
+MaxKeepAliveRequests 0
+StartServers 1
+MinSpareServers 1
+MaxSpareServers 1
+ServerLimit 1
+MaxRequestWorkers 1
+"""
+
+
+def server(load):
+    h = Httpd(mpm="prefork", loglevel="warn", load_memguard=load,
+              extra_top=ONE_CHILD)
+    h.conf = bo.module_conf()
+    with open(h.path("hub.wsgi"), "w") as f:
+        f.write(bo.ECHO_APP)
+    with open(h.path("htdocs", bo.STATIC_NAME), "w") as f:
+        f.write(("0123456789abcdef" * 32)[:bo.STATIC_SIZE - 1] + "\n")
+    return h
+
+
+def url(h, wl):
+    return h.url + ("/kojihub" if wl == "xmlrpc" else "/" + bo.STATIC_NAME)
+
+
+def the_child(h):
+    kids = [p for p in h.children() if bo.comm(p) != "mg-sampler"]
+    if len(kids) != 1:
+        raise RuntimeError("expected one worker child, found %s" % kids)
+    return kids[0]
+
+
+def load(h, wl, body, n=None, seconds=None):
+    r = bo.ab(url(h, wl), seconds, 1, body if wl == "xmlrpc" else None,
+              requests=n)
+    if r["keepalive"] != r["complete"] or r["failed"] or r["non2xx"]:
+        raise RuntimeError(r["output"][-1500:])
+    return r
+
+
+def attach(cmd):
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # attached (strace, perf print nothing reliable)
+    return p
+
+
+def detach(p):
+    p.send_signal(signal.SIGINT)
+    return p.communicate(timeout=120)[1]
+
+
+def syscalls(args, body, out):
+    """{(side): {syscall: calls per request}} and a trace per side."""
+    table = {}
+    for side, loadmod in (("off", False), ("on", True)):
+        h = server(loadmod)
+        h.start()
+        try:
+            load(h, args.workload, body, n=300)
+            child = the_child(h)
+            summary = os.path.join(out, "strace-c-%s-%s.txt"
+                                   % (args.workload, side))
+            p = attach(["strace", "-f", "-c", "-o", summary,
+                        "-p", str(child)])
+            load(h, args.workload, body, n=args.requests)
+            detach(p)
+            calls = {}
+            with open(summary) as f:
+                for line in f:
+                    m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+"
+                                 r"(?:\d+\s+)?(\w+)\s*$", line)
+                    if m and m.group(2) != "total":
+                        calls[m.group(2)] = int(m.group(1)) / args.requests
+            table[side] = calls
+            trace = os.path.join(out, "strace-%s-%s.txt"
+                                 % (args.workload, side))
+            p = attach(["strace", "-f", "-tt", "-s", "80", "-o", trace,
+                        "-p", str(child)])
+            load(h, args.workload, body, n=args.trace)
+            detach(p)
+        finally:
+            h.stop()
+            h.cleanup()
+    names = sorted(set(table["off"]) | set(table["on"]),
+                   key=lambda k: -(table["on"].get(k, 0)))
+    print("system calls per request, %s, %d requests on one keep-alive "
+          "connection (strace -f -c on the one child)" % (args.workload,
+                                                         args.requests))
+    print("%-18s %8s %8s %8s" % ("syscall", "off", "on", "added"))
+    for k in names:
+        a, b = table["off"].get(k, 0), table["on"].get(k, 0)
+        print("%-18s %8.3f %8.3f %+8.3f" % (k, a, b, b - a))
+    print("%-18s %8.3f %8.3f %+8.3f" % (
+        "total", sum(table["off"].values()), sum(table["on"].values()),
+        sum(table["on"].values()) - sum(table["off"].values())))
+    print("full traces of %d requests in %s" % (args.trace, out))
+
+
+def perf(args, body, out):
+    for side, loadmod in (("off", False), ("on", True)):
+        h = server(loadmod)
+        h.start()
+        try:
+            load(h, args.workload, body, n=300)
+            child = the_child(h)
+            data = os.path.join(out, "perf-%s-%s.data" % (args.workload,
+                                                         side))
+            p = attach(["perf", "record", "-e", "cpu-clock", "-F", "4999",
+                        "-g", "-o", data, "-p", str(child)])
+            r = load(h, args.workload, body, seconds=args.seconds)
+            detach(p)
+            rep = subprocess.run(
+                ["perf", "report", "-i", data, "--no-children", "--stdio",
+                 "--sort", "dso,symbol", "-g", "none",
+                 "--percent-limit", "0.7"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True).stdout
+            with open(data + ".txt", "w") as f:
+                f.write(rep)
+            print("== perf, %s, module %s: %d requests" % (
+                args.workload, side, r["complete"]))
+            for line in rep.splitlines():
+                if line.strip() and not line.startswith("#"):
+                    print(line)
+        finally:
+            h.stop()
+            h.cleanup()
+
+
+# The module's own functions and the library code they drive, for the
+# inclusive table of the callgrind profile.
+CG_FUNCS = re.compile(
+    r"(memguard_|account_|gate_|body_|respcap_|guard_|recycle_|replay_|"
+    r"xr_|spool_|mg_|reject_|pass_held|setaside_held|declared_length|"
+    r"xmlCtxtResetPush|xmlParseChunk|xmlCreatePushParserCtxt|"
+    r"ap_add_(in|out)put_filter_handle|ap_remove_(in|out)put_filter|"
+    r"apr_brigade_write|apr_brigade_create|apr_brigade_length|pread|"
+    r"ap_pass_brigade|ap_get_brigade|clock_gettime)")
+
+
+def callgrind(args, body, out):
+    n1, n2 = args.cg_requests
+    totals = {}
+    for side, loadmod in (("off", False), ("on", True)):
+        for n in (n1, n2):
+            totals[(side, n)] = cg_run(args, body, out, side, loadmod, n)
+    print("instructions per request, %s (callgrind, httpd -X):"
+          % args.workload)
+    per = {}
+    for side in ("off", "on"):
+        per[side] = ((totals[(side, n2)][0] - totals[(side, n1)][0])
+                     / float(n2 - n1))
+        print("  module %-3s %10.0f" % (side, per[side]))
+    print("  added      %10.0f (%.1f %%)" % (per["on"] - per["off"],
+                                            100 * (per["on"] / per["off"]
+                                                   - 1)))
+    incl_a, incl_b = totals[("on", n1)][1], totals[("on", n2)][1]
+    rows = []
+    for fn, v in incl_b.items():
+        d = (v - incl_a.get(fn, 0)) / float(n2 - n1)
+        if d >= 50:
+            rows.append((d, fn))
+    rows.sort(reverse=True)
+    print("inclusive instructions per request, module on (functions of "
+          "the module and what they call, >= 50):")
+    for d, fn in rows[:60]:
+        print("  %9.0f  %s" % (d, fn))
+
+
+def cg_run(args, body, out, side, loadmod, n):
+    h = server(loadmod)
+    h.write_conf()
+    cg = os.path.join(out, "callgrind-%s-%s-%d.out" % (args.workload, side,
+                                                      n))
+    open(cg, "w").close()
+    os.chmod(cg, 0o666)
+    _, uid, _ = run_user()
+    if os.geteuid() == 0 and uid is not None:
+        os.chown(cg, uid, -1)
+    p = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg,
+         "--trace-children=no", httpd_binary(), "-X", "-f", h.conf_file],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                load(h, args.workload, body, n=1)
+                break
+            except (RuntimeError, OSError):
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+        load(h, args.workload, body, n=n)
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(120)
+        h.cleanup()
+    ann = subprocess.run(["callgrind_annotate", "--inclusive=yes",
+                          "--threshold=100", cg], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True).stdout
+    total = int(re.search(r"^([\d,]+) +\(100\.0%\) +PROGRAM TOTALS", ann,
+                          re.M).group(1).replace(",", ""))
+    incl = {}
+    for line in ann.splitlines():
+        m = re.match(r"^\s*([\d,]+) \([^)]*\)\s+\S+:(\S+)", line)
+        if m and CG_FUNCS.search(m.group(2)):
+            incl[m.group(2)] = int(m.group(1).replace(",", ""))
+    return total, incl
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", nargs="*",
+                    default=["syscalls", "perf", "callgrind"])
+    ap.add_argument("--workload", choices=bo.WORKLOADS, default="xmlrpc")
+    ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--trace", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--cg-requests", type=int, nargs=2, default=[100, 600])
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    out = args.out or tempfile.mkdtemp(prefix="mg-probe-")
+    os.makedirs(out, exist_ok=True)
+    os.chmod(out, 0o1777)
+    body = os.path.join(out, "getBuild.xml")
+    with open(body, "wb") as f:
+        f.write(bo.CALL)
+    for what in args.what:
+        if shutil.which({"syscalls": "strace", "perf": "perf",
+                         "callgrind": "valgrind"}[what]) is None:
+            print("%s: its tool is not installed (Debian: strace, "
+                  "linux-perf, valgrind)" % what)
+            continue
+        {"syscalls": syscalls, "perf": perf, "callgrind": callgrind}[what](
+            args, body, out)
+    print("outputs in %s" % out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
