@@ -48,7 +48,7 @@
 #include "mg_sample.h"
 
 #define MG_BOARD_MAGIC 0x6472616f42674d6dULL /* "mMgBoard" little-endian */
-#define MG_BOARD_LAYOUT_VERSION 4u /* bump on ANY change to the layout */
+#define MG_BOARD_LAYOUT_VERSION 5u /* bump on ANY change to the layout */
 
 #define MG_BOARD_HISTORY 16         /* verdict transitions kept */
 #define MG_BOARD_METHOD_NAME_MAX 64 /* bytes of a method name used as key */

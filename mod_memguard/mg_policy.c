@@ -341,6 +341,13 @@ static void mg_fill_update(const mg_policy_conf_t *c, mg_policy_state_t *st,
         bool is_min;
 
         if (mg_fill_source(c, s, i, &is_min, &detail, &v, &pair, &total)) {
+            /* growth of admitted calls within their reservations was
+             * budgeted above the shed level: it is not a fall toward it */
+            if (is_min) {
+                v = v > UINT64_MAX - s->reserved_growth
+                        ? UINT64_MAX
+                        : v + s->reserved_growth;
+            }
             st->fill_v[i][slot] = v;
             ok |= 1u << i;
         }

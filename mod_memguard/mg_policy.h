@@ -20,7 +20,9 @@
  * cgroup, node, slab and sunreclaim: the slope of the signal over the
  * samples of the last fill window, and the time it leaves until the
  * signal reaches its shed level (or its throttle level when no shed level
- * is set):
+ * is set); for the minimum signals the slope is that of the value plus
+ * the sample's reserved_growth (what admitted calls have grown within
+ * their reservations: budgeted, not a fall):
  *
  *   *-fill      time to the level < throttle horizon  throttle
  *               time to the shed level < shed horizon shed

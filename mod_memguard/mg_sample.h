@@ -96,6 +96,12 @@ typedef struct {
     uint32_t ntop;
     mg_sample_cache_t caches[MG_SAMPLE_MAX_CACHES];
     mg_sample_cache_t top[MG_SAMPLE_TOP_CACHES]; /* largest first */
+
+    /* what the calls admitted against the memory budget have grown so far,
+     * within their reservations (the sampler fills it in; 0 elsewhere):
+     * memory expected to go, which the fill rate does not count as a
+     * fall toward the shed level */
+    uint64_t reserved_growth;
 } mg_sample_t;
 
 #endif /* MG_SAMPLE_H */

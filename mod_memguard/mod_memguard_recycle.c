@@ -663,6 +663,7 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint32_t verdict)
 {
     mg_board_slot_info_t info;
     uint32_t i, k, n;
+    uint64_t grown;
 
     for (i = 0; i < rs.nslots; i++) {
         uint64_t size, value = 0, limit = 0, lim = 0;
@@ -734,10 +735,12 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint32_t verdict)
     }
     /* Memory is short: the largest children first, a few per pass, each
      * only with a token in hand (so the child need not take another).
-     * Only children that have grown: one no larger than the smallest
-     * child this sampler has measured (+10%) would come back as big as it
-     * goes, so pressure that children did not cause (slab, another
-     * service) does not recycle fresh children over and over. */
+     * Only children that have grown by half the smallest child this
+     * sampler has measured, and at least 16 MiB: one barely larger would
+     * come back as big as it goes, so pressure that children did not
+     * cause (slab, another service, calls admitted by their memory cost
+     * and still running) does not recycle fresh children over and over,
+     * nor cut the keep-alive connections of builders for nothing. */
     for (i = 0; i < rs.nslots; i++) {
         if (rs.sizes[i] > 0 && rs.sizes[i] < rs.least_seen) {
             rs.least_seen = rs.sizes[i];
@@ -748,8 +751,10 @@ static void sampler_children(server_rec *s, mg_board_t *b, apr_uint32_t verdict)
     if (k == 0) {
         return;
     }
+    grown = rs.least_seen / 2 > ((uint64_t)16 << 20) ? rs.least_seen / 2
+                                                     : ((uint64_t)16 << 20);
     for (i = 0; i < rs.nslots; i++) {
-        if (rs.sizes[i] <= rs.least_seen + rs.least_seen / 10) {
+        if (rs.sizes[i] <= rs.least_seen + grown) {
             rs.sizes[i] = 0;
         }
     }

@@ -899,6 +899,7 @@ static int sampler_main(server_rec *s, memguard_headroom_conf *hr,
         credit = mg_board_admit_settle(b, &admit_calls);
         mg_proc_sampler_read(&sampler_ps, &sampler_sample, 0, now);
         slab_get(&sampler_sample);
+        sampler_sample.reserved_growth = credit > 0 ? (uint64_t)credit : 0;
         mg_policy_eval(&hr->policy, &st, &sampler_sample, now, &v);
         if (mg_policy_room(&hr->policy, &sampler_sample, &room, NULL, NULL,
                            &shed_level) == 0) {

@@ -1189,6 +1189,40 @@ static void test_room(void **state)
     assert_true(room < 0);
 }
 
+/* Admitted calls growing within their reservations: budgeted, not a fall */
+static void test_fill_ignores_reserved_growth(void **state)
+{
+    mg_policy_conf_t c;
+    mg_policy_state_t st;
+    mg_verdict_t v;
+    mg_sample_t s;
+    uint64_t t;
+    double h = 900;
+
+    (void)state;
+    conf_fill(&c);
+    mg_policy_state_init(&st);
+    for (t = 0; t <= 2000; t += 100, h -= 20) {
+        memset(&s, 0, sizeof(s));
+        s.valid = MG_SRC_MEMINFO | MG_SRC_CGROUP;
+        s.mem_total = 16384 * MIB;
+        s.mem_available = 12000 * MIB;
+        s.cgroup_version = 1;
+        s.cgroup_limit = 1024 * MIB;
+        s.cgroup_working_set = s.cgroup_limit - (uint64_t)(h * (double)MIB);
+        s.reserved_growth = (uint64_t)((900 - h) * (double)MIB);
+        assert_int_equal(mg_policy_eval(&c, &st, &s, t * 1000, &v), 0);
+        assert_int_equal(v.state, MG_VERDICT_OK);
+    }
+    assert_int_equal(v.fill.rate, 0);
+    /* the same fall with nothing reserved throttles */
+    mg_policy_state_init(&st);
+    for (t = 0, h = 900; t <= 2000; t += 100, h -= 20) {
+        eval_cg(&c, &st, t, h, &v);
+    }
+    assert_int_equal(v.state, MG_VERDICT_THROTTLE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1213,6 +1247,7 @@ int main(void)
         cmocka_unit_test(test_fill_slab_rising),
         cmocka_unit_test(test_interval),
         cmocka_unit_test(test_room),
+        cmocka_unit_test(test_fill_ignores_reserved_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
