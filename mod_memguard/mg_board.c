@@ -156,6 +156,7 @@ typedef struct {
     _Atomic uint64_t cost_hist[MG_BOARD_HIST_BUCKETS]; /* x COST_ONE */
     _Atomic uint64_t cost_measured;
     _Atomic uint64_t cost_live;
+    _Atomic uint64_t cost_live_us; /* when a look last saw it */
     _Atomic uint64_t cost_learned;
     _Atomic uint32_t res_inflight;
 } mg_board_method_t;
@@ -1584,11 +1585,20 @@ void mg_board_method_cost_record(mg_board_t *b, uint32_t method, uint64_t bytes)
     mg_max64(&m->cost_learned, bytes);
 }
 
-int mg_board_method_cost_raise(mg_board_t *b, uint32_t method, uint64_t bytes)
+int mg_board_method_cost_raise(mg_board_t *b, uint32_t method, uint64_t bytes,
+                               uint64_t now_us)
 {
     mg_board_method_t *m = mg_board_method(b, method);
+    uint64_t live;
 
-    if (m == NULL || bytes <= MG_LOAD(&m->cost_live)) {
+    if (m == NULL) {
+        return 0;
+    }
+    live = MG_LOAD(&m->cost_live);
+    if (bytes >= live) {
+        MG_STORE(&m->cost_live_us, now_us); /* still there, or higher */
+    }
+    if (bytes <= live) {
         return 0;
     }
     mg_max64(&m->cost_live, bytes);
@@ -1623,7 +1633,7 @@ static void mg_board_cost_refresh_one(mg_board_method_t *m, uint32_t q_permille)
 }
 
 void mg_board_method_cost_refresh(mg_board_t *b, uint32_t q_permille,
-                                  uint32_t recent_calls)
+                                  uint32_t recent_calls, uint64_t now_us)
 {
     uint64_t cap = (uint64_t)recent_calls * MG_BOARD_COST_ONE;
     uint32_t i;
@@ -1648,9 +1658,12 @@ void mg_board_method_cost_refresh(mg_board_t *b, uint32_t q_permille,
             }
         }
         mg_board_cost_refresh_one(m, q_permille);
-        /* the live floor stands for calls still running; once none runs,
-         * their peaks are in the histogram */
-        if (MG_LOAD(&m->res_inflight) == 0) {
+        /* the live floor stands for a call still running past the
+         * estimate: a few seconds after the sampler last saw one, its
+         * peak is in the histogram (or the call plateaued and a look at
+         * it raises the floor again) */
+        if (MG_LOAD(&m->cost_live) != 0 &&
+            now_us > MG_LOAD(&m->cost_live_us) + MG_BOARD_LIVE_US) {
             MG_STORE(&m->cost_live, 0);
         }
     }

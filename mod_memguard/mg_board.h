@@ -596,8 +596,8 @@ uint32_t mg_board_queue_waiting(const mg_board_t *b, uint64_t now_us,
  * below the truth, at most 1.5 times it), refreshed by the sampler; a
  * method called once a day keeps its estimate however long ago that was.
  * A running call that has grown past its method's estimate raises a
- * "live" floor at once; it is dropped once no call of the method runs
- * (their peaks are in the histogram by then).
+ * "live" floor at once; it lapses a few seconds after no look has seen
+ * a call that high (its peak is in the histogram by then).
  */
 #define MG_BOARD_COST_ONE 256u /* one call in the cost histogram */
 
@@ -606,15 +606,20 @@ uint32_t mg_board_queue_waiting(const mg_board_t *b, uint64_t now_us,
 void mg_board_method_cost_record(mg_board_t *b, uint32_t method,
                                  uint64_t bytes);
 
-/* Sampler: a call of method in flight has grown `bytes`; raise the live
- * floor to it if higher. Returns 1 if it was raised. */
-int mg_board_method_cost_raise(mg_board_t *b, uint32_t method, uint64_t bytes);
+/* Sampler: a call of method in flight has grown `bytes` at now_us; raise
+ * the live floor to it if higher (and keep the floor alive if it is at
+ * least as high). Returns 1 if it was raised. */
+int mg_board_method_cost_raise(mg_board_t *b, uint32_t method, uint64_t bytes,
+                               uint64_t now_us);
+
+/* A live floor no look has confirmed for this long lapses. */
+#define MG_BOARD_LIVE_US 3000000u
 
 /* Sampler: halve the histograms holding more than recent_calls calls
  * (0: never), set each learned cost to the q_permille quantile, drop the
- * live floors of methods with no call running. O(methods x buckets). */
+ * live floors not confirmed for MG_BOARD_LIVE_US. O(methods x buckets). */
 void mg_board_method_cost_refresh(mg_board_t *b, uint32_t q_permille,
-                                  uint32_t recent_calls);
+                                  uint32_t recent_calls, uint64_t now_us);
 
 /* The learned cost of method: max(learned quantile, live floor); *measured
  * (may be NULL) receives the number of calls measured so far. */

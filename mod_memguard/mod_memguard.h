@@ -97,7 +97,7 @@ typedef struct {
 /* The learned cost: this quantile (permille) of what the method's recent
  * calls took, about this many recent calls (mg_board.h). */
 #define MEMGUARD_ADMIT_QUANTILE 950
-#define MEMGUARD_ADMIT_RECENT 64
+#define MEMGUARD_ADMIT_RECENT 1000
 /* MemGuardChildMetric */
 typedef enum {
     MEMGUARD_METRIC_RSS = 0,     /* resident size (statm, every request) */

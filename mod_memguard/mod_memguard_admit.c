@@ -208,6 +208,32 @@ static apr_int64_t admit_cost(mg_board_t *b, memguard_admit_call *c, int *slow)
     return sum;
 }
 
+/* Requests this child has ended: its first one also loads the
+ * application (mod_wsgi imports it on the first call unless
+ * WSGIImportScript did at start), which is not what the call costs. */
+static apr_uint64_t admit_requests;
+
+/* Are all the call's methods measured already? Then a first request's
+ * growth (mostly the application's import) is left out of their costs;
+ * a method never measured takes it: too high is safer than nothing. */
+static int admit_known(mg_board_t *b, const memguard_admit_call *c)
+{
+    uint64_t measured;
+    int i;
+
+    if (c->ninner == 0) {
+        mg_board_method_cost(b, c->top, &measured);
+        return measured > 0;
+    }
+    for (i = 0; i < c->ndistinct; i++) {
+        mg_board_method_cost(b, c->inner[i].method, &measured);
+        if (measured == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Give RLIMIT_DATA back as the child had it. */
 static void admit_ceiling_restore(memguard_admit_call *c)
 {
@@ -585,14 +611,15 @@ void memguard_admit_end(request_rec *r, uint64_t rss, int64_t delta, int have)
     memguard_admit_call *c = ctx ? ctx->admit : NULL;
     mg_board_t *b = memguard_board();
     uint64_t cost, peak = 0;
-    int slot;
+    int slot, first;
 
     (void)rss;
     if (c == NULL || b == NULL || c->top == UINT32_MAX) {
         return;
     }
     slot = memguard_slot(r->connection);
-    if (have && slot >= 0) {
+    first = admit_requests++ == 0;
+    if (have && slot >= 0 && !(first && admit_known(b, c))) {
         /* what the call took: its growth at the end, or more if the
          * sampler saw it larger while it ran */
         cost = delta > 0 ? (uint64_t)delta : 0;

@@ -518,6 +518,12 @@ static void measure_inflight(measure_t *m)
             grown <= m->tiny) {
             continue;
         }
+        /* A child's first request also loads the application (mod_wsgi
+         * imports it on the first call unless WSGIImportScript did it
+         * at start): that growth is not the method's. */
+        if (info.requests == 0) {
+            continue;
+        }
         /* what admission expects of the method now (a rule's memory=
          * is per location: not known here, and it wins anyway) */
         before = mg_board_method_cost(m->b, method, &measured);
@@ -546,7 +552,7 @@ static void measure_inflight(measure_t *m)
                 m->raise_logged[method] = 0;
             }
         }
-        if (mg_board_method_cost_raise(m->b, method, grown)) {
+        if (mg_board_method_cost_raise(m->b, method, grown, mono_us())) {
             mg_board_method_info_t mi;
 
             mg_board_admit_count(m->b, MG_ADMIT_RAISED);
@@ -654,7 +660,7 @@ static void *measure_main(void *arg)
         measure_lastresort(m, now);
         /* the learned costs from the histograms of what calls took */
         mg_board_method_cost_refresh(m->b, MEMGUARD_ADMIT_QUANTILE,
-                                     MEMGUARD_ADMIT_RECENT);
+                                     MEMGUARD_ADMIT_RECENT, now);
         memguard_recycle_sampler_tick(
             m->s, now, MG_BOARD_VERDICT_STATE(mg_board_verdict_load(m->b)));
         if (m->smaps) {

@@ -1318,7 +1318,7 @@ static void test_cost_learning(void **state)
     assert_int_equal(measured, 1);
     /* the refresh puts it at the bucket's upper edge: >= the truth,
      * < 1.5 times it */
-    mg_board_method_cost_refresh(b, 950, 64);
+    mg_board_method_cost_refresh(b, 950, 64, 0);
     c = mg_board_method_cost(b, m, NULL);
     assert_true(c >= 165 * MIB && c < 248 * MIB);
     /* 99 cheap calls and one heavy: p95 is cheap */
@@ -1326,30 +1326,32 @@ static void test_cost_learning(void **state)
         mg_board_method_cost_record(b, other, 2000);
     }
     mg_board_method_cost_record(b, other, 500 * MIB);
-    mg_board_method_cost_refresh(b, 950, 1000);
+    mg_board_method_cost_refresh(b, 950, 1000, 0);
     assert_int_equal(mg_board_method_cost(b, other, NULL), 4095);
     /* recent calls weigh more: 100 heavy calls after them, with the
      * histogram halved past 64 calls, move p95 to the heavy ones */
     for (i = 0; i < 100; i++) {
         mg_board_method_cost_record(b, other, 300 * MIB);
-        mg_board_method_cost_refresh(b, 950, 64);
+        mg_board_method_cost_refresh(b, 950, 64, 0);
     }
     c = mg_board_method_cost(b, other, NULL);
     assert_true(c >= 300 * MIB && c < 450 * MIB);
-    /* a live raise while calls run; dropped once none runs */
-    assert_int_equal(mg_board_method_cost_raise(b, m, 100 * MIB), 1);
+    /* a live raise while a call runs; it lapses 3 s after the last look
+     * that saw a call that high */
+    assert_int_equal(mg_board_method_cost_raise(b, m, 100 * MIB, 1000), 1);
     c = mg_board_method_cost(b, m, NULL); /* the learned one still rules */
     assert_true(c >= 165 * MIB && c < 248 * MIB);
-    assert_int_equal(mg_board_method_cost_raise(b, m, 50 * MIB), 0);
-    assert_int_equal(mg_board_method_cost_raise(b, m, 400 * MIB), 1);
+    assert_int_equal(mg_board_method_cost_raise(b, m, 50 * MIB, 1000), 0);
+    assert_int_equal(mg_board_method_cost_raise(b, m, 400 * MIB, 1000), 1);
     assert_int_equal(mg_board_method_cost(b, m, NULL), 400 * MIB);
-    mg_board_slot_start(b, 0, 100, 1);
-    assert_int_equal(mg_board_admit_reserve(b, 0, m, MIB, 0, INT64_MAX, 0, 0),
-                     0);
-    mg_board_method_cost_refresh(b, 950, 64);
+    mg_board_method_cost_refresh(b, 950, 64, 1000 + MG_BOARD_LIVE_US);
     assert_int_equal(mg_board_method_cost(b, m, NULL), 400 * MIB);
-    mg_board_admit_release(b, 0, m, MIB);
-    mg_board_method_cost_refresh(b, 950, 64);
+    /* seen again at that height: kept alive */
+    assert_int_equal(
+        mg_board_method_cost_raise(b, m, 400 * MIB, 2000000 + 1000), 0);
+    mg_board_method_cost_refresh(b, 950, 64, 2000000 + 1000 + MG_BOARD_LIVE_US);
+    assert_int_equal(mg_board_method_cost(b, m, NULL), 400 * MIB);
+    mg_board_method_cost_refresh(b, 950, 64, 2000000 + 1001 + MG_BOARD_LIVE_US);
     c = mg_board_method_cost(b, m, NULL);
     assert_true(c >= 165 * MIB && c < 248 * MIB);
     assert_int_equal(mg_board_method_cost_info(b, m, &ci), 0);
@@ -1359,10 +1361,10 @@ static void test_cost_learning(void **state)
     assert_int_equal(mg_board_method_cost(b, 99, &measured), 0);
     assert_int_equal(measured, 0);
     mg_board_method_cost_record(b, 99, 1);
-    assert_int_equal(mg_board_method_cost_raise(b, 99, 1), 0);
+    assert_int_equal(mg_board_method_cost_raise(b, 99, 1, 0), 0);
     assert_int_equal(mg_board_method_cost_info(b, 99, &ci), -EINVAL);
     mg_board_method_cost_record(b, m, UINT64_MAX);
-    mg_board_method_cost_refresh(b, 950, 64);
+    mg_board_method_cost_refresh(b, 950, 64, 0);
     board_free(&bd);
 }
 
