@@ -139,7 +139,9 @@ def test_learns_what_calls_cost_and_tiny_calls_never_reserve(procroot,
     # a method that takes nothing: learned tiny, never reserves again
     for _ in range(3):
         assert rpc(h).thin(0, 0) == 0
-    wait_until(lambda: (method_cost(h, "thin") or {}).get("measured", 0) >= 3,
+    # (a child's first request, which also loads the application, is not
+    # counted once the method is measured: not every call counts here)
+    wait_until(lambda: (method_cost(h, "thin") or {}).get("measured", 0) >= 1,
                "thin's cost recorded")
     c = method_cost(h, "thin")
     assert c["expected"] < MiB, c
