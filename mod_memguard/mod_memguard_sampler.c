@@ -518,12 +518,7 @@ static void measure_inflight(measure_t *m)
             grown <= m->tiny) {
             continue;
         }
-        /* A child's first request also loads the application (mod_wsgi
-         * imports it on the first call unless WSGIImportScript did it
-         * at start): that growth is not the method's. */
-        if (info.requests == 0) {
-            continue;
-        }
+        
         /* what admission expects of the method now (a rule's memory=
          * is per location: not known here, and it wins anyway) */
         before = mg_board_method_cost(m->b, method, &measured);
@@ -539,7 +534,11 @@ static void measure_inflight(measure_t *m)
             m->lr_expected = before;
             m->lr_data = sm.data;
         }
-        if (grown <= before) {
+        /* A child's first request also loads the application (mod_wsgi
+         * imports it on the first call unless WSGIImportScript did it at
+         * start): that growth is not a measured method's. (It is still
+         * the last resort's to see, above: the memory is real.) */
+        if (grown <= before || (info.requests == 0 && measured > 0)) {
             continue;
         }
         {
