@@ -37,7 +37,8 @@ WARN_CORE := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Werror
 # CPPFLAGS, CFLAGS and LDFLAGS (empty unless given) carry a distribution's
 # build flags (dpkg-buildflags, %set_build_flags) into every compile and
 # link; the project's warnings come after them and win.
-CORE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -fPIC $(CPPFLAGS) $(CFLAGS) \
+CORE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden \
+              $(CPPFLAGS) $(CFLAGS) \
               $(WARN_CORE) $(XML_CFLAGS)
 APXS_FLAGS  = $(foreach f,$(CPPFLAGS) $(CFLAGS),-Wc,$(f)) \
               $(foreach f,$(LDFLAGS),-Wl,$(f))
@@ -65,6 +66,7 @@ $(BUILD)/asan/%.o: mod_memguard/%.c $(HDRS)
 $(MODULE): $(GLUE_SRC) $(CORE_OBJ) $(HDRS)
 	$(APXS) -c -o mod_memguard/mod_memguard.la $(APXS_FLAGS) \
 	    -Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-std=gnu11 \
+	    -Wc,-fvisibility=hidden \
 	    $(GLUE_SRC) $(CORE_OBJ) $(XML_LIBS) >$(BUILD)/apxs.log 2>&1 \
 	    || { cat $(BUILD)/apxs.log; exit 1; }
 	@grep -E ': (warning|error):|not portable' $(BUILD)/apxs.log \

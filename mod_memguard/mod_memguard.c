@@ -110,7 +110,10 @@ static void memguard_register_hooks(apr_pool_t *p)
     memguard_admit_register(p);
 }
 
-AP_DECLARE_MODULE(memguard) = {
+/* The module is built with -fvisibility=hidden (calls between its files
+ * are then direct, and none of its names can clash with another module's):
+ * the module record is the one symbol httpd looks up. */
+__attribute__((visibility("default"))) AP_DECLARE_MODULE(memguard) = {
     STANDARD20_MODULE_STUFF,    memguard_create_dir_conf,
     memguard_merge_dir_conf,    memguard_create_server_conf,
     memguard_merge_server_conf, memguard_cmds,

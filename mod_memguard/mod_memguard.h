@@ -192,6 +192,10 @@ typedef struct {
      * was read and the board slot counted the request in flight */
     int acct_begun;
     apr_uint64_t rss_begin; /* bytes, /proc/self/statm at header_parser */
+    /* bytes: the size MEMGUARD_RECYCLE read when the whole response went
+     * through it in one brigade (EOS included): nothing of the request
+     * was left to run, so its end needs no second read; 0 otherwise */
+    apr_uint64_t rss_done;
     /* set by the XML-RPC inspection before memguard_gate_method(): every
      * method the call runs is MemGuardMethod ... essential */
     int essential;
@@ -248,6 +252,11 @@ struct mg_board *memguard_board(void);
 int memguard_slot(conn_rec *c);
 /* CLOCK_MONOTONIC in microseconds (the board's clock). */
 uint64_t memguard_now_us(void);
+/* This process's pid, read once per process (getpid(2) is a system call
+ * each time: glibc stopped caching it). */
+pid_t memguard_pid(void);
+/* Forget it: for a process just forked (the sampler, a child). */
+void memguard_pid_forget(void);
 struct mg_board_sys;
 /* The verdict the sampler's record (mg_board_sys_read) describes, for
  * mg_verdict_describe(): state, deciding signal, value, threshold, and

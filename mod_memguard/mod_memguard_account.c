@@ -206,7 +206,17 @@ void memguard_account_end(request_rec *r)
     if (slot < 0) {
         return;
     }
-    have = memguard_account_rss(&rss) == 0 && ctx->rss_begin > 0;
+    /* One read per request: none here when MEMGUARD_RECYCLE read the
+     * size with the whole response in hand (sending it allocates
+     * nothing of the request's) */
+    if (ctx->rss_done > 0) {
+        rss = ctx->rss_done;
+        __atomic_store_n(&account_last_rss, rss, __ATOMIC_RELAXED);
+        have = ctx->rss_begin > 0;
+    }
+    else {
+        have = memguard_account_rss(&rss) == 0 && ctx->rss_begin > 0;
+    }
     if (have) {
         delta = (apr_int64_t)rss - (apr_int64_t)ctx->rss_begin;
         account_note(r, "memguard-rss", apr_off_t_toa(r->pool, (apr_off_t)rss));

@@ -210,11 +210,34 @@ static void board_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
     }
 }
 
+/* This process's pid once known (0: not yet); a child's is set in its
+ * child_init, before any request, and a process forked later (the sampler)
+ * starts by clearing it. */
+static pid_t memguard_my_pid;
+
+pid_t memguard_pid(void)
+{
+    pid_t pid = __atomic_load_n(&memguard_my_pid, __ATOMIC_RELAXED);
+
+    if (pid == 0) {
+        pid = getpid();
+        __atomic_store_n(&memguard_my_pid, pid, __ATOMIC_RELAXED);
+    }
+    return pid;
+}
+
+void memguard_pid_forget(void)
+{
+    __atomic_store_n(&memguard_my_pid, 0, __ATOMIC_RELAXED);
+}
+
 /* A fresh child does not know its slot until its first connection. */
 static void board_child_init(apr_pool_t *p, server_rec *s)
 {
     (void)p;
     (void)s;
+    memguard_pid_forget();
+    (void)memguard_pid();
     apr_atomic_set32(&memguard_slot_plus1, 0);
 }
 
@@ -242,7 +265,7 @@ int memguard_slot(conn_rec *c)
     if (apr_atomic_cas32(&memguard_slot_plus1, (apr_uint32_t)slot + 1, 0) ==
         0) {
         mg_board_slot_start(memguard_the_board, (uint32_t)slot,
-                            (int32_t)getpid(), memguard_now_us());
+                            (int32_t)memguard_pid(), memguard_now_us());
     }
     return (int)slot;
 }

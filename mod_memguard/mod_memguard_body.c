@@ -245,7 +245,14 @@ int memguard_body_header_parser(request_rec *r)
         }
         /* DetectOnly: let it through */
     }
-    ap_add_input_filter_handle(body_handle, ctx, r, r->connection);
+    /* A plain body (a length, no chunks, no encoding) within the limit
+     * cannot outgrow it: HTTP_IN hands on exactly that many bytes.
+     * MEMGUARD_BODY would only count them; the inspection and httpd's
+     * own reader count them anyway. */
+    if (cl == NULL || te != NULL || ctx->body_encoding != NULL ||
+        (limit > 0 && len > limit)) {
+        ap_add_input_filter_handle(body_handle, ctx, r, r->connection);
+    }
     ap_add_input_filter_handle(wire_handle, ctx, r, r->connection);
     ctx->wire_added = 1;
     return DECLINED;

@@ -544,7 +544,7 @@ static const char *set_max_pressure(cmd_parms *cmd, void *dcfg,
 {
     memguard_headroom_conf *hr;
     const char *err = headroom_cmd(cmd, &hr);
-    apr_int64_t bp;
+    apr_int64_t bp = 0;
 
     (void)dcfg;
     if (err != NULL) {
@@ -733,7 +733,7 @@ static const char *set_hysteresis(cmd_parms *cmd, void *dcfg, const char *arg)
 {
     memguard_headroom_conf *hr;
     const char *err = headroom_cmd(cmd, &hr);
-    apr_int64_t bp;
+    apr_int64_t bp = 0;
 
     (void)dcfg;
     if (err != NULL || (err = memguard_parse_percent(cmd, arg, &bp))) {

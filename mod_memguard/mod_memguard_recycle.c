@@ -133,6 +133,11 @@ static int recycle_take(mg_board_t *b)
  * Is size over a (jittered) limit for pid? Returns 0, or 1 with *limit
  * the jittered limit passed and *hard set when it is the hard one.
  */
+/* This child's own jittered limits (recycle_set's, for its pid), worked
+ * out once in child_init: a request compares, it does not hash. */
+static apr_uint32_t recycle_own_pid;
+static apr_uint64_t recycle_own_hard, recycle_own_soft;
+
 static int recycle_over(const memguard_recycle_settings *st, apr_uint64_t size,
                         apr_uint32_t pid, apr_uint64_t *limit, int *hard)
 {
@@ -143,7 +148,10 @@ static int recycle_over(const memguard_recycle_settings *st, apr_uint64_t size,
         return 0;
     }
     if (st->hard_limit > 0) {
-        lim = mg_policy_jittered_limit(st->hard_limit, st->jitter_bp, pid);
+        lim = st == &recycle_set && pid == recycle_own_pid
+                  ? recycle_own_hard
+                  : mg_policy_jittered_limit(st->hard_limit, st->jitter_bp,
+                                             pid);
         if (size > lim) {
             *limit = lim;
             *hard = 1;
@@ -151,7 +159,10 @@ static int recycle_over(const memguard_recycle_settings *st, apr_uint64_t size,
         }
     }
     if (st->soft_limit > 0) {
-        lim = mg_policy_jittered_limit(st->soft_limit, st->jitter_bp, pid);
+        lim = st == &recycle_set && pid == recycle_own_pid
+                  ? recycle_own_soft
+                  : mg_policy_jittered_limit(st->soft_limit, st->jitter_bp,
+                                             pid);
         if (size > lim) {
             *limit = lim;
             return 1;
@@ -213,6 +224,19 @@ static void recycle_child_init(apr_pool_t *p, server_rec *s)
     apr_atomic_set32(&recycle_baseline_logged, 0);
     apr_atomic_set32(&recycle_baseline_set, 0);
     recycle_baseline = 0;
+    /* getpid(), not memguard_pid(): child_init hooks of one rank run in
+     * no set order, and board_child_init may not have run yet */
+    recycle_own_pid = (apr_uint32_t)getpid();
+    recycle_own_hard =
+        recycle_set.hard_limit > 0
+            ? mg_policy_jittered_limit(recycle_set.hard_limit,
+                                       recycle_set.jitter_bp, recycle_own_pid)
+            : 0;
+    recycle_own_soft =
+        recycle_set.soft_limit > 0
+            ? mg_policy_jittered_limit(recycle_set.soft_limit,
+                                       recycle_set.jitter_bp, recycle_own_pid)
+            : 0;
 }
 
 /*
@@ -318,7 +342,7 @@ static void recycle_decide(request_rec *r, apr_uint64_t rss,
     memguard_req_ctx *ctx;
     apr_uint64_t value = 0, limit = 0, size, lim = 0;
     uint32_t reason, mreason = MG_RECYCLE_RSS;
-    apr_uint32_t pid = (apr_uint32_t)getpid();
+    apr_uint32_t pid = (apr_uint32_t)memguard_pid();
     int slot, hard = 0;
 
     if (b == NULL || apr_atomic_read32(&recycle_signalled)) {
@@ -463,10 +487,44 @@ void memguard_recycle_request(request_rec *r, uint32_t reason, const char *why)
     }
     (void)memguard_account_rss(&rss);
     /* value: the child's size now; no memory limit was involved */
-    (void)mg_board_slot_recycle_request(b, (uint32_t)slot, (int32_t)getpid(),
+    (void)mg_board_slot_recycle_request(b, (uint32_t)slot, (int32_t)memguard_pid(),
                                         reason, rss, 0);
     /* The cap calls this after its answer went out: acted on at
      * log_transaction (the connection closes after a refusal anyway). */
+}
+
+/*
+ * Is bb the whole response? With its EOS, or with as many bytes as the
+ * response's Content-Length (mod_wsgi passes a call's answer with a FLUSH,
+ * its EOS comes once the handler returns): the handler cannot send more,
+ * what it built is all built.
+ */
+static int recycle_whole_response(request_rec *r, apr_bucket_brigade *bb)
+{
+    const char *cl;
+    apr_off_t declared, len = 0;
+    apr_bucket *e;
+    char *end;
+
+    if (APR_BRIGADE_EMPTY(bb)) {
+        return 0;
+    }
+    if (APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
+        return 1;
+    }
+    cl = apr_table_get(r->headers_out, "Content-Length");
+    if (cl == NULL || apr_strtoff(&declared, cl, &end, 10) != APR_SUCCESS ||
+        *end != '\0' || declared <= 0) {
+        return 0;
+    }
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+         e = APR_BUCKET_NEXT(e)) {
+        if (e->length == (apr_size_t)-1) {
+            return 0; /* not known without reading it */
+        }
+        len += (apr_off_t)e->length;
+    }
+    return len >= declared;
 }
 
 /*
@@ -483,6 +541,16 @@ static apr_status_t recycle_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
     ap_remove_output_filter(f);
     if (memguard_account_rss(&rss) == 0) {
+        /* The whole response at once (a call that built its answer
+         * before writing it): the request's work is done, and this size
+         * is also the one at its end (mod_memguard_account.c). */
+        if (recycle_whole_response(r, bb)) {
+            memguard_req_ctx *ctx =
+                ap_get_module_config(r->request_config, &memguard_module);
+            if (ctx != NULL) {
+                ctx->rss_done = rss;
+            }
+        }
         recycle_decide(r, rss, RECYCLE_AT_HEADERS);
     }
     return ap_pass_brigade(f->next, bb);

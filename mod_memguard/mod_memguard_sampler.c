@@ -1004,6 +1004,7 @@ static void sampler_start(void)
         return;
     }
     if (pid == 0) {
+        memguard_pid_forget();
         /* _exit: no atexit handlers or pool cleanups of the parent's
          * state (they would destroy shared memory, kill its processes) */
         _exit(sampler_main(sampler_server, sampler_hr, b, starts, parent));

@@ -118,9 +118,13 @@ def children_for(concurrency):
     return concurrency + 2
 
 
+CONF = os.path.join(TOP, "conf", "memguard.conf")
+
+
 def module_conf():
-    """MemGuardEngine On on "/", then the shipped conf as it is."""
-    with open(os.path.join(TOP, "conf", "memguard.conf")) as f:
+    """MemGuardEngine On on "/", then the shipped conf as it is (or the
+    file --conf names)."""
+    with open(CONF) as f:
         shipped = f.read()
     return ("<IfModule memguard_module>\n<Location />\n"
             "    MemGuardEngine On\n</Location>\n</IfModule>\n" + shipped)
@@ -441,6 +445,9 @@ def one_run(args, root, body_file, run_no):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--conf", help="the module's configuration to measure "
+                    "instead of conf/memguard.conf (to see what one "
+                    "directive costs)")
     ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=8)
@@ -453,6 +460,9 @@ def main():
     ap.add_argument("--baseline", help="compare with this build of the "
                     "module instead of no module")
     args = ap.parse_args()
+    global CONF
+    if args.conf:
+        CONF = os.path.abspath(args.conf)
 
     root = cpuacct_root()
     why = None
