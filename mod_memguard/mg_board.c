@@ -864,6 +864,13 @@ int mg_board_slot_snapshot(const mg_board_t *b, uint32_t slot,
     return 0;
 }
 
+uint64_t mg_board_slot_unshared(const mg_board_t *b, uint32_t slot)
+{
+    mg_board_slot_t *s = mg_board_slot(b, slot);
+
+    return s != NULL ? MG_LOAD(&s->unshared) : 0;
+}
+
 void mg_board_recycle_totals(const mg_board_t *b, uint64_t *requested,
                              uint64_t *done)
 {

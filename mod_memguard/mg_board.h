@@ -304,6 +304,11 @@ void mg_board_request_end(mg_board_t *b, uint32_t slot, uint64_t rss,
 void mg_board_reject(mg_board_t *b, uint32_t slot, uint32_t method,
                      mg_reason_t reason);
 
+/* The unshared size the sampler last recorded for slot (0: none yet): one
+ * load, for the request path (mg_board_slot_snapshot() copies the whole
+ * slot). */
+uint64_t mg_board_slot_unshared(const mg_board_t *b, uint32_t slot);
+
 /*
  * Sampler: record the unshared size of the child pid in slot. Ignored
  * (-ESRCH) if the slot now belongs to another process: the sampler read

@@ -248,12 +248,12 @@ static void recycle_child_init(apr_pool_t *p, server_rec *s)
 static apr_uint64_t recycle_child_size(mg_board_t *b, uint32_t slot,
                                        apr_uint64_t rss, uint32_t *reason)
 {
-    mg_board_slot_info_t info;
+    apr_uint64_t unshared;
 
     if (recycle_set.metric == MEMGUARD_METRIC_UNSHARED &&
-        mg_board_slot_snapshot(b, slot, &info) == 0 && info.unshared > 0) {
+        (unshared = mg_board_slot_unshared(b, slot)) > 0) {
         *reason = MG_RECYCLE_UNSHARED;
-        return info.unshared;
+        return unshared;
     }
     *reason = MG_RECYCLE_RSS;
     return rss;

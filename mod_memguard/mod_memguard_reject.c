@@ -354,9 +354,21 @@ static apr_status_t guard_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return APR_SUCCESS;
 }
 
+/*
+ * Only where an answer can come from inside a filter: a request with a
+ * body (MEMGUARD_BODY, MEMGUARD_WIRE; an inspected call's response cap
+ * and ceiling) or under MemGuardMaxResponse. A GET of a file has neither.
+ */
 static void guard_insert(request_rec *r)
 {
-    if (memguard_engine(r) == MEMGUARD_ENGINE_ON) {
+    const memguard_req_ctx *ctx;
+
+    if (memguard_engine(r) != MEMGUARD_ENGINE_ON) {
+        return;
+    }
+    ctx = ap_get_module_config(r->request_config, &memguard_module);
+    if ((ctx != NULL && (ctx->wire_added || ctx->refused)) ||
+        memguard_max_response(r) > 0) {
         ap_add_output_filter_handle(guard_handle, NULL, r, r->connection);
     }
 }
