@@ -19,9 +19,16 @@ if [ -d "$DESTDIR$sysconf/mods-available" ] || [ -f /etc/debian_version ]; then
     cp conf/memguard.conf "$d/memguard.conf"
     echo "installed $d/memguard.load and memguard.conf: a2enmod memguard"
 else
-    mkdir -p "$DESTDIR$sysconf/conf.modules.d" "$DESTDIR$sysconf/conf.d"
+    # Fedora/RHEL: SYSCONFDIR is /etc/httpd/conf, but conf.modules.d and
+    # conf.d sit beside it, in the ServerRoot (/etc/httpd)
+    case $sysconf in
+    */conf) top=${sysconf%/conf} ;;
+    *) top=$sysconf ;;
+    esac
+    mkdir -p "$DESTDIR$top/conf.modules.d" "$DESTDIR$top/conf.d"
     sed "s|@LIBEXECDIR@|modules|" conf/memguard.load \
-        > "$DESTDIR$sysconf/conf.modules.d/10-memguard.conf"
-    cp conf/memguard.conf "$DESTDIR$sysconf/conf.d/memguard.conf"
-    echo "installed conf.modules.d/10-memguard.conf and conf.d/memguard.conf"
+        > "$DESTDIR$top/conf.modules.d/10-memguard.conf"
+    cp conf/memguard.conf "$DESTDIR$top/conf.d/memguard.conf"
+    echo "installed $top/conf.modules.d/10-memguard.conf and" \
+        "$top/conf.d/memguard.conf"
 fi
