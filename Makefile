@@ -1,24 +1,24 @@
 # mod_memguard - see README.md. `make help` lists the targets.
 #
-# Two layers (mod_memguard/README.md): the core (mg_*.c) is compiled here
-# with plain cc and WITHOUT httpd's include path, so it cannot grow an httpd
-# or APR dependency; the glue (mod_memguard*.c) is compiled and linked by
-# apxs together with the core objects.
+# Two layers (mod_memguard/README.md): the core (mod_memguard/core/) is
+# compiled here with plain cc and WITHOUT httpd's include path, so it cannot
+# grow an httpd or APR dependency; the glue (mod_memguard/httpd/) is compiled
+# and linked by apxs together with the core objects.
 
 APXS      ?= $(shell command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null)
 CC        ?= cc
 PYTHON    ?= /usr/bin/python3
 BUILD     := build
 DESTDIR   ?=
-# The one place the version is written is mod_memguard/mg_version.h.
+# The one place the version is written is mod_memguard/core/mg_version.h.
 VERSION   := $(shell sed -n 's/^\#define MG_VERSION "\([^"]*\)"$$/\1/p' \
-                 mod_memguard/mg_version.h)
+                 mod_memguard/core/mg_version.h)
 
-CORE_SRC  := $(sort $(wildcard mod_memguard/mg_*.c))
-GLUE_SRC  := $(sort $(wildcard mod_memguard/mod_memguard*.c))
-HDRS      := $(wildcard mod_memguard/*.h)
-CORE_OBJ  := $(patsubst mod_memguard/%.c,$(BUILD)/core/%.o,$(CORE_SRC))
-ASAN_OBJ  := $(patsubst mod_memguard/%.c,$(BUILD)/asan/%.o,$(CORE_SRC))
+CORE_SRC  := $(sort $(wildcard mod_memguard/core/*.c))
+GLUE_SRC  := $(sort $(wildcard mod_memguard/httpd/*.c))
+HDRS      := $(wildcard mod_memguard/core/*.h mod_memguard/httpd/*.h)
+CORE_OBJ  := $(patsubst mod_memguard/core/%.c,$(BUILD)/core/%.o,$(CORE_SRC))
+ASAN_OBJ  := $(patsubst mod_memguard/core/%.c,$(BUILD)/asan/%.o,$(CORE_SRC))
 UNIT_SRC  := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BIN  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 ASAN_BIN  := $(patsubst t/unit/%.c,$(BUILD)/asan/%,$(UNIT_SRC))
@@ -44,7 +44,7 @@ APXS_FLAGS  = $(foreach f,$(CPPFLAGS) $(CFLAGS),-Wc,$(f)) \
               $(foreach f,$(LDFLAGS),-Wl,$(f))
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all
-TEST_CFLAGS = $(CORE_CFLAGS) -Imod_memguard \
+TEST_CFLAGS = $(CORE_CFLAGS) -Imod_memguard/core \
               -DMG_FIXTURE_DIR='"$(CURDIR)/t/unit/fixtures"'
 
 .PHONY: all module mgtest tools unit check-asan integration test run stop \
@@ -55,18 +55,18 @@ all: module tools ## build the module (and the tools)
 
 module: $(MODULE) ## build mod_memguard.so with apxs
 
-$(BUILD)/core/%.o: mod_memguard/%.c $(HDRS)
+$(BUILD)/core/%.o: mod_memguard/core/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -c -o $@ $<
 
-$(BUILD)/asan/%.o: mod_memguard/%.c $(HDRS)
+$(BUILD)/asan/%.o: mod_memguard/core/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 
 $(MODULE): $(GLUE_SRC) $(CORE_OBJ) $(HDRS)
 	$(APXS) -c -o mod_memguard/mod_memguard.la $(APXS_FLAGS) \
 	    -Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-std=gnu11 \
-	    -Wc,-fvisibility=hidden \
+	    -Wc,-fvisibility=hidden -Imod_memguard/core \
 	    $(GLUE_SRC) $(CORE_OBJ) $(XML_LIBS) >$(BUILD)/apxs.log 2>&1 \
 	    || { cat $(BUILD)/apxs.log; exit 1; }
 	@grep -E ': (warning|error):|not portable' $(BUILD)/apxs.log \
@@ -83,7 +83,7 @@ tools: $(TOOL_BIN)
 
 $(BUILD)/tools/%: tools/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) -Imod_memguard $(LDFLAGS) -o $@ $< $(CORE_OBJ) \
+	$(CC) $(CORE_CFLAGS) -Imod_memguard/core $(LDFLAGS) -o $@ $< $(CORE_OBJ) \
 	    $(XML_LIBS)
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_OBJ) t/unit/mg_test.h t/unit/mg_xmlmem.h
@@ -131,7 +131,7 @@ install: module ## install the module (and conf snippets) with apxs; honours DES
 # from the tree (git archive of the tracked files as they are now), then
 # the package in a directory of its own under build/, from tools/debian
 # and tools/rpm with the version above.
-version: ## print the version (mod_memguard/mg_version.h)
+version: ## print the version (mod_memguard/core/mg_version.h)
 	@echo $(VERSION)
 
 tarball: ## build/pkg/mod_memguard-VERSION.tar.gz from the tree
@@ -164,11 +164,12 @@ bench-headline: deps ## the bad night with the module off and on, side by side (
 lint: ## cppcheck, format check, log-number uniqueness
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --suppress=missingIncludeSystem --inline-suppr \
-	    -I mod_memguard $(CORE_SRC) $(TOOL_SRC)
+	    -I mod_memguard/core $(CORE_SRC) $(TOOL_SRC)
 	@$(MAKE) --no-print-directory format-check
 	@$(PYTHON) tools/lognos.py --check
 
-FORMAT_SRC = $(wildcard mod_memguard/*.[ch] t/unit/*.[ch] t/modules/*.c \
+FORMAT_SRC = $(wildcard mod_memguard/core/*.[ch] mod_memguard/httpd/*.[ch] \
+                        t/unit/*.[ch] t/modules/*.c \
                         t/fuzz/*.c t/bench/*.c tools/*.c)
 
 format: ## reformat the C sources with clang-format
@@ -179,7 +180,9 @@ format-check: ## fail if clang-format would change the C sources
 
 clean: ## remove every build output
 	rm -rf $(BUILD) mod_memguard/.libs t/modules/.libs
-	rm -f mod_memguard/*.o mod_memguard/*.lo mod_memguard/*.la mod_memguard/*.slo
+	rm -f mod_memguard/*.la mod_memguard/httpd/*.o mod_memguard/httpd/*.lo \
+	    mod_memguard/httpd/*.slo
+	rm -rf mod_memguard/httpd/.libs
 	rm -f t/modules/*.o t/modules/*.lo t/modules/*.la t/modules/*.slo
 
 help: ## this list
@@ -195,14 +198,14 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN_CORE) $(XML_CFLAGS) \
                 $(FUZZ_SAN)
-FUZZ_OBJ     := $(patsubst mod_memguard/%.c,$(BUILD)/fuzz/%.o,$(CORE_SRC))
+FUZZ_OBJ     := $(patsubst mod_memguard/core/%.c,$(BUILD)/fuzz/%.o,$(CORE_SRC))
 
-$(BUILD)/fuzz/%.o: mod_memguard/%.c $(HDRS)
+$(BUILD)/fuzz/%.o: mod_memguard/core/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(BUILD)/fuzz/fuzz_xmlrpc: t/fuzz/fuzz_xmlrpc.c $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Imod_memguard -o $@ $< \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Imod_memguard/core -o $@ $< \
 	    $(FUZZ_OBJ) $(XML_LIBS)
 
 fuzz: $(BUILD)/fuzz/fuzz_xmlrpc ## fuzz the XML-RPC inspector for FUZZ_SECONDS
@@ -219,7 +222,7 @@ BENCH_BIN := $(patsubst t/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 $(BUILD)/bench/%: t/bench/%.c $(CORE_OBJ) t/unit/mg_xmlmem.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CORE_CFLAGS) -Imod_memguard -o $@ $< $(CORE_OBJ) $(XML_LIBS)
+	$(CC) $(CORE_CFLAGS) -Imod_memguard/core -o $@ $< $(CORE_OBJ) $(XML_LIBS)
 
 bench-build: $(BENCH_BIN)
 

@@ -25,9 +25,9 @@ HUB = os.path.join(TOP, "tools", "demo-hub", "hub.wsgi")
 
 
 def version():
-    """The project's version, from mod_memguard/mg_version.h (the one
+    """The project's version, from mod_memguard/core/mg_version.h (the one
     place it is written)."""
-    with open(os.path.join(TOP, "mod_memguard", "mg_version.h")) as f:
+    with open(os.path.join(TOP, "mod_memguard", "core", "mg_version.h")) as f:
         m = re.search(r'^#define MG_VERSION "([^"]+)"$', f.read(), re.M)
     return m.group(1)
 

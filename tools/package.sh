@@ -7,7 +7,7 @@
 #   package.sh rpm      build/rpm/RPMS/ARCH/mod_memguard-VERSION-1.ARCH.rpm
 #                       (Fedora/RHEL, with httpd-devel installed)
 #
-# VERSION comes from the Makefile, which reads mod_memguard/mg_version.h.
+# VERSION comes from the Makefile, which reads mod_memguard/core/mg_version.h.
 # Every package is built from the tarball, so what is packaged is what a
 # distribution would get: the tracked files as they are now (uncommitted
 # edits included, untracked files not). The Debian changelog and the spec

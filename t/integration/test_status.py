@@ -90,7 +90,7 @@ def test_formats_parse_and_count(httpd_factory, mpm):
         if r != "body-size":
             assert auto["Refused" + camel(r)] == "0"
     assert auto["MemGuardStatusVersion"] == "1"
-    # the version, from mod_memguard/mg_version.h, in every format
+    # the version, from mod_memguard/core/mg_version.h, in every format
     assert auto["MemGuardVersion"] == version()
     assert doc["version"] == version()
     assert prom_value(fams, "memguard_build_info", version=version()) == 1
