@@ -641,15 +641,10 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
 
     /* for mg_policy_interval(): how close the levels are */
     st->near = 0;
-    st->far = 1;
     for (id = 0; id < MG_CK_FILL; id++) {
-        if (k[id].applies && k[id].target != MG_VERDICT_OK) {
-            if (mg_near(&k[id], 2500)) {
-                st->near = 1;
-            }
-            if (mg_near(&k[id], 5000)) {
-                st->far = 0;
-            }
+        if (k[id].applies && k[id].target != MG_VERDICT_OK &&
+            mg_near(&k[id], 2500)) {
+            st->near = 1;
         }
     }
 
@@ -981,7 +976,6 @@ uint64_t mg_policy_interval(const mg_policy_conf_t *c,
 {
     uint64_t fast = base_us / 4 > min_us ? base_us / 4 : min_us;
     uint64_t steep = c->fill_throttle_us ? 2 * c->fill_throttle_us : 10000000u;
-    bool calm = st->far != 0;
     uint32_t i;
 
     if (fast > base_us) {
@@ -999,11 +993,12 @@ uint64_t mg_policy_interval(const mg_policy_conf_t *c,
         if (f->tte_us < steep) {
             return fast;
         }
-        if (f->rate > 0) {
-            calm = false;
-        }
     }
-    return calm ? base_us + base_us / 2 : base_us;
+    /* Never slower than configured, even when calm: a storm that starts
+     * during a stretched interval would be seen that much later, and
+     * the sampler's cost at the configured interval is small already
+     * (t/bench/bench_headroom.py). */
+    return base_us;
 }
 
 /* ---- recycling ----------------------------------------------------------- */

@@ -170,7 +170,7 @@ typedef struct {
     mg_policy_fill_t fill[MG_POLICY_NFILL]; /* as of the last eval */
     uint32_t fill_watch; /* index of the fill nearest its level */
     uint32_t near;       /* a level within 25% of a threshold */
-    uint32_t far;        /* every level at least 50% from its thresholds */
+    
 } mg_policy_state_t;
 
 typedef struct {
@@ -214,9 +214,9 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
  * and the state of the last eval: base / 4 (not under min_us) while the
  * verdict is not ok, a level is within 25% of a threshold, or a signal
  * would reach its level within twice the throttle horizon (10 s when the
- * fill rate is off); base * 3 / 2 when calm (ok, every level at least
- * 50% away from its thresholds, nothing moving toward a level); else
- * base. Sampling fast when it matters costs nothing when it does not.
+ * fill rate is off); else base, never more (a stretched interval would
+ * see a storm's start that much later). Sampling fast when it matters
+ * costs nothing when it does not.
  */
 uint64_t mg_policy_interval(const mg_policy_conf_t *c,
                             const mg_policy_state_t *st, uint64_t base_us,
