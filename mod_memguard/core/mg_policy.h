@@ -170,7 +170,7 @@ typedef struct {
     mg_policy_fill_t fill[MG_POLICY_NFILL]; /* as of the last eval */
     uint32_t fill_watch; /* index of the fill nearest its level */
     uint32_t near;       /* a level within 25% of a threshold */
-    
+
 } mg_policy_state_t;
 
 typedef struct {

@@ -148,10 +148,10 @@ static int recycle_over(const memguard_recycle_settings *st, apr_uint64_t size,
         return 0;
     }
     if (st->hard_limit > 0) {
-        lim = st == &recycle_set && pid == recycle_own_pid
-                  ? recycle_own_hard
-                  : mg_policy_jittered_limit(st->hard_limit, st->jitter_bp,
-                                             pid);
+        lim =
+            st == &recycle_set && pid == recycle_own_pid
+                ? recycle_own_hard
+                : mg_policy_jittered_limit(st->hard_limit, st->jitter_bp, pid);
         if (size > lim) {
             *limit = lim;
             *hard = 1;
@@ -159,10 +159,10 @@ static int recycle_over(const memguard_recycle_settings *st, apr_uint64_t size,
         }
     }
     if (st->soft_limit > 0) {
-        lim = st == &recycle_set && pid == recycle_own_pid
-                  ? recycle_own_soft
-                  : mg_policy_jittered_limit(st->soft_limit, st->jitter_bp,
-                                             pid);
+        lim =
+            st == &recycle_set && pid == recycle_own_pid
+                ? recycle_own_soft
+                : mg_policy_jittered_limit(st->soft_limit, st->jitter_bp, pid);
         if (size > lim) {
             *limit = lim;
             return 1;
@@ -487,8 +487,8 @@ void memguard_recycle_request(request_rec *r, uint32_t reason, const char *why)
     }
     (void)memguard_account_rss(&rss);
     /* value: the child's size now; no memory limit was involved */
-    (void)mg_board_slot_recycle_request(b, (uint32_t)slot, (int32_t)memguard_pid(),
-                                        reason, rss, 0);
+    (void)mg_board_slot_recycle_request(
+        b, (uint32_t)slot, (int32_t)memguard_pid(), reason, rss, 0);
     /* The cap calls this after its answer went out: acted on at
      * log_transaction (the connection closes after a refusal anyway). */
 }

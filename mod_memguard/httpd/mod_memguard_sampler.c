@@ -518,7 +518,7 @@ static void measure_inflight(measure_t *m)
             grown <= m->tiny) {
             continue;
         }
-        
+
         /* what admission expects of the method now (a rule's memory=
          * is per location: not known here, and it wins anyway) */
         before = mg_board_method_cost(m->b, method, &measured);
