@@ -18,7 +18,8 @@ RX = re.compile(r"MGLOGNO\(\s*(\d+)\s*\)")
 def scan():
     seen = {}
     bad = []
-    for path in sorted(glob.glob(os.path.join(TOP, "mod_memguard", "*.c"))):
+    for path in sorted(glob.glob(os.path.join(TOP, "mod_memguard", "**", "*.c"),
+                                  recursive=True)):
         with open(path) as f:
             text = f.read()
         # Over the whole text: clang-format may wrap "MGLOGNO(" and its
@@ -43,6 +44,10 @@ def main():
     if "--check" in sys.argv[1:]:
         for b in bad:
             print(b, file=sys.stderr)
+        if not seen:
+            print("no MGLOGNO() found under mod_memguard/: the scan is wrong",
+                  file=sys.stderr)
+            return 1
         if bad:
             return 1
         print("log numbers: %d used, all unique; next free MG%05d"
