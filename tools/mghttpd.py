@@ -292,6 +292,9 @@ WSGIProcessGroup hub
             wsgi,
             'WSGIScriptAlias /kojihub "%s"' % self.path("hub.wsgi"),
             "WSGIApplicationGroup %{GLOBAL}",
+            # a child recycled after a call stopped for memory exits without
+            # finalizing Python (conf/memguard.conf says why)
+            "WSGIDestroyInterpreter Off",
             "SetEnv MEMGUARD_DEMO_CALLLOG %s" % self.calllog,
             "SetEnv MEMGUARD_DEMO_OFFLINE %s" % self.offline_flag,
             '<Directory "%s">' % self.root,

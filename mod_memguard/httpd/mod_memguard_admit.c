@@ -310,16 +310,31 @@ static void admit_ceiling(request_rec *r, memguard_admit_call *c,
     ap_add_output_filter_handle(ceiling_handle, c, r, r->connection);
 }
 
+/* Did the call come near its ceiling (or did the last resort stop it)? */
+static int ceiling_reached(memguard_admit_call *c)
+{
+    mg_board_t *b = memguard_board();
+    mg_proc_statm_t st;
+    uint64_t margin = c->allowance / 8, peak;
+
+    if (margin < ((uint64_t)8 << 20)) {
+        margin = (uint64_t)8 << 20;
+    }
+    if (memguard_account_statm(&st) == 0 && st.data + margin >= c->ceiling) {
+        return 1;
+    }
+    peak = b != NULL ? mg_board_request_peak(b, c->slot) : 0;
+    return peak + margin >= c->allowance ||
+           (b != NULL && mg_board_lastresort_peek(b, c->slot));
+}
+
 /* Does the held start of a response say the call failed for memory? */
 static int ceiling_failed(request_rec *r, memguard_admit_call *c,
                           apr_bucket_brigade *held)
 {
-    mg_board_t *b = memguard_board();
     char *text;
     apr_size_t len = CEILING_HOLD;
-    mg_proc_statm_t st;
-    uint64_t margin = c->allowance / 8, peak;
-    int fault, memerr, near = 0;
+    int fault, memerr;
 
     text = apr_palloc(r->pool, CEILING_HOLD + 1);
     if (apr_brigade_flatten(held, text, &len) != APR_SUCCESS) {
@@ -332,18 +347,7 @@ static int ceiling_failed(request_rec *r, memguard_admit_call *c,
     }
     memerr = strstr(text, "MemoryError") != NULL ||
              strstr(text, "Cannot allocate memory") != NULL;
-    if (margin < ((uint64_t)8 << 20)) {
-        margin = (uint64_t)8 << 20;
-    }
-    if (memguard_account_statm(&st) == 0 && st.data + margin >= c->ceiling) {
-        near = 1;
-    }
-    peak = b != NULL ? mg_board_request_peak(b, c->slot) : 0;
-    if (peak + margin >= c->allowance ||
-        (b != NULL && mg_board_lastresort_peek(b, c->slot))) {
-        near = 1; /* or the sampler's last resort stopped it */
-    }
-    return memerr || near;
+    return memerr || ceiling_reached(c);
 }
 
 /*
@@ -455,6 +459,15 @@ int memguard_admit(request_rec *r)
         return OK;
     }
     c->slot = (uint32_t)slot;
+    /* The last resort aimed at this process's previous call after it had
+     * ended: lift the limit before this call needs it, and let a fresh
+     * child take over after it. */
+    if (mg_board_lastresort_take(b, (uint32_t)slot)) {
+        setrlimit(RLIMIT_DATA, &admit_rlim0);
+        memguard_recycle_request(r, MG_RECYCLE_CEILING,
+                                 "the sampler's last resort came after the "
+                                 "call it aimed at had ended");
+    }
     c->cost = admit_cost(b, c, &slow);
     slow_n = slow ? admit_set.slow : 0;
     name = apr_table_get(r->notes, "memguard-method");
@@ -618,6 +631,20 @@ void memguard_admit_end(request_rec *r, uint64_t rss, int64_t delta, int have)
         return;
     }
     slot = memguard_slot(r->connection);
+    /* A call that reached its ceiling and answered with an error document
+     * (httpd sends those without the content filters, the ceiling filter
+     * among them) still had an allocation fail somewhere inside the
+     * application, which may leave an interpreter inconsistent (Python
+     * then crashes in a later call, or at exit): recycle the child all
+     * the same. */
+    if (c->ceiling != 0 && !c->ceiling_hit && r->status >= 500 &&
+        ceiling_reached(c)) {
+        c->ceiling_hit = 1;
+        mg_board_admit_count(b, MG_ADMIT_CEILING);
+        memguard_recycle_request(r, MG_RECYCLE_CEILING,
+                                 "a call failed at its memory ceiling "
+                                 "(its answer was the application's error)");
+    }
     first = admit_requests++ == 0;
     if (have && slot >= 0 && !(first && admit_known(b, c))) {
         /* what the call took: its growth at the end, or more if the
@@ -661,15 +688,31 @@ void memguard_admit_end(request_rec *r, uint64_t rss, int64_t delta, int have)
     admit_release_cleanup(c);
 }
 
+/*
+ * A child leaves with the RLIMIT_DATA it started with. The sampler's last
+ * resort may lower it just after the call it aimed at has ended (no
+ * request then takes the mark), and an embedded interpreter's finalization
+ * at exit needs memory: Python's garbage collector crashes (SIGSEGV) in
+ * Py_FinalizeEx under a limit below what the process holds. A pre-cleanup
+ * of the child's pool runs before every other cleanup and subpool of it,
+ * mod_wsgi's finalization included.
+ */
+static apr_status_t admit_child_exit(void *data)
+{
+    (void)data;
+    setrlimit(RLIMIT_DATA, &admit_rlim0);
+    return APR_SUCCESS;
+}
+
 static void admit_child_init(apr_pool_t *p, server_rec *s)
 {
-    (void)p;
     (void)s;
     memguard_admit_settings_get(&admit_set);
     if (getrlimit(RLIMIT_DATA, &admit_rlim0) != 0) {
         admit_rlim0.rlim_cur = admit_rlim0.rlim_max = RLIM_INFINITY;
     }
     admit_can_ceil = admit_set.ceiling && memguard_recycle_mpm_can_signal();
+    apr_pool_pre_cleanup_register(p, NULL, admit_child_exit);
 }
 
 void memguard_admit_register(apr_pool_t *p)
