@@ -1,5 +1,5 @@
 /*
- * test_mg_format.c - the status page's escapers and number printers.
+ * test_mg_format.c - the module's escapers and number printers.
  *
  * Every escaper gets the same hostile table (control characters, quotes,
  * backslashes, newlines, invalid UTF-8 of every kind, markup, 10 KB
@@ -224,6 +224,63 @@ static void test_html(void **state)
     }
 }
 
+/* ---- XML (the refusal fault) ----------------------------------------------
+ */
+
+static void check_xml_props(const char *out, size_t n)
+{
+    size_t i;
+
+    assert_true(valid_utf8((const unsigned char *)out, n));
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)out[i];
+        assert_true(c != '<' && c != '>' && c != '"' && c != '\'');
+        /* XML 1.0 Char: no C0 control but tab, LF and CR */
+        assert_true(c >= 0x20 || c == '\t' || c == '\n' || c == '\r');
+        if (c == '&') {
+            assert_true(!strncmp(out + i, "&amp;", 5) ||
+                        !strncmp(out + i, "&lt;", 4) ||
+                        !strncmp(out + i, "&gt;", 4) ||
+                        !strncmp(out + i, "&quot;", 6) ||
+                        !strncmp(out + i, "&apos;", 6));
+        }
+    }
+}
+
+static void test_xml(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {"", 0, ""},
+        {"memguard: shed: getBuild", 0, "memguard: shed: getBuild"},
+        {"<methodName>x</methodName>", 0,
+         "&lt;methodName&gt;x&lt;/methodName&gt;"},
+        {"a&b", 0, "a&amp;b"},
+        {"\"'", 0, "&quot;&apos;"},
+        {"t\tn\nr\r", 0, "t\tn\nr\r"},
+        {"\x01\x1b[31m", 0, "??[31m"},
+        {"del\x7f", 0, "del\x7f"},
+        {"a\0b", 3, "a?b"},
+        {"caf\xc3\xa9", 0, "caf\xc3\xa9"},
+        {"\xc0\xaf", 0, "\xef\xbf\xbd\xef\xbf\xbd"},
+        {"back\\slash", 0, "back\\slash"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
+        char *out = run(mg_format_xml, cases[i].in, len, NULL);
+        if (strcmp(out, cases[i].want) != 0) {
+            fail_msg("xml case %zu: got '%s' want '%s'", i, out, cases[i].want);
+        }
+        free(out);
+    }
+}
+
 /* ---- JSON ---------------------------------------------------------------- */
 
 static void check_json_props(const char *out, size_t n)
@@ -352,6 +409,7 @@ static const struct {
     void (*props)(const char *, size_t);
 } escapers[] = {
     {"html", mg_format_html, check_html_props},
+    {"xml", mg_format_xml, check_xml_props},
     {"json", mg_format_json, check_json_props},
     {"prom", mg_format_prom_label, check_prom_props},
 };
@@ -503,10 +561,11 @@ static void test_numbers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_html),       cmocka_unit_test(test_json),
-        cmocka_unit_test(test_prom),       cmocka_unit_test(test_hostile_table),
-        cmocka_unit_test(test_big_inputs), cmocka_unit_test(test_null_source),
-        cmocka_unit_test(test_camel),      cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_html),          cmocka_unit_test(test_xml),
+        cmocka_unit_test(test_json),          cmocka_unit_test(test_prom),
+        cmocka_unit_test(test_hostile_table), cmocka_unit_test(test_big_inputs),
+        cmocka_unit_test(test_null_source),   cmocka_unit_test(test_camel),
+        cmocka_unit_test(test_numbers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
