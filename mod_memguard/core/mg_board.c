@@ -67,7 +67,9 @@ struct mg_board {
     _Atomic uint32_t generation;
     _Atomic uint32_t sampler_starts;
     _Atomic uint32_t sampler_replaced;
-    uint32_t pad1;
+    /* children: the staleness episode already logged (mg_board_stale_log_claim)
+     */
+    _Atomic uint32_t stale_logged;
     /* the sampler's measurement thread (mg_board_proc_times_set) */
     _Atomic uint64_t proc_pass_us;
     _Atomic uint64_t proc_smaps_us;
@@ -375,6 +377,15 @@ uint32_t mg_board_sampler_replaced(const mg_board_t *b)
 {
     return atomic_load_explicit(&((mg_board_t *)(uintptr_t)b)->sampler_replaced,
                                 memory_order_relaxed);
+}
+
+int mg_board_stale_log_claim(mg_board_t *b, uint32_t mark)
+{
+    uint32_t old = atomic_load_explicit(&b->stale_logged, memory_order_relaxed);
+
+    return old != mark && atomic_compare_exchange_strong_explicit(
+                              &b->stale_logged, &old, mark,
+                              memory_order_relaxed, memory_order_relaxed);
 }
 
 void mg_board_proc_times_set(mg_board_t *b, uint64_t pass_us, uint64_t smaps_us)
