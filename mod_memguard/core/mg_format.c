@@ -100,6 +100,22 @@ static size_t utf8_len(const unsigned char *s, size_t k)
 
 typedef enum { MG_ESC_HTML, MG_ESC_XML, MG_ESC_JSON, MG_ESC_PROM } mg_esc_t;
 
+/* The entity HTML and XML share for c, or NULL (they differ on '). */
+static const char *markup_entity(unsigned char c)
+{
+    switch (c) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&quot;";
+    }
+    return NULL;
+}
+
 /* The escape for the ASCII byte c in style st, or NULL to copy c. */
 static const char *esc_ascii(mg_esc_t st, unsigned char c, char *tmp,
                              size_t tmpn)
@@ -108,15 +124,10 @@ static const char *esc_ascii(mg_esc_t st, unsigned char c, char *tmp,
 
     switch (st) {
     case MG_ESC_HTML:
+        if (markup_entity(c) != NULL) {
+            return markup_entity(c);
+        }
         switch (c) {
-        case '&':
-            return "&amp;";
-        case '<':
-            return "&lt;";
-        case '>':
-            return "&gt;";
-        case '"':
-            return "&quot;";
         case '\'':
             return "&#39;";
         case '\t':
@@ -127,15 +138,10 @@ static const char *esc_ascii(mg_esc_t st, unsigned char c, char *tmp,
             return ctl ? MG_FFFD : NULL;
         }
     case MG_ESC_XML:
+        if (markup_entity(c) != NULL) {
+            return markup_entity(c);
+        }
         switch (c) {
-        case '&':
-            return "&amp;";
-        case '<':
-            return "&lt;";
-        case '>':
-            return "&gt;";
-        case '"':
-            return "&quot;";
         case '\'':
             return "&apos;";
         default:
