@@ -2,7 +2,9 @@
  * mg_policy.c - see mg_policy.h. The verdict (checks, sustain,
  * hysteresis, fill rates), staleness, the admission room and the sampling
  * interval; the verdict's description is in mg_policy_describe.c, the
- * recycling arithmetic in mg_policy_recycle.c.
+ * recycling arithmetic in mg_policy_recycle.c. A little over 800 lines:
+ * the admission room reads the same checks and fill sources as the
+ * verdict, so it stays beside them.
  *
  * Every threshold of the configuration is one "check" with a fixed index
  * (so that its sustain clock survives from one sample to the next): the

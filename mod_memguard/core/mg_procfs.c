@@ -1,6 +1,10 @@
 /*
  * mg_procfs.c - see mg_procfs.h. I/O primitives, the number and key
  * parsers, meminfo, zoneinfo, PSI and slabinfo.
+ *
+ * A little over 800 lines: each parser carries a quoted sample of the
+ * file it parses, and they share the strict key and number helpers at
+ * the top; split by file, the helpers would have to become public.
  */
 #include <errno.h>
 #include <fcntl.h>
