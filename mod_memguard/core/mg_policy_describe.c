@@ -50,6 +50,28 @@ static void mg_fmt_ms(uint64_t ms, char *buf, size_t n)
              (unsigned long long)(ms % 1000 / 100));
 }
 
+/* A level signal in words; anything else is the unreclaimable slab. */
+static void mg_level_what(mg_signal_t sig, int32_t detail, char *what, size_t n)
+{
+    switch (sig) {
+    case MG_SIGNAL_AVAILABLE:
+        snprintf(what, n, "available");
+        break;
+    case MG_SIGNAL_CGROUP:
+        snprintf(what, n, "cgroup headroom");
+        break;
+    case MG_SIGNAL_NODE:
+        snprintf(what, n, "node %d available", (int)detail);
+        break;
+    case MG_SIGNAL_SLAB:
+        snprintf(what, n, "slab");
+        break;
+    default:
+        snprintf(what, n, "unreclaimable slab");
+        break;
+    }
+}
+
 /*
  * A fill verdict: "throttle: cgroup headroom 812.0 MiB falling 201.3 MiB/s,
  * shed level 102.4 MiB in 3.5 s (horizon 5.0 s)"; inside the horizon but
@@ -65,23 +87,7 @@ static int mg_fill_describe(const mg_verdict_t *v, const char *state, char *buf,
     uint64_t r = f->rate < 0 ? 0 : (uint64_t)f->rate;
     bool is_min = lvl != MG_SIGNAL_SLAB && lvl != MG_SIGNAL_SUNRECLAIM;
 
-    switch (lvl) {
-    case MG_SIGNAL_AVAILABLE:
-        snprintf(what, sizeof(what), "available");
-        break;
-    case MG_SIGNAL_CGROUP:
-        snprintf(what, sizeof(what), "cgroup headroom");
-        break;
-    case MG_SIGNAL_NODE:
-        snprintf(what, sizeof(what), "node %d available", (int)v->detail);
-        break;
-    case MG_SIGNAL_SLAB:
-        snprintf(what, sizeof(what), "slab");
-        break;
-    default:
-        snprintf(what, sizeof(what), "unreclaimable slab");
-        break;
-    }
+    mg_level_what(lvl, v->detail, what, sizeof(what));
     mg_units_format_size(is_min ? f->level + f->distance
                                 : f->level - f->distance,
                          val, sizeof(val));
@@ -127,19 +133,11 @@ int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s, char *buf,
         return snprintf(buf, n, "%s: no fresh sample (fail %s)", state,
                         v->state == MG_VERDICT_OK ? "open" : "closed");
     case MG_SIGNAL_AVAILABLE:
-        snprintf(what, sizeof(what), "available");
-        break;
     case MG_SIGNAL_CGROUP:
-        snprintf(what, sizeof(what), "cgroup headroom");
-        break;
     case MG_SIGNAL_NODE:
-        snprintf(what, sizeof(what), "node %d available", (int)v->detail);
-        break;
     case MG_SIGNAL_SLAB:
-        snprintf(what, sizeof(what), "slab");
-        break;
     case MG_SIGNAL_SUNRECLAIM:
-        snprintf(what, sizeof(what), "unreclaimable slab");
+        mg_level_what(v->signal, v->detail, what, sizeof(what));
         break;
     case MG_SIGNAL_SLAB_CACHE: {
         char name[MG_SAMPLE_NAME_LEN];
