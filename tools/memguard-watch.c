@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mg_format.h"
 #include "mg_log.h"
 #include "mg_proc.h"
 #include "mg_sample.h"
@@ -445,22 +446,15 @@ static void mw_put_name_text(mw_buf_t *o, const char *s)
     mw_put(o, "%s", tmp);
 }
 
+/* A cache name as a JSON string, through the core's escaper (the one the
+ * status page uses). Six bytes per input byte is the escaper's worst case
+ * (\u00XX), so the whole name always fits. */
 static void mw_put_name_json(mw_buf_t *o, const char *s)
 {
-    mw_put(o, "\"");
-    for (; *s != '\0'; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            mw_put(o, "\\%c", ch);
-        }
-        else if (ch < 0x20 || ch >= 0x7f) {
-            mw_put(o, "\\u%04x", ch);
-        }
-        else {
-            mw_put(o, "%c", ch);
-        }
-    }
-    mw_put(o, "\"");
+    char tmp[MW_NAME_LEN * 6 + 1];
+
+    mg_format_json(tmp, sizeof(tmp), s, strnlen(s, MW_NAME_LEN));
+    mw_put(o, "\"%s\"", tmp);
 }
 
 /* Civil date from a Unix time, without gmtime_r (which may take locks and

@@ -8,8 +8,9 @@
  * valid in any process. Regions, each 64-byte aligned:
  *
  *   header     magic, layout version, sizes, region offsets, generation,
- *              the VERDICT WORD (one atomic load per request), the recycle
- *              token bucket, board-wide recycle totals
+ *              the staleness episode logged, the VERDICT WORD (one atomic
+ *              load per request), the recycle token bucket, board-wide
+ *              recycle totals
  *   system     the sampler's record (last sample, verdict and why, the
  *              last MG_BOARD_HISTORY transitions) under a seqlock
  *   slots      one per scoreboard process slot: counters of that child
@@ -30,7 +31,8 @@
  *     (the sampler, from smaps_rollup) and the recycle flag (the child or
  *     the sampler, by compare-and-swap); the parent zeroes the slot with
  *     mg_board_slot_reset() once the child is gone;
- *   - method entries: any child, with atomic read-modify-write;
+ *   - method entries and the staleness episode logged: any child, with
+ *     atomic read-modify-write;
  *   - generation: the parent.
  * Every field a reader may load concurrently is an atomic; readers (the
  * status page) use the snapshot helpers, O(slots + methods), lock-free.
@@ -48,7 +50,7 @@
 #include "mg_sample.h"
 
 #define MG_BOARD_MAGIC 0x6472616f42674d6dULL /* "mMgBoard" little-endian */
-#define MG_BOARD_LAYOUT_VERSION 5u /* bump on ANY change to the layout */
+#define MG_BOARD_LAYOUT_VERSION 6u /* bump on ANY change to the layout */
 
 #define MG_BOARD_HISTORY 16         /* verdict transitions kept */
 #define MG_BOARD_METHOD_NAME_MAX 64 /* bytes of a method name used as key */
@@ -113,6 +115,15 @@ uint32_t mg_board_generation_bump(mg_board_t *b);
  * and return the count; and read it. */
 uint32_t mg_board_sampler_replaced_bump(mg_board_t *b);
 uint32_t mg_board_sampler_replaced(const mg_board_t *b);
+
+/*
+ * Children, when they find the verdict stale: mark names the staleness
+ * episode (the stale sample's time in ms, plus 1 so that 0 means none).
+ * Returns 1 for the one caller that moved the board to mark (it logs the
+ * episode), 0 if the episode was already logged or another caller won, so
+ * that N children log one line, not N.
+ */
+int mg_board_stale_log_claim(mg_board_t *b, uint32_t mark);
 
 /*
  * The sampler's measurement thread: the CLOCK_MONOTONIC time (µs) of its

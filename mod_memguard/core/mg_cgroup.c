@@ -1,12 +1,12 @@
 /*
- * mg_cgroup.c - the server's memory cgroup, v1 and v2 (see mg_proc.h).
+ * mg_cgroup.c - the server's memory cgroup, v1 and v2 (see mg_cgroup.h).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "mg_proc.h"
+#include "mg_cgroup.h"
 
 /* Values this large in a v1 limit mean "unlimited": the kernel prints
  * PAGE_COUNTER_MAX pages, LONG_MAX rounded down to a page. */

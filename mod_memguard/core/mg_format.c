@@ -98,7 +98,23 @@ static size_t utf8_len(const unsigned char *s, size_t k)
     return need;
 }
 
-typedef enum { MG_ESC_HTML, MG_ESC_JSON, MG_ESC_PROM } mg_esc_t;
+typedef enum { MG_ESC_HTML, MG_ESC_XML, MG_ESC_JSON, MG_ESC_PROM } mg_esc_t;
+
+/* The entity HTML and XML share for c, or NULL (they differ on '). */
+static const char *markup_entity(unsigned char c)
+{
+    switch (c) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&quot;";
+    }
+    return NULL;
+}
 
 /* The escape for the ASCII byte c in style st, or NULL to copy c. */
 static const char *esc_ascii(mg_esc_t st, unsigned char c, char *tmp,
@@ -108,15 +124,10 @@ static const char *esc_ascii(mg_esc_t st, unsigned char c, char *tmp,
 
     switch (st) {
     case MG_ESC_HTML:
+        if (markup_entity(c) != NULL) {
+            return markup_entity(c);
+        }
         switch (c) {
-        case '&':
-            return "&amp;";
-        case '<':
-            return "&lt;";
-        case '>':
-            return "&gt;";
-        case '"':
-            return "&quot;";
         case '\'':
             return "&#39;";
         case '\t':
@@ -125,6 +136,16 @@ static const char *esc_ascii(mg_esc_t st, unsigned char c, char *tmp,
             return NULL;
         default:
             return ctl ? MG_FFFD : NULL;
+        }
+    case MG_ESC_XML:
+        if (markup_entity(c) != NULL) {
+            return markup_entity(c);
+        }
+        switch (c) {
+        case '\'':
+            return "&apos;";
+        default:
+            return c < 0x20 && c != '\t' && c != '\n' && c != '\r' ? "?" : NULL;
         }
     case MG_ESC_JSON:
         switch (c) {
@@ -204,6 +225,11 @@ static size_t escape(mg_esc_t st, char *dst, size_t n, const char *src,
 size_t mg_format_html(char *dst, size_t n, const char *src, size_t len)
 {
     return escape(MG_ESC_HTML, dst, n, src, len);
+}
+
+size_t mg_format_xml(char *dst, size_t n, const char *src, size_t len)
+{
+    return escape(MG_ESC_XML, dst, n, src, len);
 }
 
 size_t mg_format_json(char *dst, size_t n, const char *src, size_t len)

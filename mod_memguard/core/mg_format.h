@@ -1,10 +1,11 @@
 /*
- * mg_format.h - escaping and number formatting for the status page.
+ * mg_format.h - the module's one set of escapers, and number formatting.
  *
- * Everything the status page prints that a client could have chosen (a
- * method name) goes through one of these escapers before it reaches HTML,
- * JSON or a Prometheus label. They are pure (libc only), so the hostile
- * cases are unit-tested without httpd.
+ * Everything the module prints that a client could have chosen (a method
+ * name) goes through one of these escapers before it reaches HTML, an
+ * XML-RPC fault, JSON or a Prometheus label: the status page, the refusal
+ * fault and memguard-watch all use them. They are pure (libc only), so
+ * the hostile cases are unit-tested without httpd.
  *
  * Conventions, snprintf-like: every function writes at most n bytes into
  * dst including a terminating NUL (dst may be NULL when n is 0) and
@@ -26,6 +27,14 @@
  * U+FFFD (they are not allowed in HTML text).
  */
 size_t mg_format_html(char *dst, size_t n, const char *src, size_t len);
+
+/*
+ * XML 1.0 character data or attribute value (an XML-RPC fault string):
+ * & < > " ' as &amp; &lt; &gt; &quot; &apos;; control characters other
+ * than tab, LF and CR cannot appear in an XML 1.0 document at all, not
+ * even as character references, so each becomes '?'.
+ */
+size_t mg_format_xml(char *dst, size_t n, const char *src, size_t len);
 
 /*
  * The inside of a JSON string (without the quotes): " and \ escaped, LF,

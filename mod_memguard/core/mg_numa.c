@@ -1,5 +1,5 @@
 /*
- * mg_numa.c - the NUMA nodes the server may allocate on (see mg_proc.h).
+ * mg_numa.c - the NUMA nodes the server may allocate on (see mg_numa.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "mg_proc.h"
+#include "mg_numa.h"
 
 #define MG_NUMA_MPOL_BIND 2          /* <linux/mempolicy.h> */
 #define MG_NUMA_MPOL_FLAGS (7 << 13) /* STATIC, RELATIVE, NUMA_BALANCING */

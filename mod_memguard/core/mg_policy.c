@@ -1,5 +1,10 @@
 /*
- * mg_policy.c - see mg_policy.h.
+ * mg_policy.c - see mg_policy.h. The verdict (checks, sustain,
+ * hysteresis, fill rates), staleness, the admission room and the sampling
+ * interval; the verdict's description is in mg_policy_describe.c, the
+ * recycling arithmetic in mg_policy_recycle.c. A little over 800 lines:
+ * the admission room reads the same checks and fill sources as the
+ * verdict, so it stays beside them.
  *
  * Every threshold of the configuration is one "check" with a fixed index
  * (so that its sustain clock survives from one sample to the next): the
@@ -133,8 +138,7 @@ static mg_signal_t mg_signal_fill_of(mg_signal_t s)
     }
 }
 
-/* x * bp / 10000 for bp <= 10000, without overflow. */
-static uint64_t mg_scale_bp(uint64_t x, uint32_t bp)
+uint64_t mg_policy_scale_bp(uint64_t x, uint32_t bp)
 {
     return (x / 10000) * bp + (x % 10000) * bp / 10000;
 }
@@ -142,7 +146,7 @@ static uint64_t mg_scale_bp(uint64_t x, uint32_t bp)
 /* The value a signal must reach to count as cleared. */
 static uint64_t mg_clear_at(const mg_check_t *k, uint32_t h_bp)
 {
-    uint64_t m = mg_scale_bp(k->threshold, h_bp > 10000 ? 10000 : h_bp);
+    uint64_t m = mg_policy_scale_bp(k->threshold, h_bp > 10000 ? 10000 : h_bp);
 
     if (k->is_min) {
         return k->threshold > UINT64_MAX - m ? UINT64_MAX : k->threshold + m;
@@ -166,7 +170,7 @@ static bool mg_cleared(const mg_check_t *k, uint32_t h_bp)
  * past it)? */
 static bool mg_near(const mg_check_t *k, uint32_t bp)
 {
-    uint64_t m = mg_scale_bp(k->threshold, bp);
+    uint64_t m = mg_policy_scale_bp(k->threshold, bp);
 
     if (k->is_min) {
         return k->value <
@@ -733,178 +737,6 @@ int mg_policy_stale(const mg_policy_conf_t *c, uint64_t last_sample_us,
     return 1;
 }
 
-/* A cache name from the sample, made safe to print. */
-static void mg_cache_label(const mg_sample_t *s, int32_t i, char *buf, size_t n)
-{
-    size_t j, len;
-
-    if (s == NULL || i < 0 || (uint32_t)i >= MG_SAMPLE_MAX_CACHES ||
-        (uint32_t)i >= s->ncaches || s->caches[i].name[0] == '\0') {
-        snprintf(buf, n, "#%d", (int)i);
-        return;
-    }
-    len = strnlen(s->caches[i].name, MG_SAMPLE_NAME_LEN);
-    if (len >= n) {
-        len = n - 1;
-    }
-    for (j = 0; j < len; j++) {
-        unsigned char ch = (unsigned char)s->caches[i].name[j];
-
-        buf[j] = (ch >= 0x21 && ch <= 0x7e) ? (char)ch : '?';
-    }
-    buf[len] = '\0';
-}
-
-/* A signal's value in its unit: bytes, or PSI 1/100 %. */
-static void mg_fmt_value(mg_signal_t sig, uint64_t v, char *buf, size_t n)
-{
-    if (sig == MG_SIGNAL_PSI_SOME || sig == MG_SIGNAL_PSI_FULL) {
-        snprintf(buf, n, "%llu.%02llu%%", (unsigned long long)(v / 100),
-                 (unsigned long long)(v % 100));
-    }
-    else {
-        mg_units_format_size(v, buf, n);
-    }
-}
-
-/* "3.5 s" from milliseconds. */
-static void mg_fmt_ms(uint64_t ms, char *buf, size_t n)
-{
-    snprintf(buf, n, "%llu.%01llu s", (unsigned long long)(ms / 1000),
-             (unsigned long long)(ms % 1000 / 100));
-}
-
-/*
- * A fill verdict: "throttle: cgroup headroom 812.0 MiB falling 201.3 MiB/s,
- * shed level 102.4 MiB in 3.5 s (horizon 5.0 s)"; inside the horizon but
- * not yet by the hysteresis margin: "..., holding until 5.5 s (horizon
- * 5.0 s)".
- */
-static int mg_fill_describe(const mg_verdict_t *v, const char *state, char *buf,
-                            size_t n)
-{
-    const mg_policy_fill_t *f = &v->fill;
-    mg_signal_t lvl = mg_signal_filled(v->signal);
-    char what[48], val[24], rate[24], level[24], tte[24], hor[24], at[24];
-    uint64_t r = f->rate < 0 ? 0 : (uint64_t)f->rate;
-    bool is_min = lvl != MG_SIGNAL_SLAB && lvl != MG_SIGNAL_SUNRECLAIM;
-
-    switch (lvl) {
-    case MG_SIGNAL_AVAILABLE:
-        snprintf(what, sizeof(what), "available");
-        break;
-    case MG_SIGNAL_CGROUP:
-        snprintf(what, sizeof(what), "cgroup headroom");
-        break;
-    case MG_SIGNAL_NODE:
-        snprintf(what, sizeof(what), "node %d available", (int)v->detail);
-        break;
-    case MG_SIGNAL_SLAB:
-        snprintf(what, sizeof(what), "slab");
-        break;
-    default:
-        snprintf(what, sizeof(what), "unreclaimable slab");
-        break;
-    }
-    mg_units_format_size(is_min ? f->level + f->distance
-                                : f->level - f->distance,
-                         val, sizeof(val));
-    mg_units_format_size(r, rate, sizeof(rate));
-    mg_units_format_size(f->level, level, sizeof(level));
-    mg_fmt_ms(v->threshold, hor, sizeof(hor));
-    if (f->tte_us == MG_POLICY_TTE_NEVER) {
-        snprintf(tte, sizeof(tte), "never");
-    }
-    else {
-        mg_fmt_ms(f->tte_us / 1000, tte, sizeof(tte));
-    }
-    if (v->value < v->threshold) {
-        return snprintf(buf, n,
-                        "%s: %s %s %s %s/s, %s level %s in %s "
-                        "(horizon %s)",
-                        state, what, val, is_min ? "falling" : "rising", rate,
-                        f->shed_level ? "shed" : "throttle", level, tte, hor);
-    }
-    mg_fmt_ms(v->clear_at, at, sizeof(at));
-    return snprintf(buf, n,
-                    "%s: %s %s %s %s/s, %s level %s in %s, "
-                    "holding until %s (horizon %s)",
-                    state, what, val, is_min ? "falling" : "rising", rate,
-                    f->shed_level ? "shed" : "throttle", level, tte, at, hor);
-}
-
-int mg_verdict_describe(const mg_verdict_t *v, const mg_sample_t *s, char *buf,
-                        size_t n)
-{
-    char what[64], val[24], thr[24], at[24];
-    const char *state;
-    bool is_min;
-
-    if (v == NULL || buf == NULL) {
-        return -EINVAL;
-    }
-    state = mg_verdict_state_name(v->state);
-    switch (v->signal) {
-    case MG_SIGNAL_NONE:
-        return snprintf(buf, n, "%s", state);
-    case MG_SIGNAL_STALE:
-        return snprintf(buf, n, "%s: no fresh sample (fail %s)", state,
-                        v->state == MG_VERDICT_OK ? "open" : "closed");
-    case MG_SIGNAL_AVAILABLE:
-        snprintf(what, sizeof(what), "available");
-        break;
-    case MG_SIGNAL_CGROUP:
-        snprintf(what, sizeof(what), "cgroup headroom");
-        break;
-    case MG_SIGNAL_NODE:
-        snprintf(what, sizeof(what), "node %d available", (int)v->detail);
-        break;
-    case MG_SIGNAL_SLAB:
-        snprintf(what, sizeof(what), "slab");
-        break;
-    case MG_SIGNAL_SUNRECLAIM:
-        snprintf(what, sizeof(what), "unreclaimable slab");
-        break;
-    case MG_SIGNAL_SLAB_CACHE: {
-        char name[MG_SAMPLE_NAME_LEN];
-
-        mg_cache_label(s, v->detail, name, sizeof(name));
-        snprintf(what, sizeof(what), "slab cache %s", name);
-        break;
-    }
-    case MG_SIGNAL_PSI_SOME:
-        snprintf(what, sizeof(what), "memory pressure (some avg10)");
-        break;
-    case MG_SIGNAL_PSI_FULL:
-        snprintf(what, sizeof(what), "memory pressure (full avg10)");
-        break;
-    case MG_SIGNAL_FILL_AVAILABLE:
-    case MG_SIGNAL_FILL_CGROUP:
-    case MG_SIGNAL_FILL_NODE:
-    case MG_SIGNAL_FILL_SLAB:
-    case MG_SIGNAL_FILL_SUNRECLAIM:
-        return mg_fill_describe(v, state, buf, n);
-    default:
-        return snprintf(buf, n, "%s: signal %d", state, (int)v->signal);
-    }
-    is_min = v->signal == MG_SIGNAL_AVAILABLE ||
-             v->signal == MG_SIGNAL_CGROUP || v->signal == MG_SIGNAL_NODE;
-    mg_fmt_value(v->signal, v->value, val, sizeof(val));
-    mg_fmt_value(v->signal, v->threshold, thr, sizeof(thr));
-    mg_fmt_value(v->signal, v->clear_at, at, sizeof(at));
-    if (is_min && v->value < v->threshold) {
-        return snprintf(buf, n, "%s: %s %s < minimum %s", state, what, val,
-                        thr);
-    }
-    if (!is_min && v->value > v->threshold) {
-        return snprintf(buf, n, "%s: %s %s > limit %s", state, what, val, thr);
-    }
-    /* inside the threshold, but not yet by the hysteresis margin */
-    return snprintf(buf, n, "%s: %s %s, holding until %s %s (%s %s)", state,
-                    what, val, is_min ? ">=" : "<=", at,
-                    is_min ? "minimum" : "limit", thr);
-}
-
 /* ---- admission budget ---------------------------------------------------- */
 
 int mg_policy_room(const mg_policy_conf_t *c, const mg_sample_t *s,
@@ -999,127 +831,4 @@ uint64_t mg_policy_interval(const mg_policy_conf_t *c,
      * the sampler's cost at the configured interval is small already
      * (t/bench/bench_headroom.py). */
     return base_us;
-}
-
-/* ---- recycling ----------------------------------------------------------- */
-
-const char *mg_recycle_reason_name(uint32_t r)
-{
-    static const char *const names[MG_RECYCLE__COUNT] = {
-        "none", "rss", "unshared", "headroom", "response", "nice", "ceiling"};
-
-    return r < MG_RECYCLE__COUNT ? names[r] : "?";
-}
-
-/* splitmix64's finaliser: consecutive pids land far apart. */
-static uint64_t mg_mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-uint64_t mg_policy_jittered_limit(uint64_t limit, uint32_t jitter_bp,
-                                  uint32_t pid)
-{
-    uint64_t span, off, d;
-
-    if (jitter_bp > 10000) {
-        jitter_bp = 10000;
-    }
-    if (limit == 0 || jitter_bp == 0) {
-        return limit;
-    }
-    span = 2 * (uint64_t)jitter_bp + 1;
-    off = mg_mix(pid) % span; /* 0 .. 2j: j is "no change" */
-    if (off >= jitter_bp) {
-        d = mg_scale_bp(limit, (uint32_t)(off - jitter_bp));
-        return limit > UINT64_MAX - d ? UINT64_MAX : limit + d;
-    }
-    d = mg_scale_bp(limit, (uint32_t)(jitter_bp - off));
-    return limit - d;
-}
-
-uint32_t mg_policy_recycle_check(uint64_t rss, uint64_t max_rss,
-                                 uint64_t unshared, uint64_t max_unshared,
-                                 uint32_t jitter_bp, uint32_t pid,
-                                 uint64_t *value, uint64_t *limit)
-{
-    uint64_t lim;
-
-    if (max_rss != 0) {
-        lim = mg_policy_jittered_limit(max_rss, jitter_bp, pid);
-        if (rss > lim) {
-            if (value) {
-                *value = rss;
-            }
-            if (limit) {
-                *limit = lim;
-            }
-            return MG_RECYCLE_RSS;
-        }
-    }
-    if (max_unshared != 0) {
-        lim = mg_policy_jittered_limit(max_unshared, jitter_bp, pid);
-        if (unshared > lim) {
-            if (value) {
-                *value = unshared;
-            }
-            if (limit) {
-                *limit = lim;
-            }
-            return MG_RECYCLE_UNSHARED;
-        }
-    }
-    return MG_RECYCLE_NONE;
-}
-
-uint32_t mg_policy_pick_largest(const uint64_t *sizes, uint32_t n, uint32_t k,
-                                uint32_t *out_idx)
-{
-    uint32_t got = 0, i, best;
-    uint64_t pv = 0;
-    uint32_t pi = 0;
-
-    if (sizes == NULL || out_idx == NULL) {
-        return 0;
-    }
-    /* k passes over the array, each taking the largest element that comes
-     * after the previous pick in (size descending, index ascending) order:
-     * O(n * k) with k small, no allocation, no mutation. */
-    while (got < k) {
-        best = UINT32_MAX;
-        for (i = 0; i < n; i++) {
-            if (sizes[i] == 0) {
-                continue;
-            }
-            if (got > 0 && !(sizes[i] < pv || (sizes[i] == pv && i > pi))) {
-                continue;
-            }
-            if (best == UINT32_MAX || sizes[i] > sizes[best]) {
-                best = i;
-            }
-        }
-        if (best == UINT32_MAX) {
-            break;
-        }
-        out_idx[got++] = best;
-        pv = sizes[best];
-        pi = best;
-    }
-    return got;
-}
-
-uint32_t mg_policy_headroom_victims(mg_verdict_state_t state,
-                                    uint32_t max_per_pass)
-{
-    switch (state) {
-    case MG_VERDICT_SHED:
-        return max_per_pass;
-    case MG_VERDICT_THROTTLE:
-        return max_per_pass > 0 ? 1 : 0;
-    default:
-        return 0;
-    }
 }

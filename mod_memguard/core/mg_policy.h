@@ -308,4 +308,7 @@ uint32_t mg_policy_pick_largest(const uint64_t *sizes, uint32_t n, uint32_t k,
 uint32_t mg_policy_headroom_victims(mg_verdict_state_t state,
                                     uint32_t max_per_pass);
 
+/* x * bp / 10000 for bp <= 10000 (basis points), without overflow. */
+uint64_t mg_policy_scale_bp(uint64_t x, uint32_t bp);
+
 #endif /* MG_POLICY_H */

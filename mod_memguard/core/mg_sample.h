@@ -37,7 +37,7 @@ typedef struct {
     uint64_t free;         /* Node N MemFree */
     uint64_t file;         /* Node N Active(file) + Inactive(file) */
     uint64_t sreclaimable; /* Node N SReclaimable */
-    uint64_t available;    /* estimate, see mg_proc.h */
+    uint64_t available;    /* estimate, see mg_numa.h */
 } mg_sample_node_t;
 
 typedef struct {

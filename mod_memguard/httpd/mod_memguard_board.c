@@ -22,6 +22,7 @@
 
 #include "mod_memguard.h"
 #include "mg_board.h"
+#include "mg_status.h"
 #include "mg_version.h"
 
 #define MEMGUARD_RETAINED_KEY "mod_memguard-board"
@@ -43,21 +44,7 @@ mg_board_t *memguard_board(void)
 
 void memguard_sys_verdict(const struct mg_board_sys *rec, mg_verdict_t *v)
 {
-    memset(v, 0, sizeof(*v));
-    v->state = (mg_verdict_state_t)rec->state;
-    v->signal = (mg_signal_t)rec->signal;
-    v->detail = rec->detail;
-    v->value = rec->value;
-    v->threshold = rec->threshold;
-    v->clear_at = rec->clear_at;
-    v->since_us = rec->state_since_us;
-    v->fill.signal = (mg_signal_t)rec->fill_signal;
-    v->fill.detail = rec->fill_detail;
-    v->fill.rate = rec->fill_rate;
-    v->fill.level = rec->fill_level;
-    v->fill.distance = rec->fill_distance;
-    v->fill.tte_us = rec->fill_tte_us;
-    v->fill.shed_level = rec->fill_shed_level;
+    mg_status_sys_verdict(rec, v);
 }
 
 uint64_t memguard_now_us(void)

@@ -24,10 +24,6 @@
  * MemGuardMaxRequestBody) and memguard_gate_method() decides, the
  * throttle's body check included.
  */
-#include <errno.h>
-#include <sys/mman.h>
-
-#include "apr_atomic.h"
 #include "http_core.h"
 #include "http_main.h"
 #include "http_protocol.h"
@@ -35,14 +31,6 @@
 
 #include "mod_memguard.h"
 #include "mg_board.h"
-
-/*
- * One word shared by every child (an anonymous shared mapping made by the
- * parent once, inherited; nothing on disk, gone with the last process):
- * the staleness episode already logged, as the stale sample's time in ms
- * (+1, so 0 means none), so that N children log one line, not N.
- */
-static apr_uint32_t *gate_stale_logged;
 
 /* Is w stale at now? Sets *state to the fail-mode state if so. */
 static int gate_stale(mg_board_verdict_t w, uint64_t now,
@@ -104,11 +92,11 @@ static mg_verdict_state_t gate_state(request_rec *r, const char **why)
     w = mg_board_verdict_load(b);
     now = memguard_now_us();
     if (gate_stale(w, now, &fail, &age)) {
+        /* one line per staleness episode for the whole server, not one
+         * per child: the board remembers the episode logged */
         uint32_t mark = (uint32_t)(MG_BOARD_VERDICT_TIME_US(w) / 1000u) + 1;
-        uint32_t old = apr_atomic_read32(gate_stale_logged);
 
-        if (old != mark &&
-            apr_atomic_cas32(gate_stale_logged, mark, old) == old) {
+        if (mg_board_stale_log_claim(b, mark)) {
             ap_log_rerror(
                 APLOG_MARK, APLOG_ERR, 0, r,
                 MGLOGNO(00330) "no fresh memory sample for %" APR_UINT64_T_FMT
@@ -278,41 +266,9 @@ int memguard_gate_method(request_rec *r, int expensive)
     return OK;
 }
 
-static int gate_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                            apr_pool_t *ptemp, server_rec *s)
-{
-    apr_uint32_t **kept;
-
-    (void)pconf;
-    (void)plog;
-    (void)ptemp;
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
-    }
-    /* httpd unloads and reloads the module on every restart, so the
-     * mapping's address is kept in retained data: one mapping per parent,
-     * not one per restart. */
-    kept = ap_retained_data_get("mod_memguard-gate");
-    if (kept == NULL) {
-        void *m = mmap(NULL, sizeof(apr_uint32_t), PROT_READ | PROT_WRITE,
-                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-        if (m == MAP_FAILED) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
-                         MGLOGNO(00331) "cannot map the gate's shared word");
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        kept = ap_retained_data_create("mod_memguard-gate", sizeof(*kept));
-        *kept = m;
-    }
-    gate_stale_logged = *kept;
-    return OK;
-}
-
 void memguard_gate_register(apr_pool_t *p)
 {
     (void)p;
-    ap_hook_post_config(gate_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* header_parser: memguard_gate_header_parser(), called from
      * mod_memguard.c's one header_parser hook, which orders it after
      * accounting and before the body check. */

@@ -11,6 +11,7 @@
 #include "http_request.h"
 #include "util_filter.h"
 
+#include "mg_format.h"
 #include "mod_memguard.h"
 
 /* Added by handle: no lookup by name on every request. */
@@ -48,51 +49,14 @@ int memguard_is_xmlrpc(const request_rec *r)
            ap_strstr_c(ct, "+xml") != NULL;
 }
 
-/* Escape the five XML specials; control characters other than tab, CR
- * and LF cannot appear in XML 1.0 at all, so they become '?'. */
+/* The fault string through the core's XML escaper (mg_format.h): the
+ * five XML specials as entities, other control characters as '?'. */
 static const char *xml_escape(apr_pool_t *p, const char *s)
 {
-    apr_size_t n = 0;
-    const char *q;
-    char *out, *o;
+    apr_size_t len = strlen(s), n = mg_format_xml(NULL, 0, s, len);
+    char *out = apr_palloc(p, n + 1);
 
-    for (q = s; *q; q++) {
-        n += (*q == '&')                 ? 5
-             : (*q == '<' || *q == '>')  ? 4
-             : (*q == '"' || *q == '\'') ? 6
-                                         : 1;
-    }
-    o = out = apr_palloc(p, n + 1);
-    for (q = s; *q; q++) {
-        unsigned char ch = (unsigned char)*q;
-        switch (ch) {
-        case '&':
-            memcpy(o, "&amp;", 5);
-            o += 5;
-            break;
-        case '<':
-            memcpy(o, "&lt;", 4);
-            o += 4;
-            break;
-        case '>':
-            memcpy(o, "&gt;", 4);
-            o += 4;
-            break;
-        case '"':
-            memcpy(o, "&quot;", 6);
-            o += 6;
-            break;
-        case '\'':
-            memcpy(o, "&apos;", 6);
-            o += 6;
-            break;
-        default:
-            *o++ = (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
-                       ? '?'
-                       : (char)ch;
-        }
-    }
-    *o = '\0';
+    mg_format_xml(out, n + 1, s, len);
     return out;
 }
 

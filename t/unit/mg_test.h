@@ -54,4 +54,19 @@ static inline char *mg_test_slurp(const char *rel, size_t *len_out)
     return buf;
 }
 
+/* Every meminfo key the parser requires but SwapFree and MemAvailable, as
+ * a kernel prints them (test_mg_procfs.c, test_mg_proc.c). */
+#define MI_REQ                                                                 \
+    "MemTotal:       16000000 kB\n"                                            \
+    "MemFree:         1000000 kB\n"                                            \
+    "Buffers:           10000 kB\n"                                            \
+    "Cached:          2000000 kB\n"                                            \
+    "Active(file):     600000 kB\n"                                            \
+    "Inactive(file):   400000 kB\n"                                            \
+    "Shmem:              5000 kB\n"                                            \
+    "Slab:             300000 kB\n"                                            \
+    "SReclaimable:     200000 kB\n"                                            \
+    "SUnreclaim:       100000 kB\n"                                            \
+    "SwapTotal:             0 kB\n"
+
 #endif /* MG_TEST_H */

@@ -207,6 +207,23 @@ static void test_verdict_word(void **state)
     board_free(&bd);
 }
 
+/* One staleness episode is claimed once, a new one again. */
+static void test_stale_log_claim(void **state)
+{
+    board_t bd;
+
+    (void)state;
+    board_new(&bd, 2, 2);
+    assert_int_equal(mg_board_stale_log_claim(bd.b, 5001), 1);
+    assert_int_equal(mg_board_stale_log_claim(bd.b, 5001), 0);
+    assert_int_equal(mg_board_stale_log_claim(bd.b, 5001), 0);
+    assert_int_equal(mg_board_stale_log_claim(bd.b, 9001), 1);
+    assert_int_equal(mg_board_stale_log_claim(bd.b, 5001), 1);
+    /* the verdict word is another word */
+    assert_int_equal(mg_board_verdict_load(bd.b), 0);
+    board_free(&bd);
+}
+
 static void test_history_ring(void **state)
 {
     mg_board_sys_t rec;
@@ -1411,6 +1428,7 @@ int main(void)
         cmocka_unit_test(test_size_and_init),
         cmocka_unit_test(test_attach),
         cmocka_unit_test(test_verdict_word),
+        cmocka_unit_test(test_stale_log_claim),
         cmocka_unit_test(test_history_ring),
         cmocka_unit_test(test_seqlock_concurrent),
         cmocka_unit_test(test_seqlock_writer_killed),

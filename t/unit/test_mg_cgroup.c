@@ -4,7 +4,7 @@
  */
 #include <errno.h>
 
-#include "mg_proc.h"
+#include "mg_cgroup.h"
 #include "mg_test.h"
 
 #define NCASES(a) (sizeof(a) / sizeof((a)[0]))

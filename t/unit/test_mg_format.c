@@ -1,5 +1,5 @@
 /*
- * test_mg_format.c - the status page's escapers and number printers.
+ * test_mg_format.c - the module's escapers and number printers.
  *
  * Every escaper gets the same hostile table (control characters, quotes,
  * backslashes, newlines, invalid UTF-8 of every kind, markup, 10 KB
@@ -106,6 +106,29 @@ static void check_truncation(esc_fn f, const char *src, size_t len)
     free(full);
 }
 
+/* Known inputs and their exact escaped outputs. */
+typedef struct {
+    const char *in;
+    size_t len; /* 0: strlen */
+    const char *want;
+} case_t;
+
+static void check_cases(const char *name, esc_fn f, const case_t *cases,
+                        size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
+        char *out = run(f, cases[i].in, len, NULL);
+        if (strcmp(out, cases[i].want) != 0) {
+            fail_msg("%s case %zu: got '%s' want '%s'", name, i, out,
+                     cases[i].want);
+        }
+        free(out);
+    }
+}
+
 /* The hostile table every escaper gets. */
 typedef struct {
     const char *in;
@@ -165,7 +188,9 @@ static char *big_input(int kind, size_t *len)
 
 /* ---- HTML ---------------------------------------------------------------- */
 
-static void check_html_props(const char *out, size_t n)
+/* HTML and XML output: no markup character left, only our own entities
+ * (apos: the one for '), no control character but tab, LF and CR. */
+static void check_markup_props(const char *out, size_t n, const char *apos)
 {
     size_t i;
 
@@ -174,25 +199,29 @@ static void check_html_props(const char *out, size_t n)
         unsigned char c = (unsigned char)out[i];
         assert_true(c != '<' && c != '>' && c != '"' && c != '\'');
         assert_true(c >= 0x20 || c == '\t' || c == '\n' || c == '\r');
-        assert_true(c != 0x7f);
         if (c == '&') {
-            /* only our own entities */
             assert_true(!strncmp(out + i, "&amp;", 5) ||
                         !strncmp(out + i, "&lt;", 4) ||
                         !strncmp(out + i, "&gt;", 4) ||
                         !strncmp(out + i, "&quot;", 6) ||
-                        !strncmp(out + i, "&#39;", 5));
+                        !strncmp(out + i, apos, strlen(apos)));
         }
+    }
+}
+
+static void check_html_props(const char *out, size_t n)
+{
+    size_t i;
+
+    check_markup_props(out, n, "&#39;");
+    for (i = 0; i < n; i++) {
+        assert_true(out[i] != 0x7f);
     }
 }
 
 static void test_html(void **state)
 {
-    static const struct {
-        const char *in;
-        size_t len;
-        const char *want;
-    } cases[] = {
+    static const case_t cases[] = {
         {"", 0, ""},
         {"getBuild", 0, "getBuild"},
         {"<script>alert(1)</script>", 0,
@@ -210,18 +239,41 @@ static void test_html(void **state)
         {"\xed\xa0\x80", 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
         {"back\\slash", 0, "back\\slash"},
     };
-    size_t i;
 
     (void)state;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
-        char *out = run(mg_format_html, cases[i].in, len, NULL);
-        if (strcmp(out, cases[i].want) != 0) {
-            fail_msg("html case %zu: got '%s' want '%s'", i, out,
-                     cases[i].want);
-        }
-        free(out);
-    }
+    check_cases("html", mg_format_html, cases,
+                sizeof(cases) / sizeof(cases[0]));
+}
+
+/* ---- XML (the refusal fault) ----------------------------------------------
+ */
+
+static void check_xml_props(const char *out, size_t n)
+{
+    /* XML 1.0 Char: no C0 control but tab, LF and CR (DEL is allowed) */
+    check_markup_props(out, n, "&apos;");
+}
+
+static void test_xml(void **state)
+{
+    static const case_t cases[] = {
+        {"", 0, ""},
+        {"memguard: shed: getBuild", 0, "memguard: shed: getBuild"},
+        {"<methodName>x</methodName>", 0,
+         "&lt;methodName&gt;x&lt;/methodName&gt;"},
+        {"a&b", 0, "a&amp;b"},
+        {"\"'", 0, "&quot;&apos;"},
+        {"t\tn\nr\r", 0, "t\tn\nr\r"},
+        {"\x01\x1b[31m", 0, "??[31m"},
+        {"del\x7f", 0, "del\x7f"},
+        {"a\0b", 3, "a?b"},
+        {"caf\xc3\xa9", 0, "caf\xc3\xa9"},
+        {"\xc0\xaf", 0, "\xef\xbf\xbd\xef\xbf\xbd"},
+        {"back\\slash", 0, "back\\slash"},
+    };
+
+    (void)state;
+    check_cases("xml", mg_format_xml, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -257,11 +309,7 @@ static void check_json_props(const char *out, size_t n)
 
 static void test_json(void **state)
 {
-    static const struct {
-        const char *in;
-        size_t len;
-        const char *want;
-    } cases[] = {
+    static const case_t cases[] = {
         {"", 0, ""},
         {"getBuild", 0, "getBuild"},
         {"<script>alert(1)</script>", 0, "<script>alert(1)</script>"},
@@ -275,18 +323,10 @@ static void test_json(void **state)
         {"\xf4\x90\x80\x80", 0,
          "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
     };
-    size_t i;
 
     (void)state;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
-        char *out = run(mg_format_json, cases[i].in, len, NULL);
-        if (strcmp(out, cases[i].want) != 0) {
-            fail_msg("json case %zu: got '%s' want '%s'", i, out,
-                     cases[i].want);
-        }
-        free(out);
-    }
+    check_cases("json", mg_format_json, cases,
+                sizeof(cases) / sizeof(cases[0]));
 }
 
 /* ---- Prometheus -----------------------------------------------------------
@@ -311,11 +351,7 @@ static void check_prom_props(const char *out, size_t n)
 
 static void test_prom(void **state)
 {
-    static const struct {
-        const char *in;
-        size_t len;
-        const char *want;
-    } cases[] = {
+    static const case_t cases[] = {
         {"", 0, ""},
         {"getBuild", 0, "getBuild"},
         {"<script>alert(1)</script>", 0, "<script>alert(1)</script>"},
@@ -329,18 +365,10 @@ static void test_prom(void **state)
         {"\\n", 0, "\\\\n"},
         {"\x80", 0, "\xef\xbf\xbd"},
     };
-    size_t i;
 
     (void)state;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
-        char *out = run(mg_format_prom_label, cases[i].in, len, NULL);
-        if (strcmp(out, cases[i].want) != 0) {
-            fail_msg("prom case %zu: got '%s' want '%s'", i, out,
-                     cases[i].want);
-        }
-        free(out);
-    }
+    check_cases("prom", mg_format_prom_label, cases,
+                sizeof(cases) / sizeof(cases[0]));
 }
 
 /* ---- every escaper, the whole hostile table --------------------------------
@@ -352,6 +380,7 @@ static const struct {
     void (*props)(const char *, size_t);
 } escapers[] = {
     {"html", mg_format_html, check_html_props},
+    {"xml", mg_format_xml, check_xml_props},
     {"json", mg_format_json, check_json_props},
     {"prom", mg_format_prom_label, check_prom_props},
 };
@@ -503,10 +532,11 @@ static void test_numbers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_html),       cmocka_unit_test(test_json),
-        cmocka_unit_test(test_prom),       cmocka_unit_test(test_hostile_table),
-        cmocka_unit_test(test_big_inputs), cmocka_unit_test(test_null_source),
-        cmocka_unit_test(test_camel),      cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_html),          cmocka_unit_test(test_xml),
+        cmocka_unit_test(test_json),          cmocka_unit_test(test_prom),
+        cmocka_unit_test(test_hostile_table), cmocka_unit_test(test_big_inputs),
+        cmocka_unit_test(test_null_source),   cmocka_unit_test(test_camel),
+        cmocka_unit_test(test_numbers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

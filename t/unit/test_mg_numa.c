@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "mg_proc.h"
+#include "mg_numa.h"
 #include "mg_test.h"
 
 #define KB 1024ULL
