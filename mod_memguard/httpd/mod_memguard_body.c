@@ -34,7 +34,11 @@
 #include "http_request.h"
 #include "util_filter.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_body.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_reject.h"
+#include "mod_memguard_request.h"
+#include "mod_memguard_status.h"
 
 /* deflate's largest expansion: a 258-byte match in 2 bits. */
 #define MEMGUARD_INFLATE_MAX_RATIO 1032

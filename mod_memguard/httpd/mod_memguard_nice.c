@@ -30,7 +30,8 @@
 
 #include "ap_mpm.h"
 #include "http_core.h"
-#include "mod_memguard.h"
+#include "mod_memguard_nice.h"
+#include "mod_memguard_recycle.h"
 
 #define NICE_MAX 19 /* the lowest priority Linux has */
 

@@ -1,5 +1,6 @@
 /*
- * mod_memguard_recycle.c - recycling a bloated child (DESIGN.md section 6).
+ * mod_memguard_recycle.c - recycling a bloated child: gracefully, never
+ * all children at once, never by SIGKILL.
  *
  * A child is recycled when its size (MemGuardChildMetric: rss, or the
  * unshared size the sampler reads from smaps_rollup) passes
@@ -64,7 +65,7 @@
  * another.
  *
  * The sampler side (memguard_recycle_sampler_init/_tick, see
- * mod_memguard.h) signals idle flagged children, flags the largest ones
+ * mod_memguard_recycle.h) signals idle flagged children, flags the largest ones
  * when memory is short, and watches daemon processes.
  */
 #include <errno.h>
@@ -83,7 +84,11 @@
 #include "http_request.h"
 #include "mpm_common.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_recycle.h"
+#include "mod_memguard_request.h"
+#include "mod_memguard_statm.h"
 #include "mg_board.h"
 #include "mg_policy.h"
 #include "mg_proc.h"
@@ -485,7 +490,7 @@ void memguard_recycle_request(request_rec *r, uint32_t reason, const char *why)
     if (b == NULL || (slot = memguard_slot(r->connection)) < 0) {
         return;
     }
-    (void)memguard_account_rss(&rss);
+    (void)memguard_statm_rss(&rss);
     /* value: the child's size now; no memory limit was involved */
     (void)mg_board_slot_recycle_request(
         b, (uint32_t)slot, (int32_t)memguard_pid(), reason, rss, 0);
@@ -540,7 +545,7 @@ static apr_status_t recycle_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     apr_uint64_t rss = 0;
 
     ap_remove_output_filter(f);
-    if (memguard_account_rss(&rss) == 0) {
+    if (memguard_statm_rss(&rss) == 0) {
         /* The whole response at once (a call that built its answer
          * before writing it): the request's work is done, and this size
          * is also the one at its end (mod_memguard_account.c). */

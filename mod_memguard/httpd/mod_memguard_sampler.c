@@ -80,7 +80,10 @@
 #include "http_main.h"
 #include "mpm_common.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_recycle.h"
+#include "mod_memguard_sampler.h"
 #include "mg_board.h"
 #include "mg_proc.h"
 

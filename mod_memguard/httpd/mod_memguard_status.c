@@ -30,7 +30,9 @@
 #include "http_main.h"
 #include "mod_status.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_status.h"
 #include "mg_board.h"
 #include "mg_format.h"
 #include "mg_policy.h"
