@@ -49,6 +49,7 @@
 #include "mod_memguard_board.h"
 #include "mod_memguard_config.h"
 #include "mod_memguard_recycle.h"
+#include "mod_memguard_recycle_limits.h"
 #include "mod_memguard_reject.h"
 #include "mod_memguard_request.h"
 #include "mod_memguard_sampler.h"

@@ -32,6 +32,7 @@
 #include "http_core.h"
 #include "mod_memguard_nice.h"
 #include "mod_memguard_recycle.h"
+#include "mod_memguard_recycle_limits.h"
 
 #define NICE_MAX 19 /* the lowest priority Linux has */
 

@@ -82,7 +82,7 @@
 
 #include "mod_memguard_board.h"
 #include "mod_memguard_config.h"
-#include "mod_memguard_recycle.h"
+#include "mod_memguard_recycle_sampler.h"
 #include "mod_memguard_sampler.h"
 #include "mg_board.h"
 #include "mg_proc.h"
