@@ -32,6 +32,7 @@
 
 #include "mod_memguard_admit.h"
 #include "mod_memguard_board.h"
+#include "mod_memguard_body.h"
 #include "mod_memguard_config.h"
 #include "mod_memguard_gate.h"
 #include "mod_memguard_nice.h"
@@ -534,11 +535,8 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     }
     if (max_body <= 0 && c->declared > bound) {
         rc = memguard_refuse(r, MG_REASON_BODY_SIZE,
-                             apr_psprintf(r->pool,
-                                          "%" APR_OFF_T_FMT
-                                          " bytes > limit %" APR_INT64_T_FMT
-                                          " (%s)",
-                                          c->declared, bound, bound_what));
+                             memguard_body_over_text(r->pool, 0, c->declared,
+                                                     bound, bound_what));
         /* DetectOnly: leave such a body alone, uninspected. */
         return rc;
     }
@@ -635,11 +633,8 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
             }
             c->seen += (apr_off_t)n;
             if (c->seen > bound && !passthrough) {
-                const char *over =
-                    apr_psprintf(r->pool,
-                                 "at least %" APR_OFF_T_FMT
-                                 " bytes > limit %" APR_INT64_T_FMT " (%s)",
-                                 c->seen, bound, bound_what);
+                const char *over = memguard_body_over_text(r->pool, 1, c->seen,
+                                                           bound, bound_what);
 
                 if (!c->detect) {
                     apr_brigade_cleanup(bb);
