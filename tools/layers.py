@@ -38,6 +38,7 @@ LAYERS = [
     # features: the inspection drives the per-call steps, which use the
     # child's recycling; the sampler drives its side of recycling
     ("feature: XML-RPC inspection", ["mod_memguard_xmlrpc"]),
+    ("feature: the inspected body's spool", ["mod_memguard_spool"]),
     ("feature: request steps", ["mod_memguard_account", "mod_memguard_gate",
                                 "mod_memguard_rules", "mod_memguard_body"]),
     ("feature: per-call limits", ["mod_memguard_admit",
