@@ -46,6 +46,7 @@ LAYERS = [
                                   "mod_memguard_nice"]),
     ("feature: processes and views", ["mod_memguard_sampler",
                                       "mod_memguard_status"]),
+    ("feature: the sampler process", ["mod_memguard_sampler_proc"]),
     ("feature: recycling", ["mod_memguard_recycle",
                             "mod_memguard_recycle_sampler"]),
     ("feature: recycling's limits", ["mod_memguard_recycle_limits"]),
