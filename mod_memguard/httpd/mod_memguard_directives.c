@@ -26,21 +26,16 @@
 
 static const char *set_engine(cmd_parms *cmd, void *dcfg, const char *arg)
 {
+    static const memguard_keyword keys[] = {
+        {"On", MEMGUARD_ENGINE_ON},
+        {"Off", MEMGUARD_ENGINE_OFF},
+        {"DetectOnly", MEMGUARD_ENGINE_DETECT},
+        {NULL, 0}};
     memguard_dir_conf *c = dcfg;
+    const char *err = memguard_parse_keyword(cmd, arg, keys, &c->engine);
 
-    if (!strcasecmp(arg, "On")) {
-        c->engine = MEMGUARD_ENGINE_ON;
-    }
-    else if (!strcasecmp(arg, "Off")) {
-        c->engine = MEMGUARD_ENGINE_OFF;
-    }
-    else if (!strcasecmp(arg, "DetectOnly")) {
-        c->engine = MEMGUARD_ENGINE_DETECT;
-    }
-    else {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not one of On, Off, DetectOnly",
-                            cmd->directive->directive, arg);
+    if (err != NULL) {
+        return err;
     }
     /* an engine anywhere starts the sampler (mod_memguard_sampler.c) */
     if (c->engine != MEMGUARD_ENGINE_OFF && ap_server_conf != NULL) {
@@ -65,23 +60,13 @@ static const char *set_max_response(cmd_parms *cmd, void *dcfg, const char *arg)
 
 static const char *set_reject_style(cmd_parms *cmd, void *dcfg, const char *arg)
 {
+    static const memguard_keyword keys[] = {{"fault", MEMGUARD_STYLE_FAULT},
+                                            {"http", MEMGUARD_STYLE_HTTP},
+                                            {"mixed", MEMGUARD_STYLE_MIXED},
+                                            {NULL, 0}};
     memguard_dir_conf *c = dcfg;
 
-    if (!strcasecmp(arg, "fault")) {
-        c->reject_style = MEMGUARD_STYLE_FAULT;
-    }
-    else if (!strcasecmp(arg, "http")) {
-        c->reject_style = MEMGUARD_STYLE_HTTP;
-    }
-    else if (!strcasecmp(arg, "mixed")) {
-        c->reject_style = MEMGUARD_STYLE_MIXED;
-    }
-    else {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not one of fault, http, mixed",
-                            cmd->directive->directive, arg);
-    }
-    return NULL;
+    return memguard_parse_keyword(cmd, arg, keys, &c->reject_style);
 }
 
 /* A faultCode is an XML-RPC <int>: 32 bits, signed. 0 is refused: it is

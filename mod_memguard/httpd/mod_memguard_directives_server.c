@@ -266,6 +266,7 @@ const char *memguard_set_cgroup(cmd_parms *cmd, void *dcfg, const char *arg)
 
 const char *memguard_set_numa(cmd_parms *cmd, void *dcfg, const char *arg)
 {
+    static const memguard_keyword keys[] = {{"auto", 1}, {"off", 0}, {NULL, 0}};
     memguard_headroom_conf *hr;
     const char *err = headroom_cmd(cmd, &hr);
 
@@ -273,17 +274,7 @@ const char *memguard_set_numa(cmd_parms *cmd, void *dcfg, const char *arg)
     if (err != NULL) {
         return err;
     }
-    if (!strcasecmp(arg, "auto")) {
-        hr->numa = 1;
-    }
-    else if (!strcasecmp(arg, "off")) {
-        hr->numa = 0;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not one of auto, off",
-                            cmd->directive->directive, arg);
-    }
-    return NULL;
+    return memguard_parse_keyword(cmd, arg, keys, &hr->numa);
 }
 
 const char *memguard_set_sustain(cmd_parms *cmd, void *dcfg, const char *arg)
@@ -368,6 +359,8 @@ const char *memguard_set_hysteresis(cmd_parms *cmd, void *dcfg, const char *arg)
 
 const char *memguard_set_fail_mode(cmd_parms *cmd, void *dcfg, const char *arg)
 {
+    static const memguard_keyword keys[] = {
+        {"open", MG_FAIL_OPEN}, {"closed", MG_FAIL_CLOSED}, {NULL, 0}};
     memguard_headroom_conf *hr;
     const char *err = headroom_cmd(cmd, &hr);
 
@@ -375,17 +368,7 @@ const char *memguard_set_fail_mode(cmd_parms *cmd, void *dcfg, const char *arg)
     if (err != NULL) {
         return err;
     }
-    if (!strcasecmp(arg, "open")) {
-        hr->fail_mode = MG_FAIL_OPEN;
-    }
-    else if (!strcasecmp(arg, "closed")) {
-        hr->fail_mode = MG_FAIL_CLOSED;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not one of open, closed",
-                            cmd->directive->directive, arg);
-    }
-    return NULL;
+    return memguard_parse_keyword(cmd, arg, keys, &hr->fail_mode);
 }
 
 /* ---- admission by memory cost -------------------------------------- */
@@ -495,6 +478,10 @@ const char *memguard_set_child_limit(cmd_parms *cmd, void *dcfg,
 const char *memguard_set_child_metric(cmd_parms *cmd, void *dcfg,
                                       const char *arg)
 {
+    static const memguard_keyword keys[] = {
+        {"rss", MEMGUARD_METRIC_RSS},
+        {"unshared", MEMGUARD_METRIC_UNSHARED},
+        {NULL, 0}};
     const char *err;
     memguard_recycle_conf *rc = recycle_conf(cmd, &err);
 
@@ -502,17 +489,7 @@ const char *memguard_set_child_metric(cmd_parms *cmd, void *dcfg,
     if (err) {
         return err;
     }
-    if (!strcasecmp(arg, "rss")) {
-        rc->metric = MEMGUARD_METRIC_RSS;
-    }
-    else if (!strcasecmp(arg, "unshared")) {
-        rc->metric = MEMGUARD_METRIC_UNSHARED;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not one of rss, unshared",
-                            cmd->directive->directive, arg);
-    }
-    return NULL;
+    return memguard_parse_keyword(cmd, arg, keys, &rc->metric);
 }
 
 const char *memguard_set_recycle_jitter(cmd_parms *cmd, void *dcfg,

@@ -75,3 +75,21 @@ const char *memguard_parse_threshold(cmd_parms *cmd, const char *arg,
     }
     return NULL;
 }
+
+const char *memguard_parse_keyword(cmd_parms *cmd, const char *arg,
+                                   const memguard_keyword *keys, int *out)
+{
+    const char *names = NULL;
+    const memguard_keyword *k;
+
+    for (k = keys; k->name != NULL; k++) {
+        if (!strcasecmp(arg, k->name)) {
+            *out = k->value;
+            return NULL;
+        }
+        names = names ? apr_pstrcat(cmd->pool, names, ", ", k->name, NULL)
+                      : k->name;
+    }
+    return apr_psprintf(cmd->pool, "%s: '%s' is not one of %s",
+                        cmd->directive->directive, arg, names);
+}

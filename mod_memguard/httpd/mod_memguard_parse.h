@@ -19,4 +19,16 @@ const char *memguard_parse_percent(cmd_parms *cmd, const char *arg,
 const char *memguard_parse_threshold(cmd_parms *cmd, const char *arg,
                                      mg_threshold_t *out);
 
+/* One of a directive's keywords and the value it stands for. */
+typedef struct {
+    const char *name;
+    int value;
+} memguard_keyword;
+
+/* arg is one of keys (case-insensitive; the list ends with a NULL name):
+ * *out is its value. Else the error "Directive: 'arg' is not one of A, B",
+ * listing the names in the table's order. */
+const char *memguard_parse_keyword(cmd_parms *cmd, const char *arg,
+                                   const memguard_keyword *keys, int *out);
+
 #endif /* MOD_MEMGUARD_PARSE_H */
