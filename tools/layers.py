@@ -11,9 +11,10 @@ What is read: the objects' symbols (nm), so every call and every shared
 variable counts, whatever header declared it: the core's objects in
 build/core/, the glue's in mod_memguard/httpd/.libs/. A symbol an object
 uses (nm -u) and another object defines belongs to that other file, and
-that file's layer must be below the user's. The glue's #include lines are
-checked the same way (a header belongs to the .c of the same name), so a
-file cannot lean on a higher layer's types either.
+that file's layer must be below the user's. The #include lines of each
+file and of its own header are checked the same way (a header belongs to
+the .c of the same name), so a file cannot lean on a higher layer's types
+either.
 
 The layers, top to bottom, are written once, in LAYERS. Each file (its
 name without .c) is in exactly one; a new file is one name added to a
@@ -146,19 +147,25 @@ def main():
                     "layer '%s'" % (src, sym, other, lname[stem],
                                     "within its" if rank[other] == rank[stem]
                                     else "up to", lname[other]))
-        with open(os.path.join(TOP, src)) as f:
-            text = f.read()
-        for m in re.finditer(r'^#\s*include\s+"([\w.]+)\.h"', text, re.M):
-            other = m.group(1)
-            if other == stem or other not in objs or other not in rank or \
-                    other in EVERYONE_HEADERS:
+        # the file and its own header
+        for path in (src, src[:-2] + ".h"):
+            if not os.path.exists(os.path.join(TOP, path)):
                 continue
-            if rank[other] <= rank[stem]:
-                errors.append(
-                    "%s: includes %s.h: layer '%s' may not include %s "
-                    "layer '%s'" % (src, other, lname[stem],
-                                    "within its" if rank[other] == rank[stem]
-                                    else "up to", lname[other]))
+            with open(os.path.join(TOP, path)) as f:
+                text = f.read()
+            for m in re.finditer(r'^#\s*include\s+"([\w.]+)\.h"', text,
+                                 re.M):
+                other = m.group(1)
+                if other == stem or other not in objs or \
+                        other in EVERYONE_HEADERS:
+                    continue
+                if rank[other] <= rank[stem]:
+                    errors.append(
+                        "%s: includes %s.h: layer '%s' may not include %s "
+                        "layer '%s'" % (path, other, lname[stem],
+                                        "within its"
+                                        if rank[other] == rank[stem]
+                                        else "up to", lname[other]))
     if errors:
         print("\n".join(errors), file=sys.stderr)
         print("tools/layers.py: %d wrong-way use(s); the layers are LAYERS "
