@@ -48,7 +48,7 @@ TEST_CFLAGS = $(CORE_CFLAGS) -Imod_memguard/core \
               -DMG_FIXTURE_DIR='"$(CURDIR)/t/unit/fixtures"'
 
 .PHONY: all module mgtest tools unit check-asan integration test run stop \
-        install deps lint format format-check clean help bench fuzz \
+        install deps lint layers format format-check clean help bench fuzz \
         bench-headline version tarball deb srpm rpm
 
 all: module tools ## build the module (and the tools)
@@ -161,12 +161,18 @@ bench-headline: deps ## the bad night with the module off and on, side by side (
 	@$(MAKE) --no-print-directory all mgtest
 	@$(PYTHON) tools/bench-headline $(HEADLINE_ARGS)
 
-lint: ## cppcheck, format check, log-number uniqueness
+lint: ## cppcheck, format check, log-number uniqueness, the layers
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --suppress=missingIncludeSystem --inline-suppr \
 	    -I mod_memguard/core $(CORE_SRC) $(TOOL_SRC)
 	@$(MAKE) --no-print-directory format-check
 	@$(PYTHON) tools/lognos.py --check
+	@$(MAKE) --no-print-directory layers
+
+# Calls and includes run down the layers (mod_memguard/README.md), read
+# from the objects' symbols: the layer list is in tools/layers.py.
+layers: module ## fail when a file calls up a layer (or sideways)
+	@$(PYTHON) tools/layers.py
 
 FORMAT_SRC = $(wildcard mod_memguard/core/*.[ch] mod_memguard/httpd/*.[ch] \
                         t/unit/*.[ch] t/modules/*.c \

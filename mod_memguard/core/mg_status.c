@@ -426,14 +426,6 @@ const char *mg_status_budget_str(const mg_status_io_t *o, const mg_status_t *s,
     return mg_status_tmp_printf(o, "%" PRId64, (int64_t)s->sys.admit_budget);
 }
 
-/* ---- ?health ------------------------------------------------------------- */
-
-static void mg_status_render_health(const mg_status_io_t *o,
-                                    const mg_status_t *s)
-{
-    mg_status_out_printf(o, "%s\n", s->health_text);
-}
-
 /* ---- choosing the format ------------------------------------------------- */
 
 mg_status_format_t mg_status_format(const char *a)
@@ -487,26 +479,4 @@ const char *mg_status_content_type(mg_status_format_t fmt)
         break;
     }
     return "text/plain; charset=utf-8";
-}
-
-void mg_status_render(const mg_status_t *s, mg_status_format_t fmt,
-                      const mg_status_io_t *o)
-{
-    switch (fmt) {
-    case MG_STATUS_HTML:
-        mg_status_render_html(o, s);
-        break;
-    case MG_STATUS_AUTO:
-        mg_status_render_auto(o, s);
-        break;
-    case MG_STATUS_JSON:
-        mg_status_render_json(o, s);
-        break;
-    case MG_STATUS_PROM:
-        mg_status_render_prom(o, s);
-        break;
-    case MG_STATUS_HEALTH:
-        mg_status_render_health(o, s);
-        break;
-    }
 }

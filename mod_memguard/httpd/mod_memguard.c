@@ -11,7 +11,20 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_account.h"
+#include "mod_memguard_admit.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_body.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_directives.h"
+#include "mod_memguard_gate.h"
+#include "mod_memguard_nice.h"
+#include "mod_memguard_recycle.h"
+#include "mod_memguard_reject.h"
+#include "mod_memguard_respcap.h"
+#include "mod_memguard_sampler.h"
+#include "mod_memguard_status.h"
+#include "mod_memguard_xmlrpc.h"
 
 /*
  * One hook per request phase where several of our steps share it, calling

@@ -1,7 +1,8 @@
 /*
  * mod_memguard_account.c - per-request memory accounting.
  *
- * Each child opens /proc/self/statm once, in child_init, and keeps the fd.
+ * Each child opens /proc/self/statm once, in child_init, and keeps the fd
+ * (mod_memguard_statm.c).
  * A request reads it with ONE pread (mg_proc_read_statm, about 1.3 us),
  * when it ends; its start is the size at the end of this process's
  * previous request (an idle child allocates nothing), so the difference
@@ -25,10 +26,8 @@
  *   freed a lot may show a delta near 0 and the NEXT allocation-heavy one
  *   none: deltas show growth, not work.
  *
- * Why /proc/self and not MemGuardProcRoot: the fixture roots describe the
- * machine (meminfo, cgroups, slab) so tests can fake pressure; a request's
- * own size cannot be faked meaningfully, and recycling acts on the real
- * process. Tests grow children for real (mod_mgtest's alloc=N).
+ * The size is /proc/self/statm's (mod_memguard_statm.c says why not
+ * MemGuardProcRoot's).
  *
  * Only requests whose MemGuardEngine is not Off are accounted; the
  * per-directory value is known from header_parser on, which is why the
@@ -43,82 +42,31 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_account.h"
+#include "mod_memguard_admit.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_recycle.h"
+#include "mod_memguard_request.h"
+#include "mod_memguard_sampler.h"
+#include "mod_memguard_statm.h"
 #include "mg_board.h"
 #include "mg_proc.h"
-
-static int account_fd = -1;           /* /proc/self/statm of this child */
-static apr_uint64_t account_pagesize; /* bytes */
-/* This process's size at the end of its last request (0: not read yet).
- * Between two requests an httpd child does nothing that allocates, so it
- * stands for the size at the start of the next one: a request costs one
- * pread, at its end (DESIGN.md section 2). Threads of a threaded MPM share
- * it; their deltas are process-wide anyway. */
-static apr_uint64_t account_last_rss;
-
-int memguard_account_rss(apr_uint64_t *rss)
-{
-    mg_proc_statm_t st;
-
-    if (account_fd < 0 ||
-        mg_proc_read_statm(account_fd, account_pagesize, &st) != 0) {
-        return -1;
-    }
-    *rss = st.resident;
-    __atomic_store_n(&account_last_rss, st.resident, __ATOMIC_RELAXED);
-    return 0;
-}
-
-int memguard_account_statm(mg_proc_statm_t *st)
-{
-    if (account_fd < 0 ||
-        mg_proc_read_statm(account_fd, account_pagesize, st) != 0) {
-        return -1;
-    }
-    return 0;
-}
 
 /* The size at the end of this process's last request, without a read;
  * the first request of a child reads it. */
 static int account_rss_before(apr_uint64_t *rss)
 {
-    *rss = __atomic_load_n(&account_last_rss, __ATOMIC_RELAXED);
-    return *rss != 0 ? 0 : memguard_account_rss(rss);
+    *rss = memguard_statm_last_rss();
+    return *rss != 0 ? 0 : memguard_statm_rss(rss);
 }
 
-static apr_status_t account_close(void *data)
-{
-    (void)data;
-    if (account_fd >= 0) {
-        close(account_fd);
-        account_fd = -1;
-    }
-    return APR_SUCCESS;
-}
-
-/*
- * child_init runs in the child itself, so /proc/self is this process from
- * now on (an fd opened in the parent would keep describing the parent).
- */
+/* child_init: /proc/self/statm, opened in the child itself. */
 static void account_child_init(apr_pool_t *p, server_rec *s)
 {
-    long ps = sysconf(_SC_PAGESIZE);
-    int fd;
-
-    account_pagesize = ps > 0 ? (apr_uint64_t)ps : 4096u;
-    fd = mg_proc_open_pid("/", 0, "statm");
-    if (fd < 0) {
-        /* A /proc without statm (not Linux, or hidden by a sandbox):
-         * nothing to measure; recycling then works from the sampler's
-         * figures and the response cap's marks only. */
-        ap_log_error(
-            APLOG_MARK, APLOG_NOTICE, -fd, s,
-            MGLOGNO(00410) "cannot open /proc/self/statm: per-request memory "
-                           "accounting is off in this child");
+    if (memguard_statm_open(p, s) != 0) {
         return;
     }
-    account_fd = fd;
-    apr_pool_cleanup_register(p, NULL, account_close, apr_pool_cleanup_null);
     /* A child that dropped root is not dumpable, and the kernel then hides
      * its /proc/<pid>/smaps_rollup even from the sampler of the same uid:
      * the unshared size (MemGuardChildMetric unshared) could never be
@@ -211,11 +159,11 @@ void memguard_account_end(request_rec *r)
      * nothing of the request's) */
     if (ctx->rss_done > 0) {
         rss = ctx->rss_done;
-        __atomic_store_n(&account_last_rss, rss, __ATOMIC_RELAXED);
+        memguard_statm_remember(rss);
         have = ctx->rss_begin > 0;
     }
     else {
-        have = memguard_account_rss(&rss) == 0 && ctx->rss_begin > 0;
+        have = memguard_statm_rss(&rss) == 0 && ctx->rss_begin > 0;
     }
     if (have) {
         delta = (apr_int64_t)rss - (apr_int64_t)ctx->rss_begin;

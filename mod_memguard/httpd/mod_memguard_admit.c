@@ -45,7 +45,15 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_admit.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_recycle.h"
+#include "mod_memguard_recycle_limits.h"
+#include "mod_memguard_reject.h"
+#include "mod_memguard_request.h"
+#include "mod_memguard_sampler.h"
+#include "mod_memguard_statm.h"
 #include "mg_board.h"
 
 /* How often a waiting call looks again. */
@@ -278,7 +286,7 @@ static void admit_ceiling(request_rec *r, memguard_admit_call *c,
     struct rlimit rl;
 
     if (!admit_can_ceil || budget == MG_BOARD_BUDGET_NONE ||
-        memguard_account_statm(&st) != 0) {
+        memguard_statm_read(&st) != 0) {
         return;
     }
     if (allow < (uint64_t)c->cost + ((uint64_t)64 << 20)) {
@@ -320,7 +328,7 @@ static int ceiling_reached(memguard_admit_call *c)
     if (margin < ((uint64_t)8 << 20)) {
         margin = (uint64_t)8 << 20;
     }
-    if (memguard_account_statm(&st) == 0 && st.data + margin >= c->ceiling) {
+    if (memguard_statm_read(&st) == 0 && st.data + margin >= c->ceiling) {
         return 1;
     }
     peak = b != NULL ? mg_board_request_peak(b, c->slot) : 0;

@@ -20,7 +20,8 @@
 #include "http_core.h"
 #include "mpm_common.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_request.h"
 #include "mg_board.h"
 #include "mg_status.h"
 #include "mg_version.h"

@@ -34,7 +34,11 @@
 #include "http_request.h"
 #include "util_filter.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_body.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_reject.h"
+#include "mod_memguard_request.h"
+#include "mod_memguard_status.h"
 
 /* deflate's largest expansion: a 258-byte match in 2 bits. */
 #define MEMGUARD_INFLATE_MAX_RATIO 1032
@@ -50,15 +54,21 @@
 static ap_filter_rec_t *body_handle;
 static ap_filter_rec_t *wire_handle;
 
+const char *memguard_body_over_text(apr_pool_t *p, int at_least, apr_off_t n,
+                                    apr_int64_t limit, const char *what)
+{
+    return apr_psprintf(
+        p, "%s%" APR_OFF_T_FMT " bytes > limit %" APR_INT64_T_FMT " (%s)",
+        at_least ? "at least " : "", n, limit, what);
+}
+
 /* "at least N bytes > limit L (what)", and what the wire carried when a
  * decoder made the body larger than it was sent. */
 static const char *body_over(request_rec *r, memguard_req_ctx *ctx,
                              apr_int64_t limit, const char *what)
 {
-    const char *detail = apr_psprintf(
-        r->pool,
-        "at least %" APR_OFF_T_FMT " bytes > limit %" APR_INT64_T_FMT " (%s)",
-        ctx->body_seen, limit, what);
+    const char *detail =
+        memguard_body_over_text(r->pool, 1, ctx->body_seen, limit, what);
 
     if (ctx->decoding && ctx->body_encoding != NULL) {
         detail = apr_psprintf(r->pool,
@@ -234,12 +244,10 @@ int memguard_body_header_parser(request_rec *r)
      * limit is on the decoded bytes, counted as they stream. */
     if (limit > 0 && cl != NULL && te == NULL && ctx->body_encoding == NULL &&
         len > limit) {
-        int rc = memguard_refuse(r, MG_REASON_BODY_SIZE,
-                                 apr_psprintf(r->pool,
-                                              "%" APR_OFF_T_FMT
-                                              " bytes > limit %" APR_INT64_T_FMT
-                                              " (MemGuardMaxRequestBody)",
-                                              len, limit));
+        int rc =
+            memguard_refuse(r, MG_REASON_BODY_SIZE,
+                            memguard_body_over_text(r->pool, 0, len, limit,
+                                                    "MemGuardMaxRequestBody"));
         if (rc != OK) {
             return rc;
         }

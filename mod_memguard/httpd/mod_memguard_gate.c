@@ -29,7 +29,14 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_gate.h"
+#include "mod_memguard_reject.h"
+#include "mod_memguard_request.h"
+#include "mod_memguard_sampler.h"
+#include "mod_memguard_status.h"
+#include "mod_memguard_xrconf.h"
 #include "mg_board.h"
 
 /* Is w stale at now? Sets *state to the fail-mode state if so. */

@@ -30,7 +30,9 @@
 
 #include "ap_mpm.h"
 #include "http_core.h"
-#include "mod_memguard.h"
+#include "mod_memguard_nice.h"
+#include "mod_memguard_recycle.h"
+#include "mod_memguard_recycle_limits.h"
 
 #define NICE_MAX 19 /* the lowest priority Linux has */
 

@@ -1,10 +1,10 @@
 /*
  * mod_memguard_reject.c - the answers a refused client gets.
  *
- * One place decides what a refusal looks like (DESIGN.md section 7): an
- * XML-RPC fault for XML-RPC calls in fault style, an HTTP status
- * otherwise; always logged at INFO (the client caused it, the server is
- * fine), counted, and noted for the access log as memguard-verdict.
+ * One place decides what a refusal looks like: an XML-RPC fault for XML-RPC
+ * calls in fault style, an HTTP status otherwise; always logged at INFO (the
+ * client caused it, the server is fine), counted, and noted for the access log
+ * as memguard-verdict.
  */
 #include "http_core.h"
 #include "http_protocol.h"
@@ -12,24 +12,13 @@
 #include "util_filter.h"
 
 #include "mg_format.h"
-#include "mod_memguard.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_reject.h"
+#include "mod_memguard_request.h"
 
 /* Added by handle: no lookup by name on every request. */
 static ap_filter_rec_t *guard_handle;
-
-memguard_req_ctx *memguard_req(request_rec *r)
-{
-    memguard_req_ctx *ctx =
-        ap_get_module_config(r->request_config, &memguard_module);
-
-    if (ctx == NULL) {
-        ctx = apr_pcalloc(r->pool, sizeof(*ctx));
-        ctx->engine = memguard_engine(r);
-        ctx->method_idx = UINT32_MAX;
-        ap_set_module_config(r->request_config, &memguard_module, ctx);
-    }
-    return ctx;
-}
 
 int memguard_is_xmlrpc(const request_rec *r)
 {

@@ -2,7 +2,7 @@
  * mod_memguard_respcap.c - MemGuardMaxResponse, the response cap.
  *
  * The MEMGUARD_RESPCAP output filter counts the response body bytes the
- * application produces. Two cases (DESIGN.md section 7: nothing is ever
+ * application produces. Two cases (every refusal is explicit: nothing is ever
  * truncated silently):
  *
  * - Nothing has gone out yet and the response is known to be over the cap
@@ -37,7 +37,12 @@
 #include "http_request.h"
 #include "util_filter.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_recycle.h"
+#include "mod_memguard_reject.h"
+#include "mod_memguard_request.h"
+#include "mod_memguard_respcap.h"
 
 /* Added by handle: no lookup by name on every request. */
 static ap_filter_rec_t *respcap_handle;

@@ -11,7 +11,7 @@
  * wins; its actions apply and no other rule is looked at. Rules are tried
  * in the order the directives appear in a section, the innermost (most
  * specific, or later-merged) section's rules first, then the enclosing
- * sections' (see memguard_xr_merge()).
+ * sections' (the merge in mod_memguard_config.c).
  *
  * Which rules a call meets is decided in mod_memguard_xmlrpc.c: the
  * top-level methodName, and for a multicall (MemGuardMulticall) every
@@ -31,7 +31,14 @@
 #include "apr_atomic.h"
 #include "apr_time.h"
 
-#include "mod_memguard_xmlrpc.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_nice.h"
+#include "mod_memguard_parse.h"
+#include "mod_memguard_reject.h"
+#include "mod_memguard_request.h"
+#include "mod_memguard_rules.h"
+#include "mod_memguard_xrconf.h"
 #include "mg_board.h"
 
 /* A method name, or a glob: printable ASCII without spaces. */

@@ -25,7 +25,9 @@
 #include "http_main.h"
 #include "mod_status.h"
 
-#include "mod_memguard.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_status.h"
 #include "mg_board.h"
 #include "mg_status.h"
 

@@ -7,10 +7,11 @@
  * inflating filter and MEMGUARD_BODY run first: what is inspected and
  * counted is what the application would read), feeds every chunk to the
  * streaming inspector (mg_xmlrpc.h) and spools it: in memory up to
- * MemGuardSpoolMemory, then in an unlinked temporary file. The inspector
- * reports each methodName as soon as it is parsed, top-level and every
- * inner call of a multicall at every nesting level (MemGuardMulticall
- * names the multicall methods), and the MemGuardMethod rules
+ * MemGuardSpoolMemory, then in an unlinked temporary file
+ * (mod_memguard_spool.c). The inspector reports each methodName as soon
+ * as it is parsed, top-level and every inner call of a multicall at every
+ * nesting level (MemGuardMulticall names the multicall methods), and the
+ * MemGuardMethod rules
  * (mod_memguard_rules.c) are applied right there: a denied method stops
  * the read at once. Only an accepted call goes on: the verdict gate, the
  * per-method concurrency slots, the per-method response cap, then the
@@ -22,15 +23,25 @@
  */
 #include <errno.h>
 
-#include "apr_file_io.h"
-#include "apr_file_info.h"
 #include "apr_lib.h"
 #include "apr_time.h"
 #include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
 
+#include "mod_memguard_admit.h"
+#include "mod_memguard_board.h"
+#include "mod_memguard_body.h"
+#include "mod_memguard_config.h"
+#include "mod_memguard_gate.h"
+#include "mod_memguard_nice.h"
+#include "mod_memguard_reject.h"
+#include "mod_memguard_request.h"
+#include "mod_memguard_respcap.h"
+#include "mod_memguard_rules.h"
+#include "mod_memguard_spool.h"
 #include "mod_memguard_xmlrpc.h"
+#include "mod_memguard_xrconf.h"
 #include "mg_board.h"
 
 /* MemGuardSpoolMemory default: a few hundred ordinary calls' worth; Koji's
@@ -51,501 +62,6 @@
 
 /* Distinct board methods one call can need a concurrency slot of. */
 #define MEMGUARD_XR_HOLDS (MEMGUARD_BOARD_METHODS + 1)
-
-/* ---- configuration ------------------------------------------------------- */
-
-static const struct {
-    const char *key;
-    int is_size; /* bytes (512K, 16M); else a plain count */
-} xl_keys[MEMGUARD_XL__COUNT] = {
-    [MEMGUARD_XL_DEPTH] = {"depth", 0},
-    [MEMGUARD_XL_ELEMENTS] = {"elements", 0},
-    [MEMGUARD_XL_PARAMS] = {"params", 0},
-    [MEMGUARD_XL_ITEMS] = {"items", 0},
-    [MEMGUARD_XL_MEMBERS] = {"members", 0},
-    [MEMGUARD_XL_STRING] = {"string", 1},
-    [MEMGUARD_XL_NAME] = {"name", 1},
-    [MEMGUARD_XL_MULTICALL] = {"multicall", 0},
-    [MEMGUARD_XL_MULTICALL_DEPTH] = {"multicall-depth", 0},
-    [MEMGUARD_XL_TOKEN] = {"token", 1},
-};
-
-static void xl_apply(mg_xmlrpc_limits_t *l, int key, uint64_t v)
-{
-    switch (key) {
-    case MEMGUARD_XL_DEPTH:
-        l->depth = (uint32_t)v;
-        break;
-    case MEMGUARD_XL_ELEMENTS:
-        l->elements = (uint32_t)v;
-        break;
-    case MEMGUARD_XL_PARAMS:
-        l->params = (uint32_t)v;
-        break;
-    case MEMGUARD_XL_ITEMS:
-        l->items = (uint32_t)v;
-        break;
-    case MEMGUARD_XL_MEMBERS:
-        l->members = (uint32_t)v;
-        break;
-    case MEMGUARD_XL_STRING:
-        l->string = v;
-        break;
-    case MEMGUARD_XL_NAME:
-        l->name = (uint32_t)v;
-        break;
-    case MEMGUARD_XL_MULTICALL:
-        l->multicall = (uint32_t)v;
-        break;
-    case MEMGUARD_XL_MULTICALL_DEPTH:
-        l->multicall_depth = (uint32_t)v;
-        break;
-    case MEMGUARD_XL_TOKEN:
-        l->token = (uint32_t)v;
-        break;
-    }
-}
-
-struct memguard_xr_conf *memguard_xr_get(apr_pool_t *p, memguard_dir_conf *c)
-{
-    if (c->xr == NULL) {
-        c->xr = apr_pcalloc(p, sizeof(*c->xr));
-        c->xr->xmlrpc = MEMGUARD_UNSET;
-        c->xr->spool_memory = MEMGUARD_UNSET;
-    }
-    return c->xr;
-}
-
-/*
- * Per key: what a section sets overrides the enclosing scope, key by key
- * for MemGuardXmlLimits. MemGuardMethod rules accumulate: this section's
- * first (in directive order), then the enclosing scope's, so an inner
- * rule for a method shadows an outer one (first match wins).
- */
-struct memguard_xr_conf *memguard_xr_merge(apr_pool_t *p,
-                                           struct memguard_xr_conf *base,
-                                           struct memguard_xr_conf *add)
-{
-    struct memguard_xr_conf *m;
-    int k;
-
-    if (add == NULL) {
-        return base;
-    }
-    if (base == NULL) {
-        return add;
-    }
-    m = apr_palloc(p, sizeof(*m));
-    m->xmlrpc = add->xmlrpc != MEMGUARD_UNSET ? add->xmlrpc : base->xmlrpc;
-    m->limits_set = base->limits_set | add->limits_set;
-    for (k = 0; k < MEMGUARD_XL__COUNT; k++) {
-        m->limits[k] =
-            (add->limits_set & (1u << k)) ? add->limits[k] : base->limits[k];
-    }
-    if (add->rules == NULL || base->rules == NULL) {
-        m->rules = add->rules ? add->rules : base->rules;
-    }
-    else {
-        m->rules = apr_array_append(p, add->rules, base->rules);
-    }
-    m->spool_memory = add->spool_memory != MEMGUARD_UNSET ? add->spool_memory
-                                                          : base->spool_memory;
-    m->spool_dir = add->spool_dir ? add->spool_dir : base->spool_dir;
-    m->multicall = add->multicall ? add->multicall : base->multicall;
-    return m;
-}
-
-const char *memguard_set_xmlrpc(cmd_parms *cmd, void *dcfg, int on)
-{
-    memguard_xr_get(cmd->pool, dcfg)->xmlrpc = on ? 1 : 0;
-    return NULL;
-}
-
-const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg, const char *arg)
-{
-    struct memguard_xr_conf *xr = memguard_xr_get(cmd->pool, dcfg);
-    const char *dir = cmd->directive->directive;
-    const char *eq = strchr(arg, '=');
-    const char *v, *field = NULL, *err;
-    mg_xmlrpc_limits_t l;
-    uint64_t val;
-    int k;
-
-    if (eq == NULL || eq == arg || eq[1] == '\0') {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not key=value", dir, arg);
-    }
-    v = eq + 1;
-    for (k = 0; k < MEMGUARD_XL__COUNT; k++) {
-        if (strlen(xl_keys[k].key) == (size_t)(eq - arg) &&
-            !strncmp(arg, xl_keys[k].key, (size_t)(eq - arg))) {
-            break;
-        }
-    }
-    if (k == MEMGUARD_XL__COUNT) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s': unknown key (depth, elements, params, "
-                            "items, members, string, name, multicall, "
-                            "multicall-depth, token)",
-                            dir, arg);
-    }
-    if (xl_keys[k].is_size) {
-        apr_int64_t sz;
-        if ((err = memguard_parse_size(cmd, v, &sz)) != NULL) {
-            return apr_psprintf(cmd->pool, "%s (in '%s')", err, arg);
-        }
-        val = (uint64_t)sz;
-    }
-    else {
-        char *end;
-        apr_int64_t n;
-
-        errno = 0;
-        n = apr_strtoi64(v, &end, 10);
-        if (*v < '0' || *v > '9' || *end != '\0' || n < 0 || errno == ERANGE) {
-            return apr_psprintf(
-                cmd->pool, "%s: '%s': '%s' is not a whole number", dir, arg, v);
-        }
-        val = (uint64_t)n;
-    }
-    if (k != MEMGUARD_XL_STRING && val > UINT32_MAX) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is too large", dir, arg);
-    }
-    /* The core knows which values it can work with (zero limits, depth
-     * under 4 or over libxml2's own cap...). */
-    mg_xmlrpc_limits_default(&l);
-    xl_apply(&l, k, val);
-    if (mg_xmlrpc_limits_check(&l, &field) != 0) {
-        if (k == MEMGUARD_XL_DEPTH) {
-            return apr_psprintf(cmd->pool,
-                                "%s: '%s': depth must be from 4 "
-                                "to %d",
-                                dir, arg, MG_XMLRPC_DEPTH_CAP);
-        }
-        if (k == MEMGUARD_XL_MULTICALL_DEPTH) {
-            return apr_psprintf(cmd->pool,
-                                "%s: '%s': multicall-depth must be from 1 "
-                                "to %d",
-                                dir, arg, MG_XMLRPC_MULTICALL_DEPTH_CAP);
-        }
-        if (k == MEMGUARD_XL_NAME && val > 0) {
-            return apr_psprintf(cmd->pool,
-                                "%s: '%s': name must be at most "
-                                "%d bytes",
-                                dir, arg, MG_XMLRPC_NAME_CAP);
-        }
-        return apr_psprintf(cmd->pool, "%s: '%s': %s must be more than 0", dir,
-                            arg, field ? field : xl_keys[k].key);
-    }
-    xr->limits[k] = val;
-    xr->limits_set |= 1u << k;
-    return NULL;
-}
-
-/* Longest MemGuardMulticall name: MemGuardXmlLimits name's default. */
-#define MEMGUARD_MULTICALL_NAME_MAX 256
-
-/* An XML-RPC method name: "identifier characters, upper and lower-case
- * A-Z, the numeric characters, 0-9, underscore, dot, colon and slash"
- * (the XML-RPC specification). */
-static int multicall_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > MEMGUARD_MULTICALL_NAME_MAX) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!apr_isalnum(*s) && !strchr("_.:/", *s)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-const char *memguard_set_multicall(cmd_parms *cmd, void *dcfg, int argc,
-                                   char *const argv[])
-{
-    const char *dir = cmd->directive->directive;
-    apr_array_header_t *names;
-    int i, j;
-
-    if (argc == 0) {
-        return apr_psprintf(cmd->pool,
-                            "%s: needs at least one method name (the "
-                            "default is: system.multicall multiCall)",
-                            dir);
-    }
-    if (argc > MG_XMLRPC_MULTICALL_NAMES_MAX) {
-        return apr_psprintf(cmd->pool, "%s: %d names: at most %d", dir, argc,
-                            MG_XMLRPC_MULTICALL_NAMES_MAX);
-    }
-    names = apr_array_make(cmd->pool, argc, sizeof(const char *));
-    for (i = 0; i < argc; i++) {
-        if (!multicall_name_ok(argv[i])) {
-            return apr_psprintf(cmd->pool,
-                                "%s: '%s' is not a method name (letters, "
-                                "digits, '_', '.', ':' and '/', at most %d "
-                                "bytes)",
-                                dir, argv[i], MEMGUARD_MULTICALL_NAME_MAX);
-        }
-        for (j = 0; j < i; j++) {
-            if (!strcmp(argv[i], argv[j])) {
-                return apr_psprintf(cmd->pool, "%s: '%s' is given twice", dir,
-                                    argv[i]);
-            }
-        }
-        APR_ARRAY_PUSH(names, const char *) = argv[i];
-    }
-    memguard_xr_get(cmd->pool, dcfg)->multicall = names;
-    return NULL;
-}
-
-const char *memguard_set_spool_memory(cmd_parms *cmd, void *dcfg,
-                                      const char *arg)
-{
-    return memguard_parse_size(cmd, arg,
-                               &memguard_xr_get(cmd->pool, dcfg)->spool_memory);
-}
-
-const char *memguard_set_spool_dir(cmd_parms *cmd, void *dcfg, const char *arg)
-{
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-    apr_finfo_t fi;
-    apr_status_t rv;
-
-    if (path == NULL) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid path",
-                            cmd->directive->directive, arg);
-    }
-    rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool);
-    if (rv != APR_SUCCESS || fi.filetype != APR_DIR) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a directory",
-                            cmd->directive->directive, arg);
-    }
-    memguard_xr_get(cmd->pool, dcfg)->spool_dir = path;
-    return NULL;
-}
-
-static const struct memguard_xr_conf *xr_conf(const request_rec *r)
-{
-    const memguard_dir_conf *c =
-        ap_get_module_config(r->per_dir_config, &memguard_module);
-
-    return c->xr;
-}
-
-int memguard_xmlrpc_may_be_essential(const request_rec *r)
-{
-    const struct memguard_xr_conf *xr = xr_conf(r);
-    int i;
-
-    if (r->method_number != M_POST || xr == NULL || xr->xmlrpc != 1 ||
-        xr->rules == NULL) {
-        return 0;
-    }
-    for (i = 0; i < xr->rules->nelts; i++) {
-        if (APR_ARRAY_IDX(xr->rules, i, const memguard_rule *)->essential) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* The system's temporary directory, found once in post_config. */
-static const char *xr_tmpdir = "/tmp";
-
-/* ---- spool ------------------------------------------------------------- */
-
-typedef struct {
-    request_rec *r;
-    apr_bucket_brigade *mem; /* heap buckets while the body fits */
-    apr_off_t mem_len;
-    apr_int64_t mem_max; /* MemGuardSpoolMemory */
-    const char *dir;     /* MemGuardSpoolDir */
-    apr_file_t *file;    /* once past mem_max: unlinked already */
-    apr_off_t len;       /* bytes spooled */
-} xr_spool;
-
-static apr_status_t unlink_cleanup(void *path)
-{
-    apr_pool_t *p = NULL;
-
-    if (apr_pool_create(&p, NULL) == APR_SUCCESS) {
-        apr_file_remove(path, p);
-        apr_pool_destroy(p);
-    }
-    return APR_SUCCESS;
-}
-
-/* Move what is in memory to a fresh temporary file, unlinked at once: it
- * lives exactly as long as its descriptor (the request), whatever way the
- * process ends. */
-static apr_status_t spool_to_file(xr_spool *sp)
-{
-    request_rec *r = sp->r;
-    char *path = apr_pstrcat(r->pool, sp->dir, "/memguard-spool-XXXXXX", NULL);
-    apr_bucket *e;
-    apr_status_t rv;
-
-    rv = apr_file_mktemp(&sp->file, path,
-                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE |
-                             APR_FOPEN_EXCL,
-                         r->pool);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      MGLOGNO(00202) "cannot create a spool file in %s "
-                                     "(MemGuardSpoolDir)",
-                      sp->dir);
-        sp->file = NULL;
-        return rv;
-    }
-    rv = apr_file_remove(path, r->pool);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
-                      MGLOGNO(00203) "cannot unlink spool file %s now: it is "
-                                     "removed when the request ends",
-                      path);
-        apr_pool_cleanup_register(r->pool, path, unlink_cleanup,
-                                  apr_pool_cleanup_null);
-    }
-    for (e = APR_BRIGADE_FIRST(sp->mem); e != APR_BRIGADE_SENTINEL(sp->mem);
-         e = APR_BUCKET_NEXT(e)) {
-        const char *data;
-        apr_size_t n;
-
-        rv = apr_bucket_read(e, &data, &n, APR_BLOCK_READ);
-        if (rv == APR_SUCCESS) {
-            rv = apr_file_write_full(sp->file, data, n, NULL);
-        }
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-    }
-    apr_brigade_cleanup(sp->mem);
-    sp->mem_len = 0;
-    return APR_SUCCESS;
-}
-
-static apr_status_t spool_write(xr_spool *sp, const char *data, apr_size_t n)
-{
-    apr_status_t rv;
-
-    if (sp->file == NULL && sp->mem_len + (apr_off_t)n <= sp->mem_max) {
-        /* Copied into 8 KB heap buckets: the socket's buffers go back at
-         * once, and many tiny chunks do not cost a bucket each. */
-        rv = apr_brigade_write(sp->mem, NULL, NULL, data, n);
-        sp->mem_len += (apr_off_t)n;
-    }
-    else {
-        if (sp->file == NULL && (rv = spool_to_file(sp)) != APR_SUCCESS) {
-            return rv;
-        }
-        rv = apr_file_write_full(sp->file, data, n, NULL);
-        if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, sp->r,
-                          MGLOGNO(00204) "cannot write to a spool file in %s "
-                                         "(MemGuardSpoolDir)",
-                          sp->dir);
-        }
-    }
-    if (rv == APR_SUCCESS) {
-        sp->len += (apr_off_t)n;
-    }
-    return rv;
-}
-
-/* The spooled bytes as a brigade: the heap buckets, or the file. */
-static apr_bucket_brigade *spool_brigade(xr_spool *sp)
-{
-    apr_bucket *e;
-
-    if (sp->file == NULL) {
-        return sp->mem;
-    }
-    apr_brigade_insert_file(sp->mem, sp->file, 0, sp->len, sp->r->pool);
-    /* Read in 8 KB heap buckets, not a mapping per piece the handler
-     * asks for. */
-    for (e = APR_BRIGADE_FIRST(sp->mem); e != APR_BRIGADE_SENTINEL(sp->mem);
-         e = APR_BUCKET_NEXT(e)) {
-        if (APR_BUCKET_IS_FILE(e)) {
-            apr_bucket_file_enable_mmap(e, 0);
-        }
-    }
-    return sp->mem;
-}
-
-/* ---- replay -------------------------------------------------------------- */
-
-typedef struct {
-    apr_bucket_brigade *bb; /* what is left to hand over */
-    int passthrough;        /* body not all read: go on below afterwards */
-} xr_replay;
-
-/*
- * MEMGUARD_REPLAY: hands the handler the spooled body, byte for byte, then
- * EOS (in the same brigade as the last bytes, so a reader that stops at
- * EOS needs no extra call). It never reads below itself: the body was
- * read to its end already. Under DetectOnly a body over the bound was not
- * all read; then the rest comes from below once the spool is empty.
- */
-static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb,
-                                  ap_input_mode_t mode, apr_read_type_e block,
-                                  apr_off_t readbytes)
-{
-    xr_replay *rp = f->ctx;
-    apr_bucket *e;
-    apr_status_t rv;
-
-    if (APR_BRIGADE_EMPTY(rp->bb)) {
-        if (rp->passthrough ||
-            (mode != AP_MODE_READBYTES && mode != AP_MODE_GETLINE &&
-             mode != AP_MODE_SPECULATIVE)) {
-            return ap_get_brigade(f->next, bb, mode, block, readbytes);
-        }
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
-        return APR_SUCCESS;
-    }
-    if (mode == AP_MODE_GETLINE) {
-        rv = apr_brigade_split_line(
-            bb, rp->bb, block, readbytes > 0 ? readbytes : HUGE_STRING_LEN);
-    }
-    else if (mode == AP_MODE_READBYTES || mode == AP_MODE_SPECULATIVE) {
-        if (readbytes <= 0) {
-            readbytes = AP_IOBUFSIZE;
-        }
-        rv = apr_brigade_partition(rp->bb, readbytes, &e);
-        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
-            return rv;
-        }
-        rv = APR_SUCCESS;
-        if (mode == AP_MODE_SPECULATIVE) {
-            apr_bucket *b, *copy;
-            for (b = APR_BRIGADE_FIRST(rp->bb); b != e;
-                 b = APR_BUCKET_NEXT(b)) {
-                rv = apr_bucket_copy(b, &copy);
-                if (rv != APR_SUCCESS) {
-                    return rv;
-                }
-                APR_BRIGADE_INSERT_TAIL(bb, copy);
-            }
-            return APR_SUCCESS;
-        }
-        while (APR_BRIGADE_FIRST(rp->bb) != e) {
-            apr_bucket *b = APR_BRIGADE_FIRST(rp->bb);
-            APR_BUCKET_REMOVE(b);
-            APR_BRIGADE_INSERT_TAIL(bb, b);
-        }
-    }
-    else {
-        return ap_get_brigade(f->next, bb, mode, block, readbytes);
-    }
-    if (rv == APR_SUCCESS && !rp->passthrough && APR_BRIGADE_EMPTY(rp->bb)) {
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
-    }
-    return rv;
-}
-
-static ap_filter_rec_t *replay_handle;
 
 /* ---- inspection ---------------------------------------------------------- */
 
@@ -783,64 +299,36 @@ static const char *xr_detail(request_rec *r, const mg_xmlrpc_refusal_t *rf)
     return rf->text;
 }
 
-static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
-                      const struct memguard_xr_conf *xr)
+/* The Content-Length of the body, when it says up front what max-body=
+ * and the bound will find (no chunks, no Content-Encoding that makes the
+ * decoded body differ); else -1. */
+static apr_off_t xr_declared(request_rec *r)
 {
-    apr_int64_t max_body = memguard_max_body(r);
-    apr_int64_t bound = max_body > 0 ? max_body : MEMGUARD_XMLRPC_BODY_BOUND;
-    const char *bound_what =
-        max_body > 0 ? "MemGuardMaxRequestBody"
-                     : "MemGuardXmlRpc bound without MemGuardMaxRequestBody";
-    apr_time_t started = apr_time_now(), waited;
-    mg_xmlrpc_limits_t lim;
-    mg_xmlrpc_state_t st = MG_XR_CONTINUE;
-    mg_xmlrpc_t *x = NULL;
-    xr_call *c;
-    xr_spool *sp;
-    xr_replay *rp;
-    apr_bucket_brigade *bb;
-    const char *cl;
-    int k, rc, eos = 0, passthrough = 0;
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
 
-    c = apr_pcalloc(r->pool, sizeof(*c));
-    c->r = r;
-    c->ctx = ctx;
-    c->rules = xr->rules;
-    c->detect = ctx->engine == MEMGUARD_ENGINE_DETECT;
-    c->declared = -1;
-
-    /* A declared length says up front what max-body= and the bound will
-     * find, unless a Content-Encoding makes the decoded body differ. */
-    cl = apr_table_get(r->headers_in, "Content-Length");
     if (cl != NULL && !apr_table_get(r->headers_in, "Transfer-Encoding") &&
         !apr_table_get(r->headers_in, "Content-Encoding")) {
         apr_off_t n;
         char *end;
         if (apr_strtoff(&n, cl, &end, 10) == APR_SUCCESS && *end == '\0' &&
             n >= 0) {
-            c->declared = n;
+            return n;
         }
     }
-    if (max_body <= 0 && c->declared > bound) {
-        rc = memguard_refuse(r, MG_REASON_BODY_SIZE,
-                             apr_psprintf(r->pool,
-                                          "%" APR_OFF_T_FMT
-                                          " bytes > limit %" APR_INT64_T_FMT
-                                          " (%s)",
-                                          c->declared, bound, bound_what));
-        /* DetectOnly: leave such a body alone, uninspected. */
-        return rc;
-    }
+    return -1;
+}
 
-    /* What MEMGUARD_WIRE paces inflating against (a gzip body). */
-    ctx->body_bound = bound;
+/* The inspector for c (this thread's cached one, reset, when it can be
+ * reused), freed or cached again with r's pool. NULL (logged) when it
+ * cannot be made. */
+static mg_xmlrpc_t *xr_inspector(request_rec *r, xr_call *c,
+                                 const struct memguard_xr_conf *xr)
+{
+    mg_xmlrpc_limits_t lim;
+    mg_xmlrpc_t *x;
+    int rc;
 
-    mg_xmlrpc_limits_default(&lim);
-    for (k = 0; k < MEMGUARD_XL__COUNT; k++) {
-        if (xr->limits_set & (1u << k)) {
-            xl_apply(&lim, k, xr->limits[k]);
-        }
-    }
+    memguard_xr_limits(xr, &lim);
     c->last_name = apr_palloc(r->pool, (apr_size_t)lim.name + 1);
     x = xr_cached;
     xr_cached = NULL;
@@ -869,19 +357,29 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
                       MGLOGNO(00205) "cannot create the XML-RPC inspector "
                                      "(error %d)",
                       rc);
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
     c->x = x;
     apr_pool_cleanup_register(r->pool, x, xr_free_inspector,
                               apr_pool_cleanup_null);
+    return x;
+}
 
-    sp = apr_pcalloc(r->pool, sizeof(*sp));
-    sp->r = r;
-    sp->mem = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    sp->mem_max = xr->spool_memory != MEMGUARD_UNSET
-                      ? xr->spool_memory
-                      : MEMGUARD_DEFAULT_SPOOL_MEMORY;
-    sp->dir = xr->spool_dir ? xr->spool_dir : xr_tmpdir;
+/*
+ * Read the whole body through the input filters, spooling it and feeding
+ * the inspector, until its end, the inspector's decision, a rule's
+ * refusal (On), or the bound. *stp: the inspector's state; *pass: under
+ * DetectOnly, the body outgrew the bound and the rest is left to the
+ * handler. OK, or the status to return (a refusal, a read error).
+ */
+static int xr_read(request_rec *r, xr_call *c, memguard_spool *sp,
+                   apr_int64_t max_body, apr_int64_t bound,
+                   const char *bound_what, mg_xmlrpc_state_t *stp, int *pass)
+{
+    mg_xmlrpc_t *x = c->x;
+    mg_xmlrpc_state_t st = MG_XR_CONTINUE;
+    apr_bucket_brigade *bb;
+    int eos = 0, passthrough = 0;
 
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     while (!eos && !passthrough) {
@@ -929,11 +427,8 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
             }
             c->seen += (apr_off_t)n;
             if (c->seen > bound && !passthrough) {
-                const char *over =
-                    apr_psprintf(r->pool,
-                                 "at least %" APR_OFF_T_FMT
-                                 " bytes > limit %" APR_INT64_T_FMT " (%s)",
-                                 c->seen, bound, bound_what);
+                const char *over = memguard_body_over_text(r->pool, 1, c->seen,
+                                                           bound, bound_what);
 
                 if (!c->detect) {
                     apr_brigade_cleanup(bb);
@@ -952,7 +447,7 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
                     bound);
                 passthrough = 1;
             }
-            if (spool_write(sp, data, n) != APR_SUCCESS) {
+            if (memguard_spool_write(sp, data, n) != APR_SUCCESS) {
                 apr_brigade_cleanup(bb);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
@@ -977,10 +472,20 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     if (eos && st == MG_XR_CONTINUE) {
         st = mg_xmlrpc_feed(x, NULL, 0, 1);
     }
+    *stp = st;
+    *pass = passthrough;
+    return OK;
+}
 
-    /* The verdict of the body. */
+/* The verdict of the body: OK to go on (accepted, or DetectOnly), or the
+ * refusal's return value. */
+static int xr_body_verdict(request_rec *r, xr_call *c, mg_xmlrpc_state_t st,
+                           int passthrough)
+{
+    int rc;
+
     if (!passthrough && st != MG_XR_ACCEPT) {
-        const mg_xmlrpc_refusal_t *rf = mg_xmlrpc_refusal(x);
+        const mg_xmlrpc_refusal_t *rf = mg_xmlrpc_refusal(c->x);
 
         if (c->verdict) {
             return memguard_refuse(r, c->reason, c->detail);
@@ -1004,17 +509,20 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     else if (c->verdict) { /* a rule refused it after the last byte */
         return memguard_refuse(r, c->reason, c->detail);
     }
+    return OK;
+}
 
-    /* The request's size for the per-method statistics and the gate: the
-     * inspected (decoded) body, whatever reads it afterwards (mod_wsgi
-     * reads brigades, so r->read_length stays 0). */
-    if (ctx->body_seen < sp->len) {
-        ctx->body_seen = sp->len;
-    }
-    /* Accepted (or DetectOnly): the gate, the slots, the response cap. A
-     * call every working method of which is essential passes the gate
-     * whatever the verdict; a multicall of nothing but multicalls is no
-     * work to let through. */
+/*
+ * An accepted call (or any under DetectOnly): the gate, the slots, the
+ * response cap. A call every working method of which is essential passes
+ * the gate whatever the verdict; a multicall of nothing but multicalls is
+ * no work to let through. OK, or the refusal's return value.
+ */
+static int xr_admit_call(request_rec *r, memguard_req_ctx *ctx, xr_call *c)
+{
+    apr_time_t waited;
+    int rc;
+
     ctx->essential = c->works > 0 && !c->not_essential;
     rc = memguard_gate_method(r, c->expensive);
     if (rc != OK) {
@@ -1048,21 +556,72 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     if (c->nice > 0 && !c->detect) {
         memguard_nice_begin(r, c->nice, c->nice_method);
     }
+    return OK;
+}
 
-    /* Hand the body over with its true length: a chunked or inflated
-     * body is now a plain one, so mod_wsgi accepts it without
-     * WSGIChunkedRequest. */
-    rp = apr_palloc(r->pool, sizeof(*rp));
-    rp->bb = spool_brigade(sp);
-    rp->passthrough = passthrough;
-    if (!passthrough) {
-        apr_table_setn(r->headers_in, "Content-Length",
-                       apr_off_t_toa(r->pool, sp->len));
-        apr_table_unset(r->headers_in, "Transfer-Encoding");
-        r->read_chunked = 0;
-        r->remaining = sp->len;
+static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
+                      const struct memguard_xr_conf *xr)
+{
+    apr_int64_t max_body = memguard_max_body(r);
+    apr_int64_t bound = max_body > 0 ? max_body : MEMGUARD_XMLRPC_BODY_BOUND;
+    const char *bound_what =
+        max_body > 0 ? "MemGuardMaxRequestBody"
+                     : "MemGuardXmlRpc bound without MemGuardMaxRequestBody";
+    apr_time_t started = apr_time_now();
+    mg_xmlrpc_state_t st = MG_XR_CONTINUE;
+    mg_xmlrpc_t *x;
+    xr_call *c;
+    memguard_spool *sp;
+    int rc, passthrough = 0;
+
+    c = apr_pcalloc(r->pool, sizeof(*c));
+    c->r = r;
+    c->ctx = ctx;
+    c->rules = xr->rules;
+    c->detect = ctx->engine == MEMGUARD_ENGINE_DETECT;
+    c->declared = xr_declared(r);
+    if (max_body <= 0 && c->declared > bound) {
+        rc = memguard_refuse(r, MG_REASON_BODY_SIZE,
+                             memguard_body_over_text(r->pool, 0, c->declared,
+                                                     bound, bound_what));
+        /* DetectOnly: leave such a body alone, uninspected. */
+        return rc;
     }
-    ap_add_input_filter_handle(replay_handle, rp, r, r->connection);
+
+    /* What MEMGUARD_WIRE paces inflating against (a gzip body). */
+    ctx->body_bound = bound;
+
+    x = xr_inspector(r, c, xr);
+    if (x == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    sp = memguard_spool_make(r,
+                             xr->spool_memory != MEMGUARD_UNSET
+                                 ? xr->spool_memory
+                                 : MEMGUARD_DEFAULT_SPOOL_MEMORY,
+                             xr->spool_dir);
+
+    rc = xr_read(r, c, sp, max_body, bound, bound_what, &st, &passthrough);
+    if (rc != OK) {
+        return rc;
+    }
+    rc = xr_body_verdict(r, c, st, passthrough);
+    if (rc != OK) {
+        return rc;
+    }
+
+    /* The request's size for the per-method statistics and the gate: the
+     * inspected (decoded) body, whatever reads it afterwards (mod_wsgi
+     * reads brigades, so r->read_length stays 0). */
+    if (ctx->body_seen < sp->len) {
+        ctx->body_seen = sp->len;
+    }
+    rc = xr_admit_call(r, ctx, c);
+    if (rc != OK) {
+        return rc;
+    }
+    memguard_spool_replay(sp, passthrough);
 
     if (APLOG_R_IS_LEVEL(r, APLOG_DEBUG)) {
         const mg_xmlrpc_counters_t *n = mg_xmlrpc_counters(x);
@@ -1095,7 +654,7 @@ static int xr_handler(request_rec *r)
     if (r->main || r->prev || r->method_number != M_POST) {
         return DECLINED;
     }
-    xr = xr_conf(r);
+    xr = memguard_xr_for(r);
     if (xr == NULL || xr->xmlrpc != 1 ||
         memguard_engine(r) == MEMGUARD_ENGINE_OFF) {
         return DECLINED;
@@ -1111,23 +670,18 @@ static int xr_handler(request_rec *r)
 static int xr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
-    const char *dir = NULL;
-
+    (void)pconf;
     (void)plog;
     (void)ptemp;
     (void)s;
     /* In the parent, before any child exists: xmlInitParser() must not
      * race (mg_xmlrpc.h). Idempotent, so every pass may call it. */
     mg_xmlrpc_global_init();
-    if (apr_temp_dir_get(&dir, pconf) == APR_SUCCESS && dir != NULL) {
-        xr_tmpdir = dir;
-    }
     return OK;
 }
 
 void memguard_xmlrpc_register(apr_pool_t *p)
 {
-    (void)p;
     ap_hook_post_config(xr_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /*
      * Why a handler, and the very first: the body must be read through
@@ -1143,9 +697,6 @@ void memguard_xmlrpc_register(apr_pool_t *p)
      * as if nothing happened, on the replay.
      */
     ap_hook_handler(xr_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    /* Above MEMGUARD_BODY (AP_FTYPE_RESOURCE - 2) and every other request
-     * input filter: the handler reads the replay, nothing is counted or
-     * inflated twice. */
-    replay_handle = ap_register_input_filter("MEMGUARD_REPLAY", replay_filter,
-                                             NULL, AP_FTYPE_RESOURCE - 3);
+    /* The spool's temporary directory, the MEMGUARD_REPLAY filter. */
+    memguard_spool_register(p);
 }

@@ -4,7 +4,7 @@ mod_wsgi daemon processes (MemGuardWatchDaemons) restarted gracefully
 under the event MPM.
 
 These need the sampler process calling memguard_recycle_sampler_init() and
-memguard_recycle_sampler_tick() (see mod_memguard.h). Each test skips, with
+memguard_recycle_sampler_tick() (see mod_memguard_recycle_sampler.h). Each test skips, with
 the reason "needs the sampler", while httpd refuses MemGuardSampleInterval.
 """
 import http.client
