@@ -13,7 +13,6 @@
 #include <fnmatch.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ap_mpm.h"
@@ -89,8 +88,8 @@ void memguard_recycle_sampler_init(server_rec *s, apr_pool_t *p, pid_t parent)
     }
     rs.proc_fd = -1;
     if (memguard_recycle_set.watch != NULL) {
-        /* /proc as a directory: listed with getdents64 on this fd, which
-         * allocates nothing (opendir would). */
+        /* /proc as a directory: listed with mg_proc_scan_pids() on this fd,
+         * which allocates nothing (opendir would). */
         rs.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rs.proc_fd < 0) {
             ap_log_error(APLOG_MARK, APLOG_ERR, errno, s,
@@ -347,44 +346,20 @@ static void watch_consider(server_rec *s, pid_t pid)
                  (long)pid, rs.cmdline);
 }
 
-struct watch_dirent64 {
-    apr_uint64_t d_ino;
-    apr_int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
+/* One pid of the scan: neither this process nor the parent. */
+static int watch_scan_one(void *baton, pid_t pid)
+{
+    if (pid > 1 && pid != getpid() && pid != rs.parent) {
+        watch_consider(baton, pid);
+    }
+    return 0;
+}
 
-/* One pass over /proc: bounded by WATCH_SCAN_MAX entries, a stack buffer,
- * no allocation. */
+/* One pass over /proc: bounded by WATCH_SCAN_MAX entries, no allocation
+ * (mg_proc_scan_pids). */
 static void watch_scan(server_rec *s)
 {
-    char buf[8192];
-    long n, off, seen = 0;
-    pid_t self = getpid();
-
-    if (lseek(rs.proc_fd, 0, SEEK_SET) != 0) {
-        return;
-    }
-    while ((n = syscall(SYS_getdents64, rs.proc_fd, buf, sizeof(buf))) > 0) {
-        for (off = 0; off < n;) {
-            struct watch_dirent64 *d = (struct watch_dirent64 *)(buf + off);
-            const char *c = d->d_name;
-            long pid = 0;
-
-            off += d->d_reclen;
-            if (++seen > WATCH_SCAN_MAX) {
-                return;
-            }
-            while (*c >= '0' && *c <= '9' && pid < 0x7fffffffL / 10) {
-                pid = pid * 10 + (*c++ - '0');
-            }
-            if (*c != '\0' || pid <= 1 || pid == self || pid == rs.parent) {
-                continue;
-            }
-            watch_consider(s, (pid_t)pid);
-        }
-    }
+    (void)mg_proc_scan_pids(rs.proc_fd, WATCH_SCAN_MAX, watch_scan_one, s);
 }
 
 /* Measure each watched daemon; restart a bloated one gracefully. */
