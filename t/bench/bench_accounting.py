@@ -28,11 +28,7 @@ import sys
 import threading
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-
-from mghttpd import Httpd  # noqa: E402
+from t.harness.mghttpd import Httpd
 
 ON = """
 MemGuardEngine On

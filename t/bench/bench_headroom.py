@@ -30,13 +30,8 @@ import sys
 import threading
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-sys.path.insert(0, os.path.join(TOP, "t", "integration"))
-
-from mghttpd import Httpd  # noqa: E402
-from mgfixture import ProcRoot  # noqa: E402
+from t.harness.mghttpd import Httpd
+from t.harness.mgfixture import ProcRoot
 
 os.environ.setdefault("MALLOC_ARENA_MAX", "2")
 QUICK = "--quick" in sys.argv

@@ -20,13 +20,11 @@ headroom thresholds (the sampler runs), child limits and method rules.
 The ratio on/off of instructions is reported with its inverse, the
 throughput the instruction count allows (a CPU-bound server's throughput
 is about inversely proportional to the instructions per request).
-The last line is the JSON summary tools/bench.py collects.
+The last line is the JSON summary `make bench` (t/bench/__main__.py) collects.
 """
-import glob
 import http.client
 import json
 import os
-import pwd
 import re
 import signal
 import subprocess
@@ -36,11 +34,7 @@ import time
 import urllib.request
 import xmlrpc.client
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)),
-                                "tools"))
-
-from mghttpd import Httpd, httpd_binary, run_user  # noqa: E402
+from t.harness.mghttpd import Httpd, httpd_binary, run_user
 
 ON = """
 MemGuardEngine On

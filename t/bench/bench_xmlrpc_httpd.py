@@ -31,7 +31,6 @@ The last line is one JSON object:
 import argparse
 import http.client
 import json
-import os
 import re
 import statistics
 import sys
@@ -39,11 +38,7 @@ import threading
 import time
 import xmlrpc.client
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-
-from mghttpd import Httpd  # noqa: E402
+from t.harness.mghttpd import Httpd
 
 TARGET = 0.95
 

@@ -35,13 +35,9 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-sys.path.insert(0, HERE)
 
-import bench_overhead as bo  # noqa: E402
-from mghttpd import Httpd, httpd_binary, run_user  # noqa: E402
+from t.bench import bench_overhead as bo
+from t.harness.mghttpd import Httpd, httpd_binary, run_user
 
 ONE_CHILD = """
 MaxKeepAliveRequests 0

@@ -1,15 +1,7 @@
-import os
-import sys
-
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)),
-                                "tools"))
-sys.path.insert(0, HERE)
-
-from mghttpd import Httpd  # noqa: E402
-from mgfixture import ProcRoot  # noqa: E402
+from t.harness.mgfixture import ProcRoot
+from t.harness.mghttpd import Httpd
 
 
 def pytest_addoption(parser):

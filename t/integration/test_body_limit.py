@@ -9,44 +9,14 @@ import xmlrpc.client
 
 import pytest
 
+from t.harness.xmlrpc import padded_call, post
+
 LIMIT = 65536
 
 BASE = """
 MemGuardEngine On
 MemGuardMaxRequestBody 64K
 """
-
-
-def xml_call(method, *params):
-    return xmlrpc.client.dumps(params, methodname=method).encode()
-
-
-def post(h, path, body, headers=None, chunked=False):
-    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
-    hdrs = {"Content-Type": "text/xml"}
-    hdrs.update(headers or {})
-    if chunked:
-        def gen():
-            for i in range(0, len(body), 4096):
-                yield body[i:i + 4096]
-        c.request("POST", path, body=gen(), headers=hdrs,
-                  encode_chunked=True)
-    else:
-        c.request("POST", path, body=body, headers=hdrs)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r, data
-
-
-def padded_call(size):
-    """An XML-RPC echo call whose body is exactly `size` bytes."""
-    empty = xml_call("echo", "")
-    pad = size - len(empty)
-    assert pad >= 0
-    body = xml_call("echo", "x" * pad)
-    assert len(body) == size
-    return body
 
 
 # -- configuration checks ---------------------------------------------------

@@ -12,7 +12,7 @@ import xmlrpc.client
 
 import pytest
 
-from statuslib import STATUS_PAGE, page_text, status_json, wait_fresh_sample
+from t.harness.statuslib import STATUS_PAGE, page_text, status_json, wait_fresh_sample
 
 
 MiB = 1 << 20

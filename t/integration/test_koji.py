@@ -15,11 +15,10 @@ import xmlrpc.client
 
 import pytest
 
-from kojiclient import ClientSession, HTTPError, ServerOffline
-from mghttpd import wait_until
-from statuslib import STATUS_PAGE, get, parse_auto, status_json
-from test_rules import in_thread
-from test_xmlrpc import call_body, fault_of, post
+from t.harness.kojiclient import ClientSession, HTTPError, ServerOffline
+from t.harness.mghttpd import wait_until
+from t.harness.statuslib import STATUS_PAGE, get, parse_auto, status_json
+from t.harness.xmlrpc import call_body, fault_of, in_thread, post
 
 
 def session(h, **kw):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mghttpd import alive, get, pid_of, wait_gone, wait_until
+from t.harness.mghttpd import alive, get, pid_of, wait_gone, wait_until
 
 MiB = 1 << 20
 

@@ -15,8 +15,8 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import pid_of, wait_gone
-from statuslib import STATUS_PAGE, status_json
+from t.harness.mghttpd import pid_of, wait_gone
+from t.harness.statuslib import STATUS_PAGE, status_json
 
 
 MiB = 1 << 20

@@ -6,13 +6,12 @@ import http.client
 import os
 import re
 import signal
-import threading
 import time
 import xmlrpc.client
 
 import pytest
 
-from test_xmlrpc import call_body, fault_of, post
+from t.harness.xmlrpc import call_body, fault_of, in_thread, post
 
 
 # -- configuration checks ---------------------------------------------------
@@ -200,20 +199,6 @@ MemGuardEngine On
     MemGuardMethod slowCall concurrency=1 queue-timeout=1s
 </Location>
 """
-
-
-def in_thread(fn, *args):
-    box = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args)
-        except Exception as e:  # noqa: BLE001 - reported by the test
-            box["error"] = e
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    box["thread"] = t
-    return box
 
 
 def test_concurrency_waits_then_busy(httpd_factory, mpm):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mgfixture import ProcRoot
+from t.harness.mgfixture import ProcRoot
 
 STARTED = r"MG00315: sampler started \(pid (\d+), start (\d+), board " \
           r"generation (\d+)"

@@ -17,8 +17,8 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import Httpd, free_port, wait_until
-from statuslib import fetch_all, get, haproxy_stat, parse_auto, raw
+from t.harness.mghttpd import Httpd, free_port, wait_until
+from t.harness.statuslib import fetch_all, get, haproxy_stat, parse_auto, raw
 
 
 def _sampler_known():

@@ -17,7 +17,7 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import TOP
+from t.harness.mghttpd import TOP
 
 STORM = os.path.join(TOP, "tools", "xmlrpc-storm")
 

@@ -6,7 +6,7 @@ import xmlrpc.client
 
 import pytest
 
-from statuslib import STATUS_PAGE, status_json
+from t.harness.statuslib import STATUS_PAGE, status_json
 
 
 TRANSITION = r"MG00310: verdict "

@@ -19,8 +19,8 @@ import subprocess
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(HERE)
+from t.harness import TOP
+
 HUB = os.path.join(TOP, "tools", "demo-hub", "hub.wsgi")
 
 

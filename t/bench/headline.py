@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """make bench-headline: the hub's bad night, side by side in one run.
+Run from the top directory as a module (it uses the test harness, t.harness):
 
 The demo hub (tools/demo-hub) under a private httpd (prefork, mod_wsgi
 embedded) inside a v1 memory cgroup this tool creates, hit by the same
@@ -30,7 +31,7 @@ otherwise). Everything created is removed at the end: the cgroups (their
 processes killed if httpd did not stop them), the httpd roots, the
 directory holding the dentries.
 
-    tools/bench-headline [--duration 60] [--no-slab] [--update-readme-assets]
+    python3 -m t.bench.headline [--duration 60] [--no-slab] [--update-readme-assets]
 """
 import argparse
 import http.client
@@ -47,8 +48,11 @@ import tempfile
 import threading
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "tools"))
+try:
+    from t.harness import TOP
+except ImportError:     # run as a file: the harness is imported as a package
+    sys.exit("bench-headline: run it from the top directory as "
+             "python3 -m t.bench.headline (or make bench-headline)")
 
 CG_ROOT = "/sys/fs/cgroup/memory"
 MiB = 1 << 20
@@ -103,6 +107,9 @@ SCENARIOS = {
                   "multiCall", "scenario": "named", "heavy": 20,
                   "rows": 20000, "multicall": True},
 }
+# --update-readme writes the scenario table into this Markdown file (relative
+# to the top directory), between these two markers.
+SCENARIO_TABLE_FILE = "README.md"
 README_BEGIN = "<!-- bench-headline scenarios: begin -->"
 README_END = "<!-- bench-headline scenarios: end -->"
 
@@ -185,7 +192,8 @@ def build_parser():
                        for k, v in SCENARIOS.items()))
     p.add_argument("--update-readme", action="store_true",
                    help="with --scenarios: write the summary table into "
-                   "README.md between its bench-headline markers")
+                   "%s between its bench-headline markers"
+                   % SCENARIO_TABLE_FILE)
     p.add_argument("--runs", default="A,B",
                    help="which storm runs (default A,B; '' for none; B0 "
                    "needs --baseline-rev)")
@@ -407,7 +415,7 @@ def build_baseline(rev, outdir):
 
 
 def make_httpd(cg, memguard, conf_text, extra="", module=None, callers=70):
-    import mghttpd
+    from t.harness import mghttpd
     authz = ""
     if memguard:
         authz = "LoadModule authz_host_module %s/mod_authz_host.so\n" % (
@@ -1450,19 +1458,20 @@ def finish_scenarios(args, rep):
               "; ".join("`%s`: %s (%s)" % (n, v["what"], v["mix"])
                         for n, v in rep["scenarios"].items()))]
     if args.update_readme:
-        path = os.path.join(TOP, "README.md")
+        path = os.path.join(TOP, SCENARIO_TABLE_FILE)
         with open(path) as f:
             text = f.read()
         i, j = text.find(README_BEGIN), text.find(README_END)
         if i < 0 or j < i:
-            sys.stderr.write("bench-headline: README.md has no %s ... %s "
-                             "block\n" % (README_BEGIN, README_END))
+            sys.stderr.write("bench-headline: %s has no %s ... %s block\n"
+                             % (SCENARIO_TABLE_FILE, README_BEGIN,
+                                README_END))
             return 1
         text = (text[:i + len(README_BEGIN)] + "\n" + "\n".join(md) + "\n"
                 + text[j:])
         with open(path, "w") as f:
             f.write(text)
-        print("README.md: the scenario table updated")
+        print("%s: the scenario table updated" % SCENARIO_TABLE_FILE)
     print("JSON: %s" % os.path.relpath(out, TOP))
     return 0
 
@@ -1550,8 +1559,8 @@ def finish(args, rep):
         sys.stderr.write(
             "bench-headline: gnuplot not found: no plots this time (every "
             "figure is in the JSON and the table). For the plots, install "
-            "gnuplot (Debian: gnuplot-nox) and run tools/bench-headline "
-            "--replot %s\n" % os.path.relpath(
+            "gnuplot (Debian: gnuplot-nox) and run python3 -m "
+            "t.bench.headline --replot %s\n" % os.path.relpath(
                 os.path.join(args.outdir, "bench-headline.json"), TOP))
     try:
         if runs and not rep.get("plot_error"):
