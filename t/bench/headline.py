@@ -39,7 +39,6 @@ import json
 import math
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -50,6 +49,7 @@ import time
 
 try:
     from t.harness import TOP
+    from t.harness.cgroup import MemCgroup
 except ImportError:     # run as a file: the harness is imported as a package
     sys.exit("bench-headline: run it from the top directory as "
              "python3 -m t.bench.headline (or make bench-headline)")
@@ -259,71 +259,15 @@ def environment_problem():
     return None
 
 
-class Cgroup:
-    def __init__(self, tag, limit):
-        self.path = os.path.join(CG_ROOT, "mg-bench-%s-%s"
-                                 % (tag, secrets.token_hex(3)))
-        os.mkdir(self.path)
-        try:
-            self.write("memory.limit_in_bytes", str(limit))
-        except OSError:
-            os.rmdir(self.path)
-            raise
-        self.limit = int(self.read("memory.limit_in_bytes"))
+def bench_cgroup(tag, limit):
+    """The benchmark's memory cgroup (CG_ROOT is read at each call)."""
+    return MemCgroup("mg-bench-" + tag, limit, root=CG_ROOT)
 
-    def read(self, name):
-        with open(os.path.join(self.path, name)) as f:
-            return f.read()
 
-    def write(self, name, value):
-        with open(os.path.join(self.path, name), "w") as f:
-            f.write(value + "\n")
-
-    def value(self, name):
-        try:
-            return int(self.read(name))
-        except (OSError, ValueError):
-            return None
-
-    def oom_kills(self):
-        m = re.search(r"^oom_kill (\d+)$", self.read("memory.oom_control"),
-                      re.M)
-        return int(m.group(1)) if m else 0
-
-    def pids(self):
-        try:
-            return [int(x) for x in self.read("cgroup.procs").split()]
-        except OSError:
-            return []
-
-    def wrapper(self):
-        """argv that moves itself into this group, then execs the rest
-        with MALLOC_ARENA_MAX=2 (runs comparable; SetEnv is too late)."""
-        return ["env", "MALLOC_ARENA_MAX=2", "sh", "-c",
-                'echo $$ > "%s/cgroup.procs" && exec "$@"' % self.path,
-                "mg-bench-wrapper"]
-
-    def remove(self):
-        if not os.path.isdir(self.path):
-            return
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            left = self.pids()
-            if not left:
-                break
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.1)
-        for _ in range(50):
-            try:
-                os.rmdir(self.path)
-                return
-            except OSError:
-                time.sleep(0.1)
-        sys.stderr.write("bench-headline: could not remove %s\n" % self.path)
+def wrapper(cg):
+    """argv that moves itself into cg, then execs the rest with
+    MALLOC_ARENA_MAX=2 (runs comparable; SetEnv is too late)."""
+    return ["env", "MALLOC_ARENA_MAX=2"] + cg.wrapper("mg-bench-wrapper")
 
 
 class Sampler(threading.Thread):
@@ -426,7 +370,7 @@ def make_httpd(cg, memguard, conf_text, extra="", module=None, callers=70):
         extra_top=mpm_site(callers) + authz,
         conf=(conf_text + extra + (STATUS_SITE if memguard else ""))
         if memguard else "",
-        prefix=cg.wrapper(), module=module)
+        prefix=wrapper(cg), module=module)
     return h
 
 
@@ -677,7 +621,7 @@ def storm_run(name, memguard, args, conf_text, work, cleanup, module=None,
         " without its queryHistory rule" if args.scenario == "unnamed"
         else "") if memguard else "mod_memguard not loaded",
         " (module of %s)" % module_rev if module_rev else ""), flush=True)
-    cg = Cgroup(name.lower(), args.limit)
+    cg = bench_cgroup(name.lower(), args.limit)
     cleanup.append(cg.remove)
     h = make_httpd(cg, memguard, conf_text, module=module,
                    callers=args.heavy + args.cheap)
@@ -783,9 +727,9 @@ def slab_run(name, args, conf_text, extra, work, cleanup):
     grown by a process in a second cgroup (the host's slab, as an NFS
     inode cache would be: memory no server process holds)."""
     print("== slab run %s" % name, flush=True)
-    cg = Cgroup("slab" + name.lower().strip("'"), args.limit)
+    cg = bench_cgroup("slab" + name.lower().strip("'"), args.limit)
     cleanup.append(cg.remove)
-    grow_cg = Cgroup("grow", 2048 * MiB)
+    grow_cg = bench_cgroup("grow", 2048 * MiB)
     cleanup.append(grow_cg.remove)
     gdir = tempfile.mkdtemp(prefix="mg-bench-dentries-")
     cleanup.append(lambda: shutil.rmtree(gdir, ignore_errors=True))
@@ -832,7 +776,7 @@ def slab_run(name, args, conf_text, extra, work, cleanup):
     try:
         time.sleep(min(3.0, dur / 6))
         res["dentry_before"] = slab_cache_bytes("dentry")
-        grow = subprocess.Popen(grow_cg.wrapper() + [
+        grow = subprocess.Popen(wrapper(grow_cg) + [
             PYTHON, "-c", GROW, gdir, str(args.slab_files)])
         cleanup.append(lambda: grow.poll() is None and grow.kill())
         t_grow = time.monotonic()

@@ -318,6 +318,22 @@ WSGIProcessGroup hub
                            text=True, timeout=60)
         return p.returncode, p.stdout
 
+    def configtest_refuses(self, conf, *words):
+        """`httpd -t` on conf must fail, saying every one of words."""
+        rc, out = self.configtest(conf)
+        assert rc != 0, out
+        for w in words:
+            assert w in out, (w, out)
+        assert "Syntax OK" not in out
+        return out
+
+    def configtest_accepts(self, conf):
+        """`httpd -t` on conf must pass."""
+        rc, out = self.configtest(conf)
+        assert rc == 0, out
+        assert "Syntax OK" in out
+        return out
+
     # -- lifecycle ------------------------------------------------------
     def start(self, timeout=30):
         self.write_conf()

@@ -40,6 +40,18 @@ def post(h, path, body, headers=None, chunked=False, chunk=4096):
     return r, data
 
 
+def read_answer(s):
+    """Read from socket s until the end of an XML-RPC answer (or the end
+    of the stream): all that came, headers included."""
+    data = b""
+    while b"</methodResponse>" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def fault_of(data):
     """(faultCode, faultString) of an answer that must be a fault."""
     with pytest.raises(xmlrpc.client.Fault) as e:

@@ -1,7 +1,11 @@
 import pytest
 
-from t.harness.mgfixture import ProcRoot
-from t.harness.mghttpd import Httpd
+# The harness's checks (Httpd.configtest_refuses, ...) report like a test's
+# own asserts.
+pytest.register_assert_rewrite("t.harness")
+
+from t.harness.mgfixture import ProcRoot  # noqa: E402
+from t.harness.mghttpd import Httpd  # noqa: E402
 
 
 def pytest_addoption(parser):

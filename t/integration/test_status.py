@@ -20,9 +20,10 @@ import xmlrpc.client
 import pytest
 
 from t.harness.mghttpd import TOP, free_port, moddir, version
-from t.harness.statuslib import (AUTO_KEYS, REASONS, camel, fetch_all, get,
-                       haproxy_stat, raw,
-                       parse_auto, parse_html, parse_prom, prom_value)
+from t.harness.statuslib import (AUTO_KEYS, REASONS, camel, fetch_all,
+                                 get, haproxy_stat, raw, parse_auto,
+                                 parse_html, parse_prom, prom_value)
+from t.harness.xmlrpc import read_answer
 
 LIMIT = 65536
 
@@ -60,12 +61,7 @@ def refuse_body_size(h, n, concurrent=1):
             s = socket.create_connection(("127.0.0.1", h.port), timeout=30)
             socks.append(s)
             s.sendall(req)
-            data = b""
-            while b"</methodResponse>" not in data:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_answer(s)
             assert b"<int>4130</int>" in data, data[:300]
             done += 1
         for s in socks:

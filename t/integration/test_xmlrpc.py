@@ -18,7 +18,7 @@ import xmlrpc.client
 
 import pytest
 
-from t.harness.xmlrpc import call_body, fault_of, post
+from t.harness.xmlrpc import call_body, fault_of, post, read_answer
 
 INSPECTED = """
 MemGuardEngine On
@@ -332,12 +332,7 @@ def test_builtin_bound_without_max_request_body(httpd_factory, mpm):
     s = socket.create_connection(("127.0.0.1", h.port), 10)
     s.sendall(b"POST /kojihub HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml"
               b"\r\nContent-Length: 70000000\r\n\r\n<?xml version='1.0'?>")
-    data = b""
-    while b"</methodResponse>" not in data:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_answer(s)
     s.close()
     code, text = fault_of(data.split(b"\r\n\r\n", 1)[1])
     assert code == 4130
