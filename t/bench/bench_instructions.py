@@ -34,7 +34,7 @@ import time
 import urllib.request
 import xmlrpc.client
 
-from t.harness.mghttpd import Httpd, httpd_binary, run_user
+from t.harness.mghttpd import Httpd
 
 ON = """
 MemGuardEngine On
@@ -54,20 +54,8 @@ CALL = xmlrpc.client.dumps((7,), methodname="getBuild").encode()
 
 def one_run(conf, load, what, n, outdir):
     h = Httpd(mpm="prefork", conf=conf, load_memguard=load, loglevel="warn")
-    h.write_conf()
     out = os.path.join(outdir, "cg.%s" % os.urandom(4).hex())
-    # callgrind opens its output file as root at start and again after
-    # httpd has dropped to its User: the file must be theirs to write.
-    open(out, "w").close()
-    os.chmod(out, 0o666)
-    user, uid, _ = run_user()
-    if os.geteuid() == 0 and uid is not None:
-        os.chown(out, uid, -1)
-    p = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-         "--trace-children=no", httpd_binary(), "-X", "-f", h.conf_file],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+    p = h.start_callgrind(out)
     try:
         deadline = time.time() + 120
         while True:

@@ -37,7 +37,7 @@ import time
 
 
 from t.bench import bench_overhead as bo
-from t.harness.mghttpd import Httpd, httpd_binary, run_user
+from t.harness.mghttpd import Httpd
 
 ONE_CHILD = """
 MaxKeepAliveRequests 0
@@ -211,19 +211,9 @@ def callgrind(args, body, out):
 
 def cg_run(args, body, out, side, loadmod, n):
     h = server(loadmod)
-    h.write_conf()
     cg = os.path.join(out, "callgrind-%s-%s-%d.out" % (args.workload, side,
                                                       n))
-    open(cg, "w").close()
-    os.chmod(cg, 0o666)
-    _, uid, _ = run_user()
-    if os.geteuid() == 0 and uid is not None:
-        os.chown(cg, uid, -1)
-    p = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg,
-         "--trace-children=no", httpd_binary(), "-X", "-f", h.conf_file],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+    p = h.start_callgrind(cg)
     try:
         deadline = time.time() + 120
         while True:

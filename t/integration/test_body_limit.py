@@ -9,6 +9,7 @@ import xmlrpc.client
 
 import pytest
 
+from t.harness.mghttpd import read_to_end
 from t.harness.xmlrpc import padded_call, post, read_answer
 
 LIMIT = 65536
@@ -328,16 +329,7 @@ def test_http_style_refusal_is_the_only_response_on_the_wire(httpd_factory,
         s.sendall(b"0\r\n\r\n")
     except (BrokenPipeError, ConnectionResetError):
         pass
-    data = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except ConnectionResetError:
-        pass
-    s.close()
+    data = read_to_end(s, resets_ok=True)
     assert data.startswith(b"HTTP/1.1 413 "), data[:200]
     assert data.count(b"HTTP/1.1 ") == 1, data
     assert h.calls() == 0

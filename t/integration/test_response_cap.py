@@ -8,6 +8,8 @@ import xmlrpc.client
 
 import pytest
 
+from t.harness.mghttpd import read_to_end
+
 CAP = 1 << 20  # 1M
 
 BASE = """
@@ -56,17 +58,7 @@ def raw_get(h, path):
     closed the connection."""
     s = socket.create_connection(("127.0.0.1", h.port), timeout=30)
     s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
-    data = b""
-    try:
-        while True:
-            chunk = s.recv(1 << 16)
-            if not chunk:
-                break
-            data += chunk
-    except ConnectionResetError:
-        pass
-    s.close()
-    return data
+    return read_to_end(s, resets_ok=True)
 
 
 # -- configuration checks ---------------------------------------------------
