@@ -34,10 +34,10 @@ import json
 import re
 import statistics
 import sys
-import threading
 import time
 import xmlrpc.client
 
+from t.harness.clients import run_clients
 from t.harness.mghttpd import Httpd
 
 TARGET = 0.95
@@ -94,13 +94,7 @@ def run_round(port, path, seconds, threads):
             c.close()
             counts[k] = n
 
-    ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
-    t0 = time.monotonic()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    wall = time.monotonic() - t0
+    wall = run_clients(worker, threads)
     if errors:
         raise RuntimeError("%s: %s" % (path, errors[:3]))
     return sum(counts) / wall

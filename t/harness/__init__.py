@@ -6,6 +6,8 @@ benchmarks (t/bench) and `make run`:
     statuslib   the status page's formats: strict parsers, fetch helpers
     kojiclient  a client that retries the way Koji's ClientSession does
     xmlrpc      raw XML-RPC requests and their answers, for the tests
+    cgroup      a real cgroup v1 memory group (MemCgroup)
+    clients     clients run side by side, for the benchmarks
     run         `make run` / `make stop`: the demo on a private httpd
 """
 import os

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 from t.harness import TOP
@@ -98,6 +99,29 @@ def read_to_end(s, resets_ok=False, close=True):
     if close:
         s.close()
     return out
+
+
+def scripted_server(answer, backlog=8):
+    """A server on 127.0.0.1, in a daemon thread: it reads each connection
+    once (the request), calls answer(conn, n), n counting connections from
+    1, and closes it. (port, listening socket): close that to stop it."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(backlog)
+
+    def serve():
+        n = 0
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            n += 1
+            c.recv(65536)
+            answer(c, n)
+            c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1], srv
 
 
 def status_of(h, path="/mgtest", timeout=10):

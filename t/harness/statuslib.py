@@ -59,6 +59,12 @@ STATUS_PAGE = """
 </Location>
 """
 
+# The status page and the health check.
+STATUS_AND_HEALTH = STATUS_PAGE + """<Location /memguard-health>
+    SetHandler memguard-health
+</Location>
+"""
+
 
 def page_text(h, path="/memguard-status"):
     """The body of GET path, which must answer 200 (the status page

@@ -20,21 +20,15 @@ import xmlrpc.client
 import pytest
 
 from t.harness.mghttpd import TOP, free_port, moddir, version
-from t.harness.statuslib import (AUTO_KEYS, REASONS, camel, fetch_all,
-                                 get, haproxy_stat, raw, parse_auto,
-                                 parse_html, parse_prom, prom_value)
+from t.harness.statuslib import (AUTO_KEYS, REASONS, STATUS_AND_HEALTH,
+                                 camel, fetch_all, get, haproxy_stat, raw,
+                                 parse_auto, parse_html, parse_prom,
+                                 prom_value)
 from t.harness.xmlrpc import read_answer
 
 LIMIT = 65536
 
-STATUS = """
-<Location /memguard-status>
-    SetHandler memguard-status
-</Location>
-<Location /memguard-health>
-    SetHandler memguard-health
-</Location>
-"""
+STATUS = STATUS_AND_HEALTH
 
 BASE = """
 MemGuardEngine On

@@ -18,7 +18,8 @@ import xmlrpc.client
 import pytest
 
 from t.harness.mghttpd import Httpd, free_port, wait_until
-from t.harness.statuslib import fetch_all, get, haproxy_stat, parse_auto, raw
+from t.harness.statuslib import (STATUS_AND_HEALTH, fetch_all, get,
+                                 haproxy_stat, parse_auto, raw)
 
 
 def _sampler_known():
@@ -37,14 +38,7 @@ pytestmark = pytest.mark.skipif(not _sampler_known(),
 
 HAPROXY = shutil.which("haproxy")
 
-STATUS = """
-<Location /memguard-status>
-    SetHandler memguard-status
-</Location>
-<Location /memguard-health>
-    SetHandler memguard-health
-</Location>
-"""
+STATUS = STATUS_AND_HEALTH
 
 
 def conf(root, style="fault"):
