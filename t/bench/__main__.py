@@ -44,7 +44,7 @@ def benches(only, extra):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(prog="python3 -m t.bench")
     ap.add_argument("--only", action="append")
     ap.add_argument("--args", action="append", default=[],
                     metavar="TOPIC=ARGS",

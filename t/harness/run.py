@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """make run / make stop: a self-contained httpd on 127.0.0.1 with
 mod_memguard in front of the demo XML-RPC hub (under mod_wsgi).
 
@@ -106,7 +105,7 @@ def stop(args, quiet=False):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(prog="python3 -m t.harness.run")
     ap.add_argument("action", choices=["start", "stop"])
     ap.add_argument("--port", type=int, default=int(
         os.environ.get("PORT", "0") or 0))
