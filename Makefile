@@ -119,10 +119,10 @@ test: deps ## install what is missing, then unit + integration tests
 
 run: deps ## build and start a private httpd with the demo hub on 127.0.0.1
 	@$(MAKE) --no-print-directory all
-	@$(PYTHON) tools/mg-run.py start --module $(CURDIR)/$(MODULE) $(if $(PORT),--port $(PORT))
+	@$(PYTHON) -m t.harness.run start --module $(CURDIR)/$(MODULE) $(if $(PORT),--port $(PORT))
 
 stop: ## stop the httpd started by `make run`
-	@$(PYTHON) tools/mg-run.py stop
+	@$(PYTHON) -m t.harness.run stop
 
 install: module ## install the module (and conf snippets) with apxs; honours DESTDIR
 	@sh tools/install.sh "$(APXS)" "$(DESTDIR)"
@@ -148,7 +148,7 @@ rpm: ## the binary RPM, on Fedora/RHEL with httpd-devel, in build/rpm/RPMS/
 
 bench: deps ## benchmarks (ratios against a baseline measured in the same run)
 	@$(MAKE) --no-print-directory all mgtest bench-build
-	@$(PYTHON) tools/bench.py
+	@$(PYTHON) -m t.bench
 
 # The headline benchmark: the hub's bad night in a memory cgroup, without
 # the module (A) and with conf/memguard.conf (B), plus the slab variant.
@@ -159,7 +159,7 @@ bench: deps ## benchmarks (ratios against a baseline measured in the same run)
 # writes everything else.
 bench-headline: deps ## the bad night with the module off and on, side by side (root)
 	@$(MAKE) --no-print-directory all mgtest
-	@$(PYTHON) tools/bench-headline $(HEADLINE_ARGS)
+	@$(PYTHON) -m t.bench.headline $(HEADLINE_ARGS)
 
 lint: ## cppcheck, format check, log-number uniqueness, the layers
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
@@ -222,7 +222,7 @@ fuzz: $(BUILD)/fuzz/fuzz_xmlrpc ## fuzz the XML-RPC inspector for FUZZ_SECONDS
 	    -artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus
 
 # Benchmarks of core parts: t/bench/*.c, one program each, built against
-# the core objects. `make bench` runs them through tools/bench.py.
+# the core objects. `make bench` runs them through t/bench/__main__.py.
 BENCH_SRC := $(sort $(wildcard t/bench/*.c))
 BENCH_BIN := $(patsubst t/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 

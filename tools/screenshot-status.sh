@@ -24,13 +24,13 @@ WORK=$(mktemp -d)
 export MG_RUN_STATE="$WORK/state.json"
 PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cleanup() {
-    $PY "$TOP/tools/mg-run.py" stop >/dev/null 2>&1 || true
+    (cd "$TOP" && $PY -m t.harness.run stop) >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
-$PY "$TOP/tools/mg-run.py" start --port "$PORT" \
-    --module "$TOP/mod_memguard/.libs/mod_memguard.so" >/dev/null
+(cd "$TOP" && $PY -m t.harness.run start --port "$PORT" \
+    --module "$TOP/mod_memguard/.libs/mod_memguard.so") >/dev/null
 
 # Some traffic: cheap calls, a few expensive ones, and a few bodies over
 # the 1M limit.

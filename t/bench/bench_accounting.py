@@ -25,14 +25,10 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-
-from mghttpd import Httpd  # noqa: E402
+from t.harness.clients import run_clients
+from t.harness.mghttpd import Httpd
 
 ON = """
 MemGuardEngine On
@@ -47,7 +43,7 @@ def run_round(h, n, clients=2):
     per = n // clients
     errors = []
 
-    def client():
+    def client(_):
         c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
         try:
             for _ in range(per):
@@ -59,13 +55,7 @@ def run_round(h, n, clients=2):
         finally:
             c.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    dt = time.perf_counter() - t0
+    dt = run_clients(client, clients)
     if errors:
         raise RuntimeError("errors: %r" % errors[:5])
     return per * clients / dt

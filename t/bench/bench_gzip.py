@@ -27,11 +27,7 @@ import threading
 import time
 import zlib
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-
-from mghttpd import Httpd  # noqa: E402
+from t.harness.mghttpd import Httpd
 
 CONF = """
 MemGuardEngine On

@@ -30,27 +30,11 @@ import sys
 import threading
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-sys.path.insert(0, os.path.join(TOP, "t", "integration"))
-
-from mghttpd import Httpd  # noqa: E402
-from mgfixture import ProcRoot  # noqa: E402
+from t.harness.mghttpd import Httpd, status_of
+from t.harness.mgfixture import ProcRoot
 
 os.environ.setdefault("MALLOC_ARENA_MAX", "2")
 QUICK = "--quick" in sys.argv
-
-
-def get_status(port, path="/mgtest"):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        r.read()
-        return r.status
-    finally:
-        c.close()
 
 
 def sampler_pid(h):
@@ -74,16 +58,16 @@ MemGuardMinAvailable 1G
         h.start()
         h.wait_log(r"MG00315")
         for _ in range(flips):
-            assert get_status(h.port) == 200
+            assert status_of(h) == 200
             # a random phase against the sampler's clock
             time.sleep(0.05 + random.uniform(0, 0.1))
             t0 = time.monotonic()
             root.set_meminfo(MemAvailable=100 * 1024)
-            while get_status(h.port) != 503:
+            while status_of(h) != 503:
                 pass
             times.append((time.monotonic() - t0) * 1000)
             root.set_meminfo(MemAvailable=20 * 1024 * 1024)
-            while get_status(h.port) != 200:
+            while status_of(h) != 200:
                 time.sleep(0.005)
     finally:
         h.stop()

@@ -20,13 +20,11 @@ headroom thresholds (the sampler runs), child limits and method rules.
 The ratio on/off of instructions is reported with its inverse, the
 throughput the instruction count allows (a CPU-bound server's throughput
 is about inversely proportional to the instructions per request).
-The last line is the JSON summary tools/bench.py collects.
+The last line is the JSON summary `make bench` (t/bench/__main__.py) collects.
 """
-import glob
 import http.client
 import json
 import os
-import pwd
 import re
 import signal
 import subprocess
@@ -36,11 +34,7 @@ import time
 import urllib.request
 import xmlrpc.client
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)),
-                                "tools"))
-
-from mghttpd import Httpd, httpd_binary, run_user  # noqa: E402
+from t.harness.mghttpd import Httpd
 
 ON = """
 MemGuardEngine On
@@ -60,20 +54,8 @@ CALL = xmlrpc.client.dumps((7,), methodname="getBuild").encode()
 
 def one_run(conf, load, what, n, outdir):
     h = Httpd(mpm="prefork", conf=conf, load_memguard=load, loglevel="warn")
-    h.write_conf()
     out = os.path.join(outdir, "cg.%s" % os.urandom(4).hex())
-    # callgrind opens its output file as root at start and again after
-    # httpd has dropped to its User: the file must be theirs to write.
-    open(out, "w").close()
-    os.chmod(out, 0o666)
-    user, uid, _ = run_user()
-    if os.geteuid() == 0 and uid is not None:
-        os.chown(out, uid, -1)
-    p = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-         "--trace-children=no", httpd_binary(), "-X", "-f", h.conf_file],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+    p = h.start_callgrind(out)
     try:
         deadline = time.time() + 120
         while True:

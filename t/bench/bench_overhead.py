@@ -71,11 +71,8 @@ import tempfile
 import time
 import xmlrpc.client
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-
-from mghttpd import Httpd  # noqa: E402
+from t.harness import TOP
+from t.harness.mghttpd import Httpd
 
 # The echo application: the request body back, with its length. The same
 # code serves both servers.
@@ -518,7 +515,7 @@ def main():
                  mid("on_sys_us") - mid("off_sys_us"), cpu, tput,
                  mid("sampler_us"), mid("off_client_us"),
                  mid("on_client_us")))
-        # (at most 48 characters a name: tools/bench.py's column)
+        # (at most 48 characters a name: the summary's column)
         label = {"xmlrpc": "XML-RPC call", "static": "static GET"}[wl]
         results += [
             {"name": "%s: httpd CPU per request, module off" % label,

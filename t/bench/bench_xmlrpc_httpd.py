@@ -31,19 +31,14 @@ The last line is one JSON object:
 import argparse
 import http.client
 import json
-import os
 import re
 import statistics
 import sys
-import threading
 import time
 import xmlrpc.client
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-
-from mghttpd import Httpd  # noqa: E402
+from t.harness.clients import run_clients
+from t.harness.mghttpd import Httpd
 
 TARGET = 0.95
 
@@ -99,13 +94,7 @@ def run_round(port, path, seconds, threads):
             c.close()
             counts[k] = n
 
-    ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
-    t0 = time.monotonic()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    wall = time.monotonic() - t0
+    wall = run_clients(worker, threads)
     if errors:
         raise RuntimeError("%s: %s" % (path, errors[:3]))
     return sum(counts) / wall

@@ -35,13 +35,9 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(TOP, "tools"))
-sys.path.insert(0, HERE)
 
-import bench_overhead as bo  # noqa: E402
-from mghttpd import Httpd, httpd_binary, run_user  # noqa: E402
+from t.bench import bench_overhead as bo
+from t.harness.mghttpd import Httpd
 
 ONE_CHILD = """
 MaxKeepAliveRequests 0
@@ -95,38 +91,44 @@ def detach(p):
     return p.communicate(timeout=120)[1]
 
 
-def syscalls(args, body, out):
-    """{(side): {syscall: calls per request}} and a trace per side."""
-    table = {}
+def warm_servers(args, body):
+    """For the module off, then on: (side, a started httpd that has served
+    300 requests of the workload, its one child); stopped after."""
     for side, loadmod in (("off", False), ("on", True)):
         h = server(loadmod)
         h.start()
         try:
             load(h, args.workload, body, n=300)
-            child = the_child(h)
-            summary = os.path.join(out, "strace-c-%s-%s.txt"
-                                   % (args.workload, side))
-            p = attach(["strace", "-f", "-c", "-o", summary,
-                        "-p", str(child)])
-            load(h, args.workload, body, n=args.requests)
-            detach(p)
-            calls = {}
-            with open(summary) as f:
-                for line in f:
-                    m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+"
-                                 r"(?:\d+\s+)?(\w+)\s*$", line)
-                    if m and m.group(2) != "total":
-                        calls[m.group(2)] = int(m.group(1)) / args.requests
-            table[side] = calls
-            trace = os.path.join(out, "strace-%s-%s.txt"
-                                 % (args.workload, side))
-            p = attach(["strace", "-f", "-tt", "-s", "80", "-o", trace,
-                        "-p", str(child)])
-            load(h, args.workload, body, n=args.trace)
-            detach(p)
+            yield side, h, the_child(h)
         finally:
             h.stop()
             h.cleanup()
+
+
+def syscalls(args, body, out):
+    """{(side): {syscall: calls per request}} and a trace per side."""
+    table = {}
+    for side, h, child in warm_servers(args, body):
+        summary = os.path.join(out, "strace-c-%s-%s.txt"
+                               % (args.workload, side))
+        p = attach(["strace", "-f", "-c", "-o", summary,
+                    "-p", str(child)])
+        load(h, args.workload, body, n=args.requests)
+        detach(p)
+        calls = {}
+        with open(summary) as f:
+            for line in f:
+                m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+"
+                             r"(?:\d+\s+)?(\w+)\s*$", line)
+                if m and m.group(2) != "total":
+                    calls[m.group(2)] = int(m.group(1)) / args.requests
+        table[side] = calls
+        trace = os.path.join(out, "strace-%s-%s.txt"
+                             % (args.workload, side))
+        p = attach(["strace", "-f", "-tt", "-s", "80", "-o", trace,
+                    "-p", str(child)])
+        load(h, args.workload, body, n=args.trace)
+        detach(p)
     names = sorted(set(table["off"]) | set(table["on"]),
                    key=lambda k: -(table["on"].get(k, 0)))
     print("system calls per request, %s, %d requests on one keep-alive "
@@ -143,34 +145,26 @@ def syscalls(args, body, out):
 
 
 def perf(args, body, out):
-    for side, loadmod in (("off", False), ("on", True)):
-        h = server(loadmod)
-        h.start()
-        try:
-            load(h, args.workload, body, n=300)
-            child = the_child(h)
-            data = os.path.join(out, "perf-%s-%s.data" % (args.workload,
-                                                         side))
-            p = attach(["perf", "record", "-e", "cpu-clock", "-F", "4999",
-                        "-g", "-o", data, "-p", str(child)])
-            r = load(h, args.workload, body, seconds=args.seconds)
-            detach(p)
-            rep = subprocess.run(
-                ["perf", "report", "-i", data, "--no-children", "--stdio",
-                 "--sort", "dso,symbol", "-g", "none",
-                 "--percent-limit", "0.7"],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                text=True).stdout
-            with open(data + ".txt", "w") as f:
-                f.write(rep)
-            print("== perf, %s, module %s: %d requests" % (
-                args.workload, side, r["complete"]))
-            for line in rep.splitlines():
-                if line.strip() and not line.startswith("#"):
-                    print(line)
-        finally:
-            h.stop()
-            h.cleanup()
+    for side, h, child in warm_servers(args, body):
+        data = os.path.join(out, "perf-%s-%s.data" % (args.workload,
+                                                     side))
+        p = attach(["perf", "record", "-e", "cpu-clock", "-F", "4999",
+                    "-g", "-o", data, "-p", str(child)])
+        r = load(h, args.workload, body, seconds=args.seconds)
+        detach(p)
+        rep = subprocess.run(
+            ["perf", "report", "-i", data, "--no-children", "--stdio",
+             "--sort", "dso,symbol", "-g", "none",
+             "--percent-limit", "0.7"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True).stdout
+        with open(data + ".txt", "w") as f:
+            f.write(rep)
+        print("== perf, %s, module %s: %d requests" % (
+            args.workload, side, r["complete"]))
+        for line in rep.splitlines():
+            if line.strip() and not line.startswith("#"):
+                print(line)
 
 
 # The module's own functions and the library code they drive, for the
@@ -215,19 +209,9 @@ def callgrind(args, body, out):
 
 def cg_run(args, body, out, side, loadmod, n):
     h = server(loadmod)
-    h.write_conf()
     cg = os.path.join(out, "callgrind-%s-%s-%d.out" % (args.workload, side,
                                                       n))
-    open(cg, "w").close()
-    os.chmod(cg, 0o666)
-    _, uid, _ = run_user()
-    if os.geteuid() == 0 and uid is not None:
-        os.chown(cg, uid, -1)
-    p = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg,
-         "--trace-children=no", httpd_binary(), "-X", "-f", h.conf_file],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+    p = h.start_callgrind(cg)
     try:
         deadline = time.time() + 120
         while True:

@@ -1,15 +1,11 @@
-import os
-import sys
-
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)),
-                                "tools"))
-sys.path.insert(0, HERE)
+# The harness's checks (Httpd.configtest_refuses, ...) report like a test's
+# own asserts.
+pytest.register_assert_rewrite("t.harness")
 
-from mghttpd import Httpd  # noqa: E402
-from mgfixture import ProcRoot  # noqa: E402
+from t.harness.mgfixture import ProcRoot  # noqa: E402
+from t.harness.mghttpd import Httpd  # noqa: E402
 
 
 def pytest_addoption(parser):

@@ -5,7 +5,7 @@ import http.client
 import re
 import time
 
-from mghttpd import get
+from t.harness.mghttpd import get
 
 MiB = 1 << 20
 

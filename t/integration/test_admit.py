@@ -22,8 +22,8 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import alive, wait_until
-from statuslib import STATUS_PAGE, page_text, parse_auto, status_json
+from t.harness.mghttpd import alive, wait_until
+from t.harness.statuslib import STATUS_PAGE, page_text, parse_auto, status_json
 
 MiB = 1 << 20
 
@@ -117,6 +117,15 @@ class Call(threading.Thread):
         except Exception as e:      # noqa: BLE001 - reported by the test
             self.error = e
         self.t1 = time.monotonic()
+
+
+def hold(h, ms, raw=False):
+    """A heavy call of 5 MiB that holds its reservation for ms, started;
+    back once the reservation is on the board."""
+    holder = Call(h, "heavy", 5, ms, raw=raw)
+    holder.start()
+    wait_until(lambda: auto(h)["AdmitReservedCalls"] == "1", "one reserved")
+    return holder
 
 
 def test_learns_what_calls_cost_and_tiny_calls_never_reserve(procroot,
@@ -218,9 +227,7 @@ def test_the_budget_admits_in_order_and_tiny_calls_pass(procroot,
 
 def test_no_room_in_time_is_a_retryable_refusal(procroot, httpd_factory):
     h = start(procroot, httpd_factory, 150, wait="1s")
-    holder = Call(h, "heavy", 5, 4000)
-    holder.start()
-    wait_until(lambda: auto(h)["AdmitReservedCalls"] == "1", "one reserved")
+    holder = hold(h, 4000)
     t = time.monotonic()
     with pytest.raises(xmlrpc.client.Fault) as e:
         rpc(h).heavy(5, 0)
@@ -252,9 +259,7 @@ def test_no_room_in_time_is_a_retryable_refusal(procroot, httpd_factory):
 
 def test_a_killed_child_gives_its_reservation_back(procroot, httpd_factory):
     h = start(procroot, httpd_factory, 150, wait="20s")
-    holder = Call(h, "heavy", 5, 30000, raw=True)
-    holder.start()
-    wait_until(lambda: auto(h)["AdmitReservedCalls"] == "1", "one reserved")
+    holder = hold(h, 30000, raw=True)
     # the status page lists each child's reservations
     holders = [c for c in status_json(h)["children"] if c["reserved"] > 0]
     assert len(holders) == 1, holders
@@ -333,9 +338,7 @@ def test_a_running_call_raises_its_methods_estimate(procroot, httpd_factory):
 
 def test_detect_only_never_waits(procroot, httpd_factory):
     h = start(procroot, httpd_factory, 150, engine="DetectOnly")
-    holder = Call(h, "heavy", 5, 2000)
-    holder.start()
-    wait_until(lambda: auto(h)["AdmitReservedCalls"] == "1", "one reserved")
+    holder = hold(h, 2000)
     t = time.monotonic()
     assert rpc(h).heavy(5, 0) == 5
     assert time.monotonic() - t < 1.0

@@ -8,71 +8,30 @@ no v1 memory controller mounted, or not writable."""
 import http.client
 import os
 import re
-import secrets
-import signal
 import time
 
 import pytest
 
-CG_ROOT = "/sys/fs/cgroup/memory"
+from t.harness.cgroup import CG_ROOT, MemCgroup
+
 LIMIT = 300 << 20
 MiB = 1 << 20
 
 
-def make_group():
+@pytest.fixture
+def cgroup():
     if os.geteuid() != 0:
         pytest.skip("not root: cannot create a memory cgroup")
     if not os.path.exists(os.path.join(CG_ROOT, "memory.limit_in_bytes")):
         pytest.skip("no cgroup v1 memory controller at %s" % CG_ROOT)
-    path = os.path.join(CG_ROOT, "mg-test-" + secrets.token_hex(4))
     try:
-        os.mkdir(path)
+        cg = MemCgroup("mg-test", LIMIT)
     except OSError as e:
-        pytest.skip("cannot create a memory cgroup in %s: %s" % (CG_ROOT, e))
-    try:
-        with open(os.path.join(path, "memory.limit_in_bytes"), "w") as f:
-            f.write("%d\n" % LIMIT)
-    except OSError as e:
-        os.rmdir(path)
-        pytest.skip("cannot limit a memory cgroup: %s" % e)
-    return path
-
-
-def read(path, name):
-    with open(os.path.join(path, name)) as f:
-        return f.read()
-
-
-def oom_kills(path):
-    m = re.search(r"^oom_kill (\d+)$", read(path, "memory.oom_control"), re.M)
-    return int(m.group(1)) if m else 0
-
-
-def pids(path):
-    return [int(x) for x in read(path, "cgroup.procs").split()]
-
-
-def remove_group(path):
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        left = pids(path)
-        if not left:
-            break
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.1)
-    os.rmdir(path)
-
-
-@pytest.fixture
-def cgroup():
-    path = make_group()
-    yield path
-    remove_group(path)
-    assert not os.path.exists(path)
+        pytest.skip("cannot create and limit a memory cgroup in %s: %s"
+                    % (CG_ROOT, e))
+    yield cg
+    cg.remove()
+    assert not os.path.exists(cg.path)
 
 
 @pytest.mark.parametrize("fill", ["off", "default"])
@@ -90,13 +49,13 @@ MemGuardMinAvailable 30%%
 %s
 """ % ("MemGuardFillHorizon off" if fill == "off" else ""),
         mpm="prefork", start=False,
-        prefix=["sh", "-c", 'echo $$ > "%s/cgroup.procs" && exec "$@"'
-                % cgroup, "mg-cgroup-wrapper"])
+        prefix=cgroup.wrapper())
     h.start()
-    h.wait_log(r"MG00004: memory cgroup v1 at .*%s" % os.path.basename(cgroup))
+    h.wait_log(r"MG00004: memory cgroup v1 at .*%s"
+               % os.path.basename(cgroup.path))
     h.wait_log(r"MG00315: sampler started")
-    assert h.pid in pids(cgroup)
-    assert oom_kills(cgroup) == 0
+    assert h.pid in cgroup.pids()
+    assert cgroup.oom_kills() == 0
 
     c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
     held, pid_seen, status = 0, set(), None
@@ -113,11 +72,11 @@ MemGuardMinAvailable 30%%
         held = int(re.search(r"held=(\d+)", body).group(1))
         time.sleep(0.1)                # a few samples between steps
     c.close()
-    usage = int(read(cgroup, "memory.max_usage_in_bytes"))
+    usage = int(cgroup.read("memory.max_usage_in_bytes"))
     print("held %d MiB at shed, max usage %d MiB" % (held, usage >> 20))
     assert status == 503, "never shed; the child holds %d MiB" % held
     assert len(pid_seen) == 1, "the same child should have grown"
-    assert oom_kills(cgroup) == 0, "the OOM killer fired"
+    assert cgroup.oom_kills() == 0, "the OOM killer fired"
     assert usage < LIMIT
     if fill == "off":
         assert 100 <= held < 300, held

@@ -15,8 +15,8 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import alive, wait_gone, wait_until
-from statuslib import STATUS_PAGE, page_text, parse_auto, status_json
+from t.harness.mghttpd import alive, wait_gone, wait_until
+from t.harness.statuslib import STATUS_PAGE, page_text, parse_auto, status_json
 
 MiB = 1 << 20
 LIMIT = 1024 * MiB

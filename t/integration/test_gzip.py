@@ -15,7 +15,8 @@ import zlib
 
 import pytest
 
-from statuslib import STATUS_PAGE, page_text, parse_auto
+from t.harness.statuslib import STATUS_PAGE, page_text, parse_auto
+from t.harness.xmlrpc import call_body, fault_of, padded_call
 
 MiB = 1 << 20
 
@@ -45,18 +46,6 @@ def start(httpd_factory, mpm, extra="", style="fault", engine="On"):
     return h
 
 
-def call_body(method, *params):
-    return xmlrpc.client.dumps(params, methodname=method).encode()
-
-
-def sized_call(size):
-    """An echo call whose XML is exactly size bytes."""
-    pad = size - len(call_body("echo", ""))
-    body = call_body("echo", "x" * pad)
-    assert len(body) == size
-    return body
-
-
 def post(h, path, body, ctype="text/xml", conn=None, gz=True):
     c = conn or http.client.HTTPConnection("127.0.0.1", h.port, timeout=60)
     hdrs = {"Content-Type": ctype}
@@ -65,12 +54,6 @@ def post(h, path, body, ctype="text/xml", conn=None, gz=True):
     c.request("POST", path, body=body, headers=hdrs)
     r = c.getresponse()
     return r, r.read()
-
-
-def fault_of(data):
-    with pytest.raises(xmlrpc.client.Fault) as e:
-        xmlrpc.client.loads(data)
-    return e.value.faultCode, e.value.faultString
 
 
 def bomb(decoded, head=b"", tail=b""):
@@ -108,7 +91,7 @@ def test_gzip_counted_decoded_not_by_content_length(httpd_factory, mpm):
     Content-Length is over; one byte more is refused with the decoded
     count, in an XML-RPC location and in a plain one."""
     h = start(httpd_factory, mpm, "    MemGuardMaxRequestBody 1M")
-    at = sized_call(MiB)
+    at = padded_call(MiB)
     gz = gzip.compress(at, compresslevel=0)
     assert len(gz) > MiB
     r, data = post(h, "/kojihub", gz)
@@ -120,7 +103,7 @@ def test_gzip_counted_decoded_not_by_content_length(httpd_factory, mpm):
     assert r.status == 200 and data == at
     assert h.calls("echo") == 1
 
-    over = gzip.compress(sized_call(MiB + 1), compresslevel=0)
+    over = gzip.compress(padded_call(MiB + 1), compresslevel=0)
     r, data = post(h, "/kojihub", over)
     code, text = fault_of(data)
     assert code == 4130

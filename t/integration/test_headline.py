@@ -1,26 +1,14 @@
-"""tools/bench-headline's pure parts: arguments, error-log analysis, the
-summary, the targets and the table. Never starts httpd, never creates a
-cgroup, never runs the storm (`make bench-headline` does that)."""
-import importlib.machinery
-import importlib.util
+"""The headline benchmark's (t/bench/headline.py) pure parts: arguments,
+error-log analysis, the summary, the targets and the table. Never starts
+httpd, never creates a cgroup, never runs the storm (`make bench-headline`
+does that)."""
 import os
 
 import pytest
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-TOOL = os.path.join(TOP, "tools", "bench-headline")
+from t.bench import headline as bh
 
-
-def load():
-    loader = importlib.machinery.SourceFileLoader("bench_headline", TOOL)
-    spec = importlib.util.spec_from_loader("bench_headline", loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
-
-
-bh = load()
+TOOL = bh.__file__
 MiB = 1 << 20
 
 

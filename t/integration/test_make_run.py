@@ -1,4 +1,4 @@
-"""`make run`'s script: starts the demo, a real XML-RPC client works, a
+"""`make run`'s script (t/harness/run.py): starts the demo, a real XML-RPC client works, a
 10 MB body gets the body-size fault, and `stop` stops it. And the README's
 first command as a new user types it: `make run` on a fresh `git clone`
 where nothing was ever built."""
@@ -12,16 +12,15 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import BAD_LEVEL, TOP, alive, free_port, wait_gone
+from t.harness.mghttpd import BAD_LEVEL, TOP, alive, free_port, wait_gone
 
 
 def test_run_start_call_stop(tmp_path):
     env = dict(os.environ, MG_RUN_STATE=str(tmp_path / "state.json"))
-    script = os.path.join(TOP, "tools", "mg-run.py")
+    script = [sys.executable, "-m", "t.harness.run"]
     port = free_port()
-    out = subprocess.run([sys.executable, script, "start", "--port",
-                          str(port)], env=env, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(script + ["start", "--port", str(port)], env=env,
+                         cwd=TOP, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     url = "http://127.0.0.1:%d/kojihub" % port
     assert url in out.stdout
@@ -35,7 +34,7 @@ def test_run_start_call_stop(tmp_path):
         assert "> limit 1048576 (MemGuardMaxRequestBody)" in \
             e.value.faultString
     finally:
-        out = subprocess.run([sys.executable, script, "stop"], env=env,
+        out = subprocess.run(script + ["stop"], env=env, cwd=TOP,
                              capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
     assert "stopped httpd %d" % st["pid"] in out.stdout

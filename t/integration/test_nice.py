@@ -9,7 +9,7 @@ import re
 import time
 import xmlrpc.client
 
-from test_xmlrpc import call_body, fault_of, post
+from t.harness.xmlrpc import call_body, fault_of, post
 
 NICE_CONF = """
 MemGuardEngine %(engine)s

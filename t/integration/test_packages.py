@@ -32,7 +32,8 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import BAD_LEVEL, HUB, TOP, free_port, version, wait_until
+from t.harness.mghttpd import (BAD_LEVEL, HUB, TOP, free_port, version,
+                               wait_until)
 
 PKG = "libapache2-mod-memguard"
 APACHE = "/etc/apache2"

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from mghttpd import alive, get, pid_of, wait_gone, wait_until
+from t.harness.mghttpd import (alive, get, pid_of, read_to_end, wait_gone,
+                               wait_until)
 
 MiB = 1 << 20
 
@@ -305,12 +306,8 @@ def test_a_child_that_recycled_itself_costs_one_token(httpd_factory):
                       "MemGuardMaxRecyclesPerMinute 2\n")
     s = socket.create_connection(("127.0.0.1", h.port), timeout=30)
     s.sendall(b"GET /mgtest?alloc=80 HTTP/1.1\r\nHost: x\r\n\r\n")
-    raw = b""
-    while True:   # the child shuts its side after the answer
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        raw += chunk
+    # the child shuts its side after the answer
+    raw = read_to_end(s, close=False)
     head, _, body = raw.partition(b"\r\n\r\n")
     assert b"Connection: close" in head, raw
     first = pid_of(body)

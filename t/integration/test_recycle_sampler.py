@@ -15,8 +15,8 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import pid_of, wait_gone
-from statuslib import STATUS_PAGE, status_json
+from t.harness.mghttpd import get, pid_of, wait_gone
+from t.harness.statuslib import STATUS_PAGE, status_json
 
 
 MiB = 1 << 20
@@ -29,28 +29,8 @@ def need_sampler(h):
                     "mod_memguard_sampler.c not in this build)")
 
 
-def get(h, path):
-    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r, r.read()
-    finally:
-        c.close()
-
-
-
-
-
-def test_pressure_recycles_the_largest_children_first(procroot,
-                                                      httpd_factory):
-    """Three children hold 30, 60 and 90 MiB. When MemAvailable falls under
-    the throttle threshold, the sampler recycles the 90 MiB child first,
-    then the 60 MiB one (one per pass while throttling)."""
-    root = procroot()
-    h = httpd_factory(start=False)
-    need_sampler(h)
-    h.conf = """
+# Pressure recycling on a fixture /proc tree (its path goes in).
+PRESSURE = """
 MemGuardEngine On
 MemGuardProcRoot "%s"
 MemGuardSampleInterval 50ms
@@ -61,10 +41,22 @@ MemGuardFillHorizon off
 MemGuardChildMetric rss
 MemGuardRecycleOnPressure On
 MemGuardMaxRecyclesPerMinute 0
+"""
+
+
+def test_pressure_recycles_the_largest_children_first(procroot,
+                                                      httpd_factory):
+    """Three children hold 30, 60 and 90 MiB. When MemAvailable falls under
+    the throttle threshold, the sampler recycles the 90 MiB child first,
+    then the 60 MiB one (one per pass while throttling)."""
+    root = procroot()
+    h = httpd_factory(start=False)
+    need_sampler(h)
+    h.conf = PRESSURE % root.path + """
 StartServers 4
 MinSpareServers 4
 MaxSpareServers 8
-""" % root.path + STATUS_PAGE
+""" + STATUS_PAGE
     h.start()
     time.sleep(1.5)
     r, _ = get(h, "/mgtest")       # one fresh child's size, for reference
@@ -117,16 +109,7 @@ def test_pressure_recycles_a_busy_child_after_its_request(procroot,
     root = procroot()
     h = httpd_factory(start=False)
     need_sampler(h)
-    h.conf = """
-MemGuardEngine On
-MemGuardProcRoot "%s"
-MemGuardSampleInterval 50ms
-MemGuardMinAvailable 1G 256M
-MemGuardFillHorizon off
-MemGuardChildMetric rss
-MemGuardRecycleOnPressure On
-MemGuardMaxRecyclesPerMinute 0
-""" % root.path
+    h.conf = PRESSURE % root.path
     h.start()
     # one fresh child's size, for reference: its connection stays open,
     # so that the next one goes to another child (prefork)

@@ -6,13 +6,12 @@ import http.client
 import os
 import re
 import signal
-import threading
 import time
 import xmlrpc.client
 
 import pytest
 
-from test_xmlrpc import call_body, fault_of, post
+from t.harness.xmlrpc import call_body, fault_of, in_thread, post
 
 
 # -- configuration checks ---------------------------------------------------
@@ -65,16 +64,12 @@ from test_xmlrpc import call_body, fault_of, post
 ])
 def test_configtest_refuses_bad_values(httpd_factory, line, directive, value):
     h = httpd_factory(start=False)
-    rc, out = h.configtest(line + "\n")
-    assert rc != 0, out
-    assert directive in out, out
-    assert value in out, out
-    assert "Syntax OK" not in out
+    h.configtest_refuses(line + "\n", directive, value)
 
 
 def test_configtest_accepts_good_values(httpd_factory):
     h = httpd_factory(start=False)
-    rc, out = h.configtest("""
+    h.configtest_accepts("""
 MemGuardXmlLimits depth=64 elements=10000000 params=0 items=1000000
 MemGuardXmlLimits members=100000 string=16M name=256 multicall=10000
 MemGuardXmlLimits token=256K
@@ -92,8 +87,6 @@ MemGuardMethod listTagged nice=19
     MemGuardMethod [gl]* allow
 </Location>
 """)
-    assert rc == 0, out
-    assert "Syntax OK" in out
 
 
 # -- matching ----------------------------------------------------------------
@@ -200,20 +193,6 @@ MemGuardEngine On
     MemGuardMethod slowCall concurrency=1 queue-timeout=1s
 </Location>
 """
-
-
-def in_thread(fn, *args):
-    box = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args)
-        except Exception as e:  # noqa: BLE001 - reported by the test
-            box["error"] = e
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    box["thread"] = t
-    return box
 
 
 def test_concurrency_waits_then_busy(httpd_factory, mpm):

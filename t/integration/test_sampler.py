@@ -11,27 +11,17 @@ import time
 
 import pytest
 
-from mgfixture import ProcRoot
+from t.harness.mgfixture import ProcRoot
+from t.harness.mghttpd import status_of
 
 STARTED = r"MG00315: sampler started \(pid (\d+), start (\d+), board " \
           r"generation (\d+)"
 
 
-def get(h, path="/mgtest"):
-    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        r.read()
-        return r.status
-    finally:
-        c.close()
-
-
 def wait_status(h, want, timeout=5.0):
     t0 = time.monotonic()
     while True:
-        st = get(h)
+        st = status_of(h)
         if st == want:
             return
         assert time.monotonic() - t0 < timeout, "still %d, want %d" % (st,
@@ -84,7 +74,7 @@ class Load:
     def run(self):
         while not self.stop_ev.is_set():
             try:
-                st = get(self.h, self.path)
+                st = status_of(self.h, self.path)
                 if st == 200:
                     self.ok += 1
                 else:
@@ -184,7 +174,7 @@ def test_sigstop_sampler_fails_open_then_recovers(root, httpd_factory, mpm):
         root.set_meminfo(MemAvailable=100 * 1024)   # unseen: it is stopped
         time.sleep(2.3)                             # stale after 2 s
         for _ in range(20):
-            assert get(h) == 200                    # fail open
+            assert status_of(h) == 200                    # fail open
         lines = h.wait_log(r"\[memguard:error\].*MG00330: no fresh memory "
                            r"sample for \d+ ms .*failing open")
         assert len(lines) == 1, lines               # once per episode
@@ -202,7 +192,7 @@ def test_sigstop_sampler_fail_closed_sheds(root, httpd_factory):
     h.allow(r"MG00330: no fresh memory sample")
     h.wait_log(STARTED)
     pid = starts(h)[0][0]
-    assert get(h) == 200
+    assert status_of(h) == 200
     os.kill(pid, signal.SIGSTOP)
     try:
         time.sleep(2.3)
@@ -283,4 +273,4 @@ def test_hard_restart_keeps_one_sampler(root, httpd_factory):
     h.wait_log(STARTED, count=2)
     last = [starts(h)[-1][0]]
     assert samplers_alive(h, last) == last
-    assert get(h) == 200
+    assert status_of(h) == 200

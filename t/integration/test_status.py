@@ -19,21 +19,16 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import TOP, free_port, version
-from statuslib import (AUTO_KEYS, REASONS, camel, fetch_all, get,
-                       haproxy_stat, raw,
-                       parse_auto, parse_html, parse_prom, prom_value)
+from t.harness.mghttpd import TOP, free_port, moddir, version
+from t.harness.statuslib import (AUTO_KEYS, REASONS, STATUS_AND_HEALTH,
+                                 camel, fetch_all, get, haproxy_stat, raw,
+                                 parse_auto, parse_html, parse_prom,
+                                 prom_value)
+from t.harness.xmlrpc import read_answer
 
 LIMIT = 65536
 
-STATUS = """
-<Location /memguard-status>
-    SetHandler memguard-status
-</Location>
-<Location /memguard-health>
-    SetHandler memguard-health
-</Location>
-"""
+STATUS = STATUS_AND_HEALTH
 
 BASE = """
 MemGuardEngine On
@@ -60,12 +55,7 @@ def refuse_body_size(h, n, concurrent=1):
             s = socket.create_connection(("127.0.0.1", h.port), timeout=30)
             socks.append(s)
             s.sendall(req)
-            data = b""
-            while b"</methodResponse>" not in data:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_answer(s)
             assert b"<int>4130</int>" in data, data[:300]
             done += 1
         for s in socks:
@@ -334,7 +324,7 @@ def shipped_status_block():
 
 
 AUTHZ_HOST = "LoadModule authz_host_module %s/mod_authz_host.so\n" % (
-    __import__("mghttpd").moddir())
+    moddir())
 
 
 def test_shipped_conf_block(httpd_factory, mpm):
@@ -352,7 +342,7 @@ def test_shipped_conf_refuses_remote(httpd_factory):
     """Require local: an address that is not the server's own is refused
     (the test server listens on 127.0.0.1 only, so the remote client is
     simulated by mod_remoteip's header from a trusted proxy)."""
-    md = __import__("mghttpd").moddir()
+    md = moddir()
     if not os.path.exists(os.path.join(md, "mod_remoteip.so")):
         pytest.skip("mod_remoteip not available")
     h = httpd_factory("LoadModule remoteip_module %s/mod_remoteip.so\n"

@@ -17,8 +17,9 @@ import xmlrpc.client
 
 import pytest
 
-from mghttpd import Httpd, free_port, wait_until
-from statuslib import fetch_all, get, haproxy_stat, parse_auto, raw
+from t.harness.mghttpd import Httpd, free_port, wait_until
+from t.harness.statuslib import (STATUS_AND_HEALTH, fetch_all, get,
+                                 haproxy_stat, parse_auto, raw)
 
 
 def _sampler_known():
@@ -37,14 +38,7 @@ pytestmark = pytest.mark.skipif(not _sampler_known(),
 
 HAPROXY = shutil.which("haproxy")
 
-STATUS = """
-<Location /memguard-status>
-    SetHandler memguard-status
-</Location>
-<Location /memguard-health>
-    SetHandler memguard-health
-</Location>
-"""
+STATUS = STATUS_AND_HEALTH
 
 
 def conf(root, style="fault"):
@@ -216,13 +210,19 @@ backend hub
 """
 
 
-@pytest.mark.skipif(HAPROXY is None, reason="haproxy not installed")
-def test_haproxy_stops_sending_to_shedding_instance(procroot, httpd_factory):
+def two_instances(procroot, httpd_factory):
+    """Two hubs (MemGuardRejectStyle http), each on a fixture tree of its
+    own with half of MemTotal available: (tree a, tree b, a, b)."""
     ra, rb = procroot(), procroot()
     set_available(ra, 0.5)
     set_available(rb, 0.5)
-    ha = httpd_factory(conf(ra, style="http"))
-    hb = httpd_factory(conf(rb, style="http"))
+    return (ra, rb, httpd_factory(conf(ra, style="http")),
+            httpd_factory(conf(rb, style="http")))
+
+
+@pytest.mark.skipif(HAPROXY is None, reason="haproxy not installed")
+def test_haproxy_stops_sending_to_shedding_instance(procroot, httpd_factory):
+    ra, rb, ha, hb = two_instances(procroot, httpd_factory)
     for h in (ha, hb):
         wait_auto(h, lambda a: a["MemGuardState"] == "ok", what="ok")
     front = free_port()
@@ -282,11 +282,7 @@ def test_haproxy_stops_sending_to_shedding_instance(procroot, httpd_factory):
 
 @pytest.mark.skipif(HAPROXY is None, reason="haproxy not installed")
 def test_haproxy_agent_weight_follows_throttle(procroot, httpd_factory):
-    ra, rb = procroot(), procroot()
-    set_available(ra, 0.5)
-    set_available(rb, 0.5)
-    ha = httpd_factory(conf(ra, style="http"))
-    hb = httpd_factory(conf(rb, style="http"))
+    ra, rb, ha, hb = two_instances(procroot, httpd_factory)
     lb = HAProxy(HAPROXY_CFG.format(front=free_port(), a=ha.port,
                                     b=hb.port))
     try:

@@ -11,13 +11,12 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 import xmlrpc.client
 
 import pytest
 
-from mghttpd import TOP
+from t.harness.mghttpd import TOP, scripted_server
 
 STORM = os.path.join(TOP, "tools", "xmlrpc-storm")
 
@@ -430,30 +429,16 @@ def test_http_errors_and_timeouts_classified(httpd_factory, tmp_path):
 def test_resets_and_retry_after_against_a_rude_server(tmp_path):
     """A local server that resets every other connection after reading the
     request and answers the rest 503 + Retry-After + Connection: close."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    port = srv.getsockname()[1]
 
-    def serve():
-        n = 0
-        while True:
-            try:
-                c, _ = srv.accept()
-            except OSError:
-                return
-            n += 1
-            c.recv(65536)
-            if n % 2:
-                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                             struct.pack("ii", 1, 0))      # close = RST
-            else:
-                c.sendall(b"HTTP/1.1 503 Busy\r\nRetry-After: 5\r\n"
-                          b"Connection: close\r\nContent-Length: 4\r\n\r\n"
-                          b"busy")
-            c.close()
-    th = threading.Thread(target=serve, daemon=True)
-    th.start()
+    def answer(c, n):
+        if n % 2:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))      # close = RST
+        else:
+            c.sendall(b"HTTP/1.1 503 Busy\r\nRetry-After: 5\r\n"
+                      b"Connection: close\r\nContent-Length: 4\r\n\r\n"
+                      b"busy")
+    port, srv = scripted_server(answer, backlog=16)
     out = tmp_path / "storm.json"
     try:
         p, _ = run_storm("--target", "127.0.0.1:%d" % port, "--requests",

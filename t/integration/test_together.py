@@ -6,7 +6,7 @@ import xmlrpc.client
 
 import pytest
 
-from statuslib import STATUS_PAGE, status_json
+from t.harness.statuslib import STATUS_PAGE, status_json
 
 
 TRANSITION = r"MG00310: verdict "
@@ -18,8 +18,10 @@ def method(doc, name):
     return rows[0]
 
 
-def test_expensive_methods_refused_while_throttling(procroot, httpd_factory,
-                                                    mpm):
+def psi_hub(procroot, httpd_factory, mpm, methods, extra=""):
+    """A hub that throttles over 20 % of PSI some, read from a fixture tree
+    that starts at 1 % (ok), with these MemGuardMethod lines in /kojihub:
+    (the tree, the httpd)."""
     root = procroot()
     root.set_psi(some_avg10=1.0, full_avg10=0.0)
     h = httpd_factory("""
@@ -29,10 +31,17 @@ MemGuardSampleInterval 20ms
 MemGuardMaxPressure some 20%%
 <Location /kojihub>
     MemGuardXmlRpc On
+%s</Location>
+%s""" % (root.path, methods.lstrip("\n"), extra), mpm=mpm)
+    return root, h
+
+
+def test_expensive_methods_refused_while_throttling(procroot, httpd_factory,
+                                                    mpm):
+    root, h = psi_hub(procroot, httpd_factory, mpm, """
     MemGuardMethod queryHistory expensive
     MemGuardMethod listBuilds expensive
-</Location>
-%s""" % (root.path, STATUS_PAGE), mpm=mpm)
+""", STATUS_PAGE)
     hub = xmlrpc.client.ServerProxy(h.hub_url)
     # ok: expensive calls run
     assert len(hub.queryHistory(3)) == 3
@@ -104,18 +113,9 @@ def test_queued_expensive_call_rechecks_the_verdict(procroot, httpd_factory,
     """A call that waited for its concurrency slot asks the verdict again
     before it runs: throttling that began while it queued refuses it."""
     import threading
-    root = procroot()
-    root.set_psi(some_avg10=1.0, full_avg10=0.0)
-    h = httpd_factory("""
-MemGuardEngine On
-MemGuardProcRoot "%s"
-MemGuardSampleInterval 20ms
-MemGuardMaxPressure some 20%%
-<Location /kojihub>
-    MemGuardXmlRpc On
+    root, h = psi_hub(procroot, httpd_factory, mpm, """
     MemGuardMethod slowCall concurrency=1 queue-timeout=10s expensive
-</Location>
-""" % root.path, mpm=mpm)
+""")
     results = {}
 
     def call(name, secs):

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from mgfixture import FIXTURES, ProcRoot
-from mghttpd import TOP
+from t.harness.mgfixture import FIXTURES, ProcRoot
+from t.harness.mghttpd import TOP
 
 WATCH = os.path.join(TOP, "build", "tools", "memguard-watch")
 KIB = 1024

@@ -18,6 +18,8 @@ import xmlrpc.client
 
 import pytest
 
+from t.harness.xmlrpc import call_body, fault_of, post, read_answer
+
 INSPECTED = """
 MemGuardEngine On
 <Location /kojihub>
@@ -39,33 +41,6 @@ WSGIScriptAlias /plainhub "%s"
 """ % h.path("hub.wsgi")
     h.start()
     return h
-
-
-def call_body(method, *params):
-    return xmlrpc.client.dumps(params, methodname=method,
-                               allow_none=True).encode()
-
-
-def post(h, path, body, headers=None, chunked=False, chunk=4096):
-    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=60)
-    hdrs = {"Content-Type": "text/xml"}
-    hdrs.update(headers or {})
-    if chunked:
-        c.request("POST", path, headers=hdrs, encode_chunked=True,
-                  body=(body[i:i + chunk]
-                        for i in range(0, len(body), chunk)))
-    else:
-        c.request("POST", path, body=body, headers=hdrs)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r, data
-
-
-def fault_of(data):
-    with pytest.raises(xmlrpc.client.Fault) as e:
-        xmlrpc.client.loads(data)
-    return e.value.faultCode, e.value.faultString
 
 
 def random_text(n, seed=1):
@@ -357,12 +332,7 @@ def test_builtin_bound_without_max_request_body(httpd_factory, mpm):
     s = socket.create_connection(("127.0.0.1", h.port), 10)
     s.sendall(b"POST /kojihub HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml"
               b"\r\nContent-Length: 70000000\r\n\r\n<?xml version='1.0'?>")
-    data = b""
-    while b"</methodResponse>" not in data:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_answer(s)
     s.close()
     code, text = fault_of(data.split(b"\r\n\r\n", 1)[1])
     assert code == 4130

@@ -18,8 +18,9 @@ import re
 import shutil
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(os.path.dirname(HERE), "unit", "fixtures", "proc")
+from t.harness import TOP
+
+FIXTURES = os.path.join(TOP, "t", "unit", "fixtures", "proc")
 
 
 class ProcRoot:

@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
 """make bench: run every benchmark and print one summary.
 
-Benchmarks live in t/bench/: Python scripts bench_<topic>.py and C programs
+Benchmarks live in t/bench/: Python scripts bench_<topic>.py (run from the
+top directory as modules, python3 -m t.bench.bench_<topic>) and C programs
 bench_<topic>.c (built into build/bench/ by the Makefile). Each prints its
 own human-readable lines and, as its last line, one JSON object with at
 least {"bench": NAME, "results": [{"name", "value", "unit", "target",
@@ -11,9 +11,9 @@ measured side by side in the same run: these machines are noisy.
 A benchmark that cannot run here (no root, a tool missing) prints a JSON
 object with "skipped" (the reason) and no results.
 
-    tools/bench.py [--only TOPIC] [--args TOPIC=ARGS] [--json FILE]
+    python3 -m t.bench [--only TOPIC] [--args TOPIC=ARGS] [--json FILE]
 
-e.g. tools/bench.py --only overhead --args overhead="--repeat 3"
+e.g. python3 -m t.bench --only overhead --args overhead="--repeat 3"
 """
 import argparse
 import glob
@@ -24,15 +24,16 @@ import subprocess
 import sys
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from t.harness import TOP
 
 
 def benches(only, extra):
     found = []
     for path in sorted(glob.glob(os.path.join(TOP, "t", "bench",
                                               "bench_*.py"))):
-        found.append((os.path.basename(path)[6:-3],
-                      [sys.executable, path]))
+        module = os.path.basename(path)[:-3]
+        found.append((module[6:], [sys.executable, "-m",
+                                   "t.bench." + module]))
     for path in sorted(glob.glob(os.path.join(TOP, "build", "bench",
                                               "bench_*"))):
         if os.access(path, os.X_OK) and not path.endswith(".py"):
@@ -43,7 +44,7 @@ def benches(only, extra):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(prog="python3 -m t.bench")
     ap.add_argument("--only", action="append")
     ap.add_argument("--args", action="append", default=[],
                     metavar="TOPIC=ARGS",

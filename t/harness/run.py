@@ -1,9 +1,10 @@
-#!/usr/bin/env python3
 """make run / make stop: a self-contained httpd on 127.0.0.1 with
 mod_memguard in front of the demo XML-RPC hub (under mod_wsgi).
 
-    mg-run.py start [--port N] [--mpm prefork|event] [--module PATH]
-    mg-run.py stop
+From the top directory:
+
+    python3 -m t.harness.run start [--port N] [--mpm prefork|event] [--module PATH]
+    python3 -m t.harness.run stop
 
 The server root lives in a temporary directory named in ./run/state; the
 server keeps running after this command returns.
@@ -15,11 +16,8 @@ import signal
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-
-from mghttpd import Httpd  # noqa: E402
+from t.harness import TOP
+from t.harness.mghttpd import Httpd
 
 STATE = os.environ.get("MG_RUN_STATE") or os.path.join(TOP, "run",
                                                        "state.json")
@@ -107,7 +105,7 @@ def stop(args, quiet=False):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(prog="python3 -m t.harness.run")
     ap.add_argument("action", choices=["start", "stop"])
     ap.add_argument("--port", type=int, default=int(
         os.environ.get("PORT", "0") or 0))

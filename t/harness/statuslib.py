@@ -8,6 +8,8 @@ import re
 import socket
 import time
 
+from t.harness.mghttpd import read_to_end
+
 AUTO_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9]*: \S.*$")
 
 REASONS = ["body-size", "xml-parse", "xml-invalid", "xml-limit",
@@ -54,6 +56,12 @@ def get(h, path, method="GET", body=None, headers=None, port=None):
 STATUS_PAGE = """
 <Location /memguard-status>
     SetHandler memguard-status
+</Location>
+"""
+
+# The status page and the health check.
+STATUS_AND_HEALTH = STATUS_PAGE + """<Location /memguard-health>
+    SetHandler memguard-health
 </Location>
 """
 
@@ -291,14 +299,7 @@ def raw(port, data, timeout=10):
     """Send bytes, read until the server closes."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(data)
-    out = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        out += chunk
-    s.close()
-    return out
+    return read_to_end(s)
 
 
 def haproxy_stat(d):
@@ -307,13 +308,6 @@ def haproxy_stat(d):
     s = socket.socket(socket.AF_UNIX)
     s.connect(os.path.join(d, "admin.sock"))
     s.sendall(b"show stat\n")
-    out = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        out += chunk
-    s.close()
-    lines = out.decode().splitlines()
+    lines = read_to_end(s).decode().splitlines()
     head = lines[0].lstrip("# ").split(",")
     return [dict(zip(head, line.split(","))) for line in lines[1:] if line]

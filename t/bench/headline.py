@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """make bench-headline: the hub's bad night, side by side in one run.
+Run from the top directory as a module (it uses the test harness, t.harness):
 
 The demo hub (tools/demo-hub) under a private httpd (prefork, mod_wsgi
 embedded) inside a v1 memory cgroup this tool creates, hit by the same
@@ -30,7 +31,7 @@ otherwise). Everything created is removed at the end: the cgroups (their
 processes killed if httpd did not stop them), the httpd roots, the
 directory holding the dentries.
 
-    tools/bench-headline [--duration 60] [--no-slab] [--update-readme-assets]
+    python3 -m t.bench.headline [--duration 60] [--no-slab] [--update-readme-assets]
 """
 import argparse
 import http.client
@@ -38,7 +39,6 @@ import json
 import math
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -47,8 +47,12 @@ import tempfile
 import threading
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "tools"))
+try:
+    from t.harness import TOP
+    from t.harness.cgroup import MemCgroup
+except ImportError:     # run as a file: the harness is imported as a package
+    sys.exit("bench-headline: run it from the top directory as "
+             "python3 -m t.bench.headline (or make bench-headline)")
 
 CG_ROOT = "/sys/fs/cgroup/memory"
 MiB = 1 << 20
@@ -103,6 +107,9 @@ SCENARIOS = {
                   "multiCall", "scenario": "named", "heavy": 20,
                   "rows": 20000, "multicall": True},
 }
+# --update-readme writes the scenario table into this Markdown file (relative
+# to the top directory), between these two markers.
+SCENARIO_TABLE_FILE = "README.md"
 README_BEGIN = "<!-- bench-headline scenarios: begin -->"
 README_END = "<!-- bench-headline scenarios: end -->"
 
@@ -185,7 +192,8 @@ def build_parser():
                        for k, v in SCENARIOS.items()))
     p.add_argument("--update-readme", action="store_true",
                    help="with --scenarios: write the summary table into "
-                   "README.md between its bench-headline markers")
+                   "%s between its bench-headline markers"
+                   % SCENARIO_TABLE_FILE)
     p.add_argument("--runs", default="A,B",
                    help="which storm runs (default A,B; '' for none; B0 "
                    "needs --baseline-rev)")
@@ -251,71 +259,15 @@ def environment_problem():
     return None
 
 
-class Cgroup:
-    def __init__(self, tag, limit):
-        self.path = os.path.join(CG_ROOT, "mg-bench-%s-%s"
-                                 % (tag, secrets.token_hex(3)))
-        os.mkdir(self.path)
-        try:
-            self.write("memory.limit_in_bytes", str(limit))
-        except OSError:
-            os.rmdir(self.path)
-            raise
-        self.limit = int(self.read("memory.limit_in_bytes"))
+def bench_cgroup(tag, limit):
+    """The benchmark's memory cgroup (CG_ROOT is read at each call)."""
+    return MemCgroup("mg-bench-" + tag, limit, root=CG_ROOT)
 
-    def read(self, name):
-        with open(os.path.join(self.path, name)) as f:
-            return f.read()
 
-    def write(self, name, value):
-        with open(os.path.join(self.path, name), "w") as f:
-            f.write(value + "\n")
-
-    def value(self, name):
-        try:
-            return int(self.read(name))
-        except (OSError, ValueError):
-            return None
-
-    def oom_kills(self):
-        m = re.search(r"^oom_kill (\d+)$", self.read("memory.oom_control"),
-                      re.M)
-        return int(m.group(1)) if m else 0
-
-    def pids(self):
-        try:
-            return [int(x) for x in self.read("cgroup.procs").split()]
-        except OSError:
-            return []
-
-    def wrapper(self):
-        """argv that moves itself into this group, then execs the rest
-        with MALLOC_ARENA_MAX=2 (runs comparable; SetEnv is too late)."""
-        return ["env", "MALLOC_ARENA_MAX=2", "sh", "-c",
-                'echo $$ > "%s/cgroup.procs" && exec "$@"' % self.path,
-                "mg-bench-wrapper"]
-
-    def remove(self):
-        if not os.path.isdir(self.path):
-            return
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            left = self.pids()
-            if not left:
-                break
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.1)
-        for _ in range(50):
-            try:
-                os.rmdir(self.path)
-                return
-            except OSError:
-                time.sleep(0.1)
-        sys.stderr.write("bench-headline: could not remove %s\n" % self.path)
+def wrapper(cg):
+    """argv that moves itself into cg, then execs the rest with
+    MALLOC_ARENA_MAX=2 (runs comparable; SetEnv is too late)."""
+    return ["env", "MALLOC_ARENA_MAX=2"] + cg.wrapper("mg-bench-wrapper")
 
 
 class Sampler(threading.Thread):
@@ -407,7 +359,7 @@ def build_baseline(rev, outdir):
 
 
 def make_httpd(cg, memguard, conf_text, extra="", module=None, callers=70):
-    import mghttpd
+    from t.harness import mghttpd
     authz = ""
     if memguard:
         authz = "LoadModule authz_host_module %s/mod_authz_host.so\n" % (
@@ -418,7 +370,7 @@ def make_httpd(cg, memguard, conf_text, extra="", module=None, callers=70):
         extra_top=mpm_site(callers) + authz,
         conf=(conf_text + extra + (STATUS_SITE if memguard else ""))
         if memguard else "",
-        prefix=cg.wrapper(), module=module)
+        prefix=wrapper(cg), module=module)
     return h
 
 
@@ -669,7 +621,7 @@ def storm_run(name, memguard, args, conf_text, work, cleanup, module=None,
         " without its queryHistory rule" if args.scenario == "unnamed"
         else "") if memguard else "mod_memguard not loaded",
         " (module of %s)" % module_rev if module_rev else ""), flush=True)
-    cg = Cgroup(name.lower(), args.limit)
+    cg = bench_cgroup(name.lower(), args.limit)
     cleanup.append(cg.remove)
     h = make_httpd(cg, memguard, conf_text, module=module,
                    callers=args.heavy + args.cheap)
@@ -775,9 +727,9 @@ def slab_run(name, args, conf_text, extra, work, cleanup):
     grown by a process in a second cgroup (the host's slab, as an NFS
     inode cache would be: memory no server process holds)."""
     print("== slab run %s" % name, flush=True)
-    cg = Cgroup("slab" + name.lower().strip("'"), args.limit)
+    cg = bench_cgroup("slab" + name.lower().strip("'"), args.limit)
     cleanup.append(cg.remove)
-    grow_cg = Cgroup("grow", 2048 * MiB)
+    grow_cg = bench_cgroup("grow", 2048 * MiB)
     cleanup.append(grow_cg.remove)
     gdir = tempfile.mkdtemp(prefix="mg-bench-dentries-")
     cleanup.append(lambda: shutil.rmtree(gdir, ignore_errors=True))
@@ -824,7 +776,7 @@ def slab_run(name, args, conf_text, extra, work, cleanup):
     try:
         time.sleep(min(3.0, dur / 6))
         res["dentry_before"] = slab_cache_bytes("dentry")
-        grow = subprocess.Popen(grow_cg.wrapper() + [
+        grow = subprocess.Popen(wrapper(grow_cg) + [
             PYTHON, "-c", GROW, gdir, str(args.slab_files)])
         cleanup.append(lambda: grow.poll() is None and grow.kill())
         t_grow = time.monotonic()
@@ -1450,19 +1402,20 @@ def finish_scenarios(args, rep):
               "; ".join("`%s`: %s (%s)" % (n, v["what"], v["mix"])
                         for n, v in rep["scenarios"].items()))]
     if args.update_readme:
-        path = os.path.join(TOP, "README.md")
+        path = os.path.join(TOP, SCENARIO_TABLE_FILE)
         with open(path) as f:
             text = f.read()
         i, j = text.find(README_BEGIN), text.find(README_END)
         if i < 0 or j < i:
-            sys.stderr.write("bench-headline: README.md has no %s ... %s "
-                             "block\n" % (README_BEGIN, README_END))
+            sys.stderr.write("bench-headline: %s has no %s ... %s block\n"
+                             % (SCENARIO_TABLE_FILE, README_BEGIN,
+                                README_END))
             return 1
         text = (text[:i + len(README_BEGIN)] + "\n" + "\n".join(md) + "\n"
                 + text[j:])
         with open(path, "w") as f:
             f.write(text)
-        print("README.md: the scenario table updated")
+        print("%s: the scenario table updated" % SCENARIO_TABLE_FILE)
     print("JSON: %s" % os.path.relpath(out, TOP))
     return 0
 
@@ -1556,8 +1509,8 @@ def finish(args, rep):
         sys.stderr.write(
             "bench-headline: gnuplot not found: no plots this time (every "
             "figure is in the JSON and the table). For the plots, install "
-            "gnuplot (Debian: gnuplot-nox) and run tools/bench-headline "
-            "--replot %s\n" % os.path.relpath(
+            "gnuplot (Debian: gnuplot-nox) and run python3 -m "
+            "t.bench.headline --replot %s\n" % os.path.relpath(
                 os.path.join(args.outdir, "bench-headline.json"), TOP))
     try:
         if runs and not rep.get("plot_error"):

@@ -17,10 +17,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(HERE)
+from t.harness import TOP
+
 HUB = os.path.join(TOP, "tools", "demo-hub", "hub.wsgi")
 
 
@@ -68,9 +69,10 @@ def free_port():
     return port
 
 
-def get(h, path, conn=None):
+def get(h, path, conn=None, timeout=30):
     """GET path: (response, body) on conn, or on a fresh connection."""
-    c = conn or http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    c = conn or http.client.HTTPConnection("127.0.0.1", h.port,
+                                           timeout=timeout)
     try:
         c.request("GET", path)
         r = c.getresponse()
@@ -78,6 +80,53 @@ def get(h, path, conn=None):
     finally:
         if conn is None:
             c.close()
+
+
+def read_to_end(s, resets_ok=False, close=True):
+    """Everything socket s gives until its peer closes (or resets it, if
+    resets_ok: what came before the reset); then s is closed, unless not
+    close."""
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except ConnectionResetError:
+        if not resets_ok:
+            raise
+    if close:
+        s.close()
+    return out
+
+
+def scripted_server(answer, backlog=8):
+    """A server on 127.0.0.1, in a daemon thread: it reads each connection
+    once (the request), calls answer(conn, n), n counting connections from
+    1, and closes it. (port, listening socket): close that to stop it."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(backlog)
+
+    def serve():
+        n = 0
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            n += 1
+            c.recv(65536)
+            answer(c, n)
+            c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1], srv
+
+
+def status_of(h, path="/mgtest", timeout=10):
+    """GET path on a fresh connection: the answer's status."""
+    return get(h, path, timeout=timeout)[0].status
 
 
 def pid_of(body):
@@ -321,7 +370,43 @@ WSGIProcessGroup hub
                            text=True, timeout=60)
         return p.returncode, p.stdout
 
+    def configtest_refuses(self, conf, *words):
+        """`httpd -t` on conf must fail, saying every one of words."""
+        rc, out = self.configtest(conf)
+        assert rc != 0, out
+        for w in words:
+            assert w in out, (w, out)
+        assert "Syntax OK" not in out
+        return out
+
+    def configtest_accepts(self, conf):
+        """`httpd -t` on conf must pass."""
+        rc, out = self.configtest(conf)
+        assert rc == 0, out
+        assert "Syntax OK" in out
+        return out
+
     # -- lifecycle ------------------------------------------------------
+    def start_callgrind(self, out):
+        """Start this httpd as one process (-X) under valgrind's callgrind,
+        counting into the file out, in a session of its own: the Popen
+        (stop it with os.killpg(p.pid, SIGTERM)). Nothing waits for it to
+        listen."""
+        self.write_conf()
+        # callgrind opens its output file as root at start and again after
+        # httpd has dropped to its User: the file must be theirs to write.
+        open(out, "w").close()
+        os.chmod(out, 0o666)
+        _, uid, _ = run_user()
+        if os.geteuid() == 0 and uid is not None:
+            os.chown(out, uid, -1)
+        return subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+             "--trace-children=no", httpd_binary(), "-X", "-f",
+             self.conf_file],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+
     def start(self, timeout=30):
         self.write_conf()
         out = open(self.path("logs", "stdout.log"), "ab")
