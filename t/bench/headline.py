@@ -199,7 +199,7 @@ def build_parser():
                    "needs --baseline-rev)")
     p.add_argument("--baseline-rev", metavar="REV",
                    help="build the module of this git revision too and run "
-                   "B0: B's conf with that module (adds B0 to --runs), for "
+                   "B0: that module with the conf it shipped (adds B0 to --runs), for "
                    "figures beside an earlier version's")
     p.add_argument("--no-slab", action="store_true",
                    help="skip the slab variant")
