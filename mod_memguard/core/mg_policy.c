@@ -595,6 +595,23 @@ static void mg_verdict_fill(const mg_policy_conf_t *c, const mg_sample_t *s,
     out->clear_at = mg_clear_at(&k, mg_check_h(c, st->cause));
 }
 
+/* The state decided: kept in st (with the time it began when it changed)
+ * and described in out. */
+static void mg_verdict_settle(const mg_policy_conf_t *c, const mg_sample_t *s,
+                              mg_policy_state_t *st, mg_verdict_state_t old,
+                              mg_verdict_state_t next, uint32_t cause,
+                              uint64_t now_us, mg_verdict_t *out)
+{
+    if (next != old) {
+        st->since_us = now_us;
+    }
+    st->state = next;
+    st->cause = cause;
+    mg_verdict_fill(c, s, st, out);
+    out->from = old;
+    out->transition = next != old;
+}
+
 int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
                    const mg_sample_t *s, uint64_t now_us, mg_verdict_t *out)
 {
@@ -611,14 +628,7 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
         /* the sampler read nothing at all: as good as no sample */
         memset(st->past_since, 0, sizeof(st->past_since));
         next = c->fail_mode == MG_FAIL_CLOSED ? MG_VERDICT_SHED : MG_VERDICT_OK;
-        if (next != old) {
-            st->since_us = now_us;
-        }
-        st->state = next;
-        st->cause = MG_CK_STALE;
-        mg_verdict_fill(c, s, st, out);
-        out->from = old;
-        out->transition = next != old;
+        mg_verdict_settle(c, s, st, old, next, MG_CK_STALE, now_us, out);
         return 0;
     }
 
@@ -710,14 +720,7 @@ int mg_policy_eval(const mg_policy_conf_t *c, mg_policy_state_t *st,
         }
     }
 
-    if (next != old) {
-        st->since_us = now_us;
-    }
-    st->state = next;
-    st->cause = cause;
-    mg_verdict_fill(c, s, st, out);
-    out->from = old;
-    out->transition = next != old;
+    mg_verdict_settle(c, s, st, old, next, cause, now_us, out);
     return 0;
 }
 

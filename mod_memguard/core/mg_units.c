@@ -90,12 +90,47 @@ static int mg_units_scale(uint64_t v, unsigned frac, uint64_t mult,
     return 0;
 }
 
+/* A unit's name and what one of it is worth. */
+typedef struct {
+    const char *name;
+    uint64_t mult;
+} mg_units_suffix_t;
+
+/*
+ * A fixed-point number with up to `digits` decimals, then one of the n
+ * suffixes (case-insensitive), scaled by it. `whole_unit`: a unit worth 1
+ * takes no fraction (a fraction of a byte means nothing).
+ */
+static int mg_units_suffixed(const char *s, unsigned digits,
+                             const mg_units_suffix_t *suffixes, size_t n,
+                             int whole_unit, uint64_t *out)
+{
+    uint64_t v;
+    unsigned frac;
+    size_t i;
+    int rc;
+
+    if (s == NULL) {
+        return -EINVAL;
+    }
+    rc = mg_units_fixed(&s, digits, &v, &frac);
+    if (rc != 0) {
+        return rc;
+    }
+    for (i = 0; i < n; i++) {
+        if (mg_units_ieq(s, suffixes[i].name)) {
+            if (whole_unit && frac > 0 && suffixes[i].mult == 1) {
+                return -EINVAL;
+            }
+            return mg_units_scale(v, frac, suffixes[i].mult, 1, out);
+        }
+    }
+    return -EINVAL;
+}
+
 int mg_units_parse_size(const char *s, uint64_t *out)
 {
-    static const struct {
-        const char *name;
-        uint64_t mult;
-    } suffixes[] = {
+    static const mg_units_suffix_t suffixes[] = {
         {"", 1},
         {"b", 1},
         {"k", 1ULL << 10},
@@ -111,57 +146,22 @@ int mg_units_parse_size(const char *s, uint64_t *out)
         {"tb", 1ULL << 40},
         {"tib", 1ULL << 40},
     };
-    uint64_t v;
-    unsigned frac;
-    size_t i;
-    int rc;
 
-    if (s == NULL) {
-        return -EINVAL;
-    }
-    rc = mg_units_fixed(&s, 6, &v, &frac);
-    if (rc != 0) {
-        return rc;
-    }
-    for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        if (mg_units_ieq(s, suffixes[i].name)) {
-            /* A fraction of a byte means nothing: "1.5" alone is refused. */
-            if (frac > 0 && suffixes[i].mult == 1) {
-                return -EINVAL;
-            }
-            return mg_units_scale(v, frac, suffixes[i].mult, 1, out);
-        }
-    }
-    return -EINVAL;
+    /* "1.5" alone is refused */
+    return mg_units_suffixed(s, 6, suffixes,
+                             sizeof(suffixes) / sizeof(suffixes[0]), 1, out);
 }
 
 int mg_units_parse_duration(const char *s, uint64_t *out_us)
 {
-    static const struct {
-        const char *name;
-        uint64_t mult; /* microseconds per unit */
-    } suffixes[] = {
+    static const mg_units_suffix_t suffixes[] = {
+        /* microseconds per unit */
         {"", 1000000},   {"s", 1000000},    {"ms", 1000},         {"us", 1},
         {"m", 60000000}, {"min", 60000000}, {"h", 3600000000ULL},
     };
-    uint64_t v;
-    unsigned frac;
-    size_t i;
-    int rc;
 
-    if (s == NULL) {
-        return -EINVAL;
-    }
-    rc = mg_units_fixed(&s, 3, &v, &frac);
-    if (rc != 0) {
-        return rc;
-    }
-    for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        if (mg_units_ieq(s, suffixes[i].name)) {
-            return mg_units_scale(v, frac, suffixes[i].mult, 1, out_us);
-        }
-    }
-    return -EINVAL;
+    return mg_units_suffixed(s, 3, suffixes,
+                             sizeof(suffixes) / sizeof(suffixes[0]), 0, out_us);
 }
 
 int mg_units_parse_percent(const char *s, int allow_bare, uint32_t *out_bp)
