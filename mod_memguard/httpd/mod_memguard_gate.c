@@ -135,12 +135,17 @@ static int gate_applies(request_rec *r)
 static int gate_shed(request_rec *r, const char *why)
 {
     mg_board_verdict_t w = mg_board_verdict_load(memguard_board());
+    ap_conn_keepalive_e ka = r->connection->keepalive;
     int rc;
 
+    /* Whatever the body: the client comes back after Retry-After. Said
+     * before the answer is written (a fault goes out at once), so that its
+     * headers carry "Connection: close": a connection closed without it
+     * is one the client sends its next call on, and loses. */
+    r->connection->keepalive = AP_CONN_CLOSE;
     rc = memguard_refuse(r, MG_REASON_SHED, why ? why : gate_detail(r, w));
-    if (rc != OK) {
-        /* whatever the body: the client comes back after Retry-After */
-        r->connection->keepalive = AP_CONN_CLOSE;
+    if (rc == OK) {
+        r->connection->keepalive = ka; /* DetectOnly: nothing refused */
     }
     return rc;
 }

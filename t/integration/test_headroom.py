@@ -220,6 +220,24 @@ def test_low_available_sheds_and_recovers_past_hysteresis(procroot,
         hub.getBuild(1)
     assert e.value.faultCode == 5030
     assert "available 500.0 MiB < minimum 1.0 GiB" in e.value.faultString
+    # keep-alive off, and said so in the answer (a fault goes out at once):
+    # a connection closed without "Connection: close" is one a client
+    # sends its next call on, and loses
+    for method, path, body in (
+            ("POST", "/kojihub",
+             xmlrpc.client.dumps((1,), "getBuild").encode()),
+            ("GET", "/mgtest", None)):
+        c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+        try:
+            c.request(method, path, body=body,
+                      headers={"Content-Type": "text/xml"})
+            r = c.getresponse()
+            r.read()
+            assert r.getheader("Connection") == "close", (path,
+                                                          r.getheaders())
+            assert r.will_close
+        finally:
+            c.close()
     assert h.calls() == calls                 # the application never saw it
     # exempt location (health checks) answers while shedding
     assert get(h, "/mgtest/health")[0] == 200
