@@ -112,6 +112,12 @@ SCENARIOS = {
 SCENARIO_TABLE_FILE = "README.md"
 README_BEGIN = "<!-- bench-headline scenarios: begin -->"
 README_END = "<!-- bench-headline scenarios: end -->"
+# ... and one line of evidence, from the `unnamed` scenario (the night whose
+# crazy query the conf does not name), into this file's first screen.
+EVIDENCE_FILE = "README.md"
+EVIDENCE_BEGIN = "<!-- bench-headline evidence: begin -->"
+EVIDENCE_END = "<!-- bench-headline evidence: end -->"
+EVIDENCE_LINK = "t/bench/README.md"
 
 
 class Usage(Exception):
@@ -218,7 +224,10 @@ def build_parser():
                    "table to build/bench-headline.md")
     p.add_argument("--replot", metavar="JSON",
                    help="redo the plots and the table from a saved "
-                   "bench-headline.json; runs nothing, needs no root")
+                   "bench-headline.json (or, with --update-readme, the "
+                   "README's scenario table and evidence line from a saved "
+                   "bench-headline-scenarios.json); runs nothing, needs no "
+                   "root")
     p.add_argument("--sample-ms", type=positive(int, 50, 1000), default=200,
                    help="cgroup sampling interval (default 200)")
     return p
@@ -1374,6 +1383,41 @@ def run_scenarios(args, work, cleanup):
     return out
 
 
+def replace_between(relpath, begin, end, text):
+    """Put text between the begin and end markers of a file of the tree;
+    False if the file has no such block."""
+    path = os.path.join(TOP, relpath)
+    with open(path) as f:
+        old = f.read()
+    i, j = old.find(begin), old.find(end)
+    if i < 0 or j < i:
+        sys.stderr.write("bench-headline: %s has no %s ... %s block\n"
+                         % (relpath, begin, end))
+        return False
+    with open(path, "w") as f:
+        f.write(old[:i + len(begin)] + "\n" + text + "\n" + old[j:])
+    return True
+
+
+def evidence_line(rep, limit_mib):
+    """One sentence from the unnamed scenario (else the first one)."""
+    name = "unnamed" if "unnamed" in rep["scenarios"] else \
+        next(iter(rep["scenarios"]))
+    a = rep["scenarios"][name]["summary"]["A"]
+    b = rep["scenarios"][name]["summary"]["B"]
+    if not a or not b:
+        return None
+    return ("**Evidence** (`make bench-headline`, %s): the bad night replayed "
+            "in a %d MiB cgroup, its crazy query named nowhere in the conf "
+            "(`%s`): without the module %d OOM kills and %d heavy calls "
+            "done; with the shipped conf %d OOM kills, %s %% of the "
+            "builders' calls answered, %d heavy calls done ([every "
+            "scenario](%s))." % (
+                rep["started_at"][:10], limit_mib, name, a["oom_kills"],
+                a["heavy_ok"], b["oom_kills"], fmt(b["cheap_success_pct"]),
+                b["heavy_ok"], EVIDENCE_LINK))
+
+
 def finish_scenarios(args, rep):
     rows = [scenario_row(n, v["summary"]["A"], v["summary"]["B"])
             for n, v in rep["scenarios"].items()]
@@ -1402,20 +1446,14 @@ def finish_scenarios(args, rep):
               "; ".join("`%s`: %s (%s)" % (n, v["what"], v["mix"])
                         for n, v in rep["scenarios"].items()))]
     if args.update_readme:
-        path = os.path.join(TOP, SCENARIO_TABLE_FILE)
-        with open(path) as f:
-            text = f.read()
-        i, j = text.find(README_BEGIN), text.find(README_END)
-        if i < 0 or j < i:
-            sys.stderr.write("bench-headline: %s has no %s ... %s block\n"
-                             % (SCENARIO_TABLE_FILE, README_BEGIN,
-                                README_END))
+        if not replace_between(SCENARIO_TABLE_FILE, README_BEGIN, README_END,
+                               "\n".join(md)):
             return 1
-        text = (text[:i + len(README_BEGIN)] + "\n" + "\n".join(md) + "\n"
-                + text[j:])
-        with open(path, "w") as f:
-            f.write(text)
         print("%s: the scenario table updated" % SCENARIO_TABLE_FILE)
+        line = evidence_line(rep, args.limit // MiB)
+        if line and replace_between(EVIDENCE_FILE, EVIDENCE_BEGIN,
+                                    EVIDENCE_END, line):
+            print("%s: the evidence line updated" % EVIDENCE_FILE)
     print("JSON: %s" % os.path.relpath(out, TOP))
     return 0
 
@@ -1429,6 +1467,8 @@ def main(argv=None):
         with open(args.replot) as f:
             rep = json.load(f)
         os.makedirs(args.outdir, exist_ok=True)
+        if rep.get("bench") == "headline-scenarios":
+            return finish_scenarios(args, rep)
         return finish(args, rep)
     problem = environment_problem()
     if problem:
