@@ -161,12 +161,13 @@ bench-headline: deps ## the bad night with the module off and on, side by side (
 	@$(MAKE) --no-print-directory all mgtest
 	@$(PYTHON) tools/bench-headline $(HEADLINE_ARGS)
 
-lint: ## cppcheck, format check, log-number uniqueness
+lint: ## cppcheck, format check, log-number uniqueness, the docs' citations
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --suppress=missingIncludeSystem --inline-suppr \
 	    -I mod_memguard/core $(CORE_SRC) $(TOOL_SRC)
 	@$(MAKE) --no-print-directory format-check
 	@$(PYTHON) tools/lognos.py --check
+	@$(PYTHON) tools/doccheck.py
 
 FORMAT_SRC = $(wildcard mod_memguard/core/*.[ch] mod_memguard/httpd/*.[ch] \
                         t/unit/*.[ch] t/modules/*.c \
