@@ -10,7 +10,8 @@
    the top: `t/bench/bench_overhead.py`), a path whose first part is an
    entry beside the citing file (`core/mg_board.h` in mod_memguard/), or
    a bare file name with a source extension (`mg_board.h`, which must be
-   somewhere in the tree). Globs (`mg_*.[ch]`) must match something.
+   somewhere in the tree). Globs (`mg_*.[ch]`) must match something; a
+   link's `#anchor` must be a heading of the Markdown file it points to.
    What builds make (build/, run/, .libs/) and absolute paths (system
    files, /proc) are not the tree's and are not checked.
 2. Directives: conf/README.md has one `### Name` heading for every
@@ -74,6 +75,22 @@ def exists(rel):
     return True
 
 
+def anchors(rel):
+    """The anchors GitHub makes of rel's headings: lower case, spaces as
+    hyphens, punctuation other than hyphens and underscores dropped."""
+    out = set()
+    with open(os.path.join(TOP, rel), encoding="utf-8") as fh:
+        fence = False
+        for line in fh:
+            if line.startswith("```"):
+                fence = not fence
+            m = None if fence else re.match(r"^#{1,6} +(.*?)\s*$", line)
+            if m:
+                s = re.sub(r"[^\w\- ]", "", m.group(1).lower())
+                out.add(s.replace(" ", "-"))
+    return out
+
+
 def generated(rel):
     parts = rel.split("/")
     return parts[0] in SKIP_DIRS or any(p in SKIP_DIRS for p in parts)
@@ -103,10 +120,10 @@ def cited(path, lines):
     for n, line in enumerate(lines, 1):
         seen = set()
         for m in LINK.finditer(line):
-            target = m.group(1).split("#", 1)[0]
-            if target and not re.match(r"^[a-z]+:", target):
-                seen.add(target)
-                yield n, target, "link"
+            if re.match(r"^[a-z]+:", m.group(1)):
+                continue
+            seen.add(m.group(1).split("#", 1)[0])
+            yield n, m.group(1), "link"
         for m in PATH.finditer(line):
             if m.group(1) not in seen:
                 yield n, m.group(1), "path"
@@ -135,10 +152,17 @@ def check_citations(files):
                                     "tree" % (doc, n, token))
                 continue
             if kind == "link":
-                rel = os.path.normpath(os.path.join(here, token))
+                target, _, anchor = token.partition("#")
+                rel = os.path.normpath(os.path.join(here, target or
+                                                    os.path.basename(doc)))
                 if rel.startswith(".."):
                     problems.append("%s:%d: links to %s, outside the tree"
                                     % (doc, n, token))
+                    continue
+                if (anchor and rel.endswith(".md") and exists(rel)
+                        and anchor not in anchors(rel)):
+                    problems.append("%s:%d: links to %s, a heading %s does "
+                                    "not have" % (doc, n, token, rel))
                     continue
             else:
                 rel = resolve(token, here, top_entries)
