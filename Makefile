@@ -161,12 +161,13 @@ bench-headline: deps ## the bad night with the module off and on, side by side (
 	@$(MAKE) --no-print-directory all mgtest
 	@$(PYTHON) -m t.bench.headline $(HEADLINE_ARGS)
 
-lint: ## cppcheck, format check, log-number uniqueness, the layers
+lint: ## cppcheck, format check, log-number uniqueness, the layers, the docs' citations
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --suppress=missingIncludeSystem --inline-suppr \
 	    -I mod_memguard/core $(CORE_SRC) $(TOOL_SRC)
 	@$(MAKE) --no-print-directory format-check
 	@$(PYTHON) tools/lognos.py --check
+	@$(PYTHON) tools/doccheck.py
 	@$(MAKE) --no-print-directory layers
 
 # Calls and includes run down the layers (mod_memguard/README.md), read

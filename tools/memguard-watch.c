@@ -2,7 +2,7 @@
  * memguard-watch - one line per interval with the machine's memory
  * headroom: MemAvailable, Slab, SUnreclaim, the largest slab caches and the
  * fastest-growing ones, PSI, the memory cgroup's usage and limit, and the
- * free memory of each NUMA node. README.md ("### tools/memguard-watch")
+ * free memory of each NUMA node. tools/README.md ("memguard-watch")
  * documents the options and both output formats.
  *
  * It is meant to run while the machine is swapping or the memory cgroup is

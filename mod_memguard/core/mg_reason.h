@@ -4,7 +4,7 @@
  * Each reason has a short name (used in the request note
  * "memguard-verdict" as "reject:<name>", in log lines, on the status page
  * and as a Prometheus label), an XML-RPC fault code and an HTTP status.
- * The codes are part of the public interface (README, "Fault codes"):
+ * The codes are part of the public interface (conf/refusals.md, "Fault codes"):
  * append new reasons at the end, never renumber.
  */
 #ifndef MG_REASON_H

@@ -109,7 +109,7 @@ SCENARIOS = {
 }
 # --update-readme writes the scenario table into this Markdown file (relative
 # to the top directory), between these two markers.
-SCENARIO_TABLE_FILE = "README.md"
+SCENARIO_TABLE_FILE = "t/bench/README.md"
 README_BEGIN = "<!-- bench-headline scenarios: begin -->"
 README_END = "<!-- bench-headline scenarios: end -->"
 # ... and one line of evidence, from the `unnamed` scenario (the night whose
@@ -117,7 +117,7 @@ README_END = "<!-- bench-headline scenarios: end -->"
 EVIDENCE_FILE = "README.md"
 EVIDENCE_BEGIN = "<!-- bench-headline evidence: begin -->"
 EVIDENCE_END = "<!-- bench-headline evidence: end -->"
-EVIDENCE_LINK = "t/bench/README.md"
+EVIDENCE_LINK = "t/bench/README.md#calls-nobody-named"
 
 
 class Usage(Exception):

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+import urllib.request
 
 from t.harness import TOP
 from t.harness.mghttpd import Httpd
@@ -49,6 +50,26 @@ def _port_free(port):
         s.close()
 
 
+def _wait_first_sample(h, timeout=10.0):
+    """Until the sampler has published its first sample (the status page
+    says a state, not "unknown"), so that the URLs printed next show the
+    machine as it is; after timeout, go on and say so."""
+    url = h.url + "/memguard-status?auto"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                text = r.read().decode()
+            if "MemGuardState:" in text and \
+                    "MemGuardState: unknown" not in text:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    print("note: no headroom sample after %gs yet (see the error log)"
+          % timeout)
+
+
 def start(args):
     if os.path.exists(STATE):
         stop(args, quiet=True)
@@ -64,6 +85,7 @@ def start(args):
         print("port %d is busy; using %d (set PORT=N to choose)"
               % (DEFAULT_PORT, h.port))
     h.start()
+    _wait_first_sample(h)
     os.makedirs(os.path.dirname(STATE), exist_ok=True)
     with open(STATE, "w") as f:
         json.dump({"pid": h.pid, "root": h.root, "port": h.port}, f)

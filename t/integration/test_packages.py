@@ -381,7 +381,7 @@ def test_deb_install_enable_serve_purge(deb):
 def test_deb_lintian(deb):
     """No lintian error; only when lintian is installed, which `make deps`
     does not do. Its warnings (--pedantic) are two: no-manual-page for
-    memguard-watch (its options are in the README) and
+    memguard-watch (its options are in tools/README.md) and
     initial-upload-closes-no-bugs (the package is not uploaded to Debian,
     so it closes no ITP bug)."""
     if missing("lintian"):
