@@ -207,3 +207,52 @@ def test_runs_without_gnuplot(monkeypatch, tmp_path, capsys):
         "gnuplot not found"
     assert (tmp_path / "bench-headline.md").read_text().startswith("| metric")
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_update_readme_writes_the_table_and_the_evidence_line(monkeypatch,
+                                                              tmp_path):
+    """--update-readme (here from a saved scenarios report, --replot)
+    rewrites what lies between the markers and nothing else: the scenario
+    table in SCENARIO_TABLE_FILE and the evidence line, from the unnamed
+    scenario, in EVIDENCE_FILE; a file without its markers fails loudly."""
+    def side(oom, ok, heavy):
+        return {"oom_kills": oom, "cheap_success_pct": ok, "heavy_ok": heavy,
+                "cheap_p99_ms": 3.0, "cheap_only_p99_ms": 1.5,
+                "unloaded_p99_ms": 1.0}
+    rep = {"bench": "headline-scenarios",
+           "started_at": "2026-12-07T09:00:00+0000",
+           "scenarios": {
+               "named": {"what": "w", "mix": "m", "summary": {
+                   "A": side(176, 100.0, 8), "B": side(0, 100.0, 36)},
+                   "targets": []},
+               "unnamed": {"what": "w", "mix": "m", "summary": {
+                   "A": side(180, 100.0, 8), "B": side(0, 99.95, 32)},
+                   "targets": []}}}
+    (tmp_path / "t" / "bench").mkdir(parents=True)
+    table = tmp_path / bh.SCENARIO_TABLE_FILE
+    table.write_text("head\n%s\nold\n%s\ntail\n" % (bh.README_BEGIN,
+                                                    bh.README_END))
+    readme = tmp_path / bh.EVIDENCE_FILE
+    readme.write_text("# x\n%s\nold <b>\n%s\nrest\n" % (bh.EVIDENCE_BEGIN,
+                                                        bh.EVIDENCE_END))
+    monkeypatch.setattr(bh, "TOP", str(tmp_path))
+    saved = tmp_path / "saved.json"
+    saved.write_text(bh.json.dumps(rep))
+    assert bh.main(["--replot", str(saved), "--outdir", str(tmp_path),
+                    "--update-readme"]) == 0
+    t = table.read_text()
+    assert t.startswith("head\n%s\n| scenario |" % bh.README_BEGIN), t
+    assert "| unnamed | 180 / 0 | 100 % / 99.95 % |" in t, t
+    assert "old" not in t and t.endswith("%s\ntail\n" % bh.README_END)
+    r = readme.read_text()
+    assert "old <b>" not in r and r.startswith("# x\n") and \
+        r.endswith("%s\nrest\n" % bh.EVIDENCE_END), r
+    assert ("without the module 180 OOM kills and 8 heavy calls done; with "
+            "the shipped conf 0 OOM kills, 99.95 % of the builders' calls "
+            "answered, 32 heavy calls done" in r), r
+    # no markers: an error, the file left as it was
+    readme.write_text("no markers\n")
+    table.write_text("no markers either\n")
+    assert bh.main(["--replot", str(saved), "--outdir", str(tmp_path),
+                    "--update-readme"]) == 1
+    assert table.read_text() == "no markers either\n"
