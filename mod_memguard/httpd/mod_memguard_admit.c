@@ -242,6 +242,18 @@ static int admit_known(mg_board_t *b, const memguard_admit_call *c)
     return 1;
 }
 
+/* If the sampler's last resort marked this child's slot (and lowered its
+ * RLIMIT_DATA): take the mark, lift the limit, and let a fresh child take
+ * over after this request (what the stopped call left behind is no use to
+ * anyone). */
+static void admit_lastresort_lift(request_rec *r, int slot, const char *why)
+{
+    if (mg_board_lastresort_take(memguard_board(), (uint32_t)slot)) {
+        setrlimit(RLIMIT_DATA, &admit_rlim0);
+        memguard_recycle_request(r, MG_RECYCLE_CEILING, why);
+    }
+}
+
 /* Give RLIMIT_DATA back as the child had it. */
 static void admit_ceiling_restore(memguard_admit_call *c)
 {
@@ -468,14 +480,10 @@ int memguard_admit(request_rec *r)
     }
     c->slot = (uint32_t)slot;
     /* The last resort aimed at this process's previous call after it had
-     * ended: lift the limit before this call needs it, and let a fresh
-     * child take over after it. */
-    if (mg_board_lastresort_take(b, (uint32_t)slot)) {
-        setrlimit(RLIMIT_DATA, &admit_rlim0);
-        memguard_recycle_request(r, MG_RECYCLE_CEILING,
-                                 "the sampler's last resort came after the "
-                                 "call it aimed at had ended");
-    }
+     * ended: lift the limit before this call needs it. */
+    admit_lastresort_lift(r, slot,
+                          "the sampler's last resort came after the call it "
+                          "aimed at had ended");
     c->cost = admit_cost(b, c, &slow);
     slow_n = slow ? admit_set.slow : 0;
     name = apr_table_get(r->notes, "memguard-method");
@@ -685,13 +693,10 @@ void memguard_admit_end(request_rec *r, uint64_t rss, int64_t delta, int have)
         }
     }
     /* The sampler's last resort lowered this process's RLIMIT_DATA to
-     * stop this call: lift it, and let a fresh child take over (what the
-     * call left behind is no use to anyone). */
-    if (slot >= 0 && mg_board_lastresort_take(b, (uint32_t)slot)) {
-        setrlimit(RLIMIT_DATA, &admit_rlim0);
-        memguard_recycle_request(r, MG_RECYCLE_CEILING,
-                                 "the sampler stopped its call as a last "
-                                 "resort");
+     * stop this call. */
+    if (slot >= 0) {
+        admit_lastresort_lift(r, slot,
+                              "the sampler stopped its call as a last resort");
     }
     admit_release_cleanup(c);
 }

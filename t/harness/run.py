@@ -15,10 +15,10 @@ import os
 import signal
 import sys
 import time
-import urllib.request
 
 from t.harness import TOP
-from t.harness.mghttpd import Httpd
+from t.harness.mghttpd import Httpd, wait_until
+from t.harness.statuslib import page_text, parse_auto
 
 STATE = os.environ.get("MG_RUN_STATE") or os.path.join(TOP, "run",
                                                        "state.json")
@@ -54,20 +54,13 @@ def _wait_first_sample(h, timeout=10.0):
     """Until the sampler has published its first sample (the status page
     says a state, not "unknown"), so that the URLs printed next show the
     machine as it is; after timeout, go on and say so."""
-    url = h.url + "/memguard-status?auto"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                text = r.read().decode()
-            if "MemGuardState:" in text and \
-                    "MemGuardState: unknown" not in text:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    print("note: no headroom sample after %gs yet (see the error log)"
-          % timeout)
+    try:
+        wait_until(lambda: parse_auto(page_text(
+            h, "/memguard-status?auto"))["MemGuardState"] != "unknown",
+            "the first headroom sample", timeout)
+    except AssertionError:
+        print("note: no headroom sample after %gs yet (see the error log)"
+              % timeout)
 
 
 def start(args):
