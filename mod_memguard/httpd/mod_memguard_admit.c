@@ -48,6 +48,7 @@
 #include "mod_memguard_admit.h"
 #include "mod_memguard_board.h"
 #include "mod_memguard_config.h"
+#include "mod_memguard_gate.h"
 #include "mod_memguard_recycle.h"
 #include "mod_memguard_recycle_limits.h"
 #include "mod_memguard_reject.h"
@@ -439,6 +440,14 @@ static apr_status_t ceiling_filter(ap_filter_t *f, apr_bucket_brigade *bb)
                      mib(r->pool, c->cost), admit_source_names[c->source]));
 }
 
+/* A call let through a forecast shed (ctx->gate_forecast) reserves
+ * nothing while the forecast stands: the calls already running are
+ * growing towards the shed level. *why gets the forecast. */
+static int admit_forecast(request_rec *r, const char **why)
+{
+    return memguard_req(r)->gate_forecast && memguard_gate_forecast(r, why);
+}
+
 /* Why a call waits or is refused: the numbers an operator needs. */
 static const char *admit_why(request_rec *r, memguard_admit_call *c,
                              const char *name, int64_t budget)
@@ -449,13 +458,19 @@ static const char *admit_why(request_rec *r, memguard_admit_call *c,
                                               ADMIT_STALE_US, &waiting_bytes);
     const char *sfree =
         budget > reserved ? mib(r->pool, budget - reserved) : "nothing";
+    const char *fc = NULL;
 
+    if (admit_forecast(r, &fc)) {
+        sfree = "nothing";
+    }
     return apr_psprintf(
         r->pool,
         "'%s' expects %s (%s); the budget has %s free (%s above the shed "
-        "level, %s reserved by the calls in flight), %u call(s) waiting",
+        "level, %s reserved by the calls in flight), %u call(s) waiting%s%s",
         name, mib(r->pool, c->cost), admit_source_names[c->source], sfree,
-        mib(r->pool, budget), mib(r->pool, reserved), waiting);
+        mib(r->pool, budget), mib(r->pool, reserved), waiting,
+        fc ? "; the calls in flight are nearing the shed level: " : "",
+        fc ? fc : "");
 }
 
 int memguard_admit(request_rec *r)
@@ -514,8 +529,10 @@ int memguard_admit(request_rec *r)
         force = 1;
     }
     if (ctx->engine == MEMGUARD_ENGINE_DETECT) {
-        rc = mg_board_admit_reserve(b, c->slot, c->top, c->cost, ctx->rss_begin,
-                                    budget, slow_n, 0);
+        rc = admit_forecast(r, NULL)
+                 ? -ENOSPC
+                 : mg_board_admit_reserve(b, c->slot, c->top, c->cost,
+                                          ctx->rss_begin, budget, slow_n, 0);
         if (rc == -ENOSPC || rc == -EBUSY) {
             ap_log_rerror(
                 APLOG_MARK, APLOG_INFO, 0, r,
@@ -536,8 +553,10 @@ int memguard_admit(request_rec *r)
         }
     }
     c->res_method = c->top;
-    rc = mg_board_admit_reserve(b, c->slot, c->top, c->cost, ctx->rss_begin,
-                                budget, slow_n, force);
+    rc = !force && admit_forecast(r, NULL)
+             ? -ENOSPC
+             : mg_board_admit_reserve(b, c->slot, c->top, c->cost,
+                                      ctx->rss_begin, budget, slow_n, force);
     if (rc == 0) {
         goto admitted;
     }
@@ -574,8 +593,11 @@ int memguard_admit(request_rec *r)
             rc = 0; /* the levels went away (a restart): go */
             break;
         }
-        if (qs == MG_QUEUE_SLOW ||
-            mg_board_queue_first(b, e, now, ADMIT_STALE_US)) {
+        if (admit_forecast(r, NULL)) {
+            /* the forecast stands: nobody in the line reserves */
+        }
+        else if (qs == MG_QUEUE_SLOW ||
+                 mg_board_queue_first(b, e, now, ADMIT_STALE_US)) {
             rc = mg_board_admit_reserve(b, c->slot, c->top, c->cost,
                                         ctx->rss_begin, budget, slow_n, 0);
             if (rc == 0) {

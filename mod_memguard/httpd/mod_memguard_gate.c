@@ -17,6 +17,15 @@
  * MemGuardShedExempt On locations (status, health checks), subrequests and
  * internal redirects always pass.
  *
+ * A shed that only the FILL RATE forecasts (memory is still above the
+ * shed level, but falling towards it within the horizon) is not a reason
+ * to refuse a call that takes next to nothing: it is the calls already
+ * running that are growing. For an XML-RPC call that admission by memory
+ * cost governs, header_parser leaves that verdict to the inspection too,
+ * and memguard_gate_method() to admission (memguard_admit()): a tiny call
+ * runs, any other waits in the admission queue until the forecast has
+ * gone. A shed by a level (memory below it) refuses everything as before.
+ *
  * Essential calls (MemGuardMethod ... essential: a builder reporting a
  * finished task) pass whatever the verdict. Only the inspection knows the
  * method, so where a rule is essential header_parser lets a call that is
@@ -132,6 +141,36 @@ static int gate_applies(request_rec *r)
              memguard_shed_exempt(r) || memguard_is_status(r));
 }
 
+/* A shed whose signal is a fill rate, for a call admission governs. */
+static int gate_is_forecast(request_rec *r, mg_verdict_state_t state,
+                            const char *why)
+{
+    mg_board_verdict_t w;
+
+    if (state != MG_VERDICT_SHED || why != NULL ||
+        !memguard_xmlrpc_admitted_by_cost(r)) {
+        return 0; /* why: the fail mode's shed, not the sampler's */
+    }
+    w = mg_board_verdict_load(memguard_board());
+    return MG_BOARD_VERDICT_STATE(w) == MG_VERDICT_SHED &&
+           mg_signal_filled((mg_signal_t)MG_BOARD_VERDICT_SIGNAL(w)) !=
+               MG_SIGNAL_NONE;
+}
+
+int memguard_gate_forecast(request_rec *r, const char **why)
+{
+    const char *stale;
+    mg_verdict_state_t state = gate_state(r, &stale);
+
+    if (!gate_applies(r) || !gate_is_forecast(r, state, stale)) {
+        return 0;
+    }
+    if (why != NULL) {
+        *why = gate_detail(r, mg_board_verdict_load(memguard_board()));
+    }
+    return 1;
+}
+
 static int gate_shed(request_rec *r, const char *why)
 {
     mg_board_verdict_t w = mg_board_verdict_load(memguard_board());
@@ -168,7 +207,8 @@ int memguard_gate_header_parser(request_rec *r)
     if (state == MG_VERDICT_OK) {
         return DECLINED;
     }
-    if (memguard_xmlrpc_may_be_essential(r)) {
+    if (memguard_xmlrpc_may_be_essential(r) ||
+        gate_is_forecast(r, state, why)) {
         memguard_req(r)->gate_deferred = 1;
         return DECLINED;
     }
@@ -250,6 +290,10 @@ int memguard_gate_method(request_rec *r, int expensive)
     }
     if (ctx->essential) {
         return gate_essential(r, state);
+    }
+    if (gate_is_forecast(r, state, why)) {
+        ctx->gate_forecast = 1; /* memguard_admit() decides */
+        return OK;
     }
     if (state == MG_VERDICT_SHED) {
         return gate_shed(r, why);

@@ -8,15 +8,17 @@
  * priority by N (setpriority(2), at most to nice 19) once the call is
  * admitted, just before the handler runs.
  *
- * It cannot go back: an unprivileged process may lower its nice value only
- * down to 20 - RLIMIT_NICE, which is 0 by default, and raising that limit
- * takes CAP_SYS_RESOURCE, which the parent does not always have (a
- * container). So the child serves no further request: the connection is
- * closed after this response and the child is recycled
- * (MG_RECYCLE_NICE, outside MemGuardMaxRecyclesPerMinute's budget: a child
- * left at a low priority would serve cheap calls slowly). An expensive
- * call is rare and long, and the child that built a huge answer is a big
- * one; a fresh child costs one fork and the application's start.
+ * Going back: an unprivileged process may lower its nice value only down
+ * to 20 - RLIMIT_NICE, which is 0 by default. So the parent, while still
+ * root (post_config), raises RLIMIT_NICE to 20, which its children keep
+ * across setuid: a child may then return to nice 0, and does, at the end
+ * of the request (a pool cleanup), keeping its connection and serving
+ * on. Where the limit cannot be raised (no CAP_SYS_RESOURCE: a container,
+ * httpd not started as root), the child cannot go back and serves no
+ * further request: the connection is closed after this response and the
+ * child is recycled (MG_RECYCLE_NICE, outside MemGuardMaxRecyclesPerMinute's
+ * budget: a child left at a low priority would serve cheap calls slowly).
+
  *
  * Under threaded MPMs nice= is not applied (said once at startup): one
  * thread of a child lowered for good among the others would be worse than
@@ -24,6 +26,7 @@
  * processes, not in the child: nice= changes nothing there.
  */
 #include <errno.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -35,6 +38,8 @@
 #include "mod_memguard_recycle_limits.h"
 
 #define NICE_MAX 19 /* the lowest priority Linux has */
+/* RLIMIT_NICE that lets a process return to nice 0 (20 - limit). */
+#define NICE_RLIMIT_BACK 20
 
 /* Set while the configuration is read (memguard_nice_note_used()), looked
  * at in post_config: is there any nice= at all? */
@@ -47,8 +52,45 @@ void memguard_nice_note_used(void)
     nice_used = 1;
 }
 
+/* The nice value this process may return to: 20 - RLIMIT_NICE. */
+static int nice_floor(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NICE, &rl) != 0) {
+        return NICE_MAX + 1;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= 40) {
+        return -20;
+    }
+    return 20 - (int)rl.rlim_cur;
+}
+
+typedef struct {
+    request_rec *r;
+    int base;
+} nice_back_t;
+
+/* End of the request: back to the priority the child had. */
+static apr_status_t nice_back(void *data)
+{
+    nice_back_t *nb = data;
+
+    if (setpriority(PRIO_PROCESS, 0, nb->base) != 0) {
+        /* the application lowered RLIMIT_NICE meanwhile: this child
+         * cannot serve on at a low priority; prefork's graceful stop */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, nb->r,
+                      MGLOGNO(00603) "cannot return this child (pid %ld) to "
+                                     "nice %d after its call: it stops",
+                      (long)getpid(), nb->base);
+        raise(SIGUSR1);
+    }
+    return APR_SUCCESS;
+}
+
 void memguard_nice_begin(request_rec *r, int nice, const char *method)
 {
+    nice_back_t *nb;
     int base, target;
 
     if (!nice_on || nice <= 0) {
@@ -70,6 +112,15 @@ void memguard_nice_begin(request_rec *r, int nice, const char *method)
         return;
     }
     apr_table_setn(r->notes, "memguard-nice", apr_itoa(r->pool, target));
+    if (base >= nice_floor()) {
+        /* it may return: at the end of the request */
+        nb = apr_palloc(r->pool, sizeof(*nb));
+        nb->r = r;
+        nb->base = base;
+        apr_pool_cleanup_register(r->pool, nb, nice_back,
+                                  apr_pool_cleanup_null);
+        return;
+    }
     /* This child stays at the lower priority: it serves no further
      * request. Said before the headers, so the client is told. */
     r->connection->keepalive = AP_CONN_CLOSE;
@@ -78,6 +129,26 @@ void memguard_nice_begin(request_rec *r, int nice, const char *method)
                                           "'%s' runs at nice %d (was %d; "
                                           "MemGuardMethod nice=)",
                                           method ? method : "?", target, base));
+}
+
+/* Parent, while root: let the children return to nice 0 (see the top). */
+static void nice_allow_back(server_rec *s)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NICE, &rl) != 0 ||
+        (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < NICE_RLIMIT_BACK)) {
+        rl.rlim_cur = NICE_RLIMIT_BACK;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < NICE_RLIMIT_BACK) {
+            rl.rlim_max = NICE_RLIMIT_BACK;
+        }
+        if (setrlimit(RLIMIT_NICE, &rl) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, errno, s,
+                         MGLOGNO(00604) "cannot raise RLIMIT_NICE: a child "
+                                        "that ran a call at a lower CPU "
+                                        "priority is recycled after it");
+        }
+    }
 }
 
 static int nice_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -117,6 +188,7 @@ static int nice_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     nice_on = 1;
+    nice_allow_back(s);
     return OK;
 }
 

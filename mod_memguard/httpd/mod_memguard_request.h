@@ -46,6 +46,10 @@ typedef struct {
     /* header_parser left the verdict to memguard_gate_method(): only the
      * inspection can tell an essential call */
     int gate_deferred;
+    /* memguard_gate_method() let a call through a shed that only the fill
+     * rate forecasts (memory still above the shed level): admission
+     * decides by its cost (a tiny call runs, any other waits) */
+    int gate_forecast;
     /* admission (mod_memguard_admit.c): the call's cost and reservation;
      * NULL until the inspector names a method */
     struct memguard_admit_call *admit;

@@ -275,6 +275,14 @@ int memguard_xmlrpc_may_be_essential(const request_rec *r)
     return 0;
 }
 
+int memguard_xmlrpc_admitted_by_cost(const request_rec *r)
+{
+    const struct memguard_xr_conf *xr = memguard_xr_for(r);
+
+    return r->method_number == M_POST && xr != NULL && xr->xmlrpc == 1 &&
+           memguard_admission(r);
+}
+
 void memguard_xr_limits(const struct memguard_xr_conf *xr,
                         mg_xmlrpc_limits_t *lim)
 {

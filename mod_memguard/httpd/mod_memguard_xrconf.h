@@ -43,6 +43,10 @@ void memguard_xr_limits(const struct memguard_xr_conf *xr,
  * and the verdict gate waits for it (memguard_gate_method()). */
 int memguard_xmlrpc_may_be_essential(const request_rec *r);
 
+/* Is r an XML-RPC call that admission by memory cost will weigh (POST
+ * to a location with MemGuardXmlRpc On and MemGuardAdmission on)? */
+int memguard_xmlrpc_admitted_by_cost(const request_rec *r);
+
 /* Directive handlers (the table is in mod_memguard_directives.c). */
 const char *memguard_set_xmlrpc(cmd_parms *cmd, void *dcfg, int on);
 const char *memguard_set_xml_limits(cmd_parms *cmd, void *dcfg,

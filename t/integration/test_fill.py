@@ -6,6 +6,7 @@ Pressure comes from a fixture /proc + /sys tree (MemGuardProcRoot) whose
 cgroup files the test rewrites while httpd runs: a 1 GiB v1 group whose
 usage the test raises 20 MiB every 100 ms (200 MiB/s), as the bad night's
 storm did. Nothing here starves the test machine."""
+import http.client
 import os
 import re
 import signal
@@ -188,6 +189,72 @@ def test_closer_sheds_on_the_rate(procroot, httpd_factory):
     h.wait_log(r"MG00310: verdict \w+ -> ok", timeout=10)
     assert [re.search(r"verdict (\w+ -> \w+)", x).group(1)
             for x in transitions(h)][-1].endswith("-> ok")
+
+
+def test_a_forecast_shed_runs_tiny_calls_and_queues_the_rest(
+        procroot, httpd_factory):
+    """A shed that only the fill rate forecasts: memory is still far above
+    the shed level, falling towards it (the calls already running grow).
+    Refusing a call that takes next to nothing saves nothing: a call that
+    admission by memory cost weighs as tiny (getBuild, measured) runs; a
+    call not measured yet (listBuilds, in its slow start) waits in the
+    admission queue until the forecast is gone, and then runs; anything
+    else (a GET) is shed as before. 200 MiB/s from 900 MiB down to 300
+    MiB with a 3 s shed horizon: shed from ~700 MiB on, the level (102.4
+    MiB) never reached."""
+    root, h = start(procroot, httpd_factory, "prefork", 900,
+                    fill="MemGuardFillHorizon 5s 3s")
+    hub = xmlrpc.client.ServerProxy(h.hub_url)
+    # measured: tiny once its first call (which also imported the hub,
+    # ~13 MiB) is out of the 95th percentile
+    for i in range(25):
+        assert hub.getBuild(i + 1)["id"] == i + 1
+    wait_until(lambda: hub.getBuild(1) and int(auto(h)["AdmitTiny"]) >= 1,
+               "getBuild tiny")
+    tiny0 = int(auto(h)["AdmitTiny"])
+    waiter = {}
+
+    def slow_call():
+        try:
+            waiter["result"] = xmlrpc.client.ServerProxy(
+                h.hub_url).listBuilds(3)
+        except Exception as e:      # noqa: BLE001 - asserted below
+            waiter["error"] = e
+        waiter["t1"] = time.monotonic()
+
+    with Ramp(root, 900, 300) as ramp:
+        line = h.wait_log(r"MG00310: verdict \w+ -> shed: signal "
+                          r"cgroup-fill", timeout=10)[0]
+        m = re.search(r"cgroup headroom ([\d.]+) MiB", line)
+        assert float(m.group(1)) > 2 * THROTTLE_LEVEL / MiB, line
+        a = auto(h)
+        assert a["MemGuardState"] == "shed" and \
+            a["MemGuardSignal"] == "cgroup-fill", a
+        # the tiny call runs
+        assert hub.getBuild(7)["id"] == 7
+        # anything admission does not weigh is shed
+        c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+        c.request("GET", "/")
+        r = c.getresponse()
+        r.read()
+        c.close()
+        assert r.status == 503, r.status
+        # the call not measured yet waits
+        th = threading.Thread(target=slow_call, daemon=True)
+        th.start()
+        wait_until(lambda: auto(h)["AdmitWaiting"] == "1", "one waiting")
+        assert not waiter
+        assert auto(h)["MemGuardState"] == "shed", \
+            "the machine is too slow for this test"
+        ramp.join(10)
+    # the fall is over: the forecast fades, the waiting call runs
+    th.join(15)
+    assert waiter.get("result") is not None, waiter
+    assert len(waiter["result"]) == 3
+    a = auto(h)
+    assert int(a["AdmitWaited"]) == 1, a
+    assert int(a["AdmitTiny"]) > tiny0, a
+    assert a["RefusedShed"] == "1", a
 
 
 def test_a_flat_low_level_does_not_flap(procroot, httpd_factory):

@@ -1,13 +1,18 @@
-"""MemGuardMethod nice=: under prefork the call runs at a lower CPU
-priority and its child, which may not go back, is recycled after it; a
-call without the rule, a refused call and DetectOnly leave the priority
-alone; threaded MPMs say once that nice= is not applied. The demo hub's
-getNice() reports the nice value of the thread running it (embedded
-mod_wsgi: the httpd child's)."""
+"""MemGuardMethod nice=: under prefork the call runs
+at a lower CPU priority and its child returns to its own at the end of the
+request (the parent, root, raised RLIMIT_NICE for it) and serves on; where
+it may not go back (httpd started without CAP_SYS_RESOURCE), the child is
+recycled after the call; a call without the rule, a refused call and
+DetectOnly leave the priority alone; threaded MPMs say once that nice= is
+not applied. The demo hub's getNice() reports the nice value of the
+thread running it (embedded mod_wsgi: the httpd child's)."""
 import http.client
 import re
+import subprocess
 import time
 import xmlrpc.client
+
+import pytest
 
 from t.harness.xmlrpc import call_body, fault_of, post
 
@@ -28,17 +33,36 @@ MG450 = re.compile(r"MG00450: recycling this child \(pid (\d+)\) after this "
                    r"request: it ran a call at a lower CPU priority")
 
 
-def nice_hub(httpd_factory, mpm="prefork", engine="On"):
-    h = httpd_factory(start=False, mpm=mpm)
+# httpd started without the capability to raise RLIMIT_NICE (as in a
+# container), and with RLIMIT_NICE 0: a child cannot return
+NO_NICE_BACK = ["prlimit", "--nice=0:0", "capsh", "--drop=cap_sys_resource",
+                "--", "-c", 'exec "$@"', "no-nice-back"]
+
+
+def can_raise_rlimit_nice():
+    """Can this (root) process raise RLIMIT_NICE, as httpd's parent does
+    for its children? Not without CAP_SYS_RESOURCE (some containers)."""
+    return subprocess.run(["prlimit", "--nice=20:20", "true"],
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+BACK = can_raise_rlimit_nice()
+
+
+def nice_hub(httpd_factory, mpm="prefork", engine="On", prefix=None):
+    h = httpd_factory(start=False, mpm=mpm, prefix=prefix)
     h.conf = NICE_CONF % {"engine": engine, "root": h.root}
     h.start()
     return h
 
 
-def get_nice(h, path):
-    """(nice, pid-free response headers) of one getNice call on a new
+def get_nice(h, path, c=None):
+    """(nice, Connection header) of one getNice call on c, or on a new
     connection."""
-    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    own = c is None
+    if own:
+        c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
     try:
         c.request("POST", path, body=call_body("getNice"),
                   headers={"Content-Type": "text/xml"})
@@ -47,7 +71,8 @@ def get_nice(h, path):
         assert r.status == 200, body
         return xmlrpc.client.loads(body)[0][0], r.getheader("Connection")
     finally:
-        c.close()
+        if own:
+            c.close()
 
 
 def no_recycle(h):
@@ -57,8 +82,29 @@ def no_recycle(h):
     return MG450.findall("\n".join(h.log_lines())) == []
 
 
-def test_prefork_call_runs_lower_and_its_child_is_recycled(httpd_factory):
+@pytest.mark.skipif(not BACK, reason="this host's root cannot raise "
+                    "RLIMIT_NICE (no CAP_SYS_RESOURCE): httpd's children "
+                    "cannot go back, test_without_rlimit_nice_its_child_is_"
+                    "recycled covers what happens then")
+def test_prefork_call_runs_lower_and_its_child_goes_back(httpd_factory):
+    """One keep-alive connection, so one child: getNice at nice 7 under
+    its rule, the same method without the rule at 0, four times over; no
+    child recycled."""
     h = nice_hub(httpd_factory)
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    for _ in range(4):
+        assert get_nice(h, "/kojihub", c) == (7, None)
+        assert get_nice(h, "/plainhub", c) == (0, None)
+    c.close()
+    assert no_recycle(h)
+    assert not any("MG00449" in line or "MG00603" in line
+                   for line in h.log_lines())
+
+
+def test_without_rlimit_nice_its_child_is_recycled(httpd_factory):
+    """httpd started without CAP_SYS_RESOURCE and RLIMIT_NICE 0: the
+    child cannot return, so it closes the connection and is recycled."""
+    h = nice_hub(httpd_factory, prefix=NO_NICE_BACK)
     seen = []
     for _ in range(4):
         nice, conn = get_nice(h, "/kojihub")
@@ -87,7 +133,7 @@ def test_prefork_call_runs_lower_and_its_child_is_recycled(httpd_factory):
 
 
 def test_multicall_takes_the_nice_of_an_inner_call(httpd_factory):
-    h = nice_hub(httpd_factory)
+    h = nice_hub(httpd_factory, prefix=NO_NICE_BACK)
     p = xmlrpc.client.ServerProxy(h.hub_url)
     m = xmlrpc.client.MultiCall(p)
     m.hello()
@@ -136,7 +182,7 @@ def test_threaded_mpm_says_once_it_is_not_applied(httpd_factory):
 def test_graceful_restart_takes_the_new_rules(httpd_factory):
     """nice= removed (then put back) by a graceful restart: the new
     children follow the new configuration."""
-    h = nice_hub(httpd_factory)
+    h = nice_hub(httpd_factory, prefix=NO_NICE_BACK)
     assert get_nice(h, "/kojihub") == (7, "close")
     h.conf = h.conf.replace("MemGuardMethod getNice nice=7 max-body=700",
                             "MemGuardMethod getNice max-body=700")
