@@ -48,7 +48,7 @@
 #include "mod_memguard_admit.h"
 #include "mod_memguard_board.h"
 #include "mod_memguard_config.h"
-#include "mod_memguard_gate.h"
+
 #include "mod_memguard_recycle.h"
 #include "mod_memguard_recycle_limits.h"
 #include "mod_memguard_reject.h"
@@ -91,6 +91,7 @@ struct memguard_admit_call {
     apr_int64_t cost;
     admit_source_e source;
     int reserved; /* holds a reservation */
+    int tiny;     /* admitted as tiny: no reservation, no wait */
     uint32_t res_method;
     uint32_t slot;
     /* the ceiling (prefork): RLIMIT_DATA for the length of the call */
@@ -282,7 +283,8 @@ static apr_status_t admit_release_cleanup(void *data)
  * RLIMIT_DATA can be lowered for the length of the call to what the call
  * may take: its size now plus twice its expected cost (at least 64 MiB
  * more than the cost), but no more than what the budget had free for it
- * (all of that for a method never measured).
+ * (a method never measured: its share of that, MemGuardAdmitSlowStart
+ * of them may run at once).
  * An allocation past it fails inside the application (Python raises
  * MemoryError, which the hub turns into a fault): that call fails alone,
  * instead of the kernel's OOM killer choosing a victim (on a real hub it
@@ -307,9 +309,10 @@ static void admit_ceiling(request_rec *r, memguard_admit_call *c,
     }
     if (c->source == ADMIT_SRC_DEFAULT && room > 0) {
         /* a method never measured: nothing says what it may need, so it
-         * may take what the budget has free (its slow start keeps it to a
-         * few at once); it must not fail for being new */
-        allow = (uint64_t)room;
+         * may take its share of what the budget has free: its slow start
+         * runs MemGuardAdmitSlowStart at once, and together they must
+         * stay above the shed level; it must not fail for being new */
+        allow = (uint64_t)room / (admit_set.slow > 0 ? admit_set.slow : 1);
     }
     if (room > 0 && allow > (uint64_t)room) {
         allow = (uint64_t)room > (uint64_t)c->cost ? (uint64_t)room
@@ -440,12 +443,26 @@ static apr_status_t ceiling_filter(ap_filter_t *f, apr_bucket_brigade *bb)
                      mib(r->pool, c->cost), admit_source_names[c->source]));
 }
 
-/* A call let through a forecast shed (ctx->gate_forecast) reserves
- * nothing while the forecast stands: the calls already running are
- * growing towards the shed level. *why gets the forecast. */
+/* For a call the gate left its shed to (ctx->gate_shed): is the sampler
+ * shedding now? MEMGUARD_SHED_LEVEL, MEMGUARD_SHED_FORECAST (nothing
+ * reserves while the forecast stands: the calls already running are
+ * growing towards the shed level) or 0. *why gets the verdict. */
 static int admit_forecast(request_rec *r, const char **why)
 {
-    return memguard_req(r)->gate_forecast && memguard_gate_forecast(r, why);
+    int k = memguard_req(r)->gate_shed ? memguard_board_shedding() : 0;
+
+    if (k != 0 && why != NULL) {
+        *why =
+            memguard_verdict_detail(r, mg_board_verdict_load(memguard_board()));
+    }
+    return k;
+}
+
+int memguard_admit_tiny(request_rec *r)
+{
+    memguard_admit_call *c = memguard_req(r)->admit;
+
+    return c != NULL && c->tiny;
 }
 
 /* Why a call waits or is refused: the numbers an operator needs. */
@@ -473,7 +490,7 @@ static const char *admit_why(request_rec *r, memguard_admit_call *c,
         fc ? fc : "");
 }
 
-int memguard_admit(request_rec *r)
+static int admit_decide(request_rec *r)
 {
     memguard_req_ctx *ctx = memguard_req(r);
     memguard_admit_call *c = ctx->admit;
@@ -509,7 +526,11 @@ int memguard_admit(request_rec *r)
                    apr_off_t_toa(r->pool, (apr_off_t)c->cost));
     if (c->cost <= admit_set.tiny && !slow) {
         mg_board_admit_count(b, MG_ADMIT_TINY);
+        c->tiny = 1; /* it runs even while shedding (ctx->gate_shed) */
         return OK;
+    }
+    if (admit_forecast(r, NULL) == MEMGUARD_SHED_LEVEL) {
+        return memguard_refuse_shed(r, NULL); /* OK under DetectOnly */
     }
     budget = mg_board_admit_budget(b, &at);
     if (budget == MG_BOARD_BUDGET_NONE) {
@@ -593,7 +614,12 @@ int memguard_admit(request_rec *r)
             rc = 0; /* the levels went away (a restart): go */
             break;
         }
-        if (admit_forecast(r, NULL)) {
+        if ((rc = admit_forecast(r, NULL)) == MEMGUARD_SHED_LEVEL) {
+            /* the forecast came true: shed, as any call now */
+            mg_board_queue_leave(b, e);
+            return memguard_refuse_shed(r, NULL);
+        }
+        if (rc != 0) {
             /* the forecast stands: nobody in the line reserves */
         }
         else if (qs == MG_QUEUE_SLOW ||
@@ -655,6 +681,22 @@ admitted:
     return OK;
 }
 
+int memguard_admit(request_rec *r)
+{
+    memguard_req_ctx *ctx = memguard_req(r);
+    int rc = admit_decide(r);
+
+    ctx->admit_done = 1;
+    /* A call the gate left its shed to runs only if it was tiny, or
+     * admitted once the forecast had gone (it reserved): not one that
+     * admission let go unweighed (no budget, no board slot...). */
+    if (rc == OK && ctx->gate_shed && !ctx->refused &&
+        (ctx->admit == NULL || (!ctx->admit->tiny && !ctx->admit->reserved))) {
+        rc = memguard_refuse_shed(r, NULL);
+    }
+    return rc;
+}
+
 void memguard_admit_end(request_rec *r, uint64_t rss, int64_t delta, int have)
 {
     memguard_req_ctx *ctx =
@@ -684,7 +726,10 @@ void memguard_admit_end(request_rec *r, uint64_t rss, int64_t delta, int have)
                                  "(its answer was the application's error)");
     }
     first = admit_requests++ == 0;
-    if (have && slot >= 0 && !(first && admit_known(b, c))) {
+    /* A call refused before it ran took nothing of what its method
+     * costs: measuring it would teach that the method is free. */
+    if (have && slot >= 0 && !ctx->refused_early &&
+        !(first && admit_known(b, c))) {
         /* what the call took: its growth at the end, or more if the
          * sampler saw it larger while it ran */
         cost = delta > 0 ? (uint64_t)delta : 0;

@@ -17,6 +17,8 @@ void memguard_admit_method(request_rec *r, uint32_t method, apr_int64_t memory,
 /* After the rules and the gate: reserve the call's expected cost, waiting
  * up to MemGuardAdmitWait. OK, or what memguard_refuse() returned. */
 int memguard_admit(request_rec *r);
+/* Was r's call admitted as tiny (no reservation, no wait)? */
+int memguard_admit_tiny(request_rec *r);
 /* log_transaction (accounting): record what the call took (rss and delta
  * when have), give its reservation back. */
 void memguard_admit_end(request_rec *r, uint64_t rss, int64_t delta, int have);

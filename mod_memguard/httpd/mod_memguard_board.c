@@ -18,9 +18,11 @@
 #include "apr_atomic.h"
 #include "apr_shm.h"
 #include "http_core.h"
+#include "http_main.h"
 #include "mpm_common.h"
 
 #include "mod_memguard_board.h"
+#include "mod_memguard_config.h"
 #include "mod_memguard_request.h"
 #include "mg_board.h"
 #include "mg_status.h"
@@ -290,4 +292,47 @@ void memguard_board_register(apr_pool_t *p)
     ap_hook_post_config(board_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(board_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_status(board_child_status, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+const char *memguard_verdict_detail(request_rec *r, uint64_t w)
+{
+    mg_board_t *b = memguard_board();
+    mg_board_sys_t *rec = apr_palloc(r->pool, sizeof(*rec));
+    mg_verdict_t v;
+    char buf[256];
+
+    if (b == NULL || mg_board_sys_read(b, rec, 8) != 0 ||
+        rec->state != MG_BOARD_VERDICT_STATE(w)) {
+        return apr_psprintf(
+            r->pool, "low memory (%s)",
+            mg_signal_name((mg_signal_t)MG_BOARD_VERDICT_SIGNAL(w)));
+    }
+    memguard_sys_verdict(rec, &v);
+    mg_verdict_describe(&v, &rec->sample, buf, sizeof(buf));
+    return apr_pstrdup(r->pool, buf);
+}
+
+int memguard_board_shedding(void)
+{
+    mg_board_t *b = memguard_board();
+    mg_board_verdict_t w;
+    uint64_t t, now;
+
+    if (b == NULL) {
+        return 0;
+    }
+    w = mg_board_verdict_load(b);
+    if (w == 0 || MG_BOARD_VERDICT_STATE(w) != MG_VERDICT_SHED) {
+        return 0;
+    }
+    t = MG_BOARD_VERDICT_TIME_US(w);
+    now = memguard_now_us();
+    if (now > t &&
+        now - t > memguard_stale_after_us(memguard_headroom(ap_server_conf))) {
+        return 0;
+    }
+    return mg_signal_filled((mg_signal_t)MG_BOARD_VERDICT_SIGNAL(w)) !=
+                   MG_SIGNAL_NONE
+               ? MEMGUARD_SHED_FORECAST
+               : MEMGUARD_SHED_LEVEL;
 }

@@ -30,6 +30,14 @@ struct mg_board_sys;
  * mg_verdict_describe(): state, deciding signal, value, threshold, and
  * the level it clears at. */
 void memguard_sys_verdict(const struct mg_board_sys *rec, mg_verdict_t *v);
+/* "available 150.0 MiB < minimum 200.0 MiB (MemGuardMinAvailable)" for
+ * the verdict word w, from the sampler's record (or just the signal's
+ * name while the record is being written); in r's pool. */
+const char *memguard_verdict_detail(request_rec *r, uint64_t w);
+/* Is the sampler shedding now (a fresh verdict)? MEMGUARD_SHED_LEVEL,
+ * MEMGUARD_SHED_FORECAST (its signal is a fill rate: memory still above
+ * the level) or 0. A stale verdict is 0: the fail mode decides that. */
+int memguard_board_shedding(void);
 /* Count a refusal in this child's slot and the request's method. */
 void memguard_count_refusal(request_rec *r, mg_reason_t reason, int detect);
 void memguard_board_register(apr_pool_t *p);

@@ -17,14 +17,16 @@
  * MemGuardShedExempt On locations (status, health checks), subrequests and
  * internal redirects always pass.
  *
- * A shed that only the FILL RATE forecasts (memory is still above the
- * shed level, but falling towards it within the horizon) is not a reason
- * to refuse a call that takes next to nothing: it is the calls already
- * running that are growing. For an XML-RPC call that admission by memory
- * cost governs, header_parser leaves that verdict to the inspection too,
- * and memguard_gate_method() to admission (memguard_admit()): a tiny call
- * runs, any other waits in the admission queue until the forecast has
- * gone. A shed by a level (memory below it) refuses everything as before.
+ * Shedding a call that takes next to nothing saves nothing, and costs a
+ * builder its poll (Koji's kojid waits two minutes before it asks again).
+ * So for an XML-RPC call that admission by memory cost weighs, header_parser
+ * leaves a shed to the inspection too, and memguard_gate_method() to
+ * admission (memguard_admit(), ctx->gate_shed): a call expected to cost at
+ * most MemGuardAdmitTiny runs. Any other is refused at once when the shed
+ * is on a LEVEL (memory is below it); when only the FILL RATE forecasts it
+ * (memory still above the level, falling towards it within the horizon:
+ * the calls already running are growing) it waits in the admission queue
+ * until the forecast has gone. Everything else is shed as before.
  *
  * Essential calls (MemGuardMethod ... essential: a builder reporting a
  * finished task) pass whatever the verdict. Only the inspection knows the
@@ -38,6 +40,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
+#include "mod_memguard_admit.h"
 #include "mod_memguard_board.h"
 #include "mod_memguard_config.h"
 #include "mod_memguard_gate.h"
@@ -68,26 +71,6 @@ static int gate_stale(mg_board_verdict_t w, uint64_t now,
     }
     *age_us = now > t ? now - t : 0;
     return mg_policy_stale(&hr->policy, t, now, state);
-}
-
-/* "available 150.0 MiB < minimum 200.0 MiB (MemGuardMinAvailable)" from
- * the system record, or just the signal's name if it is being written. */
-static const char *gate_detail(request_rec *r, mg_board_verdict_t w)
-{
-    mg_board_t *b = memguard_board();
-    mg_board_sys_t *rec = apr_palloc(r->pool, sizeof(*rec));
-    mg_verdict_t v;
-    char buf[256];
-
-    if (mg_board_sys_read(b, rec, 8) != 0 ||
-        rec->state != MG_BOARD_VERDICT_STATE(w)) {
-        return apr_psprintf(
-            r->pool, "low memory (%s)",
-            mg_signal_name((mg_signal_t)MG_BOARD_VERDICT_SIGNAL(w)));
-    }
-    memguard_sys_verdict(rec, &v);
-    mg_verdict_describe(&v, &rec->sample, buf, sizeof(buf));
-    return apr_pstrdup(r->pool, buf);
 }
 
 /*
@@ -141,52 +124,16 @@ static int gate_applies(request_rec *r)
              memguard_shed_exempt(r) || memguard_is_status(r));
 }
 
-/* A shed whose signal is a fill rate, for a call admission governs. */
-static int gate_is_forecast(request_rec *r, mg_verdict_state_t state,
-                            const char *why)
+/* The sampler's shed, for a call admission weighs: MEMGUARD_SHED_LEVEL
+ * or MEMGUARD_SHED_FORECAST (its signal is a fill rate); else 0. */
+static int gate_shed_kind(request_rec *r, mg_verdict_state_t state,
+                          const char *why)
 {
-    mg_board_verdict_t w;
-
     if (state != MG_VERDICT_SHED || why != NULL ||
         !memguard_xmlrpc_admitted_by_cost(r)) {
         return 0; /* why: the fail mode's shed, not the sampler's */
     }
-    w = mg_board_verdict_load(memguard_board());
-    return MG_BOARD_VERDICT_STATE(w) == MG_VERDICT_SHED &&
-           mg_signal_filled((mg_signal_t)MG_BOARD_VERDICT_SIGNAL(w)) !=
-               MG_SIGNAL_NONE;
-}
-
-int memguard_gate_forecast(request_rec *r, const char **why)
-{
-    const char *stale;
-    mg_verdict_state_t state = gate_state(r, &stale);
-
-    if (!gate_applies(r) || !gate_is_forecast(r, state, stale)) {
-        return 0;
-    }
-    if (why != NULL) {
-        *why = gate_detail(r, mg_board_verdict_load(memguard_board()));
-    }
-    return 1;
-}
-
-static int gate_shed(request_rec *r, const char *why)
-{
-    mg_board_verdict_t w = mg_board_verdict_load(memguard_board());
-    ap_conn_keepalive_e ka = r->connection->keepalive;
-    int rc;
-
-    /* Whatever the body: the client comes back after Retry-After. Said
-     * before the answer is written (a fault goes out at once), so that its
-     * headers carry "Connection: close": a connection closed without it
-     * is one the client sends its next call on, and loses. */
-    r->connection->keepalive = AP_CONN_CLOSE;
-    rc = memguard_refuse(r, MG_REASON_SHED, why ? why : gate_detail(r, w));
-    if (rc == OK) {
-        r->connection->keepalive = ka; /* DetectOnly: nothing refused */
-    }
-    return rc;
+    return memguard_board_shedding();
 }
 
 /* header_parser (mod_memguard.c's, after accounting, before the body
@@ -208,12 +155,12 @@ int memguard_gate_header_parser(request_rec *r)
         return DECLINED;
     }
     if (memguard_xmlrpc_may_be_essential(r) ||
-        gate_is_forecast(r, state, why)) {
+        gate_shed_kind(r, state, why) != 0) {
         memguard_req(r)->gate_deferred = 1;
         return DECLINED;
     }
     if (state == MG_VERDICT_SHED) {
-        rc = gate_shed(r, why);
+        rc = memguard_refuse_shed(r, why);
         return rc == OK ? DECLINED : rc; /* OK: DetectOnly */
     }
     /* throttle: a large (or unknown) body is the expensive part we can
@@ -230,22 +177,22 @@ int memguard_gate_header_parser(request_rec *r)
         }
         rc = memguard_refuse(
             r, MG_REASON_THROTTLE,
-            apr_psprintf(
-                r->pool,
-                "%" APR_OFF_T_FMT " bytes > %" APR_INT64_T_FMT
-                " while throttling (MemGuardThrottleMaxBody; %s)",
-                len, limit,
-                gate_detail(r, mg_board_verdict_load(memguard_board()))));
+            apr_psprintf(r->pool,
+                         "%" APR_OFF_T_FMT " bytes > %" APR_INT64_T_FMT
+                         " while throttling (MemGuardThrottleMaxBody; %s)",
+                         len, limit,
+                         memguard_verdict_detail(
+                             r, mg_board_verdict_load(memguard_board()))));
     }
     else if (apr_table_get(r->headers_in, "Transfer-Encoding") != NULL) {
         rc = memguard_refuse(
             r, MG_REASON_THROTTLE,
-            apr_psprintf(
-                r->pool,
-                "body of unknown length while throttling "
-                "(MemGuardThrottleMaxBody %" APR_INT64_T_FMT "; %s)",
-                limit,
-                gate_detail(r, mg_board_verdict_load(memguard_board()))));
+            apr_psprintf(r->pool,
+                         "body of unknown length while throttling "
+                         "(MemGuardThrottleMaxBody %" APR_INT64_T_FMT "; %s)",
+                         limit,
+                         memguard_verdict_detail(
+                             r, mg_board_verdict_load(memguard_board()))));
     }
     else {
         return DECLINED;
@@ -280,6 +227,7 @@ int memguard_gate_method(request_rec *r, int expensive)
     mg_verdict_state_t state;
     const char *why;
     apr_int64_t limit;
+    int k;
 
     if (!gate_applies(r)) {
         return OK;
@@ -291,19 +239,25 @@ int memguard_gate_method(request_rec *r, int expensive)
     if (ctx->essential) {
         return gate_essential(r, state);
     }
-    if (gate_is_forecast(r, state, why)) {
-        ctx->gate_forecast = 1; /* memguard_admit() decides */
-        return OK;
+    if ((k = gate_shed_kind(r, state, why)) != 0) {
+        if (!ctx->admit_done) {
+            ctx->gate_shed = k; /* memguard_admit() decides */
+            return OK;
+        }
+        /* asked again after admission waited: only a tiny call runs */
+        if (memguard_admit_tiny(r)) {
+            return OK;
+        }
     }
     if (state == MG_VERDICT_SHED) {
-        return gate_shed(r, why);
+        return memguard_refuse_shed(r, why);
     }
     if (state == MG_VERDICT_THROTTLE && expensive) {
         return memguard_refuse(
             r, MG_REASON_THROTTLE,
-            apr_psprintf(
-                r->pool, "expensive call while throttling (%s)",
-                gate_detail(r, mg_board_verdict_load(memguard_board()))));
+            apr_psprintf(r->pool, "expensive call while throttling (%s)",
+                         memguard_verdict_detail(
+                             r, mg_board_verdict_load(memguard_board()))));
     }
     /* header_parser's check, left here: the body was read meanwhile, so
      * its length is known even if it came chunked */
@@ -312,12 +266,12 @@ int memguard_gate_method(request_rec *r, int expensive)
         ctx->body_seen > limit) {
         return memguard_refuse(
             r, MG_REASON_THROTTLE,
-            apr_psprintf(
-                r->pool,
-                "%" APR_OFF_T_FMT " bytes > %" APR_INT64_T_FMT
-                " while throttling (MemGuardThrottleMaxBody; %s)",
-                ctx->body_seen, limit,
-                gate_detail(r, mg_board_verdict_load(memguard_board()))));
+            apr_psprintf(r->pool,
+                         "%" APR_OFF_T_FMT " bytes > %" APR_INT64_T_FMT
+                         " while throttling (MemGuardThrottleMaxBody; %s)",
+                         ctx->body_seen, limit,
+                         memguard_verdict_detail(
+                             r, mg_board_verdict_load(memguard_board()))));
     }
     return OK;
 }

@@ -20,19 +20,16 @@ int memguard_gate_header_parser(request_rec *r);
  * any inner method, expensive) is refused (MG_REASON_THROTTLE), and so is
  * a body over MemGuardThrottleMaxBody when header_parser left that check
  * here (ctx->gate_deferred). A call whose ctx->essential is set passes
- * whatever the verdict. A shed that only the fill rate forecasts (memory
- * still above the shed level, falling fast) leaves a call admitted by
- * memory cost (memguard_admit()) to admission: it sets
- * ctx->gate_forecast and returns OK; a tiny call then runs (it takes next
- * to nothing), any other waits in the admission queue until the forecast
- * is gone. Returns OK to go on, or the refusal's return
- * value (DONE or an HTTP status, see memguard_refuse()). Exempt
- * locations, subrequests and an engine that is Off always get OK.
+ * whatever the verdict. The sampler's shed leaves a call that admission by
+ * memory cost weighs to admission (memguard_admit()): it sets
+ * ctx->gate_shed (MEMGUARD_SHED_LEVEL or _FORECAST) and returns OK; a
+ * tiny call then runs, any other is shed (level) or waits in the
+ * admission queue until the forecast has gone. Asked again once admission
+ * is done (ctx->admit_done), a shed lets only a tiny call through. Returns OK
+ * to go on, or the refusal's return value (DONE or an HTTP status, see
+ * memguard_refuse()). Exempt locations, subrequests and an engine that is Off
+ * always get OK.
  */
 int memguard_gate_method(request_rec *r, int expensive);
-
-/* Is the verdict now a fresh shed that only the fill rate forecasts? Its
- * description in *why (r's pool) when so. */
-int memguard_gate_forecast(request_rec *r, const char **why);
 
 #endif /* MOD_MEMGUARD_GATE_H */

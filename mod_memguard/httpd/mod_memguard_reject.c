@@ -11,6 +11,7 @@
 #include "http_request.h"
 #include "util_filter.h"
 
+#include "mg_board.h"
 #include "mg_format.h"
 #include "mod_memguard_board.h"
 #include "mod_memguard_config.h"
@@ -170,6 +171,7 @@ int memguard_refuse(request_rec *r, mg_reason_t reason, const char *detail)
         return OK;
     }
     ctx->refused = 1;
+    ctx->refused_early = 1;
     if (body_unread(r)) {
         r->connection->keepalive = AP_CONN_CLOSE;
     }
@@ -193,6 +195,26 @@ int memguard_refuse(request_rec *r, mg_reason_t reason, const char *detail)
     ctx->answering = 0;
     ctx->answer_status = HTTP_OK;
     return DONE;
+}
+
+int memguard_refuse_shed(request_rec *r, const char *why)
+{
+    ap_conn_keepalive_e ka = r->connection->keepalive;
+    int rc;
+
+    /* Whatever the body: the client comes back after Retry-After. Said
+     * before the answer is written (a fault goes out at once), so that its
+     * headers carry "Connection: close": a connection closed without it
+     * is one the client sends its next call on, and loses. */
+    r->connection->keepalive = AP_CONN_CLOSE;
+    rc = memguard_refuse(r, MG_REASON_SHED,
+                         why ? why
+                             : memguard_verdict_detail(
+                                   r, mg_board_verdict_load(memguard_board())));
+    if (rc == OK) {
+        r->connection->keepalive = ka; /* DetectOnly: nothing refused */
+    }
+    return rc;
 }
 
 /*

@@ -26,6 +26,11 @@ int memguard_is_xmlrpc(const request_rec *r);
  */
 int memguard_refuse(request_rec *r, mg_reason_t reason, const char *detail);
 
+/* Refuse r as shed (MG_REASON_SHED) with why, or the verdict's own
+ * description (memguard_verdict_detail) when why is NULL; keep-alive off
+ * (the client comes back after Retry-After). As memguard_refuse(). */
+int memguard_refuse_shed(request_rec *r, const char *why);
+
 /*
  * The same, from inside an input filter once the handler is reading the
  * body: the answer goes out through r->output_filters at once (an error

@@ -11,6 +11,7 @@
 typedef struct {
     int engine;          /* effective memguard_engine_e */
     int refused;         /* set once an answer was sent */
+    int refused_early;   /* ... by memguard_refuse(): the handler never ran */
     int answering;       /* our own answer is passing the guard */
     int answer_status;   /* status of the answer we sent, or 0 */
     apr_off_t body_seen; /* request body bytes counted so far */
@@ -46,14 +47,19 @@ typedef struct {
     /* header_parser left the verdict to memguard_gate_method(): only the
      * inspection can tell an essential call */
     int gate_deferred;
-    /* memguard_gate_method() let a call through a shed that only the fill
-     * rate forecasts (memory still above the shed level): admission
-     * decides by its cost (a tiny call runs, any other waits) */
-    int gate_forecast;
+    /* memguard_gate_method() left the sampler's shed to admission
+     * (MEMGUARD_SHED_LEVEL or _FORECAST; 0 none): a tiny call runs, any
+     * other is shed (level) or waits until the forecast has gone */
+    int gate_shed;
+    /* memguard_admit() has decided (the gate is asked again after it) */
+    int admit_done;
     /* admission (mod_memguard_admit.c): the call's cost and reservation;
      * NULL until the inspector names a method */
     struct memguard_admit_call *admit;
 } memguard_req_ctx;
+
+#define MEMGUARD_SHED_LEVEL 1
+#define MEMGUARD_SHED_FORECAST 2
 
 /* r's context, created on first call (in r->request_config). */
 memguard_req_ctx *memguard_req(request_rec *r);

@@ -191,27 +191,73 @@ def test_closer_sheds_on_the_rate(procroot, httpd_factory):
             for x in transitions(h)][-1].endswith("-> ok")
 
 
+def measured_tiny(h, hub):
+    """getBuild measured until admission weighs it as tiny: its first call
+    (which also imported the hub, ~13 MiB) out of the 95th percentile."""
+    for i in range(25):
+        assert hub.getBuild(i + 1)["id"] == i + 1
+    wait_until(lambda: hub.getBuild(1) and int(auto(h)["AdmitTiny"]) >= 1,
+               "getBuild tiny")
+    return int(auto(h)["AdmitTiny"])
+
+
+def get_status(h, path):
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    c.request("GET", path)
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status
+
+
+def test_a_level_shed_runs_tiny_calls_and_sheds_the_rest(procroot,
+                                                         httpd_factory):
+    """Memory below the shed level (80 MiB of headroom, the level 102.4
+    MiB): a call admission weighs as tiny (getBuild, measured) still runs,
+    it takes next to nothing; a call not measured yet (listBuilds) and
+    anything else (a GET) are shed at once, as before."""
+    root, h = start(procroot, httpd_factory, "prefork", 900)
+    hub = xmlrpc.client.ServerProxy(h.hub_url)
+    tiny0 = measured_tiny(h, hub)
+    set_headroom(root, 80)
+    wait_until(lambda: auto(h)["MemGuardState"] == "shed", "shed")
+    assert auto(h)["MemGuardSignal"] == "cgroup"
+    assert hub.getBuild(7)["id"] == 7
+    t = time.monotonic()
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        hub.listBuilds(3)
+    assert time.monotonic() - t < 2.0       # at once, not after a wait
+    assert e.value.faultCode == 5030, e.value
+    assert "cgroup headroom 80.0 MiB < minimum 102.4 MiB" in \
+        e.value.faultString, e.value
+    assert get_status(h, "/") == 503
+    a = auto(h)
+    assert int(a["AdmitTiny"]) > tiny0, a
+    assert a["RefusedShed"] == "2", a
+    assert a["AdmitWaiting"] == "0", a
+    # a refused call took nothing of what its method costs: not measured
+    cost = [m["cost"] for m in status_json(h)["methods"]
+            if m["name"] == "listBuilds"]
+    assert cost and cost[0]["measured"] == 0, cost
+    set_headroom(root, 900)
+    wait_until(lambda: auto(h)["MemGuardState"] == "ok", "ok again")
+    assert len(hub.listBuilds(3)) == 3
+
+
 def test_a_forecast_shed_runs_tiny_calls_and_queues_the_rest(
         procroot, httpd_factory):
     """A shed that only the fill rate forecasts: memory is still far above
     the shed level, falling towards it (the calls already running grow).
-    Refusing a call that takes next to nothing saves nothing: a call that
-    admission by memory cost weighs as tiny (getBuild, measured) runs; a
-    call not measured yet (listBuilds, in its slow start) waits in the
-    admission queue until the forecast is gone, and then runs; anything
-    else (a GET) is shed as before. 200 MiB/s from 900 MiB down to 300
+    A call that admission by memory cost weighs as tiny (getBuild,
+    measured) runs; a call not measured yet (listBuilds, in its slow
+    start) waits in the admission queue until the forecast is gone, and
+    then runs; anything else (a GET) is shed as before. 200 MiB/s from 900 MiB down to 300
     MiB with a 3 s shed horizon: shed from ~700 MiB on, the level (102.4
     MiB) never reached."""
     root, h = start(procroot, httpd_factory, "prefork", 900,
                     fill="MemGuardFillHorizon 5s 3s")
     hub = xmlrpc.client.ServerProxy(h.hub_url)
-    # measured: tiny once its first call (which also imported the hub,
-    # ~13 MiB) is out of the 95th percentile
-    for i in range(25):
-        assert hub.getBuild(i + 1)["id"] == i + 1
-    wait_until(lambda: hub.getBuild(1) and int(auto(h)["AdmitTiny"]) >= 1,
-               "getBuild tiny")
-    tiny0 = int(auto(h)["AdmitTiny"])
+    tiny0 = measured_tiny(h, hub)
     waiter = {}
 
     def slow_call():
@@ -233,12 +279,7 @@ def test_a_forecast_shed_runs_tiny_calls_and_queues_the_rest(
         # the tiny call runs
         assert hub.getBuild(7)["id"] == 7
         # anything admission does not weigh is shed
-        c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
-        c.request("GET", "/")
-        r = c.getresponse()
-        r.read()
-        c.close()
-        assert r.status == 503, r.status
+        assert get_status(h, "/") == 503
         # the call not measured yet waits
         th = threading.Thread(target=slow_call, daemon=True)
         th.start()

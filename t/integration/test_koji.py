@@ -484,9 +484,12 @@ def test_essential_calls_pass_a_shed(procroot, httpd_factory, mpm):
     assert "expensive call while throttling" in str(e.value)
 
 
+# getBuild expected to take 4 MiB: not tiny, so it is shed like any call
+# that takes memory (a tiny one runs while shedding: test_fill.py)
 MIXED = """
     MemGuardRejectStyle mixed
     MemGuardMethod queryHistory deny
+    MemGuardMethod getBuild memory=4M
 """
 
 
