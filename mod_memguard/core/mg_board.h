@@ -495,8 +495,12 @@ int64_t mg_board_admit_reserved(const mg_board_t *b);
 
 /*
  * Child: reserve cost bytes for a call of method in slot, if reserved +
- * cost <= budget (force: whatever the budget, for a stale budget with
- * fail-open or DetectOnly) and, when slow > 0, fewer than slow calls of
+ * cost <= budget, or if the call is larger than the budget but may still
+ * fit and runs ALONE: nothing else is reserved and the budget holds at
+ * least two thirds of its cost (a learned cost is rounded up by at most
+ * half; an empty budget is the largest there will be: waiting would
+ * starve the call). force: whatever the budget, for a stale budget with
+ * fail-open or DetectOnly. And, when slow > 0, fewer than slow calls of
  * method are reserved already (a method not yet measured). base_rss: the
  * process's size at the start of the call (the slot keeps it while any
  * call of the slot is reserved: growth is measured from it). Returns 0
@@ -595,6 +599,11 @@ void mg_board_queue_leave(mg_board_t *b, int e);
  */
 int mg_board_queue_first(const mg_board_t *b, int e, uint64_t now_us,
                          uint64_t stale_us);
+
+/* Live MG_QUEUE_BUDGET waiters: a call arriving now is behind them all
+ * (first come, first served: it may not take the budget before them). */
+uint32_t mg_board_queue_ahead(const mg_board_t *b, uint64_t now_us,
+                              uint64_t stale_us);
 
 /* Live waiters: in total, and the bytes they wait for. */
 uint32_t mg_board_queue_waiting(const mg_board_t *b, uint64_t now_us,

@@ -38,6 +38,17 @@ int64_t mg_board_admit_reserved(const mg_board_t *b)
                                 memory_order_relaxed);
 }
 
+/* Does a call of cost run alone in budget? Nothing else is reserved and
+ * the budget holds at least two thirds of the cost: a learned cost is
+ * rounded up by at most half (mg_board_hist_quantile), so what the call
+ * really takes may fit, and no later budget will be larger than an empty
+ * one; waiting for more would starve it. */
+static bool mg_admit_alone(int64_t reserved, int64_t cost, int64_t budget)
+{
+    return reserved == 0 && budget > 0 && cost > budget &&
+           budget >= cost - cost / 3;
+}
+
 int mg_board_admit_reserve(mg_board_t *b, uint32_t slot, uint32_t method,
                            int64_t cost, uint64_t base_rss, int64_t budget,
                            uint32_t slow, int force)
@@ -74,7 +85,8 @@ int mg_board_admit_reserve(mg_board_t *b, uint32_t slot, uint32_t method,
     atomic_fetch_add_explicit(&s->res_active, cost, memory_order_acq_rel);
     r = atomic_load_explicit(&b->admit_reserved, memory_order_relaxed);
     do {
-        if (!force && (budget < cost || r > budget - cost)) {
+        if (!force && (budget < cost || r > budget - cost) &&
+            !mg_admit_alone(r, cost, budget)) {
             atomic_fetch_sub_explicit(&s->res_active, cost,
                                       memory_order_acq_rel);
             mg_sub_floor32(&m->res_inflight, 1);
@@ -303,6 +315,21 @@ int mg_board_queue_first(const mg_board_t *b, int e, uint64_t now_us,
         }
     }
     return 1;
+}
+
+uint32_t mg_board_queue_ahead(const mg_board_t *b, uint64_t now_us,
+                              uint64_t stale_us)
+{
+    uint32_t n = 0, st;
+    int i;
+
+    for (i = 0; i < MG_BOARD_QUEUE; i++) {
+        if (mg_queue_live(mg_board_qentry(b, i), now_us, stale_us, &st) &&
+            st == MG_QUEUE_BUDGET) {
+            n++;
+        }
+    }
+    return n;
 }
 
 uint32_t mg_board_queue_waiting(const mg_board_t *b, uint64_t now_us,

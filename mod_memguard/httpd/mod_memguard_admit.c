@@ -92,6 +92,7 @@ struct memguard_admit_call {
     admit_source_e source;
     int reserved; /* holds a reservation */
     int tiny;     /* admitted as tiny: no reservation, no wait */
+    int alone;    /* larger than the budget, admitted with nothing beside */
     uint32_t res_method;
     uint32_t slot;
     /* the ceiling (prefork): RLIMIT_DATA for the length of the call */
@@ -315,8 +316,9 @@ static void admit_ceiling(request_rec *r, memguard_admit_call *c,
         allow = (uint64_t)room / (admit_set.slow > 0 ? admit_set.slow : 1);
     }
     if (room > 0 && allow > (uint64_t)room) {
-        allow = (uint64_t)room > (uint64_t)c->cost ? (uint64_t)room
-                                                   : (uint64_t)c->cost;
+        allow = (uint64_t)room > (uint64_t)c->cost || c->alone
+                    ? (uint64_t)room
+                    : (uint64_t)c->cost;
     }
     rl.rlim_cur = st.data + allow;
     rl.rlim_max = admit_rlim0.rlim_max;
@@ -574,7 +576,11 @@ static int admit_decide(request_rec *r)
         }
     }
     c->res_method = c->top;
-    rc = !force && admit_forecast(r, NULL)
+    /* First come, first served: while calls wait for the budget, a new
+     * one goes behind them, even if it would fit (a big call waiting for
+     * room must not be overtaken for ever by smaller ones). */
+    rc = !force && (admit_forecast(r, NULL) ||
+                    mg_board_queue_ahead(b, now, ADMIT_STALE_US) > 0)
              ? -ENOSPC
              : mg_board_admit_reserve(b, c->slot, c->top, c->cost,
                                       ctx->rss_begin, budget, slow_n, force);
@@ -671,6 +677,18 @@ admitted:
     c->reserved = 1;
     c->res_method = c->top;
     c->name = name;
+    if (!force && c->cost > budget) {
+        /* mg_board_admit_reserve()'s "alone": nothing else was reserved,
+         * and no budget will be larger than an empty one */
+        c->alone = 1;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      MGLOGNO(00605) "admitted '%s' alone: it expects %s "
+                                     "(%s), more than the whole budget "
+                                     "(%s); nothing else is admitted "
+                                     "beside it",
+                      name, mib(r->pool, c->cost),
+                      admit_source_names[c->source], mib(r->pool, budget));
+    }
     apr_pool_cleanup_register(r->pool, c, admit_release_cleanup,
                               apr_pool_cleanup_null);
     mg_board_admit_note(b, c->slot, r->useragent_ip, 0);

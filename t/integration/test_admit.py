@@ -196,6 +196,15 @@ def test_the_budget_admits_in_order_and_tiny_calls_pass(procroot,
     the next two wait and are admitted in the order they came, while tiny
     calls go through at once."""
     h = start(procroot, httpd_factory, 250)
+    # thin measured first: tiny from then on (a method not measured yet is
+    # in its slow start, and waits in line like any call that reserves)
+    # (one connection: a child's first call, which loads the application,
+    # is not measured for a method measured already)
+    p = rpc(h)
+    for _ in range(3):
+        assert p.thin(0, 0) == 0
+    wait_until(lambda: (method_cost(h, "thin") or {}).get("measured", 0) >= 2,
+               "thin measured")
     # the first two end a second apart, so the waiting ones are admitted a
     # second apart too: the order is seen, not a race of milliseconds
     first = [Call(h, "heavy", 5, ms) for ms in (2000, 3000)]
@@ -226,6 +235,57 @@ def test_the_budget_admits_in_order_and_tiny_calls_pass(procroot,
     assert int(auto(h)["AdmitWaited"]) == 2
     wait_until(lambda: auto(h)["AdmitReservedBytes"] == "0",
                "every reservation given back")
+
+
+BIG = """
+<Location /rpc-big>
+    SetHandler mgtest
+    MemGuardXmlRpc On
+    MemGuardRejectStyle fault
+    MemGuardMethod big memory=300M
+    MemGuardMethod huge memory=400M
+</Location>
+"""
+
+
+def test_a_call_larger_than_the_budget_runs_alone(procroot, httpd_factory):
+    """250 MiB above the shed level. A call expected to take 300 MiB never
+    fits, and no budget will be larger than an empty one: it runs alone
+    (its cost may be rounded up by half, so two thirds of it must fit),
+    after the calls before it, and nothing runs beside it. One expected
+    to take 400 MiB (two thirds: 267 MiB) still waits, then is refused."""
+    h = start(procroot, httpd_factory, 250, wait="2s", extra=BIG)
+    big = lambda: rpc(h, "/rpc-big")     # noqa: E731
+    assert big().big(5, 0) == 5
+    wait_until(lambda: auto(h)["AdmitReservedBytes"] == "0", "given back")
+    h.wait_log(r"MG00605: admitted 'big' alone: it expects 300\.0 MiB "
+               r"\(configured\), more than the whole budget \([\d.]+ MiB\)")
+    # after a call already reserved: it waits for it to end
+    holder = hold(h, 1000)
+    late = Call(h, "big", 5, 1000, path="/rpc-big")
+    late.start()
+    wait_until(lambda: auto(h)["AdmitWaiting"] == "1", "big waiting")
+    # a 100 MiB call now would fit beside the holder, but big came first
+    # (first come, first served): it waits behind big, which then runs
+    # with nothing beside it
+    beside = Call(h, "heavy", 5, 0)
+    beside.start()
+    wait_until(lambda: auto(h)["AdmitWaiting"] == "2", "two waiting")
+    holder.join(10)
+    wait_until(lambda: auto(h)["AdmitReservedBytes"] == str(300 * MiB),
+               "big running alone")
+    assert beside.t1 is None
+    late.join(10)
+    beside.join(10)
+    assert (holder.result, late.result, beside.result) == (5, 5, 5)
+    assert late.t1 > holder.t1 + 0.5
+    assert beside.t1 > late.t1
+    assert int(auto(h)["AdmitWaited"]) == 2
+    # two thirds of 400 MiB do not fit in 250 MiB: refused after the wait
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        big().huge(5, 0)
+    assert e.value.faultCode == 5034
+    assert "'huge' expects 400.0 MiB (configured)" in e.value.faultString
 
 
 def test_no_room_in_time_is_a_retryable_refusal(procroot, httpd_factory):

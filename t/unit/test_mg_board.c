@@ -1179,6 +1179,23 @@ static void test_admit_budget_and_reservations(void **state)
                      -EINVAL);
     assert_int_equal(mg_board_admit_reserve(b, 0, m, -1, 0, budget, 0, 0),
                      -EINVAL);
+    /* larger than the budget: runs alone when nothing else is reserved
+     * and the budget holds two thirds of it, never beside another */
+    assert_int_equal(
+        mg_board_admit_reserve(b, 0, m, 450 * MIB, 0, budget, 0, 0), 0);
+    assert_int_equal(mg_board_admit_reserved(b), 450 * MIB);
+    assert_int_equal(mg_board_admit_reserve(b, 2, m, 1, 0, budget, 0, 0),
+                     -ENOSPC);
+    mg_board_admit_release(b, 0, m, 450 * MIB);
+    mg_board_admit_settle(b, NULL);
+    assert_int_equal(mg_board_admit_reserved(b), 0);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 0, m, 451 * MIB, 0, budget, 0, 0), -ENOSPC);
+    assert_int_equal(mg_board_admit_reserve(b, 2, m, 1, 0, budget, 0, 0), 0);
+    assert_int_equal(
+        mg_board_admit_reserve(b, 0, m, 300 * MIB, 0, budget, 0, 0), -ENOSPC);
+    mg_board_admit_release(b, 2, m, 1);
+    mg_board_admit_settle(b, NULL);
     /* a negative budget (already past the level) admits nothing */
     assert_int_equal(mg_board_admit_reserve(b, 0, m, 1, 0, -5 * MIB, 0, 0),
                      -ENOSPC);
@@ -1280,6 +1297,9 @@ static void test_admit_queue(void **state)
     assert_false(mg_board_queue_first(b, e[2], 1000, 500));
     assert_int_equal(mg_board_queue_waiting(b, 1000, 500, &bytes), 3);
     assert_int_equal(bytes, 60);
+    /* a call arriving now is behind the two waiting for the budget */
+    assert_int_equal(mg_board_queue_ahead(b, 1000, 500), 2);
+    assert_int_equal(mg_board_queue_ahead(b, 1600, 500), 0); /* all stale */
     /* the first leaves: the next by arrival is first */
     mg_board_queue_leave(b, e[1]);
     assert_true(mg_board_queue_first(b, e[0], 1000, 500));
