@@ -48,7 +48,6 @@
 #include "mod_memguard_admit.h"
 #include "mod_memguard_board.h"
 #include "mod_memguard_config.h"
-
 #include "mod_memguard_recycle.h"
 #include "mod_memguard_recycle_limits.h"
 #include "mod_memguard_reject.h"

@@ -19,7 +19,8 @@
  *
  * Shedding a call that takes next to nothing saves nothing, and costs a
  * builder its poll (Koji's kojid waits two minutes before it asks again).
- * So for an XML-RPC call that admission by memory cost weighs, header_parser
+ * So for an XML-RPC call that admission by memory cost weighs, whose body
+ * is small (a Content-Length within MemGuardThrottleMaxBody), header_parser
  * leaves a shed to the inspection too, and memguard_gate_method() to
  * admission (memguard_admit(), ctx->gate_shed): a call expected to cost at
  * most MemGuardAdmitTiny runs. Any other is refused at once when the shed
@@ -136,6 +137,21 @@ static int gate_shed_kind(request_rec *r, mg_verdict_state_t state,
     return memguard_board_shedding();
 }
 
+/* A body whose Content-Length is at most MemGuardThrottleMaxBody (when
+ * set): under shed only such a call is read and inspected to see whether
+ * it is tiny; a large or chunked one is shed before a byte of it is read,
+ * as any request. */
+static int gate_small_body(request_rec *r)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_int64_t limit = memguard_throttle_max_body(r);
+    apr_off_t len;
+    char *end;
+
+    return cl != NULL && apr_strtoff(&len, cl, &end, 10) == APR_SUCCESS &&
+           *end == '\0' && len >= 0 && (limit <= 0 || len <= limit);
+}
+
 /* header_parser (mod_memguard.c's, after accounting, before the body
  * check): see the comment at the top. */
 int memguard_gate_header_parser(request_rec *r)
@@ -155,7 +171,7 @@ int memguard_gate_header_parser(request_rec *r)
         return DECLINED;
     }
     if (memguard_xmlrpc_may_be_essential(r) ||
-        gate_shed_kind(r, state, why) != 0) {
+        (gate_shed_kind(r, state, why) != 0 && gate_small_body(r))) {
         memguard_req(r)->gate_deferred = 1;
         return DECLINED;
     }

@@ -231,9 +231,19 @@ def test_a_level_shed_runs_tiny_calls_and_sheds_the_rest(procroot,
     assert "cgroup headroom 80.0 MiB < minimum 102.4 MiB" in \
         e.value.faultString, e.value
     assert get_status(h, "/") == 503
+    # a body of unknown length is not read to find out: shed at once
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    c.request("POST", "/kojihub", headers={"Content-Type": "text/xml"},
+              body=iter([xmlrpc.client.dumps((1,), "getBuild").encode()]),
+              encode_chunked=True)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    assert r.getheader("Connection") == "close"
+    assert b"<int>5030</int>" in body, body
     a = auto(h)
     assert int(a["AdmitTiny"]) > tiny0, a
-    assert a["RefusedShed"] == "2", a
+    assert a["RefusedShed"] == "3", a
     assert a["AdmitWaiting"] == "0", a
     # a refused call took nothing of what its method costs: not measured
     cost = [m["cost"] for m in status_json(h)["methods"]
