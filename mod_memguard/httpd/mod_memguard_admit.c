@@ -448,7 +448,7 @@ static apr_status_t ceiling_filter(ap_filter_t *f, apr_bucket_brigade *bb)
  * shedding now? MEMGUARD_SHED_LEVEL, MEMGUARD_SHED_FORECAST (nothing
  * reserves while the forecast stands: the calls already running are
  * growing towards the shed level) or 0. *why gets the verdict. */
-static int admit_forecast(request_rec *r, const char **why)
+static int admit_shedding(request_rec *r, const char **why)
 {
     int k = memguard_req(r)->gate_shed ? memguard_board_shedding() : 0;
 
@@ -478,7 +478,7 @@ static const char *admit_why(request_rec *r, memguard_admit_call *c,
         budget > reserved ? mib(r->pool, budget - reserved) : "nothing";
     const char *fc = NULL;
 
-    if (admit_forecast(r, &fc)) {
+    if (admit_shedding(r, &fc)) {
         sfree = "nothing";
     }
     return apr_psprintf(
@@ -530,7 +530,7 @@ static int admit_decide(request_rec *r)
         c->tiny = 1; /* it runs even while shedding (ctx->gate_shed) */
         return OK;
     }
-    if (admit_forecast(r, NULL) == MEMGUARD_SHED_LEVEL) {
+    if (admit_shedding(r, NULL) == MEMGUARD_SHED_LEVEL) {
         return memguard_refuse_shed(r, NULL); /* OK under DetectOnly */
     }
     budget = mg_board_admit_budget(b, &at);
@@ -551,7 +551,7 @@ static int admit_decide(request_rec *r)
         force = 1;
     }
     if (ctx->engine == MEMGUARD_ENGINE_DETECT) {
-        rc = admit_forecast(r, NULL)
+        rc = admit_shedding(r, NULL)
                  ? -ENOSPC
                  : mg_board_admit_reserve(b, c->slot, c->top, c->cost,
                                           ctx->rss_begin, budget, slow_n, 0);
@@ -578,7 +578,7 @@ static int admit_decide(request_rec *r)
     /* First come, first served: while calls wait for the budget, a new
      * one goes behind them, even if it would fit (a big call waiting for
      * room must not be overtaken for ever by smaller ones). */
-    rc = !force && (admit_forecast(r, NULL) ||
+    rc = !force && (admit_shedding(r, NULL) ||
                     mg_board_queue_ahead(b, now, ADMIT_STALE_US) > 0)
              ? -ENOSPC
              : mg_board_admit_reserve(b, c->slot, c->top, c->cost,
@@ -619,7 +619,7 @@ static int admit_decide(request_rec *r)
             rc = 0; /* the levels went away (a restart): go */
             break;
         }
-        if ((rc = admit_forecast(r, NULL)) == MEMGUARD_SHED_LEVEL) {
+        if ((rc = admit_shedding(r, NULL)) == MEMGUARD_SHED_LEVEL) {
             /* the forecast came true: shed, as any call now */
             mg_board_queue_leave(b, e);
             return memguard_refuse_shed(r, NULL);

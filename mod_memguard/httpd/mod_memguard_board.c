@@ -316,20 +316,15 @@ int memguard_board_shedding(void)
 {
     mg_board_t *b = memguard_board();
     mg_board_verdict_t w;
-    uint64_t t, now;
 
     if (b == NULL) {
         return 0;
     }
     w = mg_board_verdict_load(b);
-    if (w == 0 || MG_BOARD_VERDICT_STATE(w) != MG_VERDICT_SHED) {
-        return 0;
-    }
-    t = MG_BOARD_VERDICT_TIME_US(w);
-    now = memguard_now_us();
-    if (now > t &&
-        now - t > memguard_stale_after_us(memguard_headroom(ap_server_conf))) {
-        return 0;
+    if (w == 0 || MG_BOARD_VERDICT_STATE(w) != MG_VERDICT_SHED ||
+        mg_policy_stale(&memguard_headroom(ap_server_conf)->policy,
+                        MG_BOARD_VERDICT_TIME_US(w), memguard_now_us(), NULL)) {
+        return 0; /* stale: the fail mode's business (the gate) */
     }
     return mg_signal_filled((mg_signal_t)MG_BOARD_VERDICT_SIGNAL(w)) !=
                    MG_SIGNAL_NONE
