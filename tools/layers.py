@@ -74,6 +74,7 @@ LAYERS = [
                                                 "mg_policy_recycle"]),
     ("core: policy", ["mg_policy"]),
     ("core: XML-RPC inspector", ["mg_xmlrpc"]),
+    ("core: inspector's fast path", ["mg_xmlrpc_fast"]),
     ("core: inspector's SAX handlers", ["mg_xmlrpc_sax"]),
     ("core: inspector's refusals", ["mg_xmlrpc_refuse"]),
     ("core: base", ["mg_units", "mg_format", "mg_reason", "mg_log"]),

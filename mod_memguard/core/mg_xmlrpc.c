@@ -325,7 +325,33 @@ int mg_xmlrpc_reset(mg_xmlrpc_t *x, const mg_xmlrpc_limits_t *l,
     if (mg_xmlrpc_buffers(x, l) != 0) {
         goto nomem;
     }
-    if (reuse && mg_xmlrpc_ctxt_reset(x) == 0) {
+    if (reuse) {
+        /* libxml2's reset (xmlCtxtResetPush) waits until libxml2 is asked
+         * to read something: a body the fast path takes never needs it */
+        x->ctxt_stale = 1;
+        return 0;
+    }
+    if (x->ctxt != NULL) {
+        xmlFreeParserCtxt(x->ctxt);
+        x->ctxt = NULL;
+    }
+    x->ctxt_stale = 0;
+    if (mg_xmlrpc_ctxt_new(x) == 0) {
+        return 0;
+    }
+nomem:
+    /* feed() answers MG_XR_ERROR without touching anything */
+    mg_xmlrpc_record(x, MG_XR_ERROR, MG_REASON_XML_PARSE, "memory",
+                     "out of memory while preparing the parser");
+    return -ENOMEM;
+}
+
+/* The context that mg_xmlrpc_reset() left as it was, reset now or made
+ * anew; -1 (recorded as MG_XR_ERROR) when memory runs out. */
+static int mg_xmlrpc_ctxt_fresh(mg_xmlrpc_t *x)
+{
+    x->ctxt_stale = 0;
+    if (x->ctxt != NULL && mg_xmlrpc_ctxt_reset(x) == 0) {
         return 0;
     }
     if (x->ctxt != NULL) {
@@ -335,11 +361,16 @@ int mg_xmlrpc_reset(mg_xmlrpc_t *x, const mg_xmlrpc_limits_t *l,
     if (mg_xmlrpc_ctxt_new(x) == 0) {
         return 0;
     }
-nomem:
-    /* feed() answers MG_XR_ERROR without touching anything */
     mg_xmlrpc_record(x, MG_XR_ERROR, MG_REASON_XML_PARSE, "memory",
                      "out of memory while preparing the parser");
-    return -ENOMEM;
+    return -1;
+}
+
+void mg_xmlrpc_set_fast(mg_xmlrpc_t *x, int on)
+{
+    if (x != NULL) {
+        x->fast_off = !on;
+    }
 }
 
 void mg_xmlrpc_free(mg_xmlrpc_t *x)
@@ -509,6 +540,15 @@ mg_xmlrpc_state_t mg_xmlrpc_feed(mg_xmlrpc_t *x, const char *buf, size_t len,
         return MG_XR_ERROR;
     }
     if (x->state != MG_XR_CONTINUE) {
+        return x->state;
+    }
+    /* A small body in one piece, in the form clients write: read by the
+     * fast path (mg_xmlrpc_fast.c), libxml2 never called. */
+    if (last && !x->head_done && x->head_len == 0 &&
+        mg_xmlrpc_fast(x, buf, len)) {
+        return x->state;
+    }
+    if (x->ctxt_stale && mg_xmlrpc_ctxt_fresh(x) != 0) {
         return x->state;
     }
     /* The first 8 bytes wait (copied) until all 8 are there or the body

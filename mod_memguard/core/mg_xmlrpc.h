@@ -169,6 +169,7 @@ typedef struct {
     uint32_t token_max;   /* most bytes libxml2 held unparsed after a chunk */
 
     uint32_t multicall_depth; /* deepest multicall nesting (0: none) */
+    uint32_t fast;            /* 1: read by the fast path, not libxml2 */
 } mg_xmlrpc_counters_t;
 
 typedef struct mg_xmlrpc mg_xmlrpc_t;
@@ -203,7 +204,15 @@ int mg_xmlrpc_new(mg_xmlrpc_t **xp, const mg_xmlrpc_limits_t *l,
  * or MG_XR_REJECT / MG_XR_ERROR as soon as the body is refused, after
  * which every further call returns the same state without parsing. The
  * bytes need not be kept after the call returns.
+ *
+ * A body of at most MG_XMLRPC_FAST_MAX fed whole in the first call (last set)
+ * is read without libxml2 when it is in the form clients write (an XML
+ * declaration, elements without attributes, ASCII text without
+ * references: mg_xmlrpc_fast.c); the outcome is the one libxml2's reading
+ * would give, several times faster. Anything else, and every body fed in
+ * pieces, goes to libxml2.
  */
+#define MG_XMLRPC_FAST_MAX (64U << 10)
 mg_xmlrpc_state_t mg_xmlrpc_feed(mg_xmlrpc_t *x, const char *buf, size_t len,
                                  int last);
 
@@ -251,7 +260,8 @@ const mg_xmlrpc_counters_t *mg_xmlrpc_counters(const mg_xmlrpc_t *x);
  * Make an inspector that has been used (accepted, refused, errored, or
  * left half-fed) ready for a new body, as if mg_xmlrpc_new(l, cb, baton)
  * had just made it: same outcome for every body. The libxml2 context is
- * reset (xmlCtxtResetPush) rather than re-created, keeping its SAX
+ * reset (xmlCtxtResetPush, when libxml2 is next needed: a body the fast
+ * path reads does without) rather than re-created, keeping its SAX
  * handler, options and dictionary of interned names. It is instead freed
  * and created anew when mg_xmlrpc_reusable() says no: after MG_XR_ERROR,
  * when the dictionary holds more than 256 names (real calls use about
@@ -265,6 +275,11 @@ const mg_xmlrpc_counters_t *mg_xmlrpc_counters(const mg_xmlrpc_t *x);
  */
 int mg_xmlrpc_reset(mg_xmlrpc_t *x, const mg_xmlrpc_limits_t *l,
                     mg_xmlrpc_method_cb cb, void *baton);
+
+/* on 0: every body goes to libxml2, even one the fast path would take
+ * (tests and benchmarks compare the two); 1, the default, restores it.
+ * mg_xmlrpc_reset() keeps the setting. */
+void mg_xmlrpc_set_fast(mg_xmlrpc_t *x, int on);
 
 /* Nonzero if mg_xmlrpc_reset() would keep the libxml2 context: what a
  * cache of inspectors checks before keeping one between requests, so that

@@ -170,6 +170,9 @@ struct mg_xmlrpc {
     int multicall;   /* the top-level method is a multicall */
     int method_done; /* method[] holds the top-level name */
     int terminated;  /* libxml2 has been told the body ended */
+    int ctxt_stale;  /* libxml2's context must be reset before its next
+                      * use (mg_xmlrpc_reset leaves that to feed()) */
+    int fast_off;    /* never the fast path (mg_xmlrpc_set_fast) */
     /* the first bytes, held back until they show the body is XML at all
      * (mg_xmlrpc_head_check) */
     unsigned char head[8];
@@ -247,6 +250,26 @@ void mg_xmlrpc_names_init(mg_xmlrpc_t *x);
 
 /* Fill h with the inspector's SAX2 handlers. */
 void mg_xmlrpc_sax(xmlSAXHandler *h);
+
+/* The same handlers for mg_xmlrpc_fast.c's events: a start tag (name
+ * NUL-terminated, no prefix), an end tag, and character data with no
+ * reference in it. */
+void mg_xmlrpc_sax_start(mg_xmlrpc_t *x, const char *name);
+void mg_xmlrpc_sax_end(mg_xmlrpc_t *x);
+void mg_xmlrpc_sax_text(mg_xmlrpc_t *x, const char *s, size_t len);
+
+/* ---- mg_xmlrpc_fast.c ---- */
+
+/* ... and nest at most this deep there (libxml2 takes deeper ones). */
+#define MG_XMLRPC_FAST_DEPTH 64
+
+/*
+ * A whole body, fed at once, in the plain form every XML-RPC client
+ * writes: if it is, run the handlers over it, decide, and return 1; if it
+ * uses anything else XML allows (or is not well-formed), touch nothing and
+ * return 0: libxml2 parses it. See mg_xmlrpc_fast.c.
+ */
+int mg_xmlrpc_fast(mg_xmlrpc_t *x, const char *buf, size_t len);
 
 /* string_max is brought up to date when a run ends (next start tag), after
  * each chunk and at a refusal, rather than on every piece of text. */

@@ -14,7 +14,8 @@
 
 void mg_xmlrpc_stop(mg_xmlrpc_t *x)
 {
-    if (x->ctxt != NULL) {
+    /* a stale context is not reading this body (the fast path is) */
+    if (x->ctxt != NULL && !x->ctxt_stale) {
         xmlStopParser(x->ctxt);
     }
 }

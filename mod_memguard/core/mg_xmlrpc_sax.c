@@ -352,33 +352,13 @@ mg_xmlrpc_unexpected(mg_xmlrpc_t *x, const xmlChar *localname)
     mg_xmlrpc_invalid(x, msg);
 }
 
-static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
-                               const xmlChar *prefix, const xmlChar *uri,
-                               int nb_ns, const xmlChar **ns, int nb_attrs,
-                               int nb_defaulted, const xmlChar **attrs)
+/* An element begins: localname NUL-terminated; k its kind, or -1 to
+ * classify it here (libxml2's interned names). */
+static void mg_xmlrpc_open(mg_xmlrpc_t *x, const xmlChar *localname,
+                           const xmlChar *prefix, int k)
 {
-    mg_xmlrpc_t *x = ud;
     mg_xmlrpc_frame_t *parent, *f;
-    int k;
 
-    (void)uri;
-    (void)nb_ns;
-    (void)ns;
-    (void)nb_attrs;
-    (void)nb_defaulted;
-    (void)attrs;
-    if (x->state != MG_XR_CONTINUE) {
-        return;
-    }
-    /* At the end of the body libxml2 reports a start tag cut short ("<pa"
-     * then EOF) before it notices the missing '>': that is truncation,
-     * not an unexpected element. */
-    if (x->terminated && x->ctxt->input != NULL &&
-        x->ctxt->input->cur >= x->ctxt->input->end) {
-        mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "truncated", 0,
-                         0, "body ends inside a start tag");
-        return;
-    }
     if (++x->counters.elements > x->lim.elements) {
         mg_xmlrpc_over(x, "elements", "elements", x->counters.elements,
                        x->lim.elements);
@@ -390,7 +370,9 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
         return;
     }
     parent = &x->frames[x->depth];
-    k = mg_xmlrpc_kind_of(x, parent, localname, prefix);
+    if (k < 0) {
+        k = mg_xmlrpc_kind_of(x, parent, localname, prefix);
+    }
     if (!mg_xmlrpc_allowed(parent->kind, parent->count, k)) {
         mg_xmlrpc_unexpected(x, localname);
         return;
@@ -544,6 +526,42 @@ static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
         break;
     default:
         break;
+    }
+}
+
+static void mg_xmlrpc_on_start(void *ud, const xmlChar *localname,
+                               const xmlChar *prefix, const xmlChar *uri,
+                               int nb_ns, const xmlChar **ns, int nb_attrs,
+                               int nb_defaulted, const xmlChar **attrs)
+{
+    mg_xmlrpc_t *x = ud;
+
+    (void)uri;
+    (void)nb_ns;
+    (void)ns;
+    (void)nb_attrs;
+    (void)nb_defaulted;
+    (void)attrs;
+    if (x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    /* At the end of the body libxml2 reports a start tag cut short ("<pa"
+     * then EOF) before it notices the missing '>': that is truncation,
+     * not an unexpected element. */
+    if (x->terminated && x->ctxt->input != NULL &&
+        x->ctxt->input->cur >= x->ctxt->input->end) {
+        mg_xmlrpc_refuse(x, MG_XR_REJECT, MG_REASON_XML_PARSE, "truncated", 0,
+                         0, "body ends inside a start tag");
+        return;
+    }
+    mg_xmlrpc_open(x, localname, prefix, -1);
+}
+
+void mg_xmlrpc_sax_start(mg_xmlrpc_t *x, const char *name)
+{
+    if (x->state == MG_XR_CONTINUE) {
+        mg_xmlrpc_open(x, (const xmlChar *)name, NULL,
+                       mg_xmlrpc_kind(name, NULL));
     }
 }
 
@@ -754,6 +772,16 @@ static void mg_xmlrpc_on_text(void *ud, const xmlChar *s, int len)
         }
     }
     mg_xmlrpc_text_slow(x, f, s, len);
+}
+
+void mg_xmlrpc_sax_end(mg_xmlrpc_t *x)
+{
+    mg_xmlrpc_on_end(x, NULL, NULL, NULL);
+}
+
+void mg_xmlrpc_sax_text(mg_xmlrpc_t *x, const char *s, size_t len)
+{
+    mg_xmlrpc_on_text(x, (const xmlChar *)s, (int)len);
 }
 
 void mg_xmlrpc_sax(xmlSAXHandler *h)

@@ -117,6 +117,29 @@ apr_status_t memguard_spool_write(memguard_spool *sp, const char *data,
     return rv;
 }
 
+apr_status_t memguard_spool_bytes(memguard_spool *sp, const char **data,
+                                  apr_size_t *len)
+{
+    apr_bucket *e = APR_BRIGADE_FIRST(sp->mem);
+    char *copy;
+    apr_status_t rv;
+
+    if (sp->file != NULL) {
+        return APR_EINVAL;
+    }
+    if (APR_BRIGADE_EMPTY(sp->mem)) {
+        *data = "";
+        *len = 0;
+        return APR_SUCCESS;
+    }
+    if (APR_BUCKET_NEXT(e) == APR_BRIGADE_SENTINEL(sp->mem)) {
+        return apr_bucket_read(e, data, len, APR_BLOCK_READ);
+    }
+    rv = apr_brigade_pflatten(sp->mem, &copy, len, sp->r->pool);
+    *data = copy;
+    return rv;
+}
+
 /* The spooled bytes as a brigade: the heap buckets, or the file. */
 static apr_bucket_brigade *spool_brigade(memguard_spool *sp)
 {

@@ -30,6 +30,13 @@ memguard_spool *memguard_spool_make(request_rec *r, apr_int64_t mem_max,
 apr_status_t memguard_spool_write(memguard_spool *sp, const char *data,
                                   apr_size_t n);
 
+/* The spooled body in one piece, while it is in memory: *data points
+ * into the spool's bucket when the body is in one (as a small body
+ * usually is), else into a copy in r's pool. APR_SUCCESS, or an error
+ * (the body is in a file: not for this). */
+apr_status_t memguard_spool_bytes(memguard_spool *sp, const char **data,
+                                  apr_size_t *len);
+
 /* Hand the spooled body to the real handler through MEMGUARD_REPLAY, with
  * its true length (a chunked or inflated body becomes a plain one).
  * passthrough: DetectOnly left the rest unread; it follows from below. */

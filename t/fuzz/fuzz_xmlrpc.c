@@ -130,6 +130,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(r->reason < MG_REASON__COUNT);
         FUZZ_CHECK(mg_xmlrpc_feed(x, "<", 1, 1) == st);
     }
+    /* fed whole: the fast path, if it read it, decided as libxml2 does */
+    if (mg_xmlrpc_counters(x)->fast) {
+        fuzz_rec_t rec2 = {0, NULL, lim.multicall_depth};
+        mg_xmlrpc_t *y;
+        const mg_xmlrpc_refusal_t *r2;
+
+        FUZZ_CHECK(size <= chunk);
+        FUZZ_CHECK(mg_xmlrpc_new(&y, &lim, fuzz_cb, &rec2) == 0);
+        rec2.x = y;
+        if (sel & 0x20) {
+            FUZZ_CHECK(mg_xmlrpc_set_multicall(y, names, 3) == 0);
+        }
+        mg_xmlrpc_set_fast(y, 0);
+        FUZZ_CHECK(mg_xmlrpc_feed(y, (const char *)data, size, 1) == st);
+        FUZZ_CHECK(rec2.calls == rec.calls);
+        r2 = mg_xmlrpc_refusal(y);
+        FUZZ_CHECK((r == NULL) == (r2 == NULL));
+        if (r != NULL) {
+            FUZZ_CHECK(r->reason == r2->reason &&
+                       strcmp(r->what, r2->what) == 0);
+        }
+        mg_xmlrpc_free(y);
+    }
     mg_xmlrpc_free(x);
     return 0;
 }

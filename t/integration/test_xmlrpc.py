@@ -108,6 +108,48 @@ def test_calls_identical_inspected_and_not(httpd_factory, mpm):
     h.wait_log(r"MG00201: inspected listBuilds: \d+ bytes spooled \(memory\)")
 
 
+# Who reads a call: the fast path takes a small call in one piece written
+# as clients write it; libxml2 everything else. Both answer the same.
+READERS = [
+    ("python", call_body("echo", "a"), False, "the fast path"),
+    ("declared utf-8", b"<?xml version='1.0' encoding='UTF-8'?>\n"
+     b"<methodCall><methodName>echo</methodName><params><param><value>"
+     b"<string>bb</string></value></param></params></methodCall>\n",
+     False, "the fast path"),
+    ("comment", b"<?xml version='1.0'?><methodCall><!-- c --><methodName>"
+     b"echo</methodName><params><param><value>ccc</value></param></params>"
+     b"</methodCall>", False, "libxml2"),
+    ("non-ascii", call_body("echo", "d\u00e9"), False, "libxml2"),
+    ("reference", call_body("echo", "e<&>"), False, "libxml2"),
+    ("chunked", call_body("echo", "ffffff"), True, "libxml2"),
+    ("over 64 KiB", call_body("echo", "g" * 70000), False, "libxml2"),
+]
+
+
+def test_who_reads_a_call(httpd_factory, mpm):
+    """Small calls in one piece, in the form clients write, are read by
+    the fast path, anything else by libxml2: the same answers as memguard
+    off, the reader named in the debug line."""
+    h = start_hub(httpd_factory, INSPECTED, mpm)
+    for what, body, chunked, reader in READERS:
+        r1, inspected = post(h, "/kojihub", body, chunked=chunked)
+        r2, plain = post(h, "/plainhub", body)
+        assert r1.status == r2.status == 200, what
+        assert inspected == plain, what
+        assert b"<fault>" not in inspected, what
+        h.wait_log(r"MG00201: inspected echo: %d bytes spooled \(memory\), "
+                   r"read by %s, " % (len(body), reader))
+    # a refusal the fast path decides: precise, and nothing reached the hub
+    before = h.calls()
+    r, data = post(h, "/kojihub", b"<methodCall><methodName>echo</methodName>"
+                   b"<params><param><value><foo/></value></param></params>"
+                   b"</methodCall>")
+    assert r.status == 200
+    assert fault_of(data) == (-32600, "memguard: invalid XML-RPC call: "
+                              "unexpected <foo>")
+    assert h.calls() == before
+
+
 def test_chunked_call_gets_a_content_length(httpd_factory, mpm):
     """A chunked call is handed to mod_wsgi with its true Content-Length:
     without inspection mod_wsgi refuses it (no WSGIChunkedRequest)."""

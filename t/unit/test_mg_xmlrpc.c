@@ -630,6 +630,17 @@ static void test_reuse_dict_bound(void **state)
     assert_int_equal(mg_xmlrpc_new(&x, &def, NULL, NULL), 0);
     first = mg_xmlrpc_dict_size(x);
     assert_true(first > 0 && first < 64);
+    /* the fast path never names anything in libxml2's dictionary */
+    o = feed_doc(x,
+                 "<methodCall><methodName>m</methodName><params><junkfast/>"
+                 "</params></methodCall>",
+                 79, CHUNK_8K);
+    check("junk element, fast path", &o, MG_XR_REJECT, MG_REASON_XML_INVALID,
+          "structure");
+    assert_string_equal(o.text, "unexpected <junkfast>");
+    assert_int_equal(mg_xmlrpc_dict_size(x), first);
+    /* libxml2's dictionary: what a long-lived inspector keeps of it */
+    mg_xmlrpc_set_fast(x, 0);
     for (i = 0; i < 300; i++) {
         char body[200];
         size_t before = mg_xmlrpc_dict_size(x), now;
@@ -921,6 +932,356 @@ static void test_generated(void **state)
                       o.peak, o.state == MG_XR_ACCEPT ? "accepted" : o.text);
         free(b.p);
     }
+}
+
+/* A random document of XML-RPC's elements, well-formed by construction
+ * and mostly of the call's shape, with its mistakes: an element where
+ * another belongs, a missing or extra child, stray text, multicalls and
+ * their inner names. */
+static const char *const fast_names[] = {
+    "methodCall", "methodName", "params", "param",  "value",  "struct",
+    "member",     "name",       "array",  "data",   "string", "int",
+    "nil",        "i8",         "base64", "double", "foo",    "methodResponse"};
+static const char *const fast_texts[] = {"getBuild",
+                                         "multiCall",
+                                         "system.multicall",
+                                         "deny",
+                                         "methodName",
+                                         "params",
+                                         "x",
+                                         "",
+                                         " ",
+                                         "\n",
+                                         "1",
+                                         "a > b",
+                                         "0123456789abcdefghij"};
+
+static void fast_tree(gbuf_t *b, const char *name, int depth)
+{
+    static const struct {
+        const char *name;
+        const char *kids[2];
+        int rep; /* the second kid repeats up to this often */
+    } shape[] = {
+        {"methodCall", {"methodName", "params"}, 1},
+        {"params", {NULL, "param"}, 3},
+        {"param", {NULL, "value"}, 1},
+        {"struct", {NULL, "member"}, 3},
+        {"member", {"name", "value"}, 1},
+        {"array", {NULL, "data"}, 1},
+        {"data", {NULL, "value"}, 4},
+    };
+    size_t i, k, n;
+    const char *kids[2] = {NULL, NULL};
+    int rep = 0, leaf = 1;
+
+    if (rng(12) == 0) {
+        name = fast_names[rng(sizeof(fast_names) / sizeof(fast_names[0]))];
+    }
+    if (rng(10) == 0) {
+        puts_(b, "<");
+        puts_(b, name);
+        puts_(b, rng(2) ? "/>" : " />");
+        return;
+    }
+    puts_(b, "<");
+    puts_(b, name);
+    puts_(b, rng(8) ? ">" : "\n>");
+    for (i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
+        if (strcmp(shape[i].name, name) == 0) {
+            kids[0] = shape[i].kids[0];
+            kids[1] = shape[i].kids[1];
+            rep = shape[i].rep;
+            leaf = 0;
+        }
+    }
+    if (strcmp(name, "value") == 0 && depth < 9) {
+        static const char *const v[] = {"string", "int", "struct", "array",
+                                        "nil",    NULL,  "struct", "array"};
+        kids[1] = v[rng(sizeof(v) / sizeof(v[0]))];
+        rep = kids[1] != NULL;
+        leaf = kids[1] == NULL;
+    }
+    if (leaf || depth >= 9) {
+        puts_(b, fast_texts[rng(sizeof(fast_texts) / sizeof(fast_texts[0]))]);
+    }
+    else {
+        for (k = 0; k < 2; k++) {
+            n = k == 0 ? (kids[0] != NULL) : (size_t)rng((size_t)rep + 1);
+            if (k == 1 && rep == 1 && rng(6) != 0) {
+                n = 1; /* usually the one child it must have */
+            }
+            for (i = 0; i < n; i++) {
+                if (rng(15) == 0) {
+                    puts_(b, fast_texts[rng(sizeof(fast_texts) /
+                                            sizeof(fast_texts[0]))]);
+                }
+                fast_tree(b, kids[k], depth + 1);
+                if (rng(3) == 0) {
+                    puts_(b, "\n");
+                }
+            }
+        }
+    }
+    puts_(b, "</");
+    puts_(b, name);
+    puts_(b, rng(10) ? ">" : " >");
+}
+/* ---- the fast path against libxml2 ------------------------------------ */
+
+/* Bodies the fast path takes, as clients write them, and near misses. */
+static const char *const fast_seeds[] = {
+    "<?xml version='1.0'?>\n<methodCall>\n<methodName>getBuild</methodName>\n"
+    "<params>\n<param>\n<value><int>1</int></value>\n</param>\n</params>\n"
+    "</methodCall>\n",
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><methodCall><methodName>"
+    "listBuilds</methodName><params><param><value><struct><member><name>"
+    "state</name><value><i4>1</i4></value></member><member><name>queryOpts"
+    "</name><value><struct><member><name>limit</name><value><int>5</int>"
+    "</value></member></struct></value></member></struct></value></param>"
+    "</params></methodCall>",
+    "<?xml version = '1.0' encoding = 'utf-8' standalone = 'yes' ?>"
+    "<methodCall ><methodName >a.b</methodName ><params><param><value>"
+    "<array><data><value>x</value><value><nil/></value><value><boolean>1"
+    "</boolean></value><value><double>1.5</double></value><value>"
+    "<dateTime.iso8601>20261207T12:00:00</dateTime.iso8601></value><value>"
+    "<base64>AAEC</base64></value><value><string/></value></data></array>"
+    "</value></param></params></methodCall>",
+    "<?xml version='1.0'?>\n<methodCall>\n<methodName>multiCall</methodName>"
+    "\n<params>\n<param>\n<value><array><data>\n<value><struct>\n<member>\n"
+    "<name>methodName</name>\n<value><string>getBuild</string></value>\n"
+    "</member>\n<member>\n<name>params</name>\n<value><array><data>\n<value>"
+    "<int>1</int></value>\n</data></array></value>\n</member>\n</struct>"
+    "</value>\n<value><struct>\n<member>\n<name>methodName</name>\n<value>"
+    "<string>multiCall</string></value>\n</member>\n<member>\n<name>params"
+    "</name>\n<value><array><data>\n<value><array><data><value><struct>"
+    "<member><name>methodName</name><value>deny</value></member><member>"
+    "<name>params</name><value><array><data></data></array></value>"
+    "</member></struct></value></data></array></value>\n</data></array>"
+    "</value>\n</member>\n</struct></value>\n</data></array></value>\n"
+    "</param>\n</params>\n</methodCall>\n",
+    "  \n<methodCall><methodName>m</methodName></methodCall>  \n",
+    "<methodCall><methodName>m</methodName><params/></methodCall>",
+    "<methodCall/>",
+    "<methodResponse><params/></methodResponse>",
+    "<methodCall><methodName>m</methodName><params><param><value>a ]] > b"
+    "</value></param></params></methodCall>",
+};
+
+/* What a body may be cut into: bytes that matter to XML and to the
+ * fast path's choice. */
+static const char fast_bytes[] = "<>/&;= \t\n\r\"'?!:]-._a0x\x80\xc3\xa9";
+/* ... and those that keep a body plain, three times in four */
+static const char fast_plain[] = "<>/ \n]_.-a0";
+
+static char fast_byte(void)
+{
+    if (rng(4) != 0) {
+        return fast_plain[rng(sizeof(fast_plain) - 1)];
+    }
+    return fast_bytes[rng(sizeof(fast_bytes) - 1)];
+}
+
+static size_t fast_mutate(const char *src, size_t len, char *dst, size_t cap)
+{
+    size_t a = len ? rng(len) : 0, b = a + rng(12), n = 0;
+
+    if (b > len) {
+        b = len;
+    }
+    switch (rng(6)) {
+    case 0: /* delete a few bytes */
+        n = len - (b - a);
+        memcpy(dst, src, a);
+        memcpy(dst + a, src + b, len - b);
+        break;
+    case 1: /* insert a byte */
+    case 2:
+        memcpy(dst, src, a);
+        dst[a] = fast_byte();
+        memcpy(dst + a + 1, src + a, len - a);
+        n = len + 1;
+        break;
+    case 3: /* replace a byte */
+        memcpy(dst, src, len);
+        if (len) {
+            dst[a] = fast_byte();
+        }
+        n = len;
+        break;
+    case 4: /* repeat a piece (a tag, twice) */
+        memcpy(dst, src, b);
+        memcpy(dst + b, src + a, b - a);
+        memcpy(dst + b + (b - a), src + b, len - b);
+        n = len + (b - a);
+        break;
+    default: /* truncate */
+        n = a;
+        memcpy(dst, src, n);
+        break;
+    }
+    assert_true(n <= cap);
+    return n;
+}
+
+static void same_calls(const char *label, const rec_t *a, const rec_t *b)
+{
+    unsigned i;
+
+    if (a->calls != b->calls) {
+        fail_msg("%s: %u calls reported by the fast path, %u by libxml2", label,
+                 a->calls, b->calls);
+    }
+    for (i = 0; i < a->calls && i < REC_MAX; i++) {
+        if (strcmp(a->names[i], b->names[i]) != 0 ||
+            a->inner[i] != b->inner[i] || a->index[i] != b->index[i] ||
+            strcmp(a->paths[i], b->paths[i]) != 0) {
+            fail_msg("%s: call %u: fast '%s' level %d #%u %s; libxml2 '%s' "
+                     "level %d #%u %s",
+                     label, i, a->names[i], a->inner[i], a->index[i],
+                     a->paths[i], b->names[i], b->inner[i], b->index[i],
+                     b->paths[i]);
+        }
+    }
+}
+
+/* One body both ways (whole, in one feed): the same outcome, the same
+ * calls reported. 1 if the fast path read it. */
+static int fast_compare(const char *label, const char *buf, size_t len,
+                        const mg_xmlrpc_limits_t *lim, const char *deny)
+{
+    rec_t ra = {.deny = deny, .reason = MG_REASON_THROTTLE};
+    rec_t rb = {.deny = deny, .reason = MG_REASON_THROTTLE};
+    mg_xmlrpc_t *x = NULL;
+    outcome_t a, b;
+    int fast;
+
+    xmlResetLastError();
+    assert_int_equal(mg_xmlrpc_new(&x, lim, rec_cb, &ra), 0);
+    ra.x = x;
+    a = feed_doc(x, buf, len, CHUNK_ALL);
+    fast = (int)mg_xmlrpc_counters(x)->fast;
+    mg_xmlrpc_free(x);
+    assert_int_equal(mg_xmlrpc_new(&x, lim, rec_cb, &rb), 0);
+    mg_xmlrpc_set_fast(x, 0);
+    rb.x = x;
+    b = feed_doc(x, buf, len, CHUNK_ALL);
+    assert_int_equal(mg_xmlrpc_counters(x)->fast, 0);
+    mg_xmlrpc_free(x);
+    xmlResetLastError();
+    if (a.state != b.state || a.reason != b.reason ||
+        strcmp(a.what ? a.what : "", b.what ? b.what : "") != 0 ||
+        strcmp(a.method, b.method) != 0 ||
+        /* how the text of one string was cut shows in "string bytes N" */
+        (strcmp(a.text, b.text) != 0 &&
+         strcmp(a.what ? a.what : "", "string") != 0)) {
+        fail_msg("%s (%.*s): fast%s: state %d reason %d what %s method '%s' "
+                 "(%s); libxml2: state %d reason %d what %s method '%s' (%s)",
+                 label, (int)(len < 300 ? len : 300), buf,
+                 fast ? "" : " (not taken)", a.state, a.reason,
+                 a.what ? a.what : "-", a.method, a.text, b.state, b.reason,
+                 b.what ? b.what : "-", b.method, b.text);
+    }
+    same_calls(label, &ra, &rb);
+    return fast;
+}
+
+/* The fast path decides every body exactly as libxml2's reading does:
+ * the client-written seeds, every fixture, and thousands of mutations of
+ * them (bytes cut, inserted, replaced, pieces repeated, truncated), with
+ * the default limits, tiny ones, and a method refused by the callback. */
+static void test_fast_same_as_libxml2(void **state)
+{
+    mg_xmlrpc_limits_t lims[2];
+    size_t i, nseeds = 0, taken = 0, runs = 0, m;
+    char *seeds[128];
+    size_t lens[128];
+    static char mut[4][70000];
+
+    (void)state;
+    mg_xmlrpc_limits_default(&lims[0]);
+    lims[1] = lims[0];
+    lims[1].depth = 6;
+    lims[1].elements = 40;
+    lims[1].params = 3;
+    lims[1].items = 4;
+    lims[1].members = 4;
+    lims[1].name = 8;
+    lims[1].multicall = 3;
+    lims[1].multicall_depth = 1;
+    lims[1].string = 16;
+    for (i = 0; i < sizeof(fast_seeds) / sizeof(fast_seeds[0]); i++) {
+        seeds[nseeds] = strdup(fast_seeds[i]);
+        lens[nseeds++] = strlen(fast_seeds[i]);
+    }
+    for (i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+        char rel[256];
+        size_t len;
+        char *buf;
+
+        snprintf(rel, sizeof(rel), "xmlrpc/%s", corpus[i].file);
+        buf = mg_test_slurp(rel, &len);
+        if (len > 60000 || nseeds == 128) {
+            free(buf);
+            continue;
+        }
+        seeds[nseeds] = buf;
+        lens[nseeds++] = len;
+    }
+    /* the client-written seeds are the fast path's to take */
+    for (i = 0; i < 5; i++) {
+        assert_true(fast_compare("seed", seeds[i], lens[i], &lims[0], NULL));
+    }
+    for (i = 0; i < nseeds; i++) {
+        size_t l;
+
+        for (l = 0; l < 2; l++) {
+            taken +=
+                (size_t)fast_compare("seed", seeds[i], lens[i], &lims[l], NULL);
+            taken += (size_t)fast_compare("seed, deny", seeds[i], lens[i],
+                                          &lims[l], "getBuild");
+            runs += 2;
+        }
+        /* many more of the client-written ones, which mostly stay plain */
+        for (m = 0; m < (i < sizeof(fast_seeds) / sizeof(fast_seeds[0]) ? 4000U
+                                                                        : 200U);
+             m++) {
+            /* one to four mutations in a row */
+            size_t k, steps = 1 + rng(4), len = lens[i];
+            const char *src = seeds[i];
+
+            for (k = 0; k < steps; k++) {
+                len = fast_mutate(src, len, mut[k], sizeof(mut[k]));
+                src = mut[k];
+            }
+            taken += (size_t)fast_compare("mutation", src, len, &lims[m % 2],
+                                          m % 3 ? NULL : "deny");
+            runs++;
+        }
+        free(seeds[i]);
+    }
+    /* generated documents: the fast path reads nearly all of them */
+    for (m = 0; m < 6000; m++) {
+        gbuf_t b = {NULL, 0, 0};
+        int fast;
+
+        if (rng(3) == 0) {
+            puts_(&b, "<?xml version='1.0'?>\n");
+        }
+        fast_tree(&b, "methodCall", 0);
+        fast = fast_compare("generated", b.p, b.len, &lims[m % 2],
+                            m % 4 ? NULL : "deny");
+        if (!fast && b.len <= 60000) {
+            fail_msg("generated body not taken by the fast path: %.300s", b.p);
+        }
+        taken += (size_t)fast;
+        runs++;
+        free(b.p);
+    }
+    /* both ways were compared only if many took the fast path */
+    print_message("fast path: %zu of %zu bodies\n", taken, runs);
+    assert_true(taken * 10 > runs);
+    assert_true(taken < runs);
 }
 
 /* A 50 MB string fed in one call: feed() slices it, libxml2 never holds
@@ -1713,6 +2074,7 @@ int main(void)
         cmocka_unit_test(test_reuse_corpus),
         cmocka_unit_test(test_reuse_after_refusal),
         cmocka_unit_test(test_reuse_dict_bound),
+        cmocka_unit_test(test_fast_same_as_libxml2),
         cmocka_unit_test(test_quiet),
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_name_limit),
