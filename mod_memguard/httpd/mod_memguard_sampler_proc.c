@@ -94,6 +94,14 @@
  * slices of at most MEASURE_SMAPS_SLICE_US of wall time per tick. */
 #define MEASURE_SMAPS_EVERY_US 1000000u
 #define MEASURE_SMAPS_SLICE_US 2000u
+/* A child whose resident size moved less than this since its last
+ * smaps_rollup (hundreds of microseconds for a Python child: it walks
+ * every mapping) keeps that figure, up to MEASURE_SMAPS_KEEP_US old:
+ * what it holds privately changes with what it touches, which shows in
+ * its size (one pread of statm), or when pages it shared are left to it
+ * by an exiting sibling, which the age bounds. */
+#define MEASURE_SMAPS_SAME_BYTES (256u << 10)
+#define MEASURE_SMAPS_KEEP_US 5000000u
 /* How the worst gap and the longest sample are kept: per second, a
  * minute of them. */
 #define SAMPLER_WORST_SECONDS 60
@@ -344,6 +352,7 @@ static uint32_t sampler_measure_go;
 
 /* ---- the measuring thread ------------------------------------------------ */
 
+
 typedef struct {
     server_rec *s;
     mg_board_t *b;
@@ -362,6 +371,11 @@ typedef struct {
     uint64_t lr_next;     /* not again before */
     int *statm_fd;        /* per slot: its /proc/<pid>/statm, or -1 */
     int smaps;            /* read the children's smaps_rollup */
+    /* per slot: the process, resident size and time of its last
+     * smaps_rollup */
+    int32_t *smaps_pid;
+    uint64_t *smaps_rss;
+    uint64_t *smaps_at;
     int denied_logged;    /* smaps not readable: said once */
     uint32_t cursor;      /* next slot of the smaps round */
     uint64_t round_start; /* when the round under way began; 0: none */
@@ -371,6 +385,28 @@ typedef struct {
 } measure_t;
 
 static measure_t sampler_measure;
+
+/* Slot i's process's resident size (one pread of its statm, kept open per
+ * slot and re-opened when the slot gets a new process): 0, or -1. */
+static int measure_statm(measure_t *m, uint32_t i, int32_t pid,
+                         mg_proc_statm_t *sm)
+{
+    if (m->statm_pid[i] != pid) {
+        if (m->statm_fd[i] >= 0) {
+            close(m->statm_fd[i]);
+        }
+        m->statm_fd[i] = mg_proc_open_pid("/", (pid_t)pid, "statm");
+        m->statm_pid[i] = pid;
+        if (m->statm_fd[i] < 0) {
+            m->statm_fd[i] = -1;
+        }
+    }
+    if (m->statm_fd[i] < 0 ||
+        mg_proc_read_statm(m->statm_fd[i], m->pagesize, sm) != 0) {
+        return -1;
+    }
+    return 0;
+}
 
 /*
  * One slice of the round of smaps_rollup over the board's slots: from the
@@ -397,10 +433,21 @@ static uint64_t measure_smaps(measure_t *m, uint64_t now)
     while (m->cursor < n) {
         mg_board_slot_info_t info;
         mg_proc_smaps_t sm;
+        mg_proc_statm_t st = {0};
         uint32_t i = m->cursor++;
         int fd, rc;
 
         if (mg_board_slot_snapshot(m->b, i, &info) != 0 || info.pid <= 0) {
+            continue;
+        }
+        /* unchanged since its last smaps_rollup, and that one recent:
+         * the figure on the board stands */
+        if (measure_statm(m, i, info.pid, &st) == 0 &&
+            m->smaps_pid[i] == info.pid &&
+            now - m->smaps_at[i] < MEASURE_SMAPS_KEEP_US &&
+            (st.resident > m->smaps_rss[i]
+                 ? st.resident - m->smaps_rss[i]
+                 : m->smaps_rss[i] - st.resident) < MEASURE_SMAPS_SAME_BYTES) {
             continue;
         }
         /* the children are real processes: always the real /proc,
@@ -424,6 +471,9 @@ static uint64_t measure_smaps(measure_t *m, uint64_t now)
         close(fd);
         if (rc == 0) {
             mg_board_slot_set_unshared(m->b, i, info.pid, sm.unshared);
+            m->smaps_pid[i] = info.pid;
+            m->smaps_rss[i] = st.resident;
+            m->smaps_at[i] = now;
         }
         if (mono_us() - t0 >= MEASURE_SMAPS_SLICE_US) {
             return 0; /* the rest at the next tick */
@@ -458,18 +508,7 @@ static void measure_inflight(measure_t *m)
             info.inflight == 0) {
             continue;
         }
-        if (m->statm_pid[i] != info.pid) {
-            if (m->statm_fd[i] >= 0) {
-                close(m->statm_fd[i]);
-            }
-            m->statm_fd[i] = mg_proc_open_pid("/", (pid_t)info.pid, "statm");
-            m->statm_pid[i] = info.pid;
-            if (m->statm_fd[i] < 0) {
-                m->statm_fd[i] = -1;
-            }
-        }
-        if (m->statm_fd[i] < 0 ||
-            mg_proc_read_statm(m->statm_fd[i], m->pagesize, &sm) != 0) {
+        if (measure_statm(m, i, info.pid, &sm) != 0) {
             continue;
         }
         if (!mg_board_observe(m->b, i, info.pid, sm.resident, &method,
@@ -775,6 +814,12 @@ int memguard_sampler_main(server_rec *s, apr_pool_t *sampler_pool,
             apr_pcalloc(sampler_pool, (nslots + 1) * sizeof(int32_t));
         sampler_measure.statm_fd =
             apr_palloc(sampler_pool, (nslots + 1) * sizeof(int));
+        sampler_measure.smaps_pid =
+            apr_pcalloc(sampler_pool, (nslots + 1) * sizeof(int32_t));
+        sampler_measure.smaps_rss =
+            apr_pcalloc(sampler_pool, (nslots + 1) * sizeof(uint64_t));
+        sampler_measure.smaps_at =
+            apr_pcalloc(sampler_pool, (nslots + 1) * sizeof(uint64_t));
         sampler_measure.raise_logged = apr_pcalloc(
             sampler_pool, (mg_board_nmethods(b) + 1) * sizeof(uint64_t));
         for (k = 0; k <= nslots; k++) {
