@@ -117,6 +117,24 @@ static mg_verdict_state_t gate_state(request_rec *r, const char **why)
     return (mg_verdict_state_t)MG_BOARD_VERDICT_STATE(w);
 }
 
+/* Nothing to do for any request: the verdict is ok and fresh (one atomic
+ * load and the clock). Asked first, so that the usual request never looks
+ * at its configuration (the status page's SetHandler is an expression). */
+static int gate_clear(void)
+{
+    mg_board_t *b = memguard_board();
+    mg_board_verdict_t w;
+    mg_verdict_state_t fail;
+    uint64_t age = 0;
+
+    if (b == NULL || !memguard_sampler_enabled()) {
+        return 1;
+    }
+    w = mg_board_verdict_load(b);
+    return MG_BOARD_VERDICT_STATE(w) == MG_VERDICT_OK &&
+           !gate_stale(w, memguard_now_us(), &fail, &age);
+}
+
 static int gate_applies(request_rec *r)
 {
     /* The status page and health answer are how an operator and a load
@@ -163,7 +181,7 @@ int memguard_gate_header_parser(request_rec *r)
     char *end;
     int rc;
 
-    if (!gate_applies(r)) {
+    if (gate_clear() || !gate_applies(r)) {
         return DECLINED;
     }
     state = gate_state(r, &why);
@@ -245,7 +263,7 @@ int memguard_gate_method(request_rec *r, int expensive)
     apr_int64_t limit;
     int k;
 
-    if (!gate_applies(r)) {
+    if (gate_clear() || !gate_applies(r)) {
         return OK;
     }
     state = gate_state(r, &why);

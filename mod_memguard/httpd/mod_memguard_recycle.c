@@ -430,10 +430,14 @@ static int recycle_whole_response(request_rec *r, apr_bucket_brigade *bb)
 static apr_status_t recycle_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
+    const memguard_req_ctx *rq =
+        ap_get_module_config(r->request_config, &memguard_module);
     apr_uint64_t rss = 0;
 
     ap_remove_output_filter(f);
-    if (memguard_statm_rss(&rss) == 0) {
+    /* a file httpd sends itself grows nothing: the size the last request
+     * left was judged at its end (mod_memguard_account.c) */
+    if ((rq == NULL || !rq->file_served) && memguard_statm_rss(&rss) == 0) {
         /* The whole response at once (a call that built its answer
          * before writing it): the request's work is done, and this size
          * is also the one at its end (mod_memguard_account.c). */

@@ -36,6 +36,9 @@ typedef struct {
     /* accounting (mod_memguard_account.c): 1 once the size at the start
      * was read and the board slot counted the request in flight */
     int acct_begun;
+    /* httpd's own file handler serves the request (core.c's default
+     * handler): it cannot grow the child, so its size is not read */
+    int file_served;
     apr_uint64_t rss_begin; /* bytes, /proc/self/statm at header_parser */
     /* bytes: the size MEMGUARD_RECYCLE read when the whole response went
      * through it in one brigade (EOS included): nothing of the request

@@ -66,6 +66,8 @@ typedef struct {
     apr_int64_t bound;        /* hold at most this many bytes */
     apr_int64_t seen;         /* body bytes the application produced */
     apr_int64_t held_bytes;   /* bytes in held */
+    int declared;             /* a Content-Length within the cap: passed
+                               * on as it comes, counted */
     apr_bucket_brigade *held; /* held back, or gathered for the next pass */
 } respcap_ctx;
 
@@ -270,7 +272,48 @@ static apr_status_t respcap_filter(ap_filter_t *f, apr_bucket_brigade *bb)
              * Counting goes on, for a handler that sends more than it
              * declared. */
             fc->state = RESPCAP_STREAMING;
+            fc->declared = 1;
         }
+    }
+    if (fc->declared && APR_BRIGADE_EMPTY(fc->held)) {
+        /* Nothing to gather for a known length: each brigade is counted
+         * and passed on as it came (no copy of the handler's buckets). */
+        apr_bucket *e;
+        int eos = 0;
+
+        for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+             e = APR_BUCKET_NEXT(e)) {
+            if (APR_BUCKET_IS_EOS(e)) {
+                eos = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(e)) {
+                continue;
+            }
+            if (e->length == (apr_size_t)-1) {
+                const char *data;
+                apr_size_t len;
+
+                rv = apr_bucket_read(e, &data, &len, APR_BLOCK_READ);
+                if (rv != APR_SUCCESS) {
+                    return rv;
+                }
+            }
+            if (fc->seen + (apr_int64_t)e->length > limit) {
+                return over_cap(f, fc, bb,
+                                apr_psprintf(r->pool,
+                                             "at least %" APR_INT64_T_FMT
+                                             " bytes > limit %" APR_INT64_T_FMT
+                                             " (%s)",
+                                             fc->seen + (apr_int64_t)e->length,
+                                             limit, source));
+            }
+            fc->seen += (apr_int64_t)e->length;
+        }
+        if (eos) {
+            ap_remove_output_filter(f);
+        }
+        return ap_pass_brigade(f->next, bb);
     }
 
     while (!APR_BRIGADE_EMPTY(bb)) {

@@ -352,7 +352,6 @@ static uint32_t sampler_measure_go;
 
 /* ---- the measuring thread ------------------------------------------------ */
 
-
 typedef struct {
     server_rec *s;
     mg_board_t *b;
@@ -368,9 +367,9 @@ typedef struct {
     uint32_t lr_method;
     int64_t lr_over;
     uint64_t lr_grown, lr_expected, lr_data;
-    uint64_t lr_next;     /* not again before */
-    int *statm_fd;        /* per slot: its /proc/<pid>/statm, or -1 */
-    int smaps;            /* read the children's smaps_rollup */
+    uint64_t lr_next; /* not again before */
+    int *statm_fd;    /* per slot: its /proc/<pid>/statm, or -1 */
+    int smaps;        /* read the children's smaps_rollup */
     /* per slot: the process, resident size and time of its last
      * smaps_rollup */
     int32_t *smaps_pid;

@@ -50,6 +50,30 @@ def test_notes_show_size_and_delta(httpd_factory, mpm):
     assert -46 * MiB <= int(delta3) <= -38 * MiB, delta3
 
 
+def test_static_file_keeps_the_last_size(httpd_factory, mpm):
+    """A file httpd sends itself cannot grow the child: its size is not
+    read, it is the one the last request that ran code left (delta 0);
+    the application's requests around it are measured as ever."""
+    h = httpd_factory("MemGuardEngine On\n", mpm=mpm)
+    with open(h.path("htdocs", "plain.txt"), "w") as f:
+        f.write("plain\n" * 100)
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    for path in ("/mgtest?alloc=40", "/plain.txt", "/missing.txt",
+                 "/mgtest?release=1"):
+        r, _ = get(h, path, c)
+        assert r.status == (404 if "missing" in path else 200), path
+    c.close()
+    pid, rss, delta = access_notes(h, "alloc=40")
+    assert 38 * MiB <= int(delta) <= 46 * MiB, delta
+    for path in ("/plain.txt", "/missing.txt"):
+        pid2, rss2, delta2 = access_notes(h, path)
+        assert (pid2, rss2, delta2) == (pid, rss, "0"), path
+    # and the next request that runs code is measured from that size
+    pid3, rss3, delta3 = access_notes(h, "release=1")
+    assert pid3 == pid
+    assert -46 * MiB <= int(delta3) <= -38 * MiB, delta3
+
+
 def test_engine_off_records_nothing(httpd_factory):
     h = httpd_factory("""
 MemGuardEngine On
