@@ -172,6 +172,13 @@ int memguard_refuse(request_rec *r, mg_reason_t reason, const char *detail)
     }
     ctx->refused = 1;
     ctx->refused_early = 1;
+    if (ctx->body_in_place) {
+        /* a small body the inspection read where it lies, whole in
+         * httpd's buffer: taken now, so the connection serves the next
+         * call (nothing of it reaches the handler, which never runs) */
+        ctx->body_in_place = 0;
+        ap_discard_request_body(r);
+    }
     if (body_unread(r)) {
         r->connection->keepalive = AP_CONN_CLOSE;
     }

@@ -39,6 +39,9 @@ typedef struct {
     /* httpd's own file handler serves the request (core.c's default
      * handler): it cannot grow the child, so its size is not read */
     int file_served;
+    /* the XML-RPC inspection read the body where it lies, without taking
+     * it (mod_memguard_xmlrpc.c): a refusal takes it first */
+    int body_in_place;
     apr_uint64_t rss_begin; /* bytes, /proc/self/statm at header_parser */
     /* bytes: the size MEMGUARD_RECYCLE read when the whole response went
      * through it in one brigade (EOS included): nothing of the request

@@ -19,6 +19,13 @@
  * replay of the spooled bytes from the MEMGUARD_REPLAY input filter, with
  * a Content-Length (a chunked or inflated body gets its true length).
  *
+ * Most calls are small and come with their headers: such a body is read
+ * in place (xr_in_place(): looked at in httpd's buffer, not taken), fed
+ * to the inspector whole (its fast path reads what clients write without
+ * libxml2), and left for the application to read as if memguard were not
+ * there: no spool, no replay. That is most of what the inspection of a
+ * getBuild costs.
+ *
  * A refused call never reaches the application: nothing half-executed.
  */
 #include <errno.h>
@@ -492,6 +499,69 @@ static int xr_read(request_rec *r, xr_call *c, memguard_spool *sp,
     return OK;
 }
 
+/*
+ * A small body that has arrived with the request (clients write headers
+ * and body at once), looked at where it lies without taking it: a
+ * speculative, non-blocking read through the request's input filters.
+ * Then nothing is spooled or replayed: the application reads the body
+ * from httpd as it would without memguard. Only where what lies there is
+ * exactly what the application would read: a Content-Length, no
+ * Content-Encoding or chunks (c->declared), no input filter of the
+ * request's own above HTTP_IN (an inflating or rewriting one would show
+ * the inspector other bytes than the application), no
+ * "Expect: 100-continue" (the body is not sent before httpd answers it),
+ * within LimitRequestBody (HTTP_IN would refuse it on the real read).
+ * Else, or when not all of it is there yet, 0: the body is read and
+ * spooled as before. bb keeps what *data points into.
+ */
+static int xr_in_place(request_rec *r, const xr_call *c, apr_int64_t bound,
+                       apr_bucket_brigade *bb, const char **data,
+                       apr_size_t *len)
+{
+    apr_off_t limit = ap_get_limit_req_body(r), n = 0;
+    ap_filter_t *f;
+    apr_bucket *e;
+    char *copy;
+
+    if (c->declared <= 0 || c->declared > MG_XMLRPC_FAST_MAX ||
+        c->declared > bound || r->expecting_100 ||
+        (limit > 0 && c->declared > limit)) {
+        return 0;
+    }
+    /* above HTTP_IN only filters that hand such a body on as it is:
+     * mod_deflate's (it inflates only a Content-Encoding) and ours (they
+     * count) */
+    for (f = r->input_filters; f != r->proto_input_filters; f = f->next) {
+        if (f == NULL || (strcasecmp(f->frec->name, "deflate") != 0 &&
+                          strcasecmp(f->frec->name, "memguard_body") != 0 &&
+                          strcasecmp(f->frec->name, "memguard_wire") != 0)) {
+            return 0;
+        }
+    }
+    if (f == NULL || strcasecmp(f->frec->name, "http_in") != 0) {
+        return 0;
+    }
+    if (ap_get_brigade(r->input_filters, bb, AP_MODE_SPECULATIVE,
+                       APR_NONBLOCK_READ, c->declared) != APR_SUCCESS ||
+        apr_brigade_length(bb, 0, &n) != APR_SUCCESS || n != c->declared) {
+        apr_brigade_cleanup(bb);
+        return 0;
+    }
+    e = APR_BRIGADE_FIRST(bb);
+    if (APR_BUCKET_NEXT(e) == APR_BRIGADE_SENTINEL(bb) &&
+        apr_bucket_read(e, data, len, APR_NONBLOCK_READ) == APR_SUCCESS &&
+        *len == (apr_size_t)n) {
+        return 1;
+    }
+    if (apr_brigade_pflatten(bb, &copy, len, r->pool) != APR_SUCCESS ||
+        *len != (apr_size_t)n) {
+        apr_brigade_cleanup(bb);
+        return 0;
+    }
+    *data = copy;
+    return 1;
+}
+
 /* The verdict of the body: OK to go on (accepted, or DetectOnly), or the
  * refusal's return value. */
 static int xr_body_verdict(request_rec *r, xr_call *c, mg_xmlrpc_state_t st,
@@ -574,6 +644,33 @@ static int xr_admit_call(request_rec *r, memguard_req_ctx *ctx, xr_call *c)
     return OK;
 }
 
+/* At debug level, what the inspection saw: bytes (and where they were),
+ * who read them, the counters, the time. */
+static void xr_log_inspected(request_rec *r, mg_xmlrpc_t *x, apr_off_t len,
+                             const char *where, int passthrough,
+                             apr_time_t started)
+{
+    const mg_xmlrpc_counters_t *n;
+    const char *m;
+
+    if (!APLOG_R_IS_LEVEL(r, APLOG_DEBUG)) {
+        return;
+    }
+    n = mg_xmlrpc_counters(x);
+    m = mg_xmlrpc_method(x);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_DEBUG, 0, r,
+        MGLOGNO(00201) "inspected %s%s: %" APR_OFF_T_FMT
+                       " bytes %s, read by %s, depth %u, "
+                       "elements %u, items %u, members %u, "
+                       "multicall %u (nesting %u), longest string "
+                       "%" APR_UINT64_T_FMT "; %" APR_TIME_T_FMT " us",
+        m ? m : "(no method)", passthrough ? " (partly, DetectOnly)" : "", len,
+        where, n->fast ? "the fast path" : "libxml2", n->depth_max, n->elements,
+        n->items_max, n->members_max, n->multicall, n->multicall_depth,
+        n->string_max, apr_time_now() - started);
+}
+
 static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
                       const struct memguard_xr_conf *xr)
 {
@@ -587,6 +684,9 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     mg_xmlrpc_t *x;
     xr_call *c;
     memguard_spool *sp;
+    apr_bucket_brigade *peek;
+    const char *data;
+    apr_size_t n;
     int rc, passthrough = 0;
 
     c = apr_pcalloc(r->pool, sizeof(*c));
@@ -609,6 +709,28 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     x = xr_inspector(r, c, xr);
     if (x == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    peek = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    if (xr_in_place(r, c, bound, peek, &data, &n)) {
+        c->seen = (apr_off_t)n;
+        ctx->body_in_place = 1;
+        st = mg_xmlrpc_feed(x, data, n, 1);
+        apr_brigade_cleanup(peek);
+        rc = xr_body_verdict(r, c, st, 0);
+        if (rc != OK) {
+            return rc;
+        }
+        if (ctx->body_seen < c->seen) {
+            ctx->body_seen = c->seen;
+        }
+        rc = xr_admit_call(r, ctx, c);
+        if (rc != OK) {
+            return rc;
+        }
+        ctx->body_in_place = 0; /* the application's to read */
+        xr_log_inspected(r, x, c->seen, "read in place", 0, started);
+        return OK;
     }
 
     sp = memguard_spool_make(r,
@@ -637,23 +759,9 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
         return rc;
     }
     memguard_spool_replay(sp, passthrough);
-
-    if (APLOG_R_IS_LEVEL(r, APLOG_DEBUG)) {
-        const mg_xmlrpc_counters_t *n = mg_xmlrpc_counters(x);
-        const char *m = mg_xmlrpc_method(x);
-        ap_log_rerror(
-            APLOG_MARK, APLOG_DEBUG, 0, r,
-            MGLOGNO(00201) "inspected %s%s: %" APR_OFF_T_FMT
-                           " bytes spooled (%s), read by %s, depth %u, "
-                           "elements %u, items %u, members %u, "
-                           "multicall %u (nesting %u), longest string "
-                           "%" APR_UINT64_T_FMT "; %" APR_TIME_T_FMT " us",
-            m ? m : "(no method)", passthrough ? " (partly, DetectOnly)" : "",
-            sp->len, sp->file ? "file" : "memory",
-            n->fast ? "the fast path" : "libxml2", n->depth_max, n->elements,
-            n->items_max, n->members_max, n->multicall, n->multicall_depth,
-            n->string_max, apr_time_now() - started);
-    }
+    xr_log_inspected(r, x, sp->len,
+                     sp->file ? "spooled (file)" : "spooled (memory)",
+                     passthrough, started);
     return OK;
 }
 

@@ -105,24 +105,30 @@ def test_calls_identical_inspected_and_not(httpd_factory, mpm):
     assert got["datetime"] == datetime.datetime(2026, 11, 3, 4, 5, 6)
     assert got["nil"] is None and got["struct"] == EVERY_TYPE["struct"]
     assert len(hub.listBuilds(500)) == 500
-    h.wait_log(r"MG00201: inspected listBuilds: \d+ bytes spooled \(memory\)")
+    h.wait_log(r"MG00201: inspected listBuilds: \d+ bytes read in place")
 
 
-# Who reads a call: the fast path takes a small call in one piece written
-# as clients write it; libxml2 everything else. Both answer the same.
+# Who reads a call, and where: a small call with a Content-Length that
+# came with its headers is read in place (not spooled, not replayed: the
+# application reads it from httpd; a body sent apart from its headers may
+# not be there yet, and is spooled); the fast path takes one written as
+# clients write it, libxml2 everything else. All answer the same.
+INPLACE = r"(read in place|spooled \(memory\))"
+MEMORY = r"spooled \(memory\)"
 READERS = [
-    ("python", call_body("echo", "a"), False, "the fast path"),
+    ("python", call_body("echo", "a"), False, INPLACE, "the fast path"),
     ("declared utf-8", b"<?xml version='1.0' encoding='UTF-8'?>\n"
      b"<methodCall><methodName>echo</methodName><params><param><value>"
      b"<string>bb</string></value></param></params></methodCall>\n",
-     False, "the fast path"),
+     False, INPLACE, "the fast path"),
     ("comment", b"<?xml version='1.0'?><methodCall><!-- c --><methodName>"
      b"echo</methodName><params><param><value>ccc</value></param></params>"
-     b"</methodCall>", False, "libxml2"),
-    ("non-ascii", call_body("echo", "d\u00e9"), False, "libxml2"),
-    ("reference", call_body("echo", "e<&>"), False, "libxml2"),
-    ("chunked", call_body("echo", "ffffff"), True, "libxml2"),
-    ("over 64 KiB", call_body("echo", "g" * 70000), False, "libxml2"),
+     b"</methodCall>", False, INPLACE, "libxml2"),
+    ("non-ascii", call_body("echo", "d\u00e9"), False, INPLACE, "libxml2"),
+    ("reference", call_body("echo", "e<&>"), False, INPLACE, "libxml2"),
+    ("chunked", call_body("echo", "ffffff"), True, MEMORY, "libxml2"),
+    ("over 64 KiB", call_body("echo", "g" * 70000), False, MEMORY,
+     "libxml2"),
 ]
 
 
@@ -131,14 +137,14 @@ def test_who_reads_a_call(httpd_factory, mpm):
     the fast path, anything else by libxml2: the same answers as memguard
     off, the reader named in the debug line."""
     h = start_hub(httpd_factory, INSPECTED, mpm)
-    for what, body, chunked, reader in READERS:
+    for what, body, chunked, where, reader in READERS:
         r1, inspected = post(h, "/kojihub", body, chunked=chunked)
         r2, plain = post(h, "/plainhub", body)
         assert r1.status == r2.status == 200, what
         assert inspected == plain, what
         assert b"<fault>" not in inspected, what
-        h.wait_log(r"MG00201: inspected echo: %d bytes spooled \(memory\), "
-                   r"read by %s, " % (len(body), reader))
+        h.wait_log(r"MG00201: inspected echo: %d bytes %s, read by %s, "
+                   % (len(body), where, reader))
     # a refusal the fast path decides: precise, and nothing reached the hub
     before = h.calls()
     r, data = post(h, "/kojihub", b"<methodCall><methodName>echo</methodName>"
@@ -148,6 +154,81 @@ def test_who_reads_a_call(httpd_factory, mpm):
     assert fault_of(data) == (-32600, "memguard: invalid XML-RPC call: "
                               "unexpected <foo>")
     assert h.calls() == before
+
+
+def raw_request(body, extra=b""):
+    return (b"POST /kojihub HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: text/xml\r\nContent-Length: %d\r\n%s\r\n"
+            % (len(body), extra)) + body
+
+
+def read_answers(s, n):
+    """n XML-RPC answers from socket s: their bodies, in order."""
+    data, out = b"", []
+    s.settimeout(30)
+    while len(out) < n:
+        while data.count(b"</methodResponse>") < n:
+            chunk = s.recv(65536)
+            assert chunk, (out, data)
+            data += chunk
+        for part in data.split(b"HTTP/1.1 ")[1:]:
+            out.append(part.split(b"\r\n\r\n", 1)[1])
+    return out
+
+
+def test_in_place_hostile(httpd_factory, mpm):
+    """Reading a small body where it lies takes exactly its bytes, and
+    nothing of the next request's: pipelined calls, a refused one followed
+    by a good one on the same connection, a body that comes late, one
+    behind Expect: 100-continue."""
+    h = start_hub(httpd_factory, INSPECTED, mpm)
+    good = call_body("echo", "first")
+    bad = (b"<methodCall><methodName>echo</methodName><params><param>"
+           b"<value><foo/></value></param></params></methodCall>")
+    second = call_body("echo", "second")
+    before = h.calls()
+    # three calls in one write: read in place, each its own bytes
+    with socket.create_connection(("127.0.0.1", h.port)) as s:
+        s.sendall(raw_request(good) + raw_request(bad) + raw_request(second))
+        a, b, c = read_answers(s, 3)
+    assert xmlrpc.client.loads(a)[0][0] == "first"
+    assert fault_of(b)[1] == ("memguard: invalid XML-RPC call: "
+                              "unexpected <foo>")
+    assert xmlrpc.client.loads(c)[0][0] == "second"
+    assert h.calls() == before + 2
+    h.wait_log(r"MG00201: inspected echo: %d bytes read in place, read by "
+               r"the fast path" % len(good))
+    # a refusal takes the body it read in place: the connection stays
+    with socket.create_connection(("127.0.0.1", h.port)) as s:
+        s.sendall(raw_request(bad))
+        (b1,) = read_answers(s, 1)
+        s.sendall(raw_request(second))
+        (c1,) = read_answers(s, 1)
+    assert fault_of(b1)[0] == -32600
+    assert xmlrpc.client.loads(c1)[0][0] == "second"
+    # the body after the headers, late: not there to read in place
+    late = call_body("echo", "late")
+    with socket.create_connection(("127.0.0.1", h.port)) as s:
+        req = raw_request(late)
+        s.sendall(req[:-len(late)])
+        time.sleep(0.3)
+        s.sendall(late)
+        (d,) = read_answers(s, 1)
+    assert xmlrpc.client.loads(d)[0][0] == "late"
+    h.wait_log(r"MG00201: inspected echo: %d bytes spooled \(memory\)"
+               % len(late))
+    # Expect: 100-continue: the body waits for httpd's answer
+    cont = call_body("echo", "continued")
+    with socket.create_connection(("127.0.0.1", h.port)) as s:
+        req = raw_request(cont, b"Expect: 100-continue\r\n")
+        s.sendall(req[:-len(cont)])
+        s.settimeout(10)
+        assert s.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        s.sendall(cont)
+        (e,) = read_answers(s, 1)
+    assert xmlrpc.client.loads(e)[0][0] == "continued"
+    h.wait_log(r"MG00201: inspected echo: %d bytes spooled \(memory\)"
+               % len(cont))
 
 
 def test_chunked_call_gets_a_content_length(httpd_factory, mpm):
@@ -341,8 +422,10 @@ def test_spool_to_file_byte_exact_and_unlinked(httpd_factory, mpm):
     t.join(30)
     assert result["r"] == [text, 1.5]
     assert os.listdir(spool) == []
-    # below MemGuardSpoolMemory it stays in memory
-    assert hub.echo("small") == "small"
+    # below MemGuardSpoolMemory it stays in memory (chunked: a small
+    # call with a Content-Length is read in place, not spooled)
+    r, data = post(h, "/kojihub", call_body("echo", "small"), chunked=True)
+    assert xmlrpc.client.loads(data)[0][0] == "small"
     h.wait_log(r"MG00201: inspected echo: \d+ bytes spooled \(memory\)")
 
 
