@@ -273,6 +273,9 @@ int mg_xmlrpc_reusable(const mg_xmlrpc_t *x)
     if (x == NULL || x->state == MG_XR_ERROR || x->ctxt == NULL) {
         return 0;
     }
+    if (x->ctxt_stale) {
+        return 1; /* libxml2 not used since it was found reusable */
+    }
     c = x->ctxt;
     return c->dict != NULL && c->sax != NULL && c->userData == x &&
            xmlDictSize(c->dict) <= MG_XMLRPC_DICT_MAX &&

@@ -127,6 +127,13 @@ def module_conf():
             "    MemGuardEngine On\n</Location>\n</IfModule>\n" + shipped)
 
 
+# Fresh servers differ from run to run by where their memory lies (ASLR)
+# and how Python lays out its dicts (a random hash seed per process): two
+# runs of the same build gave CPU ratios 15 % apart. Both fixed, the same
+# for both servers, so that a run measures the module, not the dice.
+STEADY = ["env", "PYTHONHASHSEED=0", "setarch", os.uname().machine, "-R"]
+
+
 # ---- cgroups ---------------------------------------------------------------
 
 def cpuacct_root():
@@ -172,9 +179,10 @@ class CpuGroup:
 
     def wrapper(self):
         """argv put in front of httpd's: the shell moves itself into the
-        group, then execs httpd (the pid stays httpd's)."""
+        group, then execs httpd (the pid stays httpd's), with the same
+        address space layout and Python hash seed in every run (STEADY)."""
         return ["sh", "-c", 'echo $$ > "%s/cgroup.procs" && exec "$@"'
-                % self.path, "mg-cpuacct-wrapper"]
+                % self.path, "mg-cpuacct-wrapper"] + STEADY
 
     def remove(self):
         deadline = time.time() + 15
