@@ -100,8 +100,8 @@
  * what it holds privately changes with what it touches, which shows in
  * its size (one pread of statm), or when pages it shared are left to it
  * by an exiting sibling, which the age bounds. */
-#define MEASURE_SMAPS_SAME_BYTES (256u << 10)
-#define MEASURE_SMAPS_KEEP_US 5000000u
+#define MEASURE_SMAPS_SAME_BYTES (1u << 20)
+#define MEASURE_SMAPS_KEEP_US 10000000u
 /* How the worst gap and the longest sample are kept: per second, a
  * minute of them. */
 #define SAMPLER_WORST_SECONDS 60
