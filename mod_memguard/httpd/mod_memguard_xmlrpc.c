@@ -96,7 +96,7 @@ typedef struct {
     int expensive;
     int nice;                /* the largest nice= of its methods */
     const char *nice_method; /* the method it came from */
-    memguard_hold holds[MEMGUARD_XR_HOLDS];
+    memguard_hold *holds;    /* made when a rule first asks for a slot */
     int nholds;
     /* essential: the calls that do work (every method but the multicalls
      * that carry them), and whether one of them is not essential */
@@ -183,6 +183,11 @@ static void xr_add_hold(xr_call *c, uint32_t method, const memguard_rule *rule,
     }
     if (c->nholds == MEMGUARD_XR_HOLDS) {
         return; /* cannot happen: one entry per board method */
+    }
+    if (c->holds == NULL) {
+        /* most calls need none: not 3 KB cleared for every call */
+        c->holds =
+            apr_palloc(c->r->pool, MEMGUARD_XR_HOLDS * sizeof(*c->holds));
     }
     c->holds[c->nholds].method = method;
     c->holds[c->nholds].limit = rule->concurrency;
