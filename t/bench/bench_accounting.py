@@ -3,8 +3,10 @@
 
 1. Small-request throughput of two private prefork httpds side by side in
    one run: one with mod_memguard accounting every request (MemGuardEngine
-   On, child limits set, so each request reads /proc/self/statm three
-   times: start, before the headers, end), one without the module loaded.
+   On, child limits set: each request to mod_mgtest's handler reads
+   /proc/self/statm once, before the headers when the whole response is
+   in hand, else at its end; its start is the size the previous request
+   left), one without the module loaded.
    Rounds alternate between them; the figure is the median of the per-round
    ratios (target >= 0.98).
 2. The price of one statm read: pread(2) of a kept-open /proc/self/statm fd
@@ -143,8 +145,7 @@ def main():
         {"name": "statm read per call (pread, kernel part)",
          "value": round(kernel_us, 3), "unit": "us", "target": "<= 5",
          "ok": kernel_us <= 5.0},
-        {"name": "statm reads per request (limits set)",
-         "value": 3, "unit": "reads", "target": None, "ok": None},
+        
     ]
     print(json.dumps({"bench": "accounting", "results": results}))
     return 0
