@@ -36,12 +36,14 @@
 
 #include "mg_xmlrpc_int.h"
 
+/* Byte classes. F_TEXT: character data (printable ASCII but '<' and
+ * '&', tab, line feed); F_PLAIN: the same but ']', what a text run skips
+ * over without a second look ("]]>" is not allowed in content). */
 #define F_START 0x01 /* may begin a name */
 #define F_NAME 0x02  /* may continue a name */
 #define F_SPACE 0x04 /* whitespace between tags (no carriage return) */
-#define F_TEXT                                                                 \
-    0x08 /* character data: printable ASCII but < and &, tab,                  \
-          * line feed */
+#define F_TEXT 0x08
+#define F_PLAIN 0x10
 
 /* Longest element name taken here ("dateTime.iso8601" is 16). */
 #define MG_XMLRPC_FAST_NAME 32
@@ -59,6 +61,11 @@ static void mg_xmlrpc_fast_init(void)
     mg_xmlrpc_fast_class['&'] &= (uint8_t)~F_TEXT;
     mg_xmlrpc_fast_class['\t'] |= F_TEXT | F_SPACE;
     mg_xmlrpc_fast_class['\n'] |= F_TEXT | F_SPACE;
+    for (c = 0; c < 256; c++) {
+        if ((mg_xmlrpc_fast_class[c] & F_TEXT) && c != ']') {
+            mg_xmlrpc_fast_class[c] |= F_PLAIN;
+        }
+    }
     mg_xmlrpc_fast_class[' '] |= F_SPACE;
     for (c = 'a'; c <= 'z'; c++) {
         mg_xmlrpc_fast_class[c] |= F_START | F_NAME;
@@ -176,19 +183,60 @@ static size_t mg_xmlrpc_fast_decl(const char *b, size_t len)
     return j + 2;
 }
 
+/* What the checking pass saw, for the second pass to replay without
+ * reading the bytes again: a start tag (its name), an end tag, an empty
+ * element, a text run. A small call has a few dozen; a body with more
+ * is read a second time instead. */
+enum { EV_START, EV_END, EV_EMPTY, EV_TEXT };
+#define MG_XMLRPC_FAST_EVENTS 96
+
+typedef struct {
+    uint32_t off;
+    uint16_t len;
+    uint8_t kind;
+} mg_xmlrpc_fast_ev_t;
+
+typedef struct {
+    mg_xmlrpc_fast_ev_t ev[MG_XMLRPC_FAST_EVENTS];
+    size_t n; /* recorded; over MG_XMLRPC_FAST_EVENTS: too many */
+} mg_xmlrpc_fast_evs_t;
+
+static void mg_xmlrpc_fast_note(mg_xmlrpc_fast_evs_t *e, int kind, size_t off,
+                                size_t len)
+{
+    if (e->n < MG_XMLRPC_FAST_EVENTS && len <= UINT16_MAX) {
+        e->ev[e->n].off = (uint32_t)off;
+        e->ev[e->n].len = (uint16_t)len;
+        e->ev[e->n].kind = (uint8_t)kind;
+        e->n++;
+    }
+    else {
+        e->n = MG_XMLRPC_FAST_EVENTS + 1;
+    }
+}
+
+/* A start tag to the handlers: its name NUL-terminated. */
+static void mg_xmlrpc_fast_start(mg_xmlrpc_t *x, const char *b, size_t n)
+{
+    char name[MG_XMLRPC_FAST_NAME + 1];
+
+    memcpy(name, b, n);
+    name[n] = '\0';
+    mg_xmlrpc_sax_start(x, name);
+}
+
 /*
  * One pass over the body. emit 0: check that it is of the plain form and
- * well-formed, calling nothing; 1 (only after a 0 pass said yes): hand
- * the handlers its events, stopping when they decide. 1 if the body is of
- * the plain form, 0 if libxml2 must read it.
+ * well-formed, calling nothing, noting its events in *evs; 1 (only after
+ * a 0 pass said yes): hand the handlers its events, stopping when they
+ * decide. 1 if the body is of the plain form, 0 if libxml2 must read it.
  */
 static int mg_xmlrpc_fast_walk(mg_xmlrpc_t *x, const char *b, size_t len,
-                               int emit)
+                               int emit, mg_xmlrpc_fast_evs_t *evs)
 {
     /* open elements: where each name starts, and its length */
     uint32_t at[MG_XMLRPC_FAST_DEPTH];
     uint8_t nlen[MG_XMLRPC_FAST_DEPTH];
-    char name[MG_XMLRPC_FAST_NAME + 1];
     size_t i = 0, depth = 0, s, n;
 
     if (len >= 5 && memcmp(b, "<?xml", 5) == 0) {
@@ -211,10 +259,15 @@ static int mg_xmlrpc_fast_walk(mg_xmlrpc_t *x, const char *b, size_t len,
         if (b[i] != '<') {
             /* character data, up to the next tag */
             s = i;
-            while (i < len && (CLS(b[i]) & F_TEXT)) {
+            for (;;) {
+                while (i < len && (CLS(b[i]) & F_PLAIN)) {
+                    i++;
+                }
+                if (i >= len || b[i] != ']') {
+                    break;
+                }
                 /* "]]>" is not allowed in content */
-                if (b[i] == '>' && i - s >= 2 && b[i - 1] == ']' &&
-                    b[i - 2] == ']') {
+                if (len - i >= 3 && b[i + 1] == ']' && b[i + 2] == '>') {
                     return 0;
                 }
                 i++;
@@ -224,6 +277,9 @@ static int mg_xmlrpc_fast_walk(mg_xmlrpc_t *x, const char *b, size_t len,
             }
             if (emit) {
                 mg_xmlrpc_sax_text(x, b + s, i - s);
+            }
+            else {
+                mg_xmlrpc_fast_note(evs, EV_TEXT, s, i - s);
             }
             continue;
         }
@@ -246,6 +302,9 @@ static int mg_xmlrpc_fast_walk(mg_xmlrpc_t *x, const char *b, size_t len,
             i++;
             if (emit) {
                 mg_xmlrpc_sax_end(x);
+            }
+            else {
+                mg_xmlrpc_fast_note(evs, EV_END, 0, 0);
             }
             if (depth == 0) {
                 /* the root is closed: whitespace to the end, or libxml2 */
@@ -272,19 +331,21 @@ static int mg_xmlrpc_fast_walk(mg_xmlrpc_t *x, const char *b, size_t len,
             nlen[depth] = (uint8_t)n;
             depth++;
             if (emit) {
-                memcpy(name, b + s, n);
-                name[n] = '\0';
-                mg_xmlrpc_sax_start(x, name);
+                mg_xmlrpc_fast_start(x, b + s, n);
+            }
+            else {
+                mg_xmlrpc_fast_note(evs, EV_START, s, n);
             }
             continue;
         }
         if (len - i >= 2 && b[i] == '/' && b[i + 1] == '>') {
             i += 2;
             if (emit) {
-                memcpy(name, b + s, n);
-                name[n] = '\0';
-                mg_xmlrpc_sax_start(x, name);
+                mg_xmlrpc_fast_start(x, b + s, n);
                 mg_xmlrpc_sax_end(x);
+            }
+            else {
+                mg_xmlrpc_fast_note(evs, EV_EMPTY, s, n);
             }
             if (depth == 0) {
                 return mg_xmlrpc_fast_space(b, i, len) == len;
@@ -295,10 +356,40 @@ static int mg_xmlrpc_fast_walk(mg_xmlrpc_t *x, const char *b, size_t len,
     }
 }
 
+/* The events the checking pass noted, to the handlers. */
+static void mg_xmlrpc_fast_replay(mg_xmlrpc_t *x, const char *b,
+                                  const mg_xmlrpc_fast_evs_t *evs)
+{
+    size_t k;
+
+    for (k = 0; k < evs->n && x->state == MG_XR_CONTINUE; k++) {
+        const mg_xmlrpc_fast_ev_t *e = &evs->ev[k];
+
+        switch (e->kind) {
+        case EV_START:
+            mg_xmlrpc_fast_start(x, b + e->off, e->len);
+            break;
+        case EV_EMPTY:
+            mg_xmlrpc_fast_start(x, b + e->off, e->len);
+            mg_xmlrpc_sax_end(x);
+            break;
+        case EV_END:
+            mg_xmlrpc_sax_end(x);
+            break;
+        default:
+            mg_xmlrpc_sax_text(x, b + e->off, e->len);
+            break;
+        }
+    }
+}
+
 int mg_xmlrpc_fast(mg_xmlrpc_t *x, const char *buf, size_t len)
 {
+    mg_xmlrpc_fast_evs_t evs;
+
+    evs.n = 0;
     if (x->fast_off || len == 0 || len > MG_XMLRPC_FAST_MAX ||
-        len > x->lim.token || !mg_xmlrpc_fast_walk(x, buf, len, 0)) {
+        len > x->lim.token || !mg_xmlrpc_fast_walk(x, buf, len, 0, &evs)) {
         return 0;
     }
     /* libxml2's context has nothing to do with this body: a refusal does
@@ -310,7 +401,12 @@ int mg_xmlrpc_fast(mg_xmlrpc_t *x, const char *buf, size_t len)
     x->head_len = (uint32_t)(len < sizeof(x->head) ? len : sizeof(x->head));
     memcpy(x->head, buf, x->head_len);
     x->head_done = 1;
-    mg_xmlrpc_fast_walk(x, buf, len, 1);
+    if (evs.n <= MG_XMLRPC_FAST_EVENTS) {
+        mg_xmlrpc_fast_replay(x, buf, &evs);
+    }
+    else {
+        mg_xmlrpc_fast_walk(x, buf, len, 1, NULL);
+    }
     x->terminated = 1;
     mg_xmlrpc_run_max(x);
     if (x->state == MG_XR_CONTINUE) {

@@ -1066,6 +1066,10 @@ static const char *const fast_seeds[] = {
     "<methodResponse><params/></methodResponse>",
     "<methodCall><methodName>m</methodName><params><param><value>a ]] > b"
     "</value></param></params></methodCall>",
+    "<methodCall><methodName>m</methodName><params><param><value>a]]>b"
+    "</value></param></params></methodCall>",
+    "<methodCall><methodName>m</methodName><params><param><value>]]]x]"
+    "</value></param></params></methodCall>",
 };
 
 /* What a body may be cut into: bytes that matter to XML and to the
