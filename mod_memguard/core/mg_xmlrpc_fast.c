@@ -204,6 +204,9 @@ typedef struct {
 static void mg_xmlrpc_fast_note(mg_xmlrpc_fast_evs_t *e, int kind, size_t off,
                                 size_t len)
 {
+    if (e == NULL) {
+        return; /* the emitting pass notes nothing */
+    }
     if (e->n < MG_XMLRPC_FAST_EVENTS && len <= UINT16_MAX) {
         e->ev[e->n].off = (uint32_t)off;
         e->ev[e->n].len = (uint16_t)len;
