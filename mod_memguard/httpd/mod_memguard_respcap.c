@@ -188,6 +188,43 @@ static apr_status_t over_cap(ap_filter_t *f, respcap_ctx *fc,
     return APR_SUCCESS;
 }
 
+/*
+ * Count data bucket e of bb (read first when its length is unknown: a
+ * pipe or socket, CGI or mod_wsgi daemon mode, where one read turns it
+ * into data and leaves the rest behind it, so a stream is counted a piece
+ * at a time). *done 0: counted, within the cap; 1: a read failed or the
+ * cap is passed, and the status to return (over_cap()'s) is returned.
+ */
+static apr_status_t respcap_count(ap_filter_t *f, respcap_ctx *fc,
+                                  apr_bucket_brigade *bb, apr_bucket *e,
+                                  apr_int64_t limit, const char *source,
+                                  int *done)
+{
+    apr_status_t rv;
+
+    *done = 1;
+    if (e->length == (apr_size_t)-1) {
+        const char *data;
+        apr_size_t len;
+
+        rv = apr_bucket_read(e, &data, &len, APR_BLOCK_READ);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    if (fc->seen + (apr_int64_t)e->length > limit) {
+        return over_cap(f, fc, bb,
+                        apr_psprintf(f->r->pool,
+                                     "at least %" APR_INT64_T_FMT
+                                     " bytes > limit %" APR_INT64_T_FMT " (%s)",
+                                     fc->seen + (apr_int64_t)e->length, limit,
+                                     source));
+    }
+    fc->seen += (apr_int64_t)e->length;
+    *done = 0;
+    return APR_SUCCESS;
+}
+
 static apr_status_t respcap_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
@@ -279,7 +316,7 @@ static apr_status_t respcap_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         /* Nothing to gather for a known length: each brigade is counted
          * and passed on as it came (no copy of the handler's buckets). */
         apr_bucket *e;
-        int eos = 0;
+        int eos = 0, done;
 
         for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
              e = APR_BUCKET_NEXT(e)) {
@@ -290,25 +327,10 @@ static apr_status_t respcap_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             if (APR_BUCKET_IS_METADATA(e)) {
                 continue;
             }
-            if (e->length == (apr_size_t)-1) {
-                const char *data;
-                apr_size_t len;
-
-                rv = apr_bucket_read(e, &data, &len, APR_BLOCK_READ);
-                if (rv != APR_SUCCESS) {
-                    return rv;
-                }
+            rv = respcap_count(f, fc, bb, e, limit, source, &done);
+            if (done) {
+                return rv;
             }
-            if (fc->seen + (apr_int64_t)e->length > limit) {
-                return over_cap(f, fc, bb,
-                                apr_psprintf(r->pool,
-                                             "at least %" APR_INT64_T_FMT
-                                             " bytes > limit %" APR_INT64_T_FMT
-                                             " (%s)",
-                                             fc->seen + (apr_int64_t)e->length,
-                                             limit, source));
-            }
-            fc->seen += (apr_int64_t)e->length;
         }
         if (eos) {
             ap_remove_output_filter(f);
@@ -318,6 +340,7 @@ static apr_status_t respcap_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
     while (!APR_BRIGADE_EMPTY(bb)) {
         apr_bucket *e = APR_BRIGADE_FIRST(bb);
+        int done;
 
         if (APR_BUCKET_IS_METADATA(e)) {
             int eos = APR_BUCKET_IS_EOS(e);
@@ -337,27 +360,10 @@ static apr_status_t respcap_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             }
             continue;
         }
-        if (e->length == (apr_size_t)-1) {
-            /* A pipe or socket (CGI, mod_wsgi daemon mode): one read
-             * turns this bucket into data and leaves the rest behind it,
-             * so the stream is counted, and held, a piece at a time. */
-            const char *data;
-            apr_size_t len;
-
-            rv = apr_bucket_read(e, &data, &len, APR_BLOCK_READ);
-            if (rv != APR_SUCCESS) {
-                return rv;
-            }
+        rv = respcap_count(f, fc, bb, e, limit, source, &done);
+        if (done) {
+            return rv;
         }
-        if (fc->seen + (apr_int64_t)e->length > limit) {
-            return over_cap(
-                f, fc, bb,
-                apr_psprintf(r->pool,
-                             "at least %" APR_INT64_T_FMT
-                             " bytes > limit %" APR_INT64_T_FMT " (%s)",
-                             fc->seen + (apr_int64_t)e->length, limit, source));
-        }
-        fc->seen += (apr_int64_t)e->length;
         fc->held_bytes += (apr_int64_t)e->length;
         APR_BUCKET_REMOVE(e);
         APR_BRIGADE_INSERT_TAIL(fc->held, e);

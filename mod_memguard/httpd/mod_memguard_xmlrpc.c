@@ -649,6 +649,25 @@ static int xr_admit_call(request_rec *r, memguard_req_ctx *ctx, xr_call *c)
     return OK;
 }
 
+/* The body read: its verdict, its size (len) for the per-method
+ * statistics and the gate, then the call's admission. OK, or the
+ * refusal's return value. */
+static int xr_decide(request_rec *r, memguard_req_ctx *ctx, xr_call *c,
+                     mg_xmlrpc_state_t st, int passthrough, apr_off_t len)
+{
+    int rc = xr_body_verdict(r, c, st, passthrough);
+
+    if (rc != OK) {
+        return rc;
+    }
+    /* the inspected (decoded) body, whatever reads it afterwards
+     * (mod_wsgi reads brigades, so r->read_length stays 0) */
+    if (ctx->body_seen < len) {
+        ctx->body_seen = len;
+    }
+    return xr_admit_call(r, ctx, c);
+}
+
 /* At debug level, what the inspection saw: bytes (and where they were),
  * who read them, the counters, the time. */
 static void xr_log_inspected(request_rec *r, mg_xmlrpc_t *x, apr_off_t len,
@@ -722,14 +741,7 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
         ctx->body_in_place = 1;
         st = mg_xmlrpc_feed(x, data, n, 1);
         apr_brigade_cleanup(peek);
-        rc = xr_body_verdict(r, c, st, 0);
-        if (rc != OK) {
-            return rc;
-        }
-        if (ctx->body_seen < c->seen) {
-            ctx->body_seen = c->seen;
-        }
-        rc = xr_admit_call(r, ctx, c);
+        rc = xr_decide(r, ctx, c, st, 0, c->seen);
         if (rc != OK) {
             return rc;
         }
@@ -748,18 +760,7 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     if (rc != OK) {
         return rc;
     }
-    rc = xr_body_verdict(r, c, st, passthrough);
-    if (rc != OK) {
-        return rc;
-    }
-
-    /* The request's size for the per-method statistics and the gate: the
-     * inspected (decoded) body, whatever reads it afterwards (mod_wsgi
-     * reads brigades, so r->read_length stays 0). */
-    if (ctx->body_seen < sp->len) {
-        ctx->body_seen = sp->len;
-    }
-    rc = xr_admit_call(r, ctx, c);
+    rc = xr_decide(r, ctx, c, st, passthrough, sp->len);
     if (rc != OK) {
         return rc;
     }
