@@ -103,13 +103,16 @@ static void memguard_register_hooks(apr_pool_t *p)
     /* Admission from the sampler's verdict: one atomic load per request,
      * in the header_parser above. */
     memguard_gate_register(p);
-    /* MemGuardXmlRpc: the first handler reads, inspects and spools the
-     * body, applies MemGuardMethod rules, then declines to the real
-     * handler, which reads a replay (MEMGUARD_REPLAY input filter). */
+    /* MemGuardXmlRpc: the first handler inspects the body (in place when
+     * it is small and already there, else read and spooled), applies
+     * MemGuardMethod rules, then declines to the real handler, which
+     * reads the body from httpd or a replay (MEMGUARD_REPLAY). */
     memguard_xmlrpc_register(p);
-    /* Accounting: /proc/self/statm opened in child_init, read at the
-     * start and the end of a request (the hooks above); both hand the
-     * size to recycling. */
+    /* Accounting: /proc/self/statm opened in child_init, read once per
+     * request that runs code (at its end, or before the headers when the
+     * response passed whole; the start is what the last request left),
+     * not for a file httpd sends itself (a handler just before core's);
+     * both hand the size to recycling. */
     memguard_account_register(p);
     /* Recycling: the check before response headers (MEMGUARD_RECYCLE
      * output filter, prefork only) and the limits' sanity check. */
