@@ -33,6 +33,7 @@
  * feed every fixture and thousands of mutations both ways and compare).
  */
 #include <string.h>
+#include <strings.h>
 
 #include "mg_xmlrpc_int.h"
 
@@ -128,26 +129,6 @@ static size_t mg_xmlrpc_fast_attr(const char *b, size_t i, size_t len,
     return j + 1;
 }
 
-static int mg_xmlrpc_fast_is(const char *b, size_t v, size_t n, const char *s)
-{
-    size_t i;
-
-    if (n != strlen(s)) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        char c = b[v + i];
-
-        if (c >= 'A' && c <= 'Z') {
-            c = (char)(c - 'A' + 'a');
-        }
-        if (c != s[i]) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' (encoding and
  * standalone optional, each after whitespace): the index after it, or 0. */
 static size_t mg_xmlrpc_fast_decl(const char *b, size_t len)
@@ -164,7 +145,7 @@ static size_t mg_xmlrpc_fast_decl(const char *b, size_t len)
     }
     j = mg_xmlrpc_fast_space(b, i, len);
     if (j > i && (k = mg_xmlrpc_fast_attr(b, j, len, "encoding", &v, &n))) {
-        if (!mg_xmlrpc_fast_is(b, v, n, "utf-8")) {
+        if (n != 5 || strncasecmp(b + v, "utf-8", 5) != 0) {
             return 0;
         }
         i = k;

@@ -75,23 +75,40 @@ static int gate_stale(mg_board_verdict_t w, uint64_t now,
 }
 
 /*
+ * The verdict as it stands, quietly: *state is the sampler's, or the fail
+ * mode's when the verdict is stale (then 1, with *w and *age for the log
+ * line); OK when nothing samples (no board, no sampler).
+ */
+static int gate_look(mg_board_verdict_t *w, uint64_t *age,
+                     mg_verdict_state_t *state)
+{
+    mg_board_t *b = memguard_board();
+
+    *state = MG_VERDICT_OK;
+    if (b == NULL || !memguard_sampler_enabled()) {
+        return 0;
+    }
+    *w = mg_board_verdict_load(b);
+    if (gate_stale(*w, memguard_now_us(), state, age)) {
+        return 1;
+    }
+    *state = (mg_verdict_state_t)MG_BOARD_VERDICT_STATE(*w);
+    return 0;
+}
+
+/*
  * The effective state for r: OK with *why NULL when there is nothing to
  * do; else the state (stale already mapped to the fail mode).
  */
 static mg_verdict_state_t gate_state(request_rec *r, const char **why)
 {
     mg_board_t *b = memguard_board();
-    mg_board_verdict_t w;
-    mg_verdict_state_t fail;
-    uint64_t now, age = 0;
+    mg_board_verdict_t w = 0;
+    mg_verdict_state_t state;
+    uint64_t age = 0;
 
     *why = NULL;
-    if (b == NULL || !memguard_sampler_enabled()) {
-        return MG_VERDICT_OK;
-    }
-    w = mg_board_verdict_load(b);
-    now = memguard_now_us();
-    if (gate_stale(w, now, &fail, &age)) {
+    if (gate_look(&w, &age, &state)) {
         /* one line per staleness episode for the whole server, not one
          * per child: the board remembers the episode logged */
         uint32_t mark = (uint32_t)(MG_BOARD_VERDICT_TIME_US(w) / 1000u) + 1;
@@ -103,18 +120,17 @@ static mg_verdict_state_t gate_state(request_rec *r, const char **why)
                                " ms (sampler dead or stopped): failing %s "
                                "(MemGuardFailMode)",
                 age / 1000u,
-                fail == MG_VERDICT_OK ? "open, requests pass"
-                                      : "closed, shedding");
+                state == MG_VERDICT_OK ? "open, requests pass"
+                                       : "closed, shedding");
         }
-        if (fail != MG_VERDICT_OK) {
+        if (state != MG_VERDICT_OK) {
             *why = apr_psprintf(r->pool,
                                 "no fresh memory sample for %" APR_UINT64_T_FMT
                                 " ms (MemGuardFailMode closed)",
                                 age / 1000u);
         }
-        return fail;
     }
-    return (mg_verdict_state_t)MG_BOARD_VERDICT_STATE(w);
+    return state;
 }
 
 /* Nothing to do for any request: the verdict is ok and fresh (one atomic
@@ -122,17 +138,11 @@ static mg_verdict_state_t gate_state(request_rec *r, const char **why)
  * at its configuration (the status page's SetHandler is an expression). */
 static int gate_clear(void)
 {
-    mg_board_t *b = memguard_board();
-    mg_board_verdict_t w;
-    mg_verdict_state_t fail;
+    mg_board_verdict_t w = 0;
+    mg_verdict_state_t state;
     uint64_t age = 0;
 
-    if (b == NULL || !memguard_sampler_enabled()) {
-        return 1;
-    }
-    w = mg_board_verdict_load(b);
-    return MG_BOARD_VERDICT_STATE(w) == MG_VERDICT_OK &&
-           !gate_stale(w, memguard_now_us(), &fail, &age);
+    return !gate_look(&w, &age, &state) && state == MG_VERDICT_OK;
 }
 
 static int gate_applies(request_rec *r)

@@ -117,27 +117,33 @@ apr_status_t memguard_spool_write(memguard_spool *sp, const char *data,
     return rv;
 }
 
-apr_status_t memguard_spool_bytes(memguard_spool *sp, const char **data,
-                                  apr_size_t *len)
+apr_status_t memguard_brigade_bytes(apr_bucket_brigade *bb, apr_pool_t *p,
+                                    const char **data, apr_size_t *len)
 {
-    apr_bucket *e = APR_BRIGADE_FIRST(sp->mem);
+    apr_bucket *e = APR_BRIGADE_FIRST(bb);
     char *copy;
     apr_status_t rv;
 
-    if (sp->file != NULL) {
-        return APR_EINVAL;
-    }
-    if (APR_BRIGADE_EMPTY(sp->mem)) {
+    if (APR_BRIGADE_EMPTY(bb)) {
         *data = "";
         *len = 0;
         return APR_SUCCESS;
     }
-    if (APR_BUCKET_NEXT(e) == APR_BRIGADE_SENTINEL(sp->mem)) {
+    if (APR_BUCKET_NEXT(e) == APR_BRIGADE_SENTINEL(bb)) {
         return apr_bucket_read(e, data, len, APR_BLOCK_READ);
     }
-    rv = apr_brigade_pflatten(sp->mem, &copy, len, sp->r->pool);
+    rv = apr_brigade_pflatten(bb, &copy, len, p);
     *data = copy;
     return rv;
+}
+
+apr_status_t memguard_spool_bytes(memguard_spool *sp, const char **data,
+                                  apr_size_t *len)
+{
+    if (sp->file != NULL) {
+        return APR_EINVAL;
+    }
+    return memguard_brigade_bytes(sp->mem, sp->r->pool, data, len);
 }
 
 /* The spooled bytes as a brigade: the heap buckets, or the file. */

@@ -30,6 +30,11 @@ memguard_spool *memguard_spool_make(request_rec *r, apr_int64_t mem_max,
 apr_status_t memguard_spool_write(memguard_spool *sp, const char *data,
                                   apr_size_t n);
 
+/* The bytes of bb (data buckets of known length) in one piece: the
+ * bucket's own when there is one, else a copy in p. */
+apr_status_t memguard_brigade_bytes(apr_bucket_brigade *bb, apr_pool_t *p,
+                                    const char **data, apr_size_t *len);
+
 /* The spooled body in one piece, while it is in memory: *data points
  * into the spool's bucket when the body is in one (as a small body
  * usually is), else into a copy in r's pool. APR_SUCCESS, or an error

@@ -377,6 +377,14 @@ static mg_xmlrpc_t *xr_inspector(request_rec *r, xr_call *c,
     return x;
 }
 
+/* A body the inspector can take whole (its fast path's size): a
+ * Content-Length of an unencoded body, at most 64 KiB, within the bound. */
+static int xr_small(const xr_call *c, apr_int64_t bound)
+{
+    return c->declared > 0 && c->declared <= MG_XMLRPC_FAST_MAX &&
+           c->declared <= bound;
+}
+
 /*
  * Read the whole body through the input filters, spooling it and feeding
  * the inspector, until its end, the inspector's decision, a rule's
@@ -392,12 +400,11 @@ static int xr_read(request_rec *r, xr_call *c, memguard_spool *sp,
     mg_xmlrpc_state_t st = MG_XR_CONTINUE;
     apr_bucket_brigade *bb;
     int eos = 0, passthrough = 0;
-    /* A small body with a Content-Length, held in memory until it is
-     * judged: fed to the inspector whole at its end, where a call written
-     * as clients write it is read without libxml2 (mg_xmlrpc.h). A deny
-     * rule stops it no later than the end of 64 KiB would anyway. */
-    int whole = c->declared >= 0 && c->declared <= MG_XMLRPC_FAST_MAX &&
-                c->declared <= sp->mem_max && c->declared <= bound;
+    /* A small body held in memory until it is judged: fed to the
+     * inspector whole at its end, where a call written as clients write
+     * it is read without libxml2 (mg_xmlrpc.h). A deny rule stops it no
+     * later than the end of 64 KiB would anyway. */
+    int whole = xr_small(c, bound) && c->declared <= sp->mem_max;
 
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     while (!eos && !passthrough) {
@@ -525,11 +532,8 @@ static int xr_in_place(request_rec *r, const xr_call *c, apr_int64_t bound,
 {
     apr_off_t limit = ap_get_limit_req_body(r), n = 0;
     ap_filter_t *f;
-    apr_bucket *e;
-    char *copy;
 
-    if (c->declared <= 0 || c->declared > MG_XMLRPC_FAST_MAX ||
-        c->declared > bound || r->expecting_100 ||
+    if (!xr_small(c, bound) || r->expecting_100 ||
         (limit > 0 && c->declared > limit)) {
         return 0;
     }
@@ -552,18 +556,11 @@ static int xr_in_place(request_rec *r, const xr_call *c, apr_int64_t bound,
         apr_brigade_cleanup(bb);
         return 0;
     }
-    e = APR_BRIGADE_FIRST(bb);
-    if (APR_BUCKET_NEXT(e) == APR_BRIGADE_SENTINEL(bb) &&
-        apr_bucket_read(e, data, len, APR_NONBLOCK_READ) == APR_SUCCESS &&
-        *len == (apr_size_t)n) {
-        return 1;
-    }
-    if (apr_brigade_pflatten(bb, &copy, len, r->pool) != APR_SUCCESS ||
+    if (memguard_brigade_bytes(bb, r->pool, data, len) != APR_SUCCESS ||
         *len != (apr_size_t)n) {
         apr_brigade_cleanup(bb);
         return 0;
     }
-    *data = copy;
     return 1;
 }
 
