@@ -572,7 +572,7 @@ void mg_proc_sample_set_slab(mg_sample_t *out, const mg_proc_slab_result_t *res)
 int mg_proc_sampler_read(mg_proc_sampler_t *ps, mg_sample_t *out,
                          int with_slabinfo, uint64_t now_us)
 {
-    mg_proc_psi_t psi;
+    mg_proc_psi_t psi = {0};
     ssize_t n;
     uint32_t i, k;
     int rc;
