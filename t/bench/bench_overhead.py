@@ -11,7 +11,10 @@ creates and removes:
        tree, so this measures what is shipped: MemGuardXmlRpc, the method
        rules, MemGuardMaxRequestBody, MemGuardMaxResponse, headroom
        thresholds, so the sampler runs, and child limits) plus
-       MemGuardEngine On on "/".
+       MemGuardEngine On for the whole server, written at server level
+       as conf/README.md advises (in a <Location /> it would add a
+       per-directory merge to every request: --engine-in-location
+       measures that).
 
 Both get the same configuration text (the module's part is inside
 <IfModule memguard_module>): the only difference is the LoadModule line.
@@ -51,6 +54,7 @@ Needs root, a cgroup v1 cpuacct hierarchy and ab (apache2-utils).
                               [--repeat 1] [--only xmlrpc|static]
                               [--mode interleaved|concurrent]
                               [--module SO] [--baseline SO]
+                              [--engine-in-location]
 
 --module measures another build; --baseline SO puts that build (same
 configuration) in place of "off", to compare two builds of the module.
@@ -118,13 +122,20 @@ def children_for(concurrency):
 CONF = os.path.join(TOP, "conf", "memguard.conf")
 
 
+# Where MemGuardEngine On for the whole server is written: at server
+# level (what conf/README.md advises), or in a <Location /> section.
+ENGINE_IN_LOCATION = False
+
+
 def module_conf():
-    """MemGuardEngine On on "/", then the shipped conf as it is (or the
-    file --conf names)."""
+    """MemGuardEngine On for the whole server, then the shipped conf as it
+    is (or the file --conf names)."""
     with open(CONF) as f:
         shipped = f.read()
-    return ("<IfModule memguard_module>\n<Location />\n"
-            "    MemGuardEngine On\n</Location>\n</IfModule>\n" + shipped)
+    engine = "    MemGuardEngine On\n"
+    if ENGINE_IN_LOCATION:
+        engine = "<Location />\n" + engine + "</Location>\n"
+    return "<IfModule memguard_module>\n" + engine + "</IfModule>\n" + shipped
 
 
 # Fresh servers differ from run to run by where their memory lies (ASLR)
@@ -464,8 +475,12 @@ def main():
                     "(default: the tree's build)")
     ap.add_argument("--baseline", help="compare with this build of the "
                     "module instead of no module")
+    ap.add_argument("--engine-in-location", action="store_true",
+                    help="write MemGuardEngine On in <Location /> instead "
+                    "of at server level")
     args = ap.parse_args()
-    global CONF
+    global CONF, ENGINE_IN_LOCATION
+    ENGINE_IN_LOCATION = args.engine_in_location
     if args.conf:
         CONF = os.path.abspath(args.conf)
 
