@@ -235,9 +235,17 @@ int memguard_refuse_shed(request_rec *r, const char *why)
 static void memguard_pass_keeping_chain(request_rec *r, apr_bucket_brigade *bb)
 {
     ap_filter_t *top = r->output_filters;
+    memguard_req_ctx *ctx = memguard_req(r);
 
     ap_pass_brigade(r->output_filters, bb);
     r->output_filters = top;
+    /* MEMGUARD_GUARD joins the chain now, at its head (the first content
+     * filter): whatever the handler writes from here on passes it, and
+     * a request never refused pays nothing for it. */
+    if (!ctx->guard_added) {
+        ctx->guard_added = 1;
+        ap_add_output_filter_handle(guard_handle, NULL, r, r->connection);
+    }
 }
 
 void memguard_abort_response(request_rec *r)
@@ -337,20 +345,19 @@ static apr_status_t guard_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 }
 
 /*
- * Only where an answer can come from inside a filter: a request with a
- * body (MEMGUARD_BODY, MEMGUARD_WIRE; an inspected call's response cap
- * and ceiling) or under MemGuardMaxResponse. A GET of a file has neither.
+ * Only after a refusal: a request refused before its handler was chosen
+ * (an internal redirect to an ErrorDocument, say) gets the guard here;
+ * one refused from inside a filter gets it with the answer
+ * (memguard_pass_keeping_chain()). A request nobody refused never has it.
  */
 static void guard_insert(request_rec *r)
 {
-    const memguard_req_ctx *ctx;
+    memguard_req_ctx *ctx =
+        ap_get_module_config(r->request_config, &memguard_module);
 
-    if (memguard_engine(r) != MEMGUARD_ENGINE_ON) {
-        return;
-    }
-    ctx = ap_get_module_config(r->request_config, &memguard_module);
-    if ((ctx != NULL && (ctx->wire_added || ctx->refused)) ||
-        memguard_max_response(r) > 0) {
+    if (ctx != NULL && ctx->refused && !ctx->guard_added &&
+        memguard_engine(r) == MEMGUARD_ENGINE_ON) {
+        ctx->guard_added = 1;
         ap_add_output_filter_handle(guard_handle, NULL, r, r->connection);
     }
 }

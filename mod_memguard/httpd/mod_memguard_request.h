@@ -19,6 +19,7 @@ typedef struct {
      * (MEMGUARD_WIRE, mod_memguard_body.c). What was read, not what the
      * headers say: mod_deflate removes Content-Length once it inflates. */
     int wire_added;            /* MEMGUARD_WIRE in place: a body announced */
+    int guard_added;           /* MEMGUARD_GUARD in place: after a refusal */
     int body_eos;              /* its end was read: nothing left unread */
     apr_off_t wire_seen;       /* bytes read off the wire (still encoded) */
     apr_status_t wire_rv;      /* the wire's last failure (client, chunks) */

@@ -1,6 +1,7 @@
 """MemGuardMaxRequestBody, MemGuardRejectStyle, MemGuardEngine, and the
 configuration checks of the foundation."""
 import http.client
+import os
 import re
 import socket
 import threading
@@ -333,3 +334,66 @@ def test_http_style_refusal_is_the_only_response_on_the_wire(httpd_factory,
     assert data.startswith(b"HTTP/1.1 413 "), data[:200]
     assert data.count(b"HTTP/1.1 ") == 1, data
     assert h.calls() == 0
+
+
+# An application that catches the failed read and answers anyway: its
+# answer must not follow ours on the wire. It notes that it wrote, so the
+# test knows the guard had something to drop.
+STUBBORN_APP = '''
+import os
+
+def application(environ, start_response):
+    try:
+        environ["wsgi.input"].read()
+        status = "200 OK"
+    except Exception:
+        status = "500 Internal Server Error"
+    body = b"STUBBORN-APP-ANSWER\\n" * 64
+    with open(os.path.join(os.path.dirname(__file__), "run", "wrote"),
+              "w") as f:
+        f.write(status)
+    start_response(status, [("Content-Type", "text/plain"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
+'''
+
+
+@pytest.mark.parametrize("style", ["http", "fault"])
+def test_an_answer_after_our_refusal_is_dropped(httpd_factory, mpm, style):
+    """The body filter refuses a chunked body mid-stream; the application
+    catches its failed read and writes a whole response of its own.
+    MEMGUARD_GUARD, which joins the chain with our answer, drops it: the
+    client gets our answer alone."""
+    h = httpd_factory(start=False, mpm=mpm)
+    with open(h.path("stubborn.wsgi"), "w") as f:
+        f.write(STUBBORN_APP)
+    h.conf = (BASE + "MemGuardRejectStyle %s\nWSGIChunkedRequest On\n"
+              'WSGIScriptAlias /stubborn "%s"\n'
+              % (style, h.path("stubborn.wsgi")))
+    h.start()
+    h.allow(r"wsgi:error")
+    body = padded_call(LIMIT * 3)
+    s = socket.create_connection(("127.0.0.1", h.port), timeout=10)
+    s.sendall(b"POST /stubborn HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+              b"Content-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n")
+    try:
+        for i in range(0, len(body), 8192):
+            part = body[i:i + 8192]
+            s.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        s.sendall(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    data = read_to_end(s, resets_ok=True)
+    want = b"HTTP/1.1 413 " if style == "http" else b"HTTP/1.1 200 "
+    assert data.startswith(want), data[:200]
+    assert data.count(b"HTTP/1.1 ") == 1, data
+    if style == "fault":
+        assert b"<name>faultCode</name>" in data, data
+    deadline = time.time() + 10
+    while (not os.path.exists(h.path("run", "wrote")) and
+           time.time() < deadline):
+        time.sleep(0.05)
+    with open(h.path("run", "wrote")) as f:
+        assert f.read() == "500 Internal Server Error"
+    assert b"STUBBORN" not in data, data
+    h.wait_log(r"MG00102: refused POST /stubborn \(body-size\)")
