@@ -195,9 +195,9 @@ int memguard_refuse(request_rec *r, mg_reason_t reason, const char *detail)
     ap_set_content_length(r, (apr_off_t)strlen(body));
     ctx->answering = 1;
     ap_rputs(body, r);
-    /* ap_rputs() only buffers (OLD_WRITE) until the request ends; once a
-     * handler-time refusal (XML-RPC inspection) has set ctx->refused,
-     * MEMGUARD_GUARD would drop it then. It goes out now, as our answer. */
+    /* ap_rputs() only buffers (OLD_WRITE) until the request ends, where
+     * MEMGUARD_GUARD, if a refusal had put it in place, would drop it. It
+     * goes out now, as our answer. */
     ap_rflush(r);
     ctx->answering = 0;
     ctx->answer_status = HTTP_OK;

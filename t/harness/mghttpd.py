@@ -406,11 +406,15 @@ WSGIProcessGroup hub
         _, uid, _ = run_user()
         if os.geteuid() == 0 and uid is not None:
             os.chown(out, uid, -1)
+        # one hash seed for every run: with Python's random one, how its
+        # dicts lay out (and so its instruction count per request) differs
+        # from one server to the next by thousands
         return subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
              "--trace-children=no", httpd_binary(), "-X", "-f",
              self.conf_file],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, PYTHONHASHSEED="0"),
             start_new_session=True)
 
     def start(self, timeout=30):
