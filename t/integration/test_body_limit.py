@@ -311,6 +311,23 @@ def test_graceful_restarts_while_requests_run(httpd_factory, mpm):
     assert h.generation_count() == 6
 
 
+def send_chunked(h, path, body):
+    """POST body in 8 KB chunks on a raw connection (the server may close
+    it before the last one) and return all it answered."""
+    s = socket.create_connection(("127.0.0.1", h.port), timeout=10)
+    s.sendall(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+              b"Content-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n"
+              % path)
+    try:
+        for i in range(0, len(body), 8192):
+            part = body[i:i + 8192]
+            s.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        s.sendall(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return read_to_end(s, resets_ok=True)
+
+
 def test_http_style_refusal_is_the_only_response_on_the_wire(httpd_factory,
                                                              mpm):
     """After a 413 from inside the body filter, the application's own error
@@ -319,18 +336,7 @@ def test_http_style_refusal_is_the_only_response_on_the_wire(httpd_factory,
     h = httpd_factory(BASE + "MemGuardRejectStyle http\n"
                       "WSGIChunkedRequest On\n", mpm=mpm)
     h.allow(r"wsgi:error")
-    body = padded_call(LIMIT * 3)
-    s = socket.create_connection(("127.0.0.1", h.port), timeout=10)
-    s.sendall(b"POST /kojihub HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-              b"Content-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n")
-    try:
-        for i in range(0, len(body), 8192):
-            part = body[i:i + 8192]
-            s.sendall(b"%x\r\n%s\r\n" % (len(part), part))
-        s.sendall(b"0\r\n\r\n")
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    data = read_to_end(s, resets_ok=True)
+    data = send_chunked(h, b"/kojihub", padded_call(LIMIT * 3))
     assert data.startswith(b"HTTP/1.1 413 "), data[:200]
     assert data.count(b"HTTP/1.1 ") == 1, data
     assert h.calls() == 0
@@ -372,18 +378,7 @@ def test_an_answer_after_our_refusal_is_dropped(httpd_factory, mpm, style):
               % (style, h.path("stubborn.wsgi")))
     h.start()
     h.allow(r"wsgi:error")
-    body = padded_call(LIMIT * 3)
-    s = socket.create_connection(("127.0.0.1", h.port), timeout=10)
-    s.sendall(b"POST /stubborn HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-              b"Content-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n")
-    try:
-        for i in range(0, len(body), 8192):
-            part = body[i:i + 8192]
-            s.sendall(b"%x\r\n%s\r\n" % (len(part), part))
-        s.sendall(b"0\r\n\r\n")
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    data = read_to_end(s, resets_ok=True)
+    data = send_chunked(h, b"/stubborn", padded_call(LIMIT * 3))
     want = b"HTTP/1.1 413 " if style == "http" else b"HTTP/1.1 200 "
     assert data.startswith(want), data[:200]
     assert data.count(b"HTTP/1.1 ") == 1, data
