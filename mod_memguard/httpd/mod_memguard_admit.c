@@ -519,16 +519,17 @@ static int admit_decide(request_rec *r)
                           "aimed at had ended");
     c->cost = admit_cost(b, c, &slow);
     slow_n = slow ? admit_set.slow : 0;
-    name = apr_table_get(r->notes, "memguard-method");
-    if (name == NULL) {
-        name = "?";
-    }
     apr_table_setn(r->notes, "memguard-cost",
                    apr_off_t_toa(r->pool, (apr_off_t)c->cost));
     if (c->cost <= admit_set.tiny && !slow) {
         mg_board_admit_count(b, MG_ADMIT_TINY);
         c->tiny = 1; /* it runs even while shedding (ctx->gate_shed) */
         return OK;
+    }
+    /* for the log lines and refusals below; a tiny call needs none */
+    name = apr_table_get(r->notes, "memguard-method");
+    if (name == NULL) {
+        name = "?";
     }
     if (admit_shedding(r, NULL) == MEMGUARD_SHED_LEVEL) {
         return memguard_refuse_shed(r, NULL); /* OK under DetectOnly */
