@@ -519,13 +519,16 @@ static int admit_decide(request_rec *r)
                           "aimed at had ended");
     c->cost = admit_cost(b, c, &slow);
     slow_n = slow ? admit_set.slow : 0;
-    apr_table_setn(r->notes, "memguard-cost",
-                   apr_off_t_toa(r->pool, (apr_off_t)c->cost));
     if (c->cost <= admit_set.tiny && !slow) {
         mg_board_admit_count(b, MG_ADMIT_TINY);
         c->tiny = 1; /* it runs even while shedding (ctx->gate_shed) */
         return OK;
     }
+    /* Only for a call admission weighs: on the common tiny call one more
+     * "memguard-" note would cost every other one a strcasecmp (APR's
+     * table checksum is the key's first four bytes, the same for all). */
+    apr_table_setn(r->notes, "memguard-cost",
+                   apr_off_t_toa(r->pool, (apr_off_t)c->cost));
     /* for the log lines and refusals below; a tiny call needs none */
     name = apr_table_get(r->notes, "memguard-method");
     if (name == NULL) {

@@ -129,10 +129,14 @@ def hold(h, ms, raw=False):
 
 
 def test_learns_what_calls_cost_and_tiny_calls_never_reserve(procroot,
-                                                              httpd_factory):
+                                                              httpd_factory,
+                                                              tmp_path):
     """prefork: one call per process, so its growth is its cost (under a
     threaded MPM a process's growth mixes its concurrent calls)."""
-    h = start(procroot, httpd_factory, 2000)
+    costlog = str(tmp_path / "cost.log")
+    h = start(procroot, httpd_factory, 2000, extra=(
+        'LogFormat "%%r m=%%{memguard-method}n cost=%%{memguard-cost}n" cost\n'
+        'CustomLog "%s" cost' % costlog))
     # a method nobody named: the default cost and slow start, then learned
     assert rpc(h).fat(40, 50) == 40
     wait_until(lambda: (method_cost(h, "fat") or {}).get("measured") == 1,
@@ -161,6 +165,13 @@ def test_learns_what_calls_cost_and_tiny_calls_never_reserve(procroot,
     a = auto(h)
     assert int(a["AdmitTiny"]) == t0 + 1
     h.wait_access(r"POST /rpc\?rpc ", count=14)
+    # the note memguard-cost: the expected cost of a call admission
+    # weighed; none on a tiny one
+    with open(costlog) as f:
+        lines = [ln for ln in f.read().splitlines() if "POST /rpc" in ln]
+    assert re.search(r" m=fat cost=(\d+)$", lines[0]), lines
+    assert int(lines[0].rsplit("=", 1)[1]) >= 1 * MiB, lines
+    assert lines[-1].endswith(" m=thin cost=-"), lines
 
 
 def test_slow_start_runs_two_calls_of_an_unknown_method(procroot,
