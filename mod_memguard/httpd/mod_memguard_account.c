@@ -115,15 +115,18 @@ void memguard_account_begin(request_rec *r)
     memguard_recycle_at_start(r, rss);
 }
 
-/* Set a note on r and on the request an internal redirect ended with:
- * mod_log_config reads %{...}n from the final request. */
+/* Add a note to r and to the request an internal redirect ended with:
+ * mod_log_config reads %{...}n from the final request. Added, not set:
+ * the request ends here once (ctx->acct_begun), so the note is new, and
+ * set would first compare it with every other memguard-* note (APR's
+ * table checksum is the key's first four bytes). */
 static void account_note(request_rec *r, const char *name, const char *v)
 {
     request_rec *f;
 
-    apr_table_setn(r->notes, name, v);
+    apr_table_addn(r->notes, name, v);
     for (f = r->next; f != NULL; f = f->next) {
-        apr_table_setn(f->notes, name, v);
+        apr_table_addn(f->notes, name, v);
     }
 }
 
