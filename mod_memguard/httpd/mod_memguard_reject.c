@@ -345,10 +345,11 @@ static apr_status_t guard_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 }
 
 /*
- * Only after a refusal: a request refused before its handler was chosen
- * (an internal redirect to an ErrorDocument, say) gets the guard here;
- * one refused from inside a filter gets it with the answer
- * (memguard_pass_keeping_chain()). A request nobody refused never has it.
+ * Only after a refusal. One refused from inside a filter gets the guard
+ * with the answer (memguard_pass_keeping_chain()); a refusal before the
+ * handler ends the request, so none reaches this hook refused today, but
+ * one that did would get the guard here. A request nobody refused never
+ * has it.
  */
 static void guard_insert(request_rec *r)
 {

@@ -511,6 +511,13 @@ static int xr_read(request_rec *r, xr_call *c, memguard_spool *sp,
     return OK;
 }
 
+/* The input filters a body may pass on its way to an in-place read,
+ * looked up once per configuration pass (xr_post_config()): filter names
+ * are lower-cased and unique, so a record stands for its name. deflate
+ * is NULL when mod_deflate is not loaded. */
+static ap_filter_rec_t *xr_deflate_rec, *xr_body_rec, *xr_wire_rec,
+    *xr_http_in_rec;
+
 /*
  * A small body that has arrived with the request (clients write headers
  * and body at once), looked at where it lies without taking it: a
@@ -526,13 +533,6 @@ static int xr_read(request_rec *r, xr_call *c, memguard_spool *sp,
  * Else, or when not all of it is there yet, 0: the body is read and
  * spooled as before. bb keeps what *data points into.
  */
-/* The input filters a body may pass on its way to an in-place read,
- * looked up once per configuration pass (xr_post_config()): filter names
- * are lower-cased and unique, so a record stands for its name. deflate
- * is NULL when mod_deflate is not loaded. */
-static ap_filter_rec_t *xr_deflate_rec, *xr_body_rec, *xr_wire_rec,
-    *xr_http_in_rec;
-
 static int xr_in_place(request_rec *r, const xr_call *c, apr_int64_t bound,
                        apr_bucket_brigade *bb, const char **data,
                        apr_size_t *len)
