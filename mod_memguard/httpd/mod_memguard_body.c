@@ -266,6 +266,11 @@ int memguard_body_header_parser(request_rec *r)
     return DECLINED;
 }
 
+int memguard_body_counter(const ap_filter_t *f)
+{
+    return f->frec == body_handle || f->frec == wire_handle;
+}
+
 void memguard_body_register(apr_pool_t *p)
 {
     (void)p;

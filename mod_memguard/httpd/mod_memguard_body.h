@@ -13,6 +13,10 @@ void memguard_body_register(apr_pool_t *p);
  * a refusal's DONE / HTTP status, which ends the phase. */
 int memguard_body_header_parser(request_rec *r);
 
+/* Is f MEMGUARD_BODY or MEMGUARD_WIRE? They count the body and hand it
+ * on unchanged. */
+int memguard_body_counter(const ap_filter_t *f);
+
 /* The body-size refusal text, "[at least ]N bytes > limit L (what)":
  * at_least when only part of the body was read. */
 const char *memguard_body_over_text(apr_pool_t *p, int at_least, apr_off_t n,

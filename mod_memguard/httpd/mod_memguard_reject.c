@@ -345,25 +345,6 @@ static apr_status_t guard_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 }
 
 /*
- * Only after a refusal. One refused from inside a filter gets the guard
- * with the answer (memguard_pass_keeping_chain()); a refusal before the
- * handler ends the request, so none reaches this hook refused today, but
- * one that did would get the guard here. A request nobody refused never
- * has it.
- */
-static void guard_insert(request_rec *r)
-{
-    memguard_req_ctx *ctx =
-        ap_get_module_config(r->request_config, &memguard_module);
-
-    if (ctx != NULL && ctx->refused && !ctx->guard_added &&
-        memguard_engine(r) == MEMGUARD_ENGINE_ON) {
-        ctx->guard_added = 1;
-        ap_add_output_filter_handle(guard_handle, NULL, r, r->connection);
-    }
-}
-
-/*
  * After a refusal from inside an input filter the handler goes on and
  * sets its own status (mod_wsgi: 500 for the failed read) that nobody
  * received; the access log must show what the client really got. First
@@ -385,8 +366,10 @@ void memguard_reject_register(apr_pool_t *p)
     /* log_transaction: memguard_reject_log_status(), from mod_memguard.c,
      * before mod_log_config (APR_HOOK_MIDDLE) writes the access log. */
     /* First of all content filters, so nothing the handler writes after a
-     * refusal is transformed (compressed, capped) before being dropped. */
+     * refusal is transformed (compressed, capped) before being dropped.
+     * No insert_filter hook: the guard is added with an answer made inside
+     * a filter (memguard_pass_keeping_chain()), the only refusal after
+     * which a handler goes on; every other one ends the request. */
     guard_handle = ap_register_output_filter("MEMGUARD_GUARD", guard_filter,
                                              NULL, AP_FTYPE_RESOURCE - 1);
-    ap_hook_insert_filter(guard_insert, NULL, NULL, APR_HOOK_FIRST);
 }

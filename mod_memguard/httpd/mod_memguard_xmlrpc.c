@@ -511,12 +511,11 @@ static int xr_read(request_rec *r, xr_call *c, memguard_spool *sp,
     return OK;
 }
 
-/* The input filters a body may pass on its way to an in-place read,
- * looked up once per configuration pass (xr_post_config()): filter names
- * are lower-cased and unique, so a record stands for its name. deflate
- * is NULL when mod_deflate is not loaded. */
-static ap_filter_rec_t *xr_deflate_rec, *xr_body_rec, *xr_wire_rec,
-    *xr_http_in_rec;
+/* httpd's filters an in-place read looks for, looked up once per
+ * configuration pass (xr_post_config()): filter names are lower-cased
+ * and unique, so a record stands for its name. deflate is NULL when
+ * mod_deflate is not loaded. */
+static ap_filter_rec_t *xr_deflate_rec, *xr_http_in_rec;
 
 /*
  * A small body that has arrived with the request (clients write headers
@@ -548,13 +547,12 @@ static int xr_in_place(request_rec *r, const xr_call *c, apr_int64_t bound,
      * mod_deflate's (it inflates only a Content-Encoding) and ours (they
      * count) */
     for (f = r->input_filters; f != r->proto_input_filters; f = f->next) {
-        if (f == NULL || f->frec == NULL ||
-            (f->frec != xr_deflate_rec && f->frec != xr_body_rec &&
-             f->frec != xr_wire_rec)) {
+        if (f == NULL ||
+            (f->frec != xr_deflate_rec && !memguard_body_counter(f))) {
             return 0;
         }
     }
-    if (f == NULL || f->frec == NULL || f->frec != xr_http_in_rec) {
+    if (f == NULL || f->frec != xr_http_in_rec) {
         return 0;
     }
     if (ap_get_brigade(r->input_filters, bb, AP_MODE_SPECULATIVE,
@@ -813,8 +811,6 @@ static int xr_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     mg_xmlrpc_global_init();
     /* every module's filters are registered by now (register_hooks) */
     xr_deflate_rec = ap_get_input_filter_handle("deflate");
-    xr_body_rec = ap_get_input_filter_handle("memguard_body");
-    xr_wire_rec = ap_get_input_filter_handle("memguard_wire");
     xr_http_in_rec = ap_get_input_filter_handle("http_in");
     return OK;
 }
