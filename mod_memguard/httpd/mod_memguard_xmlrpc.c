@@ -392,6 +392,20 @@ static int xr_small(const xr_call *c, apr_int64_t bound)
  * DetectOnly, the body outgrew the bound and the rest is left to the
  * handler. OK, or the status to return (a refusal, a read error).
  */
+/* A read of the body failed: AP_FILTER_ERROR when a filter
+ * (MEMGUARD_BODY, LimitRequestBody) has answered already; else the client
+ * went away or timed out, or sent a broken chunk. */
+static int xr_read_failed(request_rec *r, const xr_call *c, apr_status_t rv)
+{
+    if (rv != AP_FILTER_ERROR) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
+                      MGLOGNO(00206) "reading the request body "
+                                     "failed after %" APR_OFF_T_FMT " bytes",
+                      c->seen);
+    }
+    return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+}
+
 static int xr_read(request_rec *r, xr_call *c, memguard_spool *sp,
                    apr_int64_t max_body, apr_int64_t bound,
                    const char *bound_what, mg_xmlrpc_state_t *stp, int *pass)
@@ -414,18 +428,8 @@ static int xr_read(request_rec *r, xr_call *c, memguard_spool *sp,
         rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
                             APR_BLOCK_READ, MEMGUARD_XR_READ);
         if (rv != APR_SUCCESS) {
-            /* AP_FILTER_ERROR: a filter (MEMGUARD_BODY, LimitRequestBody)
-             * has answered already; else the client went away or timed
-             * out, or sent a broken chunk. */
             apr_brigade_cleanup(bb);
-            if (rv != AP_FILTER_ERROR) {
-                ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
-                              MGLOGNO(00206) "reading the request body "
-                                             "failed after %" APR_OFF_T_FMT
-                                             " bytes",
-                              c->seen);
-            }
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+            return xr_read_failed(r, c, rv);
         }
         for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
              e = APR_BUCKET_NEXT(e)) {
@@ -529,12 +533,14 @@ static ap_filter_rec_t *xr_deflate_rec, *xr_http_in_rec;
  * the inspector other bytes than the application), no
  * "Expect: 100-continue" (the body is not sent before httpd answers it),
  * within LimitRequestBody (HTTP_IN would refuse it on the real read).
- * Else, or when not all of it is there yet, 0: the body is read and
- * spooled as before. bb keeps what *data points into.
+ * A body written after its headers is waited for (as spooling would).
+ * Else, or when not all of it is there at once, 0: the body is read and
+ * spooled as before (*rv set when waiting for it failed). bb keeps what
+ * *data points into.
  */
 static int xr_in_place(request_rec *r, const xr_call *c, apr_int64_t bound,
                        apr_bucket_brigade *bb, const char **data,
-                       apr_size_t *len)
+                       apr_size_t *len, apr_status_t *rv)
 {
     apr_off_t limit = ap_get_limit_req_body(r), n = 0;
     ap_filter_t *f;
@@ -557,7 +563,25 @@ static int xr_in_place(request_rec *r, const xr_call *c, apr_int64_t bound,
     }
     if (ap_get_brigade(r->input_filters, bb, AP_MODE_SPECULATIVE,
                        APR_NONBLOCK_READ, c->declared) != APR_SUCCESS ||
-        apr_brigade_length(bb, 0, &n) != APR_SUCCESS || n != c->declared) {
+        apr_brigade_length(bb, 0, &n) != APR_SUCCESS) {
+        apr_brigade_cleanup(bb);
+        return 0;
+    }
+    if (n == 0) {
+        /* Headers and body written apart (Python's http.client, for
+         * one): wait for the body as spooling it would, then look again.
+         * A blocking speculative read waits only while nothing has
+         * arrived, and takes what has at once. A client that never
+         * sends it has had its Timeout: *rv, not a second wait. */
+        *rv = ap_get_brigade(r->input_filters, bb, AP_MODE_SPECULATIVE,
+                             APR_BLOCK_READ, c->declared);
+        if (*rv != APR_SUCCESS ||
+            apr_brigade_length(bb, 0, &n) != APR_SUCCESS) {
+            apr_brigade_cleanup(bb);
+            return 0;
+        }
+    }
+    if (n != c->declared) {
         apr_brigade_cleanup(bb);
         return 0;
     }
@@ -713,6 +737,7 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     apr_bucket_brigade *peek;
     const char *data;
     apr_size_t n;
+    apr_status_t rv = APR_SUCCESS;
     int rc, passthrough = 0;
 
     c = apr_pcalloc(r->pool, sizeof(*c));
@@ -738,7 +763,7 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     }
 
     peek = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    if (xr_in_place(r, c, bound, peek, &data, &n)) {
+    if (xr_in_place(r, c, bound, peek, &data, &n, &rv)) {
         c->seen = (apr_off_t)n;
         ctx->body_in_place = 1;
         st = mg_xmlrpc_feed(x, data, n, 1);
@@ -750,6 +775,9 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
         ctx->body_in_place = 0; /* the application's to read */
         xr_log_inspected(r, x, c->seen, "read in place", 0, started);
         return OK;
+    }
+    if (rv != APR_SUCCESS) {
+        return xr_read_failed(r, c, rv);
     }
 
     sp = memguard_spool_make(r,

@@ -18,6 +18,7 @@ import xmlrpc.client
 
 import pytest
 
+from t.harness.mghttpd import read_to_end
 from t.harness.xmlrpc import call_body, fault_of, post, read_answer
 
 INSPECTED = """
@@ -108,12 +109,12 @@ def test_calls_identical_inspected_and_not(httpd_factory, mpm):
     h.wait_log(r"MG00201: inspected listBuilds: \d+ bytes read in place")
 
 
-# Who reads a call, and where: a small call with a Content-Length that
-# came with its headers is read in place (not spooled, not replayed: the
-# application reads it from httpd; a body sent apart from its headers may
-# not be there yet, and is spooled); the fast path takes one written as
-# clients write it, libxml2 everything else. All answer the same.
-INPLACE = r"(read in place|spooled \(memory\))"
+# Who reads a call, and where: a small call with a Content-Length is read
+# in place (not spooled, not replayed: the application reads it from
+# httpd; http.client writes the body apart from its headers, and it is
+# waited for); the fast path takes one written as clients write it,
+# libxml2 everything else. All answer the same.
+INPLACE = r"read in place"
 MEMORY = r"spooled \(memory\)"
 READERS = [
     ("python", call_body("echo", "a"), False, INPLACE, "the fast path"),
@@ -179,8 +180,8 @@ def read_answers(s, n):
 def test_in_place_hostile(httpd_factory, mpm):
     """Reading a small body where it lies takes exactly its bytes, and
     nothing of the next request's: pipelined calls, a refused one followed
-    by a good one on the same connection, a body that comes late, one
-    behind Expect: 100-continue."""
+    by a good one on the same connection, a body that comes late (waited
+    for), one that comes in two pieces, one behind Expect: 100-continue."""
     h = start_hub(httpd_factory, INSPECTED, mpm)
     good = call_body("echo", "first")
     bad = (b"<methodCall><methodName>echo</methodName><params><param>"
@@ -206,7 +207,7 @@ def test_in_place_hostile(httpd_factory, mpm):
         (c1,) = read_answers(s, 1)
     assert fault_of(b1)[0] == -32600
     assert xmlrpc.client.loads(c1)[0][0] == "second"
-    # the body after the headers, late: not there to read in place
+    # the body after the headers, late: waited for, then read in place
     late = call_body("echo", "late")
     with socket.create_connection(("127.0.0.1", h.port)) as s:
         req = raw_request(late)
@@ -215,8 +216,18 @@ def test_in_place_hostile(httpd_factory, mpm):
         s.sendall(late)
         (d,) = read_answers(s, 1)
     assert xmlrpc.client.loads(d)[0][0] == "late"
-    h.wait_log(r"MG00201: inspected echo: %d bytes spooled \(memory\)"
+    h.wait_log(r"MG00201: inspected echo: %d bytes read in place"
                % len(late))
+    # the body in two pieces, the second late: not all there, spooled
+    split = call_body("echo", "split")
+    with socket.create_connection(("127.0.0.1", h.port)) as s:
+        s.sendall(raw_request(split)[:-10])
+        time.sleep(0.3)
+        s.sendall(split[-10:])
+        (d,) = read_answers(s, 1)
+    assert xmlrpc.client.loads(d)[0][0] == "split"
+    h.wait_log(r"MG00201: inspected echo: %d bytes spooled \(memory\)"
+               % len(split))
     # Expect: 100-continue: the body waits for httpd's answer
     cont = call_body("echo", "continued")
     with socket.create_connection(("127.0.0.1", h.port)) as s:
@@ -229,6 +240,25 @@ def test_in_place_hostile(httpd_factory, mpm):
     assert xmlrpc.client.loads(e)[0][0] == "continued"
     h.wait_log(r"MG00201: inspected echo: %d bytes spooled \(memory\)"
                % len(cont))
+
+
+def test_a_body_that_never_comes_waits_one_timeout(httpd_factory, mpm):
+    """Headers of a small call and no body: waited for once (Timeout), then
+    408 and the reason in the error log; the application never runs."""
+    h = start_hub(httpd_factory, INSPECTED + "Timeout 2\n", mpm)
+    before = h.calls()
+    body = call_body("echo", "never")
+    with socket.create_connection(("127.0.0.1", h.port)) as s:
+        started = time.monotonic()
+        s.sendall(raw_request(body)[:-len(body)])
+        s.settimeout(30)
+        answer = read_to_end(s, resets_ok=True)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    # one Timeout, not one to look and another to spool
+    assert 1.5 < waited < 3.5, waited
+    h.wait_log(r"MG00206: reading the request body failed after 0 bytes")
+    assert h.calls() == before
 
 
 def test_chunked_call_gets_a_content_length(httpd_factory, mpm):
