@@ -141,6 +141,10 @@ struct memguard_xr_conf {
      * section's in directive order, then the enclosing scopes' (merge);
      * NULL when none apply */
     apr_array_header_t *rules;
+    /* a bit per byte some rule's name can begin with (every bit for a
+     * glob that does not begin with a plain byte): most calls name a
+     * method no rule names, and are told so without reading a rule */
+    uint32_t rule_first[8];
     apr_int64_t spool_memory; /* MemGuardSpoolMemory, bytes; UNSET */
     const char *spool_dir;    /* MemGuardSpoolDir; NULL: unset */
     /* MemGuardMulticall: the multicall method names (const char *), at

@@ -241,15 +241,25 @@ const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
         xr->rules = apr_array_make(cmd->pool, 4, sizeof(memguard_rule *));
     }
     APR_ARRAY_PUSH(xr->rules, memguard_rule *) = rule;
+    if (rule->is_glob && strchr("*?[\\", rule->pattern[0]) != NULL) {
+        memset(xr->rule_first, 0xff, sizeof(xr->rule_first));
+    }
+    else {
+        unsigned char b = (unsigned char)rule->pattern[0];
+
+        xr->rule_first[b >> 5] |= 1u << (b & 31);
+    }
     return NULL;
 }
 
-const memguard_rule *memguard_rule_match(const apr_array_header_t *rules,
+const memguard_rule *memguard_rule_match(const struct memguard_xr_conf *xr,
                                          const char *name)
 {
+    const apr_array_header_t *rules = xr->rules;
+    unsigned char b = (unsigned char)name[0];
     int i;
 
-    if (rules == NULL) {
+    if (rules == NULL || !(xr->rule_first[b >> 5] & (1u << (b & 31)))) {
         return NULL;
     }
     for (i = 0; i < rules->nelts; i++) {

@@ -11,8 +11,8 @@
 const char *memguard_set_method(cmd_parms *cmd, void *dcfg, int argc,
                                 char *const argv[]);
 
-/* The first rule matching name (NUL-terminated), or NULL. */
-const memguard_rule *memguard_rule_match(const apr_array_header_t *rules,
+/* The first of xr's rules matching name (NUL-terminated), or NULL. */
+const memguard_rule *memguard_rule_match(const struct memguard_xr_conf *xr,
                                          const char *name);
 
 /* One per-method concurrency slot a call needs. */

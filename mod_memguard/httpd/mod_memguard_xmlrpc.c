@@ -75,7 +75,7 @@
 typedef struct {
     request_rec *r;
     memguard_req_ctx *ctx;
-    const apr_array_header_t *rules;
+    const struct memguard_xr_conf *xr; /* its rules */
     mg_xmlrpc_t *x; /* the inspector: multicall names, the path to a call */
     int detect;
     apr_off_t declared; /* Content-Length of an unencoded body, or -1 */
@@ -154,7 +154,7 @@ static const memguard_rule *xr_match(xr_call *c, const char *name, size_t len)
     if (c->have_last && !strcmp(c->last_name, name)) {
         return c->last_rule;
     }
-    c->last_rule = memguard_rule_match(c->rules, name);
+    c->last_rule = memguard_rule_match(c->xr, name);
     memcpy(c->last_name, name, len + 1);
     c->last_method = UINT32_MAX;
     c->have_last = 1;
@@ -743,7 +743,7 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     c = apr_pcalloc(r->pool, sizeof(*c));
     c->r = r;
     c->ctx = ctx;
-    c->rules = xr->rules;
+    c->xr = xr;
     c->detect = ctx->engine == MEMGUARD_ENGINE_DETECT;
     c->declared = xr_declared(r);
     if (max_body <= 0 && c->declared > bound) {

@@ -11,6 +11,7 @@ import xmlrpc.client
 
 import pytest
 
+from t.harness.mghttpd import moddir
 from t.harness.xmlrpc import call_body, fault_of, in_thread, post
 
 
@@ -158,6 +159,59 @@ WSGIScriptAlias /hub2 "%s"
         list(mc())
     assert e.value.faultCode == 4132
     assert h.calls() == before + 2
+
+
+def test_rules_in_the_hubs_own_directory_section(httpd_factory, mpm):
+    """The hub's directives in the <Directory> its conf already has (a Koji
+    hub's shape: Alias to the script, SetHandler wsgi-script): calls are
+    inspected and meet the rules there, globs that begin with a pattern
+    character match whatever the name's first byte, a name no rule can
+    begin with passes, and the section's body limit holds."""
+    h = httpd_factory(start=False, mpm=mpm, extra_top=(
+        "LoadModule alias_module %s/mod_alias.so\n" % moddir()))
+    hubdir = h.path("koji-hub")
+    os.makedirs(hubdir)
+    with open(h.path("hub.wsgi")) as f, \
+            open(os.path.join(hubdir, "kojiapp.py"), "w") as g:
+        g.write(f.read())
+    h.conf = """
+MemGuardEngine On
+Alias /koji "%s/kojiapp.py"
+<Directory "%s">
+    Options ExecCGI
+    SetHandler wsgi-script
+    Require all granted
+    MemGuardXmlRpc On
+    MemGuardRejectStyle fault
+    MemGuardMaxRequestBody 2K
+    MemGuardMethod [gl]etBuild deny
+    MemGuardMethod ?cho max-body=300
+    MemGuardMethod listBuilds allow
+</Directory>
+""" % (hubdir, hubdir)
+    h.start()
+    hub = xmlrpc.client.ServerProxy(h.url + "/koji")
+    before = h.calls()
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        hub.getBuild(1)
+    assert e.value.faultString == ("memguard: method not allowed here: "
+                                   "'getBuild' (MemGuardMethod [gl]etBuild "
+                                   "deny)")
+    assert hub.echo("short") == "short"
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        hub.echo("x" * 300)
+    assert e.value.faultCode == 4132
+    assert e.value.faultString.endswith(
+        " bytes > limit 300 for 'echo' (MemGuardMethod ?cho max-body=300)")
+    assert hub.hello() is not None
+    assert len(hub.listBuilds(2)) == 2
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        hub.listBuilds(2, "y" * 3000)
+    assert e.value.faultString == (
+        "memguard: request body too large: 3199 bytes > limit 2048 "
+        "(MemGuardMaxRequestBody)")
+    assert h.calls() == before + 3
+    h.wait_log(r"MG00201: inspected hello: ")
 
 
 def test_max_response_per_method(httpd_factory, mpm):
