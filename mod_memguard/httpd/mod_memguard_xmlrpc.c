@@ -385,13 +385,6 @@ static int xr_small(const xr_call *c, apr_int64_t bound)
            c->declared <= bound;
 }
 
-/*
- * Read the whole body through the input filters, spooling it and feeding
- * the inspector, until its end, the inspector's decision, a rule's
- * refusal (On), or the bound. *stp: the inspector's state; *pass: under
- * DetectOnly, the body outgrew the bound and the rest is left to the
- * handler. OK, or the status to return (a refusal, a read error).
- */
 /* A read of the body failed: AP_FILTER_ERROR when a filter
  * (MEMGUARD_BODY, LimitRequestBody) has answered already; else the client
  * went away or timed out, or sent a broken chunk. */
@@ -406,6 +399,13 @@ static int xr_read_failed(request_rec *r, const xr_call *c, apr_status_t rv)
     return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
 }
 
+/*
+ * Read the whole body through the input filters, spooling it and feeding
+ * the inspector, until its end, the inspector's decision, a rule's
+ * refusal (On), or the bound. *stp: the inspector's state; *pass: under
+ * DetectOnly, the body outgrew the bound and the rest is left to the
+ * handler. OK, or the status to return (a refusal, a read error).
+ */
 static int xr_read(request_rec *r, xr_call *c, memguard_spool *sp,
                    apr_int64_t max_body, apr_int64_t bound,
                    const char *bound_what, mg_xmlrpc_state_t *stp, int *pass)
@@ -535,14 +535,15 @@ static ap_filter_rec_t *xr_deflate_rec, *xr_http_in_rec;
  * within LimitRequestBody (HTTP_IN would refuse it on the real read).
  * A body written after its headers is waited for (as spooling would).
  * Else, or when not all of it is there at once, 0: the body is read and
- * spooled as before (*rv set when waiting for it failed). bb keeps what
- * *data points into.
+ * spooled as before (*rv set when waiting for it failed). *bbp: the
+ * brigade that keeps what *data points into.
  */
 static int xr_in_place(request_rec *r, const xr_call *c, apr_int64_t bound,
-                       apr_bucket_brigade *bb, const char **data,
+                       apr_bucket_brigade **bbp, const char **data,
                        apr_size_t *len, apr_status_t *rv)
 {
     apr_off_t limit = ap_get_limit_req_body(r), n = 0;
+    apr_bucket_brigade *bb;
     ap_filter_t *f;
 
     if (!xr_small(c, bound) || r->expecting_100 ||
@@ -561,6 +562,7 @@ static int xr_in_place(request_rec *r, const xr_call *c, apr_int64_t bound,
     if (f == NULL || f->frec != xr_http_in_rec) {
         return 0;
     }
+    *bbp = bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     if (ap_get_brigade(r->input_filters, bb, AP_MODE_SPECULATIVE,
                        APR_NONBLOCK_READ, c->declared) != APR_SUCCESS ||
         apr_brigade_length(bb, 0, &n) != APR_SUCCESS) {
@@ -734,7 +736,7 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
     mg_xmlrpc_t *x;
     xr_call *c;
     memguard_spool *sp;
-    apr_bucket_brigade *peek;
+    apr_bucket_brigade *peek = NULL;
     const char *data;
     apr_size_t n;
     apr_status_t rv = APR_SUCCESS;
@@ -762,8 +764,7 @@ static int xr_inspect(request_rec *r, memguard_req_ctx *ctx,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    peek = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    if (xr_in_place(r, c, bound, peek, &data, &n, &rv)) {
+    if (xr_in_place(r, c, bound, &peek, &data, &n, &rv)) {
         c->seen = (apr_off_t)n;
         ctx->body_in_place = 1;
         st = mg_xmlrpc_feed(x, data, n, 1);
