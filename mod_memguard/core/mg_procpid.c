@@ -60,6 +60,46 @@ int mg_proc_parse_statm(const char *buf, size_t len, uint64_t page_size,
     return 0;
 }
 
+int mg_proc_parse_statm_rss(const char *buf, size_t len, uint64_t page_size,
+                            uint64_t *rss)
+{
+    const char *p = buf, *end = buf + len;
+    uint64_t size, res;
+    int rc;
+
+    if (buf == NULL || rss == NULL || page_size == 0) {
+        return -EINVAL;
+    }
+    if ((rc = mg_proc_parse_u64(&p, end, &size)) < 0) {
+        return rc;
+    }
+    if (p >= end || *p++ != ' ') {
+        return -EBADMSG;
+    }
+    if ((rc = mg_proc_parse_u64(&p, end, &res)) < 0) {
+        return rc;
+    }
+    if (p >= end || *p != ' ') {
+        return -EBADMSG; /* five fields follow */
+    }
+    if (res > UINT64_MAX / page_size) {
+        return -EOVERFLOW;
+    }
+    *rss = res * page_size;
+    return 0;
+}
+
+int mg_proc_read_statm_rss(int fd, uint64_t page_size, uint64_t *rss)
+{
+    char buf[128];
+    ssize_t n = mg_proc_pread(fd, buf, sizeof(buf));
+
+    if (n < 0) {
+        return (int)n;
+    }
+    return mg_proc_parse_statm_rss(buf, (size_t)n, page_size, rss);
+}
+
 int mg_proc_read_statm(int fd, uint64_t page_size, mg_proc_statm_t *out)
 {
     char buf[128];

@@ -23,9 +23,16 @@ typedef struct {
 int mg_proc_parse_statm(const char *buf, size_t len, uint64_t page_size,
                         mg_proc_statm_t *out);
 
-/* One pread of an fd kept open (from mg_proc_open_pid(.., "statm")):
- * the per-request path. Uses a 128-byte stack buffer. */
+/* One pread of an fd kept open (from mg_proc_open_pid(.., "statm")).
+ * Uses a 128-byte stack buffer. */
 int mg_proc_read_statm(int fd, uint64_t page_size, mg_proc_statm_t *out);
+
+/* The resident size only, in bytes: the per-request path, which parses
+ * the first two fields and checks that more follow (a quarter of the
+ * instructions of the whole line). */
+int mg_proc_parse_statm_rss(const char *buf, size_t len, uint64_t page_size,
+                            uint64_t *rss);
+int mg_proc_read_statm_rss(int fd, uint64_t page_size, uint64_t *rss);
 
 /* open <root>/proc/<pid>/<file>; pid 0 means "self". fd or -errno. */
 int mg_proc_open_pid(const char *root, pid_t pid, const char *file);

@@ -27,14 +27,14 @@ static apr_uint64_t statm_last_rss;
 
 int memguard_statm_rss(apr_uint64_t *rss)
 {
-    mg_proc_statm_t st;
+    uint64_t res;
 
     if (statm_fd < 0 ||
-        mg_proc_read_statm(statm_fd, statm_pagesize, &st) != 0) {
+        mg_proc_read_statm_rss(statm_fd, statm_pagesize, &res) != 0) {
         return -1;
     }
-    *rss = st.resident;
-    __atomic_store_n(&statm_last_rss, st.resident, __ATOMIC_RELAXED);
+    *rss = res;
+    __atomic_store_n(&statm_last_rss, res, __ATOMIC_RELAXED);
     return 0;
 }
 

@@ -50,10 +50,54 @@ static void test_statm(void **state)
                      -EINVAL);
 }
 
+/* The per-request parse: the resident size alone, the same answer as the
+ * whole line's wherever the first two fields are well formed. */
+static void test_statm_rss(void **state)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        uint64_t res;
+    } cases[] = {
+        {"730 439 411 5 0 89 0\n", 0, 439 * 4096},
+        {"0 0 0 0 0 0 0\n", 0, 0},
+        {"18446744073709551615 1 0 0 0 0 0\n", 0, 4096},
+        /* hostile */
+        {"", -EBADMSG, 0},
+        {"730", -EBADMSG, 0},
+        {"730 ", -EBADMSG, 0},
+        {"730 439", -EBADMSG, 0},
+        {"730 439\n", -EBADMSG, 0},
+        {"730  439 411 5 0 89 0\n", -EBADMSG, 0},
+        {" 730 439 411 5 0 89 0\n", -EBADMSG, 0},
+        {"730 x 411 5 0 89 0\n", -EBADMSG, 0},
+        {"730 -1 411 5 0 89 0\n", -EBADMSG, 0},
+        {"730 439x 411 5 0 89 0\n", -EBADMSG, 0},
+        {"730 4503599627370496 411 5 0 89 0\n", -EOVERFLOW, 0},
+        {"730 99999999999999999999 411 5 0 89 0\n", -EOVERFLOW, 0},
+        {"99999999999999999999 1 411 5 0 89 0\n", -EOVERFLOW, 0},
+    };
+    uint64_t rss;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < NCASES(cases); i++) {
+        int rc = mg_proc_parse_statm_rss(cases[i].in, strlen(cases[i].in), 4096,
+                                         &rss);
+        if (rc != cases[i].rc || (rc == 0 && rss != cases[i].res)) {
+            fail_msg("statm rss case %zu: rc %d", i, rc);
+        }
+    }
+    assert_int_equal(mg_proc_parse_statm_rss("1 2 3 4 5 6 7\n", 14, 0, &rss),
+                     -EINVAL);
+    assert_int_equal(mg_proc_parse_statm_rss(NULL, 0, 4096, &rss), -EINVAL);
+}
+
 static void test_statm_fd(void **state)
 {
     char root[1024];
     mg_proc_statm_t st;
+    uint64_t rss;
     int fd;
 
     (void)state;
@@ -67,7 +111,10 @@ static void test_statm_fd(void **state)
     /* again: pread at 0, the offset does not move */
     assert_int_equal(mg_proc_read_statm(fd, 4096, &st), 0);
     assert_int_equal(st.resident, 78865ULL * 4096);
+    assert_int_equal(mg_proc_read_statm_rss(fd, 4096, &rss), 0);
+    assert_int_equal(rss, 78865ULL * 4096);
     close(fd);
+    assert_int_equal(mg_proc_read_statm_rss(-1, 4096, &rss), -EINVAL);
     assert_int_equal(mg_proc_read_statm(-1, 4096, &st), -EINVAL);
 
     /* the live file of this process */
@@ -355,6 +402,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statm),
+        cmocka_unit_test(test_statm_rss),
         cmocka_unit_test(test_statm_fd),
         cmocka_unit_test(test_smaps_rollup),
         cmocka_unit_test(test_cmdline),
