@@ -128,6 +128,28 @@ static int mg_units_suffixed(const char *s, unsigned digits,
     return -EINVAL;
 }
 
+int mg_units_parse_length(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (s == NULL || out == NULL || *s == '\0') {
+        return -EINVAL;
+    }
+    for (; *s != '\0'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+
+        if (d > 9) {
+            return -EINVAL;
+        }
+        if (v > ((uint64_t)INT64_MAX - d) / 10) {
+            return -ERANGE;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
 int mg_units_parse_size(const char *s, uint64_t *out)
 {
     static const mg_units_suffix_t suffixes[] = {

@@ -39,6 +39,7 @@
 #include "mod_memguard_reject.h"
 #include "mod_memguard_request.h"
 #include "mod_memguard_status.h"
+#include "mg_units.h"
 
 /* deflate's largest expansion: a 258-byte match in 2 bits. */
 #define MEMGUARD_INFLATE_MAX_RATIO 1032
@@ -218,7 +219,7 @@ int memguard_body_header_parser(request_rec *r)
     apr_int64_t limit;
     const char *cl, *te, *ce;
     apr_off_t len = 0;
-    char *end;
+    uint64_t v;
 
     if (r->main || r->prev || memguard_engine(r) == MEMGUARD_ENGINE_OFF ||
         memguard_is_status(r)) {
@@ -226,9 +227,11 @@ int memguard_body_header_parser(request_rec *r)
     }
     cl = apr_table_get(r->headers_in, "Content-Length");
     te = apr_table_get(r->headers_in, "Transfer-Encoding");
-    if (cl != NULL && (apr_strtoff(&len, cl, &end, 10) != APR_SUCCESS ||
-                       *end != '\0' || len < 0)) {
-        return DECLINED; /* HTTP_IN answers 400 at the first read */
+    if (cl != NULL) {
+        if (mg_units_parse_length(cl, &v) != 0) {
+            return DECLINED; /* HTTP_IN answers 400 at the first read */
+        }
+        len = (apr_off_t)v;
     }
     if (te == NULL && len == 0) {
         return DECLINED; /* no body */

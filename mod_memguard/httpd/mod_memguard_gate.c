@@ -51,6 +51,7 @@
 #include "mod_memguard_status.h"
 #include "mod_memguard_xrconf.h"
 #include "mg_board.h"
+#include "mg_units.h"
 
 /* Is w stale at now? Sets *state to the fail-mode state if so. */
 static int gate_stale(mg_board_verdict_t w, uint64_t now,
@@ -173,11 +174,10 @@ static int gate_small_body(request_rec *r)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_int64_t limit = memguard_throttle_max_body(r);
-    apr_off_t len;
-    char *end;
+    uint64_t len;
 
-    return cl != NULL && apr_strtoff(&len, cl, &end, 10) == APR_SUCCESS &&
-           *end == '\0' && len >= 0 && (limit <= 0 || len <= limit);
+    return cl != NULL && mg_units_parse_length(cl, &len) == 0 &&
+           (limit <= 0 || len <= (uint64_t)limit);
 }
 
 /* header_parser (mod_memguard.c's, after accounting, before the body
@@ -187,8 +187,7 @@ int memguard_gate_header_parser(request_rec *r)
     mg_verdict_state_t state;
     const char *why, *cl;
     apr_int64_t limit;
-    apr_off_t len;
-    char *end;
+    uint64_t len;
     int rc;
 
     if (gate_clear() || !gate_applies(r)) {
@@ -215,14 +214,13 @@ int memguard_gate_header_parser(request_rec *r)
     }
     cl = apr_table_get(r->headers_in, "Content-Length");
     if (cl != NULL) {
-        if (apr_strtoff(&len, cl, &end, 10) != APR_SUCCESS || *end != '\0' ||
-            len <= limit) {
+        if (mg_units_parse_length(cl, &len) != 0 || len <= (uint64_t)limit) {
             return DECLINED;
         }
         rc = memguard_refuse(
             r, MG_REASON_THROTTLE,
             apr_psprintf(r->pool,
-                         "%" APR_OFF_T_FMT " bytes > %" APR_INT64_T_FMT
+                         "%" APR_UINT64_T_FMT " bytes > %" APR_INT64_T_FMT
                          " while throttling (MemGuardThrottleMaxBody; %s)",
                          len, limit,
                          memguard_verdict_detail(

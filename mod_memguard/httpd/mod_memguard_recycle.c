@@ -89,6 +89,7 @@
 #include "mod_memguard_statm.h"
 #include "mg_board.h"
 #include "mg_policy.h"
+#include "mg_units.h"
 
 /* Added by handle: no lookup by name on every request. */
 static ap_filter_rec_t *recycle_handle;
@@ -395,9 +396,9 @@ void memguard_recycle_request(request_rec *r, uint32_t reason, const char *why)
 static int recycle_whole_response(request_rec *r, apr_bucket_brigade *bb)
 {
     const char *cl;
-    apr_off_t declared, len = 0;
+    uint64_t declared;
+    apr_off_t len = 0;
     apr_bucket *e;
-    char *end;
 
     if (APR_BRIGADE_EMPTY(bb)) {
         return 0;
@@ -406,8 +407,8 @@ static int recycle_whole_response(request_rec *r, apr_bucket_brigade *bb)
         return 1;
     }
     cl = apr_table_get(r->headers_out, "Content-Length");
-    if (cl == NULL || apr_strtoff(&declared, cl, &end, 10) != APR_SUCCESS ||
-        *end != '\0' || declared <= 0) {
+    if (cl == NULL || mg_units_parse_length(cl, &declared) != 0 ||
+        declared == 0) {
         return 0;
     }
     for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
@@ -417,7 +418,7 @@ static int recycle_whole_response(request_rec *r, apr_bucket_brigade *bb)
         }
         len += (apr_off_t)e->length;
     }
-    return len >= declared;
+    return (uint64_t)len >= declared;
 }
 
 /*

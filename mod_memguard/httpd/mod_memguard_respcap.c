@@ -43,6 +43,7 @@
 #include "mod_memguard_reject.h"
 #include "mod_memguard_request.h"
 #include "mod_memguard_respcap.h"
+#include "mg_units.h"
 
 /* Added by handle: no lookup by name on every request. */
 static ap_filter_rec_t *respcap_handle;
@@ -90,12 +91,9 @@ static apr_int64_t respcap_limit(request_rec *r, const char **source)
 static apr_int64_t declared_length(const request_rec *r)
 {
     const char *cl = apr_table_get(r->headers_out, "Content-Length");
-    apr_off_t len;
-    char *end;
+    uint64_t len;
 
-    if (cl == NULL || *cl < '0' || *cl > '9' ||
-        apr_strtoff(&len, cl, &end, 10) != APR_SUCCESS || *end != '\0' ||
-        len < 0) {
+    if (cl == NULL || mg_units_parse_length(cl, &len) != 0) {
         return -1;
     }
     return (apr_int64_t)len;

@@ -50,6 +50,7 @@
 #include "mod_memguard_xmlrpc.h"
 #include "mod_memguard_xrconf.h"
 #include "mg_board.h"
+#include "mg_units.h"
 
 /* MemGuardSpoolMemory default: a few hundred ordinary calls' worth; Koji's
  * uploadFile chunks (1.4 MB of base64) go to a file. */
@@ -318,14 +319,12 @@ static apr_off_t xr_declared(request_rec *r)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
 
+    uint64_t n;
+
     if (cl != NULL && !apr_table_get(r->headers_in, "Transfer-Encoding") &&
-        !apr_table_get(r->headers_in, "Content-Encoding")) {
-        apr_off_t n;
-        char *end;
-        if (apr_strtoff(&n, cl, &end, 10) == APR_SUCCESS && *end == '\0' &&
-            n >= 0) {
-            return n;
-        }
+        !apr_table_get(r->headers_in, "Content-Encoding") &&
+        mg_units_parse_length(cl, &n) == 0) {
+        return (apr_off_t)n;
     }
     return -1;
 }

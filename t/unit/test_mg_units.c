@@ -62,6 +62,54 @@ static void test_sizes(void **state)
     assert_int_equal(mg_units_parse_size(NULL, NULL), -EINVAL);
 }
 
+static void test_lengths(void **state)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        uint64_t want;
+    } cases[] = {
+        {"0", 0, 0},
+        {"138", 0, 138},
+        {"00012", 0, 12},
+        {"9223372036854775807", 0, 9223372036854775807ULL},
+        /* hostile: what HTTP does not write, or too large */
+        {"", -EINVAL, 0},
+        {" 1", -EINVAL, 0},
+        {"1 ", -EINVAL, 0},
+        {"+1", -EINVAL, 0},
+        {"-1", -EINVAL, 0},
+        {"1x", -EINVAL, 0},
+        {"0x10", -EINVAL, 0},
+        {"1,2", -EINVAL, 0},
+        {"16M", -EINVAL, 0},
+        {"12\n", -EINVAL, 0},
+        {"/", -EINVAL, 0},
+        {":", -EINVAL, 0},
+        {"9223372036854775808", -ERANGE, 0},
+        {"18446744073709551616", -ERANGE, 0},
+        {"99999999999999999999999", -ERANGE, 0},
+    };
+    size_t i;
+    uint64_t v;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc;
+
+        v = 12345;
+        rc = mg_units_parse_length(cases[i].in, &v);
+        if (rc != cases[i].rc || (rc == 0 && v != cases[i].want) ||
+            (rc != 0 && v != 12345)) {
+            fail_msg("length '%s': rc %d v %llu, want rc %d v %llu",
+                     cases[i].in, rc, (unsigned long long)v, cases[i].rc,
+                     (unsigned long long)cases[i].want);
+        }
+    }
+    assert_int_equal(mg_units_parse_length(NULL, &v), -EINVAL);
+    assert_int_equal(mg_units_parse_length("1", NULL), -EINVAL);
+}
+
 static void test_durations(void **state)
 {
     static const struct {
@@ -161,9 +209,9 @@ static void test_format(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sizes),   cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_percent), cmocka_unit_test(test_threshold),
-        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_sizes),     cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_durations), cmocka_unit_test(test_percent),
+        cmocka_unit_test(test_threshold), cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
