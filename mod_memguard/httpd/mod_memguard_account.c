@@ -3,13 +3,14 @@
  *
  * Each child opens /proc/self/statm once, in child_init, and keeps the fd
  * (mod_memguard_statm.c).
- * A request reads it with ONE pread (mg_proc_read_statm, about 1.3 us),
+ * A request reads it with ONE pread (mg_proc_read_statm_rss, about 1.3 us),
  * when it ends; its start is the size at the end of this process's
  * previous request (an idle child allocates nothing), so the difference
  * is what the request cost (or gave back). The child's board slot gets its size
- * after the request, its peak and the request count (mg_board_request_end); the
- * request gets the notes memguard-rss and memguard-rss-delta (bytes, in
- * decimal, for the access log); and when the XML-RPC inspection has named
+ * after the request, its peak and the request count (mg_board_request_end); a
+ * request whose size was read gets the notes memguard-rss and
+ * memguard-rss-delta (bytes, in decimal, for the access log; none for a
+ * file httpd sends itself, whose size is not read); and when the XML-RPC inspection has named
  * the call's method (ctx->method_idx), the board's method table gets the
  * call, its request and response bytes and its memory delta.
  *
@@ -143,7 +144,7 @@ void memguard_account_end(request_rec *r)
     mg_board_t *b = memguard_board();
     apr_uint64_t rss = 0;
     apr_int64_t delta = 0;
-    int slot, have;
+    int slot, have, measured = 1;
 
     if (r->main != NULL || b == NULL) {
         return;
@@ -168,21 +169,27 @@ void memguard_account_end(request_rec *r)
     else if (ctx->file_served && ctx->rss_begin > 0) {
         /* a file sent by httpd itself: from the request's pool and a
          * mapping gone with it, nothing of the child's grows; the size
-         * stands as read at the end of the last request that ran code */
+         * stands as read at the end of the last request that ran code,
+         * for the board. Nothing was measured: no notes (their
+         * formatting and mod_log_config's lookups were a third of what
+         * the module cost such a request). */
         rss = ctx->rss_begin;
         have = 1;
+        measured = 0;
     }
     else {
         have = memguard_statm_rss(&rss) == 0 && ctx->rss_begin > 0;
     }
     if (have) {
         delta = (apr_int64_t)rss - (apr_int64_t)ctx->rss_begin;
-        account_note(r, "memguard-rss", apr_off_t_toa(r->pool, (apr_off_t)rss));
-        account_note(r, "memguard-rss-delta",
-                     apr_off_t_toa(r->pool, (apr_off_t)delta));
     }
     else {
         rss = 0;
+    }
+    if (have && measured) {
+        account_note(r, "memguard-rss", apr_off_t_toa(r->pool, (apr_off_t)rss));
+        account_note(r, "memguard-rss-delta",
+                     apr_off_t_toa(r->pool, (apr_off_t)delta));
     }
     /* in-flight - 1, requests + 1; the size and peak only when known */
     mg_board_request_end(b, (uint32_t)slot, rss, delta);
