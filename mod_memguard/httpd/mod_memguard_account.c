@@ -10,9 +10,9 @@
  * after the request, its peak and the request count (mg_board_request_end); a
  * request whose size was read gets the notes memguard-rss and
  * memguard-rss-delta (bytes, in decimal, for the access log; none for a
- * file httpd sends itself, whose size is not read); and when the XML-RPC inspection has named
- * the call's method (ctx->method_idx), the board's method table gets the
- * call, its request and response bytes and its memory delta.
+ * file httpd sends itself, whose size is not read); and when the XML-RPC
+ * inspection has named the call's method (ctx->method_idx), the board's method
+ * table gets the call, its request and response bytes and its memory delta.
  *
  * What the numbers mean:
  * - rss is statm's resident size: shared pages (the code, what the parent
