@@ -49,7 +49,9 @@ per request on each side, their ratio off/on (1.0: no cost; 0.95: the
 module costs 5 % of httpd's CPU, so a CPU-bound server would lose 5 % of
 its throughput), and the median over rounds of ab's throughput ratio
 on/off. ab must report as many keep-alive requests as requests, no failed
-or non-2xx response, and the module must have refused nothing; otherwise
+or non-2xx response, the module must have refused nothing, and its
+board (the status page, in a section both servers have) must have
+counted the requests its live children logged; otherwise
 the run fails. The targets (issue 16: static GET >= 0.98, small XML-RPC
 call >= 0.95) are reported as met or not, they do not fail the run.
 
@@ -80,6 +82,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import xmlrpc.client
 
 from t.harness import TOP
@@ -139,6 +142,10 @@ ENGINE_IN_LOCATION = False
 # <Location /kojihub>, a section only the server with the module has.
 OWN_SECTION = False
 
+# The status page, in a section both servers have (the one without the
+# module leaves it empty): check_on_server() reads the board's count.
+STATUS = "/memguard-status"
+
 HUB_SECTION = re.compile(r"\n[ \t]*<Location /kojihub>\n(.*?\n)[ \t]*"
                          r"</Location>\n", re.S)
 
@@ -159,8 +166,11 @@ def module_conf():
                "    <IfModule memguard_module>\n" + m.group(1) +
                "    </IfModule>\n</Location>\n")
         shipped = shipped[:m.start()] + "\n" + shipped[m.end():]
-    return (hub + "<IfModule memguard_module>\n" + engine + "</IfModule>\n" +
-            shipped)
+    status = ("<Location %s>\n    <IfModule memguard_module>\n"
+              "        SetHandler memguard-status\n    </IfModule>\n"
+              "</Location>\n" % STATUS)
+    return (hub + status + "<IfModule memguard_module>\n" + engine +
+            "</IfModule>\n" + shipped)
 
 
 # Fresh servers differ from run to run by where their memory lies (ASLR)
@@ -380,7 +390,8 @@ def measure(servers, wl, seconds, concurrency, body_file):
 def check_on_server(on):
     """The module really ran, and refused nothing: every call in the on
     server's access log carries its accounting note (a file httpd sends
-    itself gets none: its size is not read), and no line a verdict."""
+    itself gets none: its size is not read), the board counted at least
+    every request its live children logged, and no line has a verdict."""
     # "OPTIONS *": the parent's dummy connections that wake idle children
     lines = [x for x in on.h.access_lines() if '"OPTIONS * ' not in x]
     unaccounted = [x for x in lines if '"POST ' in x and
@@ -391,6 +402,17 @@ def check_on_server(on):
                            "memguard-rss, %d with a verdict: %s"
                            % (len(lines), len(unaccounted), len(refused),
                               (refused or unaccounted or ["-"])[:3]))
+    # a child's counts leave the board with it: compare the live ones'
+    live = set(on.h.children())
+    logged = sum(1 for x in lines
+                 if int(re.search(r" pid=(\d+) ", x).group(1)) in live)
+    with urllib.request.urlopen(on.h.url + STATUS + "?auto",
+                                timeout=30) as f:
+        auto = f.read().decode()
+    counted = int(re.search(r"^Requests: (\d+)$", auto, re.M).group(1))
+    if counted < logged:
+        raise RuntimeError("the on server's board counted %d requests, its "
+                           "live children logged %d" % (counted, logged))
 
 
 def one_run(args, root, body_file, run_no):
