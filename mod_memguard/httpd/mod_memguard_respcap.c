@@ -64,12 +64,14 @@ typedef enum {
 
 typedef struct {
     respcap_state_e state;
-    apr_int64_t bound;        /* hold at most this many bytes */
-    apr_int64_t seen;         /* body bytes the application produced */
-    apr_int64_t held_bytes;   /* bytes in held */
-    int declared;             /* a Content-Length within the cap: passed
-                               * on as it comes, counted */
-    apr_bucket_brigade *held; /* held back, or gathered for the next pass */
+    apr_int64_t bound;      /* hold at most this many bytes */
+    apr_int64_t seen;       /* body bytes the application produced */
+    apr_int64_t held_bytes; /* bytes in held */
+    int declared;           /* a Content-Length within the cap: passed
+                             * on as it comes, counted */
+    /* held back, or gathered for the next pass; made when first needed
+     * (a response of declared length never needs it) */
+    apr_bucket_brigade *held;
 } respcap_ctx;
 
 /* The effective cap: MemGuardMaxResponse, lowered by a per-request limit
@@ -103,7 +105,7 @@ static apr_status_t pass_held(ap_filter_t *f, respcap_ctx *fc)
 {
     apr_status_t rv;
 
-    if (APR_BRIGADE_EMPTY(fc->held)) {
+    if (fc->held == NULL || APR_BRIGADE_EMPTY(fc->held)) {
         return APR_SUCCESS;
     }
     rv = ap_pass_brigade(f->next, fc->held);
@@ -154,10 +156,15 @@ static apr_status_t over_cap(ap_filter_t *f, respcap_ctx *fc,
         /* Logs MG00101 and notes detect:response-size, nothing more. */
         memguard_refuse_in_filter(f, MG_REASON_RESPONSE_SIZE, detail);
         ap_remove_output_filter(f);
-        APR_BRIGADE_CONCAT(fc->held, bb);
-        return pass_held(f, fc);
+        if (fc->held != NULL) {
+            APR_BRIGADE_PREPEND(bb, fc->held);
+            fc->held_bytes = 0;
+        }
+        return ap_pass_brigade(f->next, bb);
     }
-    apr_brigade_cleanup(fc->held);
+    if (fc->held != NULL) {
+        apr_brigade_cleanup(fc->held);
+    }
     apr_brigade_cleanup(bb);
     fc->held_bytes = 0;
     fc->state = RESPCAP_DONE;
@@ -260,7 +267,6 @@ static apr_status_t respcap_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         f->ctx = fc = apr_pcalloc(r->pool, sizeof(*fc));
         fc->state = RESPCAP_HOLDING;
         fc->bound = limit < RESPCAP_HOLD ? limit : RESPCAP_HOLD;
-        fc->held = apr_brigade_create(r->pool, f->c->bucket_alloc);
     }
 
     if (fc->state == RESPCAP_HOLDING) {
@@ -310,7 +316,7 @@ static apr_status_t respcap_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             fc->declared = 1;
         }
     }
-    if (fc->declared && APR_BRIGADE_EMPTY(fc->held)) {
+    if (fc->declared && (fc->held == NULL || APR_BRIGADE_EMPTY(fc->held))) {
         /* Nothing to gather for a known length: each brigade is counted
          * and passed on as it came (no copy of the handler's buckets). */
         apr_bucket *e;
@@ -336,6 +342,9 @@ static apr_status_t respcap_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         return ap_pass_brigade(f->next, bb);
     }
 
+    if (fc->held == NULL) {
+        fc->held = apr_brigade_create(r->pool, f->c->bucket_alloc);
+    }
     while (!APR_BRIGADE_EMPTY(bb)) {
         apr_bucket *e = APR_BRIGADE_FIRST(bb);
         int done;
