@@ -19,11 +19,22 @@ ONE prefork child, so that one process serves every request:
              --requests requests, instructions per request inclusive of
              each of the module's hooks, filters and helpers, and of the
              libxml2 / APR functions they call.
+  load       bench_overhead.py's servers as they are there (prefork,
+             its children, `ab -k -c 8`), loaded one at a time for
+             --seconds, --repeat times each (off,on then on,off), while `perf record -a`
+             (cpu-clock) samples the machine: each server's CPU time per
+             request by library (the kernel apart), module off and on,
+             and the module's own functions. What the module's code and
+             its system call cost under load, apart from what it does to
+             the code around it (caches): with these machines' noise a
+             library's figure moves by several us between runs, the
+             module's own by well under one.
 
 Needs root (strace/perf attach to a child running as httpd's User).
 
-    t/bench/probe_overhead.py [syscalls|perf|callgrind ...]
-        [--workload xmlrpc|static] [--requests 1000] [--out DIR]
+    t/bench/probe_overhead.py [syscalls|perf|callgrind|load ...]
+        [--workload xmlrpc|static] [--requests 1000] [--seconds 10]
+        [--repeat 3] [--out DIR]
 """
 import argparse
 import os
@@ -240,6 +251,90 @@ def cg_run(args, body, out, side, loadmod, n):
     return total, incl
 
 
+def load_profile(args, body, out):
+    """perf record -a while one server at a time is under ab -c 8: CPU
+    microseconds per request by DSO (and the module's functions) for the
+    processes of that server's cgroup, medians of --repeat runs."""
+    root = bo.cpuacct_root()
+    if root is None or os.geteuid() != 0:
+        print("load: needs root and a cgroup v1 cpuacct hierarchy")
+        return
+    children = bo.children_for(8)
+    servers = [bo.Server("probe-off", False, root, children),
+               bo.Server("probe-on", True, root, children)]
+    runs = {"off": [], "on": []}
+    try:
+        for s in servers:
+            s.start()
+        for i in range(args.repeat):
+            # off,on then on,off: a machine that slows down during the
+            # runs weighs on both sides alike
+            pairs = list(zip(("off", "on"), servers))
+            for side, s in pairs if i % 2 == 0 else pairs[::-1]:
+                wl_url = url(s.h, args.workload)
+                wl_body = body if args.workload == "xmlrpc" else None
+                bo.ab(wl_url, 2, 8, wl_body)  # warm
+                data = os.path.join(out, "perf-load-%s-%s-%d.data"
+                                    % (args.workload, side, i))
+                p = attach(["perf", "record", "-a", "-e", "cpu-clock",
+                            "-F", "1999", "-o", data])
+                r = bo.Ab(wl_url, args.seconds, 8, wl_body).finish()
+                detach(p)
+                if r["keepalive"] != r["complete"] or r["failed"]:
+                    raise RuntimeError(r["output"][-1500:])
+                # threads too (the sampler's measuring thread)
+                tids = {int(x) for x in s.cg.read("tasks").split()}
+                runs[side].append(load_split(
+                    data, tids, r["complete"],
+                    os.path.basename(servers[1].h.module)))
+    finally:
+        for s in servers:
+            s.stop()
+            s.cleanup()
+
+    def med(side, key):
+        v = sorted(x.get(key, 0.0) for x in runs[side])
+        return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] +
+                                                  v[len(v) // 2]) / 2
+    keys = set()
+    for side in runs:
+        for x in runs[side]:
+            keys |= set(x)
+    print("CPU us per request under load, %s (perf cpu-clock, ab -k -c 8, "
+          "%d run(s) of %d s per server, medians):" % (
+              args.workload, args.repeat, args.seconds))
+    print("%-40s %8s %8s %8s" % ("", "off", "on", "added"))
+    for k in sorted(keys, key=lambda k: (not k.startswith("total"),
+                                         -med("on", k))):
+        a, b = med("off", k), med("on", k)
+        if max(a, b) >= 0.1:
+            print("%-40s %8.2f %8.2f %+8.2f" % (k[:40], a, b, b - a))
+
+
+def load_split(data, pids, requests, module):
+    """{dso, or "  function" for the module's (file name module): us per
+    request} for the samples of pids in perf.data."""
+    rep = subprocess.run(
+        ["perf", "report", "-i", data, "--no-children", "--stdio", "-n",
+         "--sort", "pid,dso,sym", "-g", "none"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    ns = float(re.search(r"Event count \(approx.\): (\d+)", rep).group(1))
+    split = {"total": 0.0}
+    for line in rep.splitlines():
+        m = re.match(r"\s+([\d.]+)%\s+\d+\s+(\d+):\S+\s+(\S+)\s+"
+                     r"\[.\]\s+(.*)", line)
+        if not m or int(m.group(2)) not in pids:
+            continue
+        us = float(m.group(1)) / 100 * ns / 1e3 / requests
+        dso, sym = m.group(3), m.group(4).strip()
+        split["total"] += us
+        split[dso] = split.get(dso, 0.0) + us
+        if dso == module:
+            key = "  %s" % sym
+            split[key] = split.get(key, 0.0) + us
+    return split
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("what", nargs="*",
@@ -249,6 +344,8 @@ def main():
     ap.add_argument("--trace", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--cg-requests", type=int, nargs=2, default=[100, 600])
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="load: runs per server")
     ap.add_argument("--out")
     args = ap.parse_args()
     out = args.out or tempfile.mkdtemp(prefix="mg-probe-")
@@ -259,12 +356,13 @@ def main():
         f.write(bo.CALL)
     for what in args.what:
         if shutil.which({"syscalls": "strace", "perf": "perf",
-                         "callgrind": "valgrind"}[what]) is None:
+                         "callgrind": "valgrind",
+                         "load": "perf"}[what]) is None:
             print("%s: its tool is not installed (Debian: strace, "
                   "linux-perf, valgrind)" % what)
             continue
-        {"syscalls": syscalls, "perf": perf, "callgrind": callgrind}[what](
-            args, body, out)
+        {"syscalls": syscalls, "perf": perf, "callgrind": callgrind,
+         "load": load_profile}[what](args, body, out)
     print("outputs in %s" % out)
     return 0
 
