@@ -50,10 +50,15 @@ WARN_CORE := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Werror
 # `make LTO=` builds without.
 LTO        ?= $(if $(findstring Free Software Foundation,$(shell \
                  $(CC) --version 2>/dev/null)),-flto=auto)
+# Calls into APR, httpd and libxml2 through the GOT, without a PLT stub:
+# one cache line fewer per function called, on a path that runs cold
+# (about 15 fewer code lines missed per call in callgrind's cache
+# simulation, t/bench/README.md). gcc and clang.
+NOPLT      := -fno-plt
 CORE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden \
-              $(CPPFLAGS) $(CFLAGS) \
+              $(NOPLT) $(CPPFLAGS) $(CFLAGS) \
               $(WARN_CORE) $(XML_CFLAGS)
-APXS_FLAGS  = $(foreach f,$(LTO) $(CPPFLAGS) $(CFLAGS),-Wc,$(f)) \
+APXS_FLAGS  = $(foreach f,$(LTO) $(NOPLT) $(CPPFLAGS) $(CFLAGS),-Wc,$(f)) \
               $(foreach f,$(if $(LTO),$(LTO) -O2) $(LDFLAGS),-Wl,$(f))
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all
