@@ -18,6 +18,11 @@
  *   MEMGUARD_WIRE  (AP_FTYPE_PROTOCOL - 1)  sees the body as sent
  *   HTTP_IN        (AP_FTYPE_PROTOCOL)      Content-Length, chunks
  *
+ * Both are added only where they can act: a body without a length
+ * (chunked), with a Content-Encoding, or declared over the limit
+ * (DetectOnly lets it through). A plain body of declared length within
+ * the limit has neither: HTTP_IN hands on exactly its bytes.
+ *
  * MEMGUARD_WIRE records what was really read: the body's EOS (so a refusal
  * knows whether any of the body is still unread, whatever headers a
  * decoder removed) and whether the wire itself failed (so a failure that
@@ -258,14 +263,18 @@ int memguard_body_header_parser(request_rec *r)
     }
     /* A plain body (a length, no chunks, no encoding) within the limit
      * cannot outgrow it: HTTP_IN hands on exactly that many bytes.
-     * MEMGUARD_BODY would only count them; the inspection and httpd's
-     * own reader count them anyway. */
+     * MEMGUARD_BODY would only count them, the inspection and httpd's
+     * own reader count them anyway; and with nothing to decode there is
+     * nothing for MEMGUARD_WIRE to pace or tell apart. Whether such a
+     * body was read to its end, the reads that take it before the
+     * handler say (the inspection's spool, the discard of a body read
+     * in place: ctx->body_eos), or else its Content-Length. */
     if (cl == NULL || te != NULL || ctx->body_encoding != NULL ||
         (limit > 0 && len > limit)) {
         ap_add_input_filter_handle(body_handle, ctx, r, r->connection);
+        ap_add_input_filter_handle(wire_handle, ctx, r, r->connection);
+        ctx->wire_added = 1;
     }
-    ap_add_input_filter_handle(wire_handle, ctx, r, r->connection);
-    ctx->wire_added = 1;
     return DECLINED;
 }
 

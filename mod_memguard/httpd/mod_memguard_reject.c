@@ -68,19 +68,25 @@ const char *memguard_fault_xml(apr_pool_t *p, int code, const char *text)
 }
 
 /*
- * Does r still have request body bytes nobody has read? Once a body is
- * announced, MEMGUARD_WIRE (mod_memguard_body.c) sees what was really
- * read: unread until its EOS came off the wire, whatever headers a
- * decoder removed (mod_deflate drops Content-Length at its first read).
- * Before that, nothing has read the body and the headers are as sent.
+ * Does r still have request body bytes nobody has read? Its end was read
+ * (ctx->body_eos) when MEMGUARD_WIRE (mod_memguard_body.c), the
+ * inspection's spool or the discard of a body read in place saw its EOS.
+ * Where MEMGUARD_WIRE is in place (a chunked or encoded body) it sees
+ * every read: unread until then, whatever headers a decoder removed
+ * (mod_deflate drops Content-Length at its first read). Otherwise the
+ * body is plain, its headers are as sent, and only the reads before the
+ * handler (all of them set body_eos at the end) could have taken it.
  */
 static int body_unread(request_rec *r)
 {
     memguard_req_ctx *ctx = memguard_req(r);
     const char *cl;
 
+    if (ctx->body_eos) {
+        return 0;
+    }
     if (ctx->wire_added) {
-        return !ctx->body_eos;
+        return 1;
     }
     if (apr_table_get(r->headers_in, "Transfer-Encoding")) {
         return 1;
@@ -177,7 +183,9 @@ int memguard_refuse(request_rec *r, mg_reason_t reason, const char *detail)
          * httpd's buffer: taken now, so the connection serves the next
          * call (nothing of it reaches the handler, which never runs) */
         ctx->body_in_place = 0;
-        ap_discard_request_body(r);
+        if (ap_discard_request_body(r) == OK) {
+            ctx->body_eos = 1;
+        }
     }
     if (body_unread(r)) {
         r->connection->keepalive = AP_CONN_CLOSE;

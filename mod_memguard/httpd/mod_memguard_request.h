@@ -18,9 +18,11 @@ typedef struct {
     /* The body as it comes off the wire, below every decoder
      * (MEMGUARD_WIRE, mod_memguard_body.c). What was read, not what the
      * headers say: mod_deflate removes Content-Length once it inflates. */
-    int wire_added;            /* MEMGUARD_WIRE in place: a body announced */
-    int guard_added;           /* MEMGUARD_GUARD in place: after a refusal */
-    int body_eos;              /* its end was read: nothing left unread */
+    int wire_added;  /* MEMGUARD_WIRE in place: a chunked or encoded body */
+    int guard_added; /* MEMGUARD_GUARD in place: after a refusal */
+    /* its end was read (MEMGUARD_WIRE, or the inspection's spool or
+     * discard): nothing left unread */
+    int body_eos;
     apr_off_t wire_seen;       /* bytes read off the wire (still encoded) */
     apr_status_t wire_rv;      /* the wire's last failure (client, chunks) */
     const char *body_encoding; /* Content-Encoding as sent, or NULL */

@@ -437,6 +437,7 @@ static int xr_read(request_rec *r, xr_call *c, memguard_spool *sp,
 
             if (APR_BUCKET_IS_EOS(e)) {
                 eos = 1;
+                c->ctx->body_eos = 1; /* nothing of it is left unread */
                 break;
             }
             if (APR_BUCKET_IS_METADATA(e)) {

@@ -181,7 +181,8 @@ def test_in_place_hostile(httpd_factory, mpm):
     """Reading a small body where it lies takes exactly its bytes, and
     nothing of the next request's: pipelined calls, a refused one followed
     by a good one on the same connection, a body that comes late (waited
-    for), one that comes in two pieces, one behind Expect: 100-continue."""
+    for), one that comes in two pieces (spooled; refused, the connection
+    stays), one behind Expect: 100-continue."""
     h = start_hub(httpd_factory, INSPECTED, mpm)
     good = call_body("echo", "first")
     bad = (b"<methodCall><methodName>echo</methodName><params><param>"
@@ -228,6 +229,18 @@ def test_in_place_hostile(httpd_factory, mpm):
     assert xmlrpc.client.loads(d)[0][0] == "split"
     h.wait_log(r"MG00201: inspected echo: %d bytes spooled \(memory\)"
                % len(split))
+    # a refused body in two pieces was spooled to its end before it was
+    # judged: nothing of it is left unread, the connection stays
+    with socket.create_connection(("127.0.0.1", h.port)) as s:
+        req = raw_request(bad)
+        s.sendall(req[:-10])
+        time.sleep(0.3)
+        s.sendall(req[-10:])
+        (b2,) = read_answers(s, 1)
+        s.sendall(raw_request(second))
+        (c2,) = read_answers(s, 1)
+    assert fault_of(b2)[0] == -32600
+    assert xmlrpc.client.loads(c2)[0][0] == "second"
     # Expect: 100-continue: the body waits for httpd's answer
     cont = call_body("echo", "continued")
     with socket.create_connection(("127.0.0.1", h.port)) as s:
