@@ -265,7 +265,9 @@ def test_a_call_larger_than_the_budget_runs_alone(procroot, httpd_factory):
     (its cost may be rounded up by half, so two thirds of it must fit),
     after the calls before it, and nothing runs beside it. One expected
     to take 400 MiB (two thirds: 267 MiB) still waits, then is refused."""
-    h = start(procroot, httpd_factory, 250, wait="2s", extra=BIG)
+    # MemGuardAdmitWait 3s: the call beside waits for the holder's end and
+    # then big's whole second (~2 s); a wait of 2 s left it a few tenths
+    h = start(procroot, httpd_factory, 250, wait="3s", extra=BIG)
     big = lambda: rpc(h, "/rpc-big")     # noqa: E731
     assert big().big(5, 0) == 5
     wait_until(lambda: auto(h)["AdmitReservedBytes"] == "0", "given back")
