@@ -18,7 +18,10 @@ ONE prefork child, so that one process serves every request:
   callgrind  httpd -X (one process) under valgrind --tool=callgrind,
              --requests requests, instructions per request inclusive of
              each of the module's hooks, filters and helpers, and of the
-             libxml2 / APR functions they call.
+             libxml2 / APR functions they call. --cache-sim adds
+             callgrind's cache simulation with a 256 KB last level: the
+             lines a request misses where caches are emptied between
+             requests (a busy server's), module off and on.
   load       bench_overhead.py's servers as they are there (prefork,
              its children, `ab -k -c 8`), loaded one at a time for
              --seconds, --repeat times each (off,on then on,off), while `perf record -a`
@@ -32,7 +35,7 @@ ONE prefork child, so that one process serves every request:
 
 Needs root (strace/perf attach to a child running as httpd's User).
 
-    t/bench/probe_overhead.py [syscalls|perf|callgrind|load ...]
+    t/bench/probe_overhead.py [syscalls|perf|callgrind|load ...] [--cache-sim]
         [--workload xmlrpc|static] [--requests 1000] [--seconds 10]
         [--repeat 3] [--out DIR]
 """
@@ -189,9 +192,20 @@ CG_FUNCS = re.compile(
     r"ap_pass_brigade|ap_get_brigade|clock_gettime)")
 
 
+# --cache-sim: callgrind's cache simulation with a small last level, a
+# stand-in for the caches that the application and the other children
+# empty between two requests of one child on a busy server: the lines a
+# request misses there are the ones it pays for each time.
+CACHE_SIM = "--cache-sim=yes --LL=262144,8,64"
+
+
 def callgrind(args, body, out):
     n1, n2 = args.cg_requests
     totals = {}
+    if args.cache_sim:
+        # valgrind reads VALGRIND_OPTS; the harness passes the environment
+        os.environ["VALGRIND_OPTS"] = (os.environ.get("VALGRIND_OPTS", "") +
+                                       " " + CACHE_SIM).strip()
     for side, loadmod in (("off", False), ("on", True)):
         for n in (n1, n2):
             totals[(side, n)] = cg_run(args, body, out, side, loadmod, n)
@@ -205,6 +219,15 @@ def callgrind(args, body, out):
     print("  added      %10.0f (%.1f %%)" % (per["on"] - per["off"],
                                             100 * (per["on"] / per["off"]
                                                    - 1)))
+    events = [e for e in totals[("on", n2)][2] if e != "Ir"]
+    if events:
+        print("cache simulation (%s), per request:" % CACHE_SIM)
+        print("  %-6s %10s %10s %10s" % ("event", "off", "on", "added"))
+        for ev in events:
+            v = {side: (totals[(side, n2)][2][ev] - totals[(side, n1)][2][ev])
+                 / float(n2 - n1) for side in ("off", "on")}
+            print("  %-6s %10.1f %10.1f %+10.1f" % (ev, v["off"], v["on"],
+                                                   v["on"] - v["off"]))
     incl_a, incl_b = totals[("on", n1)][1], totals[("on", n2)][1]
     rows = []
     for fn, v in incl_b.items():
@@ -241,14 +264,18 @@ def cg_run(args, body, out, side, loadmod, n):
     ann = subprocess.run(["callgrind_annotate", "--inclusive=yes",
                           "--threshold=100", cg], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True).stdout
-    total = int(re.search(r"^([\d,]+) +\(100\.0%\) +PROGRAM TOTALS", ann,
-                          re.M).group(1).replace(",", ""))
+    # one column per event (Ir alone, or the cache simulation's too)
+    events = re.search(r"^Events shown:\s+(.*)$", ann, re.M).group(1).split()
+    line = next(x for x in ann.splitlines() if "PROGRAM TOTALS" in x)
+    per_event = dict(zip(events, [int(x.replace(",", "")) for x in
+                                  re.findall(r"([\d,]+) \(", line)]))
     incl = {}
     for line in ann.splitlines():
-        m = re.match(r"^\s*([\d,]+) \([^)]*\)\s+\S+:(\S+)", line)
+        m = re.match(r"^\s*([\d,]+) \([^)]*\)(?:\s+(?:[\d,]+ \([^)]*\)|\.))*"
+                     r"\s+\S+:(\S+)", line)
         if m and CG_FUNCS.search(m.group(2)):
             incl[m.group(2)] = int(m.group(1).replace(",", ""))
-    return total, incl
+    return per_event["Ir"], incl, per_event
 
 
 def load_profile(args, body, out):
@@ -344,6 +371,9 @@ def main():
     ap.add_argument("--trace", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--cg-requests", type=int, nargs=2, default=[100, 600])
+    ap.add_argument("--cache-sim", action="store_true",
+                    help="callgrind: simulate the caches (" + CACHE_SIM +
+                    "): lines missed per request, off and on")
     ap.add_argument("--repeat", type=int, default=3,
                     help="load: runs per server")
     ap.add_argument("--out")
