@@ -44,7 +44,6 @@
 #include "mod_memguard_reject.h"
 #include "mod_memguard_request.h"
 #include "mod_memguard_status.h"
-#include "mg_units.h"
 
 /* deflate's largest expansion: a 258-byte match in 2 bits. */
 #define MEMGUARD_INFLATE_MAX_RATIO 1032
@@ -222,20 +221,21 @@ int memguard_body_header_parser(request_rec *r)
 {
     memguard_req_ctx *ctx;
     apr_int64_t limit;
-    const char *cl, *te, *ce;
+    const char *te, *ce;
     apr_off_t len = 0;
     uint64_t v;
+    int has_cl;
 
     if (r->main || r->prev || memguard_engine(r) == MEMGUARD_ENGINE_OFF ||
         memguard_is_status(r)) {
         return DECLINED;
     }
-    cl = apr_table_get(r->headers_in, "Content-Length");
+    has_cl = memguard_content_length(r->headers_in, &v);
     te = apr_table_get(r->headers_in, "Transfer-Encoding");
-    if (cl != NULL) {
-        if (mg_units_parse_length(cl, &v) != 0) {
-            return DECLINED; /* HTTP_IN answers 400 at the first read */
-        }
+    if (has_cl < 0) {
+        return DECLINED; /* HTTP_IN answers 400 at the first read */
+    }
+    if (has_cl) {
         len = (apr_off_t)v;
     }
     if (te == NULL && len == 0) {
@@ -250,7 +250,7 @@ int memguard_body_header_parser(request_rec *r)
     ctx->body_bound = limit > 0 ? limit : 0;
     /* The declared length of an encoded body is the encoded size: the
      * limit is on the decoded bytes, counted as they stream. */
-    if (limit > 0 && cl != NULL && te == NULL && ctx->body_encoding == NULL &&
+    if (limit > 0 && has_cl && te == NULL && ctx->body_encoding == NULL &&
         len > limit) {
         int rc =
             memguard_refuse(r, MG_REASON_BODY_SIZE,
@@ -269,7 +269,7 @@ int memguard_body_header_parser(request_rec *r)
      * body was read to its end, the reads that take it before the
      * handler say (the inspection's spool, the discard of a body read
      * in place: ctx->body_eos), or else its Content-Length. */
-    if (cl == NULL || te != NULL || ctx->body_encoding != NULL ||
+    if (!has_cl || te != NULL || ctx->body_encoding != NULL ||
         (limit > 0 && len > limit)) {
         ap_add_input_filter_handle(body_handle, ctx, r, r->connection);
         ap_add_input_filter_handle(wire_handle, ctx, r, r->connection);

@@ -51,7 +51,6 @@
 #include "mod_memguard_status.h"
 #include "mod_memguard_xrconf.h"
 #include "mg_board.h"
-#include "mg_units.h"
 
 /* Is w stale at now? Sets *state to the fail-mode state if so. */
 static int gate_stale(mg_board_verdict_t w, uint64_t now,
@@ -172,11 +171,10 @@ static int gate_shed_kind(request_rec *r, mg_verdict_state_t state,
  * as any request. */
 static int gate_small_body(request_rec *r)
 {
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_int64_t limit = memguard_throttle_max_body(r);
     uint64_t len;
 
-    return cl != NULL && mg_units_parse_length(cl, &len) == 0 &&
+    return memguard_content_length(r->headers_in, &len) > 0 &&
            (limit <= 0 || len <= (uint64_t)limit);
 }
 
@@ -185,10 +183,10 @@ static int gate_small_body(request_rec *r)
 int memguard_gate_header_parser(request_rec *r)
 {
     mg_verdict_state_t state;
-    const char *why, *cl;
+    const char *why;
     apr_int64_t limit;
     uint64_t len;
-    int rc;
+    int rc, has_cl;
 
     if (gate_clear() || !gate_applies(r)) {
         return DECLINED;
@@ -212,9 +210,9 @@ int memguard_gate_header_parser(request_rec *r)
     if (limit <= 0) {
         return DECLINED;
     }
-    cl = apr_table_get(r->headers_in, "Content-Length");
-    if (cl != NULL) {
-        if (mg_units_parse_length(cl, &len) != 0 || len <= (uint64_t)limit) {
+    has_cl = memguard_content_length(r->headers_in, &len);
+    if (has_cl != 0) {
+        if (has_cl < 0 || len <= (uint64_t)limit) {
             return DECLINED;
         }
         rc = memguard_refuse(

@@ -89,7 +89,6 @@
 #include "mod_memguard_statm.h"
 #include "mg_board.h"
 #include "mg_policy.h"
-#include "mg_units.h"
 
 /* Added by handle: no lookup by name on every request. */
 static ap_filter_rec_t *recycle_handle;
@@ -395,7 +394,6 @@ void memguard_recycle_request(request_rec *r, uint32_t reason, const char *why)
  */
 static int recycle_whole_response(request_rec *r, apr_bucket_brigade *bb)
 {
-    const char *cl;
     uint64_t declared;
     apr_off_t len = 0;
     apr_bucket *e;
@@ -406,8 +404,7 @@ static int recycle_whole_response(request_rec *r, apr_bucket_brigade *bb)
     if (APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
         return 1;
     }
-    cl = apr_table_get(r->headers_out, "Content-Length");
-    if (cl == NULL || mg_units_parse_length(cl, &declared) != 0 ||
+    if (memguard_content_length(r->headers_out, &declared) <= 0 ||
         declared == 0) {
         return 0;
     }

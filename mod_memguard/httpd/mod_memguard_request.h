@@ -73,4 +73,10 @@ typedef struct {
 /* r's context, created on first call (in r->request_config). */
 memguard_req_ctx *memguard_req(request_rec *r);
 
+/* The Content-Length in headers (r->headers_in or r->headers_out): 1, and
+ * *len, when there is one written as HTTP writes it (digits only,
+ * mg_units_parse_length()); 0 when there is none; -1 when it is not a
+ * length (HTTP_IN answers such a request 400 at its first read). */
+int memguard_content_length(const apr_table_t *headers, uint64_t *len);
+
 #endif /* MOD_MEMGUARD_REQUEST_H */

@@ -43,7 +43,6 @@
 #include "mod_memguard_reject.h"
 #include "mod_memguard_request.h"
 #include "mod_memguard_respcap.h"
-#include "mg_units.h"
 
 /* Added by handle: no lookup by name on every request. */
 static ap_filter_rec_t *respcap_handle;
@@ -92,10 +91,9 @@ static apr_int64_t respcap_limit(request_rec *r, const char **source)
 /* The Content-Length the handler declared, or -1. */
 static apr_int64_t declared_length(const request_rec *r)
 {
-    const char *cl = apr_table_get(r->headers_out, "Content-Length");
     uint64_t len;
 
-    if (cl == NULL || mg_units_parse_length(cl, &len) != 0) {
+    if (memguard_content_length(r->headers_out, &len) <= 0) {
         return -1;
     }
     return (apr_int64_t)len;

@@ -50,7 +50,6 @@
 #include "mod_memguard_xmlrpc.h"
 #include "mod_memguard_xrconf.h"
 #include "mg_board.h"
-#include "mg_units.h"
 
 /* MemGuardSpoolMemory default: a few hundred ordinary calls' worth; Koji's
  * uploadFile chunks (1.4 MB of base64) go to a file. */
@@ -317,13 +316,11 @@ static const char *xr_detail(request_rec *r, const mg_xmlrpc_refusal_t *rf)
  * decoded body differ); else -1. */
 static apr_off_t xr_declared(request_rec *r)
 {
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
-
     uint64_t n;
 
-    if (cl != NULL && !apr_table_get(r->headers_in, "Transfer-Encoding") &&
-        !apr_table_get(r->headers_in, "Content-Encoding") &&
-        mg_units_parse_length(cl, &n) == 0) {
+    if (memguard_content_length(r->headers_in, &n) > 0 &&
+        !apr_table_get(r->headers_in, "Transfer-Encoding") &&
+        !apr_table_get(r->headers_in, "Content-Encoding")) {
         return (apr_off_t)n;
     }
     return -1;
