@@ -108,7 +108,8 @@ static struct memguard_xr_conf *xr_merge(apr_pool_t *p,
     else {
         m->rules = apr_array_append(p, add->rules, base->rules);
     }
-    for (k = 0; k < 8; k++) {
+    for (k = 0; k < (int)(sizeof(m->rule_first) / sizeof(m->rule_first[0]));
+         k++) {
         m->rule_first[k] = add->rule_first[k] | base->rule_first[k];
     }
     m->spool_memory = add->spool_memory != MEMGUARD_UNSET ? add->spool_memory

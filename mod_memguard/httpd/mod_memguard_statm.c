@@ -3,9 +3,11 @@
  *
  * Each child opens the file once, in child_init (memguard_statm_open(),
  * called by the accounting's child_init), and keeps the fd; a read is ONE
- * pread (mg_proc_read_statm, about 1.3 us). The accounting reads it at a
- * request's end, recycling before the response headers and when a child
- * is marked, admission for the call ceiling.
+ * pread (about 1.3 us): of the resident size alone
+ * (memguard_statm_rss(), mg_proc_read_statm_rss) where the accounting
+ * reads it at a request's end and recycling before the response headers
+ * and when a child is marked; of the whole line (memguard_statm_read())
+ * for admission's call ceiling, which needs the data size.
  *
  * Why /proc/self and not MemGuardProcRoot: the fixture roots describe the
  * machine (meminfo, cgroups, slab) so tests can fake pressure; a request's

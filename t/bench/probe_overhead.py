@@ -44,6 +44,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -320,9 +321,7 @@ def load_profile(args, body, out):
             s.cleanup()
 
     def med(side, key):
-        v = sorted(x.get(key, 0.0) for x in runs[side])
-        return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] +
-                                                  v[len(v) // 2]) / 2
+        return statistics.median(x.get(key, 0.0) for x in runs[side])
     keys = set()
     for side in runs:
         for x in runs[side]:
