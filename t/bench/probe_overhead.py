@@ -37,7 +37,7 @@ Needs root (strace/perf attach to a child running as httpd's User).
 
     t/bench/probe_overhead.py [syscalls|perf|callgrind|load ...] [--cache-sim]
         [--workload xmlrpc|static] [--requests 1000] [--seconds 10]
-        [--repeat 3] [--out DIR]
+        [--repeat 3] [--conf FILE] [--out DIR]
 """
 import argparse
 import os
@@ -375,8 +375,13 @@ def main():
                     "): lines missed per request, off and on")
     ap.add_argument("--repeat", type=int, default=3,
                     help="load: runs per server")
+    ap.add_argument("--conf", help="the module's configuration instead of "
+                    "conf/memguard.conf (e.g. one layer of bench_layers.py: "
+                    "its --print-conf)")
     ap.add_argument("--out")
     args = ap.parse_args()
+    if args.conf:
+        bo.CONF = os.path.abspath(args.conf)
     out = args.out or tempfile.mkdtemp(prefix="mg-probe-")
     os.makedirs(out, exist_ok=True)
     os.chmod(out, 0o1777)
