@@ -28,9 +28,11 @@ at the same time, by a few per cent). Everything is slower than with
 one server at a time (seven servers share two CPUs and their caches),
 which charges a larger footprint a little more. --mode interleaved loads
 one server at a time, in an order that rotates from round to round.
-Per server the median over rounds of CPU per request, and off/layer
-(bench_overhead.py's off/on for the shipped conf); the step from one
-layer to the next is what that layer adds. --repeat K runs it K times
+Per server the median over rounds of CPU per request; per layer
+off/layer (bench_overhead.py's off/on for the shipped conf), the median
+of the ratios taken round by round (the servers of a round ran at the
+same time); the step from one layer to the next (in us) is what that
+layer adds. --repeat K runs it K times
 (fresh servers) and reports the medians. Root only (cgroups), like
 bench_overhead.py.
 
@@ -141,7 +143,16 @@ def one_run(args, root, body_file, run_no):
                 s.stop()
             finally:
                 s.cleanup()
-    return {name: statistics.median(v) for name, v in per.items()}
+    # per server: the median of its CPU per request; per layer: the
+    # median of off/layer taken round by round (in a round the servers
+    # ran at the same time: a paired ratio carries less of the machine's
+    # drift than the ratio of two medians)
+    out = {name: statistics.median(v) for name, v in per.items()}
+    for name in per:
+        if name != "off":
+            out["ratio:" + name] = statistics.median(
+                a / b for a, b in zip(per["off"], per[name]))
+    return out
 
 
 def main():
@@ -206,12 +217,12 @@ def main():
     prev = mid("off")
     for name, what, _, _ in [("control", "no module either: the noise floor",
                               None, None)] + LAYERS:
-        ratio = statistics.median(run["off"] / run[name] for run in runs)
+        ratio = statistics.median(run["ratio:" + name] for run in runs)
         print("%-10s %9.1f %9.3f %+9.1f  %s" % (name, mid(name), ratio,
                                                 mid(name) - prev, what))
         if len(runs) > 1:
             print("%-10s runs: off/layer %s" % ("", " ".join(
-                "%.3f" % (run["off"] / run[name]) for run in runs)))
+                "%.3f" % run["ratio:" + name] for run in runs)))
         if name != "control":
             prev = mid(name)
         results += [
