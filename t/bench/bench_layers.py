@@ -178,13 +178,7 @@ def main():
         return 0
 
     root = bo.cpuacct_root()
-    why = None
-    if os.geteuid() != 0:
-        why = "needs root (it creates cpuacct cgroups)"
-    elif root is None:
-        why = "no cgroup v1 cpuacct hierarchy mounted"
-    elif shutil.which("ab") is None:
-        why = "ab not found (Debian: apt-get install apache2-utils)"
+    why = bo.cannot_run(root)
     if why:
         print("layers: skipped: %s" % why)
         print(json.dumps({"bench": "layers", "skipped": why, "results": []}))

@@ -211,6 +211,17 @@ def cpuacct_root():
     return None
 
 
+def cannot_run(root):
+    """Why these servers cannot be measured here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (it creates cpuacct cgroups)"
+    if root is None:
+        return "no cgroup v1 cpuacct hierarchy mounted"
+    if shutil.which("ab") is None:
+        return "ab not found (Debian: apt-get install apache2-utils)"
+    return None
+
+
 class CpuGroup:
     """A cpuacct group of our own; httpd is started inside it, so every
     process it forks (children, the sampler) is counted there."""
@@ -564,13 +575,7 @@ def main():
         CONF = os.path.abspath(args.conf)
 
     root = cpuacct_root()
-    why = None
-    if os.geteuid() != 0:
-        why = "needs root (it creates cpuacct cgroups)"
-    elif root is None:
-        why = "no cgroup v1 cpuacct hierarchy mounted"
-    elif shutil.which("ab") is None:
-        why = "ab not found (Debian: apt-get install apache2-utils)"
+    why = cannot_run(root)
     if why:
         print("overhead: skipped: %s" % why)
         print(json.dumps({"bench": "overhead", "skipped": why,
