@@ -200,34 +200,51 @@ static void mg_xmlrpc_clear(mg_xmlrpc_t *x)
 
 static const char *const mg_xmlrpc_default_mc[] = {"system.multicall",
                                                    "multiCall"};
+static const uint32_t mg_xmlrpc_default_mc_lens[] = {
+    sizeof("system.multicall") - 1, sizeof("multiCall") - 1};
 
 int mg_xmlrpc_set_multicall(mg_xmlrpc_t *x, const char *const *names, size_t n)
 {
     size_t i, len;
+    int same;
 
     if (x == NULL) {
         return -EINVAL;
     }
     if (names == NULL) {
-        names = mg_xmlrpc_default_mc;
-        n = sizeof(mg_xmlrpc_default_mc) / sizeof(mg_xmlrpc_default_mc[0]);
+        x->mc_names = mg_xmlrpc_default_mc;
+        x->mc_lens = mg_xmlrpc_default_mc_lens;
+        x->mc_count = sizeof(mg_xmlrpc_default_mc_lens) /
+                      sizeof(mg_xmlrpc_default_mc_lens[0]);
+        return 0;
     }
     if (n > MG_XMLRPC_MULTICALL_NAMES_MAX) {
         return -EINVAL;
     }
-    for (i = 0; i < n; i++) {
-        if (names[i] == NULL) {
-            return -EINVAL;
-        }
-        len = strnlen(names[i], MG_XMLRPC_NAME_CAP + 1);
-        if (len == 0 || len > MG_XMLRPC_NAME_CAP) {
-            return -EINVAL;
-        }
+    /* the list checked last time, the same strings (each request of a
+     * reused inspector under one configuration): taken as it was */
+    same = n == x->mc_cfg_count;
+    for (i = 0; same && i < n; i++) {
+        same = names[i] == x->mc_cfg[i];
     }
-    for (i = 0; i < n; i++) {
-        x->mc_names[i] = names[i];
-        x->mc_lens[i] = (uint32_t)strlen(names[i]);
+    if (!same) {
+        for (i = 0; i < n; i++) {
+            if (names[i] == NULL) {
+                return -EINVAL;
+            }
+            len = strnlen(names[i], MG_XMLRPC_NAME_CAP + 1);
+            if (len == 0 || len > MG_XMLRPC_NAME_CAP) {
+                return -EINVAL;
+            }
+        }
+        for (i = 0; i < n; i++) {
+            x->mc_cfg[i] = names[i];
+            x->mc_cfg_lens[i] = (uint32_t)strlen(names[i]);
+        }
+        x->mc_cfg_count = (uint32_t)n;
     }
+    x->mc_names = x->mc_cfg;
+    x->mc_lens = x->mc_cfg_lens;
     x->mc_count = (uint32_t)n;
     return 0;
 }

@@ -235,8 +235,10 @@ int mg_xmlrpc_is_multicall(const mg_xmlrpc_t *x);
  * MG_XMLRPC_NAME_CAP bytes, compared byte for byte. names == NULL restores
  * the default, "system.multicall" and "multiCall", which mg_xmlrpc_new()
  * and mg_xmlrpc_reset() set. The strings are not copied: they must
- * outlive the inspector's use of them. Call before the first byte of a
- * body is fed. Returns 0, or -EINVAL (the list is then unchanged).
+ * outlive the inspector's use of them, unchanged (the same strings given
+ * again, as each request of a reused inspector does, are not checked
+ * and measured again). Call before the first byte of a body is fed.
+ * Returns 0, or -EINVAL (the list is then unchanged).
  */
 int mg_xmlrpc_set_multicall(mg_xmlrpc_t *x, const char *const *names, size_t n);
 

@@ -185,12 +185,19 @@ struct mg_xmlrpc {
     char mname[MG_XMLRPC_MNAME_SIZE];
     uint32_t mname_len;
 
-    /* multicall names (borrowed) and the open multicalls: mc[1] is the
+    /* multicall names (borrowed) in use: the default list (static) or
+     * the one kept in mc_cfg; and the open multicalls: mc[1] is the
      * top-level one, mc[mc_level] the innermost */
-    const char *mc_names[MG_XMLRPC_MULTICALL_NAMES_MAX];
-    uint32_t mc_lens[MG_XMLRPC_MULTICALL_NAMES_MAX];
+    const char *const *mc_names;
+    const uint32_t *mc_lens;
     uint32_t mc_count;
     uint32_t mc_level;
+    /* the last list mg_xmlrpc_set_multicall() was given, checked and
+     * measured: given again (each request of a reused inspector under
+     * the same configuration), it is taken as it is */
+    const char *mc_cfg[MG_XMLRPC_MULTICALL_NAMES_MAX];
+    uint32_t mc_cfg_lens[MG_XMLRPC_MULTICALL_NAMES_MAX];
+    uint32_t mc_cfg_count;
     mg_xmlrpc_level_t mc[MG_XMLRPC_MULTICALL_DEPTH_CAP + 1];
 
     mg_xmlrpc_name_t names[MG_XMLRPC_NAMES];

@@ -7,6 +7,7 @@ server sheds.
 
 Fake pressure comes from MemGuardProcRoot pointing at a fixture tree the
 test rewrites (mgfixture.ProcRoot)."""
+import http.client
 import os
 import threading
 import time
@@ -330,6 +331,48 @@ MemGuardEngine On
     code, text = fault(h, call_body("system.multicall",
                                     mc(("queryHistory", 1))))
     assert code == 4030 and "in call 1 of system.multicall" in text
+
+
+def test_multicall_names_per_location_on_one_child(httpd_factory):
+    """Two sections with their own MemGuardMulticall lists, called in turn
+    on one kept-alive connection: the child's one inspector, reused from
+    call to call, takes each call's own list every time."""
+    h = httpd_factory("""
+MemGuardEngine On
+<Location /kojihub>
+    MemGuardXmlRpc On
+    MemGuardMulticall system.multicall
+    MemGuardMethod queryHistory deny
+</Location>
+<Location /kojihub/other>
+    MemGuardMulticall multiCall
+</Location>
+""")
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=60)
+
+    def call(path, method):
+        c.request("POST", path, body=call_body(method, mc(("queryHistory",
+                                                           1))),
+                  headers={"Content-Type": "text/xml"})
+        r = c.getresponse()
+        data = r.read()
+        assert r.status == 200 and r.getheader("Connection") != "close"
+        try:
+            xmlrpc.client.loads(data)
+            return None
+        except xmlrpc.client.Fault as e:
+            return e.faultCode
+
+    for _ in range(3):
+        # each list names the method its section looks into
+        assert call("/kojihub", "system.multicall") == 4030
+        assert call("/kojihub", "multiCall") is None
+        assert call("/kojihub/other", "multiCall") == 4030
+        assert call("/kojihub/other", "system.multicall") is None
+    c.close()
+    lines = [x for x in h.access_lines() if '"POST ' in x]
+    pids = {x.split(" pid=")[1].split()[0] for x in lines}
+    assert len(lines) == 12 and len(pids) == 1, lines
 
 
 # -- what Koji's clients do with the answers -----------------------------------

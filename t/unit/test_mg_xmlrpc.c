@@ -1712,6 +1712,38 @@ static void test_multicall_names_list(void **state)
                      MG_XR_ACCEPT);
     assert_int_equal(rec.calls, 1); /* batch is a plain call again */
     assert_false(mg_xmlrpc_is_multicall(x));
+
+    /* the same list after the reset (a reused inspector's next request):
+     * in use again; a list that differs by one string, or by its count,
+     * is the new one; a bad one leaves the one in use */
+    assert_int_equal(mg_xmlrpc_set_multicall(x, names, 2), 0);
+    assert_true(mg_xmlrpc_multicall_name(x, "batch", 5));
+    assert_true(mg_xmlrpc_multicall_name(x, "x.y", 3));
+    assert_false(mg_xmlrpc_multicall_name(x, "multiCall", 9));
+    {
+        const char *other[2];
+
+        other[0] = names[0];
+        other[1] = "longer.name";
+        assert_int_equal(mg_xmlrpc_set_multicall(x, other, 2), 0);
+        assert_true(mg_xmlrpc_multicall_name(x, "longer.name", 11));
+        assert_false(mg_xmlrpc_multicall_name(x, "x.y", 3));
+        /* the same array holding another string */
+        other[1] = "y.zz";
+        assert_int_equal(mg_xmlrpc_set_multicall(x, other, 2), 0);
+        assert_true(mg_xmlrpc_multicall_name(x, "y.zz", 4));
+        assert_false(mg_xmlrpc_multicall_name(x, "longer.name", 11));
+        other[1] = "longer.name";
+        assert_int_equal(mg_xmlrpc_set_multicall(x, other, 1), 0);
+        assert_true(mg_xmlrpc_multicall_name(x, "batch", 5));
+        assert_false(mg_xmlrpc_multicall_name(x, "longer.name", 11));
+        other[1] = NULL;
+        assert_int_equal(mg_xmlrpc_set_multicall(x, other, 2), -EINVAL);
+        assert_true(mg_xmlrpc_multicall_name(x, "batch", 5));
+        assert_false(mg_xmlrpc_multicall_name(x, "longer.name", 11));
+    }
+    assert_int_equal(mg_xmlrpc_set_multicall(x, names, 2), 0);
+    assert_true(mg_xmlrpc_multicall_name(x, "x.y", 3));
     mg_xmlrpc_free(x);
 }
 
