@@ -133,8 +133,14 @@ static size_t mg_xmlrpc_fast_attr(const char *b, size_t i, size_t len,
  * standalone optional, each after whitespace): the index after it, or 0. */
 static size_t mg_xmlrpc_fast_decl(const char *b, size_t len)
 {
+    /* what Python's xmlrpc.client (Koji's clients) writes, every call */
+    static const char python[] = "<?xml version='1.0'?>";
     size_t i, j, k, v, n;
 
+    if (len >= sizeof(python) - 1 &&
+        memcmp(b, python, sizeof(python) - 1) == 0) {
+        return sizeof(python) - 1;
+    }
     if (len < 6 || memcmp(b, "<?xml", 5) != 0 || !(CLS(b[5]) & F_SPACE)) {
         return 0;
     }
