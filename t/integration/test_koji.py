@@ -315,15 +315,18 @@ MemGuardRejectStyle mixed
 """)
 
 
-def test_configured_multicall_names(httpd_factory):
-    h = httpd_factory("""
+MULTICALL_SYSTEM = """
 MemGuardEngine On
 <Location /kojihub>
     MemGuardXmlRpc On
     MemGuardMulticall system.multicall
     MemGuardMethod queryHistory deny
 </Location>
-""")
+"""
+
+
+def test_configured_multicall_names(httpd_factory):
+    h = httpd_factory(MULTICALL_SYSTEM)
     # multiCall is not a multicall here: its calls are not looked at (the
     # demo hub still runs them)
     res = session(h).multiCall([("queryHistory", (1,))])
@@ -337,13 +340,7 @@ def test_multicall_names_per_location_on_one_child(httpd_factory):
     """Two sections with their own MemGuardMulticall lists, called in turn
     on one kept-alive connection: the child's one inspector, reused from
     call to call, takes each call's own list every time."""
-    h = httpd_factory("""
-MemGuardEngine On
-<Location /kojihub>
-    MemGuardXmlRpc On
-    MemGuardMulticall system.multicall
-    MemGuardMethod queryHistory deny
-</Location>
+    h = httpd_factory(MULTICALL_SYSTEM + """
 <Location /kojihub/other>
     MemGuardMulticall multiCall
 </Location>
