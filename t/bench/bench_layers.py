@@ -145,8 +145,9 @@ def one_run(args, root, body_file, run_no):
                 s.cleanup()
     # per server: the median of its CPU per request; per layer: the
     # median of off/layer taken round by round (in a round the servers
-    # ran at the same time: a paired ratio carries less of the machine's
-    # drift than the ratio of two medians)
+    # ran at the same time, or within seconds of each other: a paired
+    # ratio carries less of the machine's drift than the ratio of two
+    # medians)
     out = {name: statistics.median(v) for name, v in per.items()}
     for name in per:
         if name != "off":
