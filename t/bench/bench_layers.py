@@ -96,8 +96,7 @@ LAYERS = [
 
 
 def one_run(args, root, body_file, run_no):
-    with open(bo.CONF) as f:
-        shipped = f.read()
+    shipped = bo.conf_text()
     children = bo.children_for(args.concurrency)
     servers = [bo.Server("off", False, root, children),
                bo.Server("control", False, root, children)]
@@ -113,6 +112,7 @@ def one_run(args, root, body_file, run_no):
                        body_file)
         for i in range(args.rounds):
             if args.mode == "concurrent":
+                order = servers
                 done = bo.measure(servers, "xmlrpc", args.seconds,
                                   args.concurrency, body_file)
             else:
@@ -123,8 +123,7 @@ def one_run(args, root, body_file, run_no):
                 done = [bo.measure([s], "xmlrpc", args.seconds,
                                    args.concurrency, body_file)[0]
                         for s in order]
-            for s, ((tot, _, _), r) in zip(
-                    servers if args.mode == "concurrent" else order, done):
+            for s, ((tot, _, _), r) in zip(order, done):
                 per[s.name].append(tot / r["complete"] / 1e3)
             print("%d %5d  %s" % (run_no, i + 1, " ".join(
                 "%s %.1f" % (s.name, per[s.name][-1]) for s in servers)),
@@ -172,10 +171,8 @@ def main():
                     "--conf takes it) and stop")
     args = ap.parse_args()
     if args.print_conf:
-        with open(bo.CONF) as f:
-            shipped = f.read()
         sys.stdout.write(dict((x[0], x[2]) for x in LAYERS)[args.print_conf](
-            shipped))
+            bo.conf_text()))
         return 0
 
     root = bo.cpuacct_root()

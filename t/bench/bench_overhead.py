@@ -163,13 +163,19 @@ HUB_SECTION = re.compile(r"\n[ \t]*<Location /kojihub>\n(.*?\n)[ \t]*"
                          r"</Location>\n", re.S)
 
 
+def conf_text():
+    """The module's configuration measured: conf/memguard.conf, or the
+    file --conf names."""
+    with open(CONF) as f:
+        return f.read()
+
+
 def module_conf(shipped=None):
-    """MemGuardEngine On for the whole server, then the shipped conf (or
-    the file --conf names, or the text given), its <Location /kojihub>
-    directives inside the hub's own section unless --own-section."""
+    """MemGuardEngine On for the whole server, then conf_text() (or the
+    text given), its <Location /kojihub> directives inside the hub's own
+    section unless --own-section."""
     if shipped is None:
-        with open(CONF) as f:
-            shipped = f.read()
+        shipped = conf_text()
     engine = "    MemGuardEngine On\n"
     if ENGINE_IN_LOCATION:
         engine = "<Location />\n" + engine + "</Location>\n"

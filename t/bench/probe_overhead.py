@@ -284,8 +284,9 @@ def load_profile(args, body, out):
     microseconds per request by DSO (and the module's functions) for the
     processes of that server's cgroup, medians of --repeat runs."""
     root = bo.cpuacct_root()
-    if root is None or os.geteuid() != 0:
-        print("load: needs root and a cgroup v1 cpuacct hierarchy")
+    why = bo.cannot_run(root)
+    if why:
+        print("load: %s" % why)
         return
     children = bo.children_for(8)
     servers = [bo.Server("probe-off", False, root, children),
