@@ -389,7 +389,8 @@ static int mg_xmlrpc_ctxt_fresh(mg_xmlrpc_t *x)
 void mg_xmlrpc_set_fast(mg_xmlrpc_t *x, int on)
 {
     if (x != NULL) {
-        x->fast_off = !on;
+        x->fast_off = on == MG_XMLRPC_FAST_NONE;
+        x->plain_off = on == MG_XMLRPC_FAST_GENERAL;
     }
 }
 

@@ -169,7 +169,8 @@ typedef struct {
     uint32_t token_max;   /* most bytes libxml2 held unparsed after a chunk */
 
     uint32_t multicall_depth; /* deepest multicall nesting (0: none) */
-    uint32_t fast;            /* 1: read by the fast path, not libxml2 */
+    uint32_t fast; /* 1: read by the fast path, not libxml2; 2: by its
+                    * plain tier */
 } mg_xmlrpc_counters_t;
 
 typedef struct mg_xmlrpc mg_xmlrpc_t;
@@ -278,9 +279,14 @@ const mg_xmlrpc_counters_t *mg_xmlrpc_counters(const mg_xmlrpc_t *x);
 int mg_xmlrpc_reset(mg_xmlrpc_t *x, const mg_xmlrpc_limits_t *l,
                     mg_xmlrpc_method_cb cb, void *baton);
 
-/* on 0: every body goes to libxml2, even one the fast path would take
- * (tests and benchmarks compare the two); 1, the default, restores it.
- * mg_xmlrpc_reset() keeps the setting. */
+/* on 0 (MG_XMLRPC_FAST_NONE): every body goes to libxml2, even one the
+ * fast path would take; MG_XMLRPC_FAST_GENERAL: the fast path without its
+ * plain tier (tests and benchmarks compare the three); 1
+ * (MG_XMLRPC_FAST_ALL), the default, restores both. mg_xmlrpc_reset()
+ * keeps the setting. */
+#define MG_XMLRPC_FAST_NONE 0
+#define MG_XMLRPC_FAST_ALL 1
+#define MG_XMLRPC_FAST_GENERAL 2
 void mg_xmlrpc_set_fast(mg_xmlrpc_t *x, int on);
 
 /* Nonzero if mg_xmlrpc_reset() would keep the libxml2 context: what a

@@ -373,13 +373,250 @@ static void mg_xmlrpc_fast_replay(mg_xmlrpc_t *x, const char *b,
     }
 }
 
+/* ---- the plain tier ---------------------------------------------------- */
+
+/*
+ * What Python's xmlrpc.client (every Koji client) writes for a call whose
+ * parameters are scalars, tag for tag:
+ *
+ *   <?xml version='1.0'?>\n<methodCall>\n<methodName>getBuild</methodName>
+ *   \n<params>\n<param>\n<value><int>1</int></value>\n</param>\n</params>
+ *   \n</methodCall>\n
+ *
+ * (any declaration the general walk takes, any whitespace between the
+ * structural tags, scalars of any XML-RPC type, empty ones as <nil/>).
+ * Such a body is a well-formed call of the right shape by construction,
+ * so its reading needs no events and no handlers: one pass checks it
+ * byte for byte and counts what the handlers would count; what is left
+ * to judge is its limits and its method. Anything else - a struct, an
+ * array, an untyped or a blank-wrapped value, a space inside a tag, a
+ * ']', an empty <methodName>, a multicall - and any body that reaches a
+ * limit, leaves everything untouched: the general walk reads it (and
+ * refuses it with the handlers' own words).
+ */
+typedef struct {
+    size_t name, name_len; /* the methodName's text */
+    uint64_t name_max;     /* the longest run when it was complete */
+    uint64_t run, run_max; /* the handlers' x->run and string_max */
+    uint32_t elements, params, depth_max;
+} mg_xmlrpc_plain_t;
+
+/* At b[*i]: the literal lit (n bytes), stepped over; else 0. */
+static inline int mg_xmlrpc_plain_lit(const char *b, size_t len, size_t *i,
+                                      const char *lit, size_t n)
+{
+    if (len - *i < n || memcmp(b + *i, lit, n) != 0) {
+        return 0;
+    }
+    *i += n;
+    return 1;
+}
+
+#define PLAIN_LIT(s) mg_xmlrpc_plain_lit(b, len, &i, s, sizeof(s) - 1)
+
+/* Is b[0..n) the name of an XML-RPC scalar type? */
+static int mg_xmlrpc_plain_scalar(const char *b, size_t n)
+{
+    switch (n) {
+    case 2:
+        return b[0] == 'i' && (b[1] == '4' || b[1] == '8');
+    case 3:
+        return memcmp(b, "int", 3) == 0 || memcmp(b, "nil", 3) == 0;
+    case 6:
+        return memcmp(b, "string", 6) == 0 || memcmp(b, "double", 6) == 0 ||
+               memcmp(b, "base64", 6) == 0;
+    case 7:
+        return memcmp(b, "boolean", 7) == 0;
+    case 16:
+        return memcmp(b, "dateTime.iso8601", 16) == 0;
+    default:
+        return 0;
+    }
+}
+
+/* A start tag opens at depth d: what mg_xmlrpc_open() counts and checks
+ * first. 0 when a limit is reached (the general walk refuses it). */
+static int mg_xmlrpc_plain_open(const mg_xmlrpc_t *x, mg_xmlrpc_plain_t *p,
+                                uint32_t d)
+{
+    if (++p->elements > x->lim.elements || d > x->lim.depth) {
+        return 0;
+    }
+    if (p->run > p->run_max) {
+        p->run_max = p->run;
+    }
+    p->run = 0;
+    if (d > p->depth_max) {
+        p->depth_max = d;
+    }
+    return 1;
+}
+
+/* Text of n bytes: what mg_xmlrpc_on_text() adds to the run. 0 past the
+ * string limit. */
+static int mg_xmlrpc_plain_text(const mg_xmlrpc_t *x, mg_xmlrpc_plain_t *p,
+                                size_t n)
+{
+    p->run += n;
+    return p->run <= x->lim.string;
+}
+
+/* Whitespace from b[*i] (between structural tags), counted as text. */
+static int mg_xmlrpc_plain_space(const mg_xmlrpc_t *x, mg_xmlrpc_plain_t *p,
+                                 const char *b, size_t len, size_t *i)
+{
+    size_t s = *i;
+
+    *i = mg_xmlrpc_fast_space(b, s, len);
+    return mg_xmlrpc_plain_text(x, p, *i - s);
+}
+
+/* Character data from b[*i] up to the next '<' (none of ']', '&', a
+ * carriage return or a byte outside printable ASCII): its length, or -1. */
+static long mg_xmlrpc_plain_chars(const char *b, size_t len, size_t *i)
+{
+    size_t s = *i;
+
+    while (*i < len && (CLS(b[*i]) & F_PLAIN)) {
+        (*i)++;
+    }
+    return *i < len && b[*i] == '<' ? (long)(*i - s) : -1;
+}
+
+/* <param><value><T>text</T></value></param> or <T/>, the whitespace after
+ * it included; at "<param>". 0: not of that form, or a limit. */
+static int mg_xmlrpc_plain_param(const mg_xmlrpc_t *x, mg_xmlrpc_plain_t *p,
+                                 const char *b, size_t len, size_t *ip)
+{
+    size_t i = *ip, t;
+    long n;
+
+    if (!PLAIN_LIT("<param>") || !mg_xmlrpc_plain_open(x, p, 3) ||
+        ++p->params > x->lim.params ||
+        !mg_xmlrpc_plain_space(x, p, b, len, &i) || !PLAIN_LIT("<value><") ||
+        !mg_xmlrpc_plain_open(x, p, 4) || !mg_xmlrpc_plain_open(x, p, 5)) {
+        return 0;
+    }
+    t = i;
+    while (i < len && (CLS(b[i]) & F_NAME)) {
+        i++;
+    }
+    if (!mg_xmlrpc_plain_scalar(b + t, i - t)) {
+        return 0;
+    }
+    if (!PLAIN_LIT("/>")) {
+        /* <T>text</T> */
+        size_t tn = i - t;
+
+        if (!PLAIN_LIT(">") || (n = mg_xmlrpc_plain_chars(b, len, &i)) < 0 ||
+            !mg_xmlrpc_plain_text(x, p, (size_t)n) || !PLAIN_LIT("</") ||
+            len - i < tn + 1 || memcmp(b + i, b + t, tn) != 0 ||
+            b[i + tn] != '>') {
+            return 0;
+        }
+        i += tn + 1;
+    }
+    if (!PLAIN_LIT("</value>") || !mg_xmlrpc_plain_space(x, p, b, len, &i) ||
+        !PLAIN_LIT("</param>") || !mg_xmlrpc_plain_space(x, p, b, len, &i)) {
+        return 0;
+    }
+    *ip = i;
+    return 1;
+}
+
+/* The whole body in the plain form, within every limit: 1 and *p. */
+static int mg_xmlrpc_plain_scan(const mg_xmlrpc_t *x, const char *b, size_t len,
+                                mg_xmlrpc_plain_t *p)
+{
+    size_t i = 0;
+    long n;
+
+    memset(p, 0, sizeof(*p));
+    if (len >= 5 && memcmp(b, "<?xml", 5) == 0) {
+        i = mg_xmlrpc_fast_decl(b, len);
+        if (i == 0) {
+            return 0;
+        }
+    }
+    i = mg_xmlrpc_fast_space(b, i, len); /* before the root: not text */
+    if (!PLAIN_LIT("<methodCall>") || !mg_xmlrpc_plain_open(x, p, 1) ||
+        !mg_xmlrpc_plain_space(x, p, b, len, &i) ||
+        !PLAIN_LIT("<methodName>") || !mg_xmlrpc_plain_open(x, p, 2)) {
+        return 0;
+    }
+    p->name = i;
+    n = mg_xmlrpc_plain_chars(b, len, &i);
+    if (n <= 0 || (uint64_t)n > x->lim.name ||
+        !mg_xmlrpc_plain_text(x, p, (size_t)n) || !PLAIN_LIT("</methodName>") ||
+        mg_xmlrpc_multicall_name(x, b + p->name, (size_t)n)) {
+        return 0;
+    }
+    p->name_len = (size_t)n;
+    p->name_max = p->run > p->run_max ? p->run : p->run_max;
+    if (!mg_xmlrpc_plain_space(x, p, b, len, &i)) {
+        return 0;
+    }
+    if (PLAIN_LIT("<params>")) {
+        if (!mg_xmlrpc_plain_open(x, p, 2) ||
+            !mg_xmlrpc_plain_space(x, p, b, len, &i)) {
+            return 0;
+        }
+        while (!PLAIN_LIT("</params>")) {
+            if (!mg_xmlrpc_plain_param(x, p, b, len, &i)) {
+                return 0;
+            }
+        }
+        if (!mg_xmlrpc_plain_space(x, p, b, len, &i)) {
+            return 0;
+        }
+    }
+    if (!PLAIN_LIT("</methodCall>")) {
+        return 0;
+    }
+    /* the root is closed: whitespace to the end, or the general walk */
+    return mg_xmlrpc_fast_space(b, i, len) == len;
+}
+
+#undef PLAIN_LIT
+
+/* The handlers' state after reading a body mg_xmlrpc_plain_scan() took:
+ * the method reported (the callback may refuse it, as at the end of its
+ * <methodName>: then the counters stop there), the root closed. */
+static void mg_xmlrpc_plain_commit(mg_xmlrpc_t *x, const char *b,
+                                   const mg_xmlrpc_plain_t *p)
+{
+    memcpy(x->method, b + p->name, p->name_len);
+    x->cap_len = (uint32_t)p->name_len;
+    x->counters.elements = 2;
+    x->counters.depth_max = 2;
+    x->counters.string_max = p->name_max;
+    x->depth = 1;
+    mg_xmlrpc_sax_method(x);
+    if (x->state != MG_XR_CONTINUE) {
+        return;
+    }
+    x->counters.elements = p->elements;
+    x->counters.depth_max = p->depth_max;
+    x->counters.params = p->params;
+    x->run = p->run;
+    x->counters.string_max = p->run_max;
+    x->depth = 0;
+    x->root_done = 1;
+}
+
 int mg_xmlrpc_fast(mg_xmlrpc_t *x, const char *buf, size_t len)
 {
     mg_xmlrpc_fast_evs_t evs;
+    mg_xmlrpc_plain_t p;
+    int plain;
 
     evs.n = 0;
     if (x->fast_off || len == 0 || len > MG_XMLRPC_FAST_MAX ||
-        len > x->lim.token || !mg_xmlrpc_fast_walk(x, buf, len, 0, &evs)) {
+        len > x->lim.token) {
+        return 0;
+    }
+    plain = !x->plain_off && mg_xmlrpc_plain_scan(x, buf, len, &p);
+    if (!plain && !mg_xmlrpc_fast_walk(x, buf, len, 0, &evs)) {
         return 0;
     }
     /* libxml2's context has nothing to do with this body: a refusal does
@@ -387,11 +624,14 @@ int mg_xmlrpc_fast(mg_xmlrpc_t *x, const char *buf, size_t len)
     x->ctxt_stale = 1;
     /* what feed() would have recorded had libxml2 read it */
     x->counters.bytes = len;
-    x->counters.fast = 1;
+    x->counters.fast = plain ? 2 : 1;
     x->head_len = (uint32_t)(len < sizeof(x->head) ? len : sizeof(x->head));
     memcpy(x->head, buf, x->head_len);
     x->head_done = 1;
-    if (evs.n <= MG_XMLRPC_FAST_EVENTS) {
+    if (plain) {
+        mg_xmlrpc_plain_commit(x, buf, &p);
+    }
+    else if (evs.n <= MG_XMLRPC_FAST_EVENTS) {
         mg_xmlrpc_fast_replay(x, buf, &evs);
     }
     else {

@@ -173,6 +173,7 @@ struct mg_xmlrpc {
     int ctxt_stale;  /* libxml2's context must be reset before its next
                       * use (mg_xmlrpc_reset leaves that to feed()) */
     int fast_off;    /* never the fast path (mg_xmlrpc_set_fast) */
+    int plain_off;   /* never its plain tier (mg_xmlrpc_set_fast) */
     /* the first bytes, held back until they show the body is XML at all
      * (mg_xmlrpc_head_check) */
     unsigned char head[8];
@@ -264,6 +265,10 @@ void mg_xmlrpc_sax(xmlSAXHandler *h);
 void mg_xmlrpc_sax_start(mg_xmlrpc_t *x, const char *name);
 void mg_xmlrpc_sax_end(mg_xmlrpc_t *x);
 void mg_xmlrpc_sax_text(mg_xmlrpc_t *x, const char *s, size_t len);
+/* The top-level methodName is complete: its cap_len bytes in x->method
+ * (not empty). What the end of <methodName> does: noted, reported to the
+ * callback (which may refuse the call). */
+void mg_xmlrpc_sax_method(mg_xmlrpc_t *x);
 
 /* ---- mg_xmlrpc_fast.c ---- */
 

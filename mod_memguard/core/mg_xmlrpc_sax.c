@@ -602,10 +602,7 @@ static void mg_xmlrpc_on_end(void *ud, const xmlChar *localname,
             mg_xmlrpc_invalid(x, "empty <methodName>");
             return;
         }
-        x->method[x->cap_len] = '\0';
-        x->method_done = 1;
-        x->multicall = mg_xmlrpc_multicall_name(x, x->method, x->cap_len);
-        mg_xmlrpc_report(x, x->method, x->cap_len, 0, 0);
+        mg_xmlrpc_sax_method(x);
         break;
     case MG_XK_PARAM:
         if (f->count != 1) {
@@ -772,6 +769,14 @@ static void mg_xmlrpc_on_text(void *ud, const xmlChar *s, int len)
         }
     }
     mg_xmlrpc_text_slow(x, f, s, len);
+}
+
+void mg_xmlrpc_sax_method(mg_xmlrpc_t *x)
+{
+    x->method[x->cap_len] = '\0';
+    x->method_done = 1;
+    x->multicall = mg_xmlrpc_multicall_name(x, x->method, x->cap_len);
+    mg_xmlrpc_report(x, x->method, x->cap_len, 0, 0);
 }
 
 void mg_xmlrpc_sax_end(mg_xmlrpc_t *x)

@@ -1027,13 +1027,85 @@ static void fast_tree(gbuf_t *b, const char *name, int depth)
     puts_(b, name);
     puts_(b, rng(10) ? ">" : " >");
 }
+/* A call with scalar parameters in the form Python's xmlrpc.client
+ * writes (the fast path's plain tier), its whitespace, types and texts
+ * varied; now and then one byte of it is not of that form. */
+static void plain_call(gbuf_t *b)
+{
+    static const char *const types[] = {
+        "int",    "i4",     "i8",  "boolean",          "string",
+        "double", "base64", "nil", "dateTime.iso8601", "float"};
+    static const char *const spaces[] = {"\n", "", " ", "\t\n  ", "\n\n"};
+    size_t i, n = rng(6);
+
+#define SP() puts_(b, spaces[rng(sizeof(spaces) / sizeof(spaces[0]))])
+    if (rng(2) == 0) {
+        puts_(b, "<?xml version='1.0'?>\n");
+    }
+    puts_(b, "<methodCall>");
+    SP();
+    puts_(b, "<methodName>");
+    puts_(b, fast_texts[rng(sizeof(fast_texts) / sizeof(fast_texts[0]))]);
+    puts_(b, "</methodName>");
+    SP();
+    if (rng(8) != 0) {
+        puts_(b, "<params>");
+        SP();
+        for (i = 0; i < n; i++) {
+            const char *t = types[rng(sizeof(types) / sizeof(types[0]))];
+
+            puts_(b, "<param>");
+            SP();
+            puts_(b, rng(12) ? "<value><" : "<value> <");
+            puts_(b, t);
+            if (rng(6) == 0) {
+                puts_(b, "/>");
+            }
+            else {
+                puts_(b, ">");
+                puts_(b, fast_texts[rng(sizeof(fast_texts) /
+                                        sizeof(fast_texts[0]))]);
+                puts_(b, "</");
+                puts_(b, rng(15) ? t : "int");
+                puts_(b, ">");
+            }
+            puts_(b, "</value>");
+            SP();
+            puts_(b, "</param>");
+            SP();
+        }
+        puts_(b, "</params>");
+        SP();
+    }
+    puts_(b, "</methodCall>");
+    if (rng(10) == 0) {
+        SP();
+    }
+#undef SP
+}
+
 /* ---- the fast path against libxml2 ------------------------------------ */
 
-/* Bodies the fast path takes, as clients write them, and near misses. */
+/* Bodies the fast path takes, as clients write them, and near misses.
+ * The first PLAIN_SEEDS are calls with scalar parameters (or none) as
+ * Python's xmlrpc.client writes them: the plain tier's. */
+#define PLAIN_SEEDS 4
 static const char *const fast_seeds[] = {
     "<?xml version='1.0'?>\n<methodCall>\n<methodName>getBuild</methodName>\n"
     "<params>\n<param>\n<value><int>1</int></value>\n</param>\n</params>\n"
     "</methodCall>\n",
+    "<?xml version='1.0'?>\n<methodCall>\n<methodName>host.updateHost"
+    "</methodName>\n<params>\n<param>\n<value><double>0.5</double></value>\n"
+    "</param>\n<param>\n<value><boolean>1</boolean></value>\n</param>\n"
+    "<param>\n<value><nil/></value></param>\n<param>\n<value><string>"
+    "x86_64 noarch</string></value>\n</param>\n<param>\n<value><string>"
+    "</string></value>\n</param>\n<param>\n<value><i8>-7</i8></value>\n"
+    "</param>\n<param>\n<value><dateTime.iso8601>20261207T12:00:00"
+    "</dateTime.iso8601></value>\n</param>\n<param>\n<value><base64>\nAAEC\n"
+    "</base64></value>\n</param>\n</params>\n</methodCall>\n",
+    "<?xml version='1.0'?>\n<methodCall>\n<methodName>hello</methodName>\n"
+    "<params>\n</params>\n</methodCall>\n",
+    "  \n<methodCall><methodName>m</methodName></methodCall>  \n",
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?><methodCall><methodName>"
     "listBuilds</methodName><params><param><value><struct><member><name>"
     "state</name><value><i4>1</i4></value></member><member><name>queryOpts"
@@ -1060,7 +1132,6 @@ static const char *const fast_seeds[] = {
     "</member></struct></value></data></array></value>\n</data></array>"
     "</value>\n</member>\n</struct></value>\n</data></array></value>\n"
     "</param>\n</params>\n</methodCall>\n",
-    "  \n<methodCall><methodName>m</methodName></methodCall>  \n",
     "<methodCall><methodName>m</methodName><params/></methodCall>",
     "<methodCall/>",
     "<methodResponse><params/></methodResponse>",
@@ -1070,6 +1141,26 @@ static const char *const fast_seeds[] = {
     "</value></param></params></methodCall>",
     "<methodCall><methodName>m</methodName><params><param><value>]]]x]"
     "</value></param></params></methodCall>",
+    /* the plain tier's near misses: the general walk's */
+    "<methodCall><methodName>m</methodName><params><param><value>\n<int>1"
+    "</int>\n</value></param></params></methodCall>",
+    "<methodCall><methodName>m</methodName><params><param><value>x</value>"
+    "</param></params></methodCall>",
+    "<methodCall><methodName>m</methodName><params><param><value><int >1"
+    "</int></value></param></params></methodCall>",
+    "<methodCall><methodName>m</methodName><params><param><value><int>1"
+    "</int></value></param><param><value><struct></struct></value></param>"
+    "</params></methodCall>",
+    "<methodCall><methodName>m</methodName><params><param><value><string>"
+    "a]b</string></value></param></params></methodCall>",
+    "<methodCall><methodName></methodName><params/></methodCall>",
+    "<methodCall><methodName>multiCall</methodName><params><param><value>"
+    "<int>1</int></value></param></params></methodCall>",
+    "<methodCall><methodName>m</methodName><params><param><value><float>1"
+    "</float></value></param></params></methodCall>",
+    "<methodCall><methodName>m</methodName><params><param><value><int>1"
+    "</i4></value></param></params></methodCall>",
+    "<methodCall><methodName>m</methodName></methodCall>x",
 };
 
 /* What a body may be cut into: bytes that matter to XML and to the
@@ -1149,45 +1240,99 @@ static void same_calls(const char *label, const rec_t *a, const rec_t *b)
     }
 }
 
-/* One body both ways (whole, in one feed): the same outcome, the same
- * calls reported. 1 if the fast path read it. */
+/* One body read one way (whole, in one feed): its outcome, the calls
+ * reported, the counters. */
+static outcome_t fast_read(const char *buf, size_t len,
+                           const mg_xmlrpc_limits_t *lim, rec_t *rec, int how,
+                           mg_xmlrpc_counters_t *n)
+{
+    mg_xmlrpc_t *x = NULL;
+    outcome_t o;
+
+    assert_int_equal(mg_xmlrpc_new(&x, lim, rec_cb, rec), 0);
+    mg_xmlrpc_set_fast(x, how);
+    rec->x = x;
+    o = feed_doc(x, buf, len, CHUNK_ALL);
+    *n = *mg_xmlrpc_counters(x);
+    mg_xmlrpc_free(x);
+    return o;
+}
+
+static int same_outcome(const outcome_t *a, const outcome_t *b)
+{
+    return a->state == b->state && a->reason == b->reason &&
+           strcmp(a->what ? a->what : "", b->what ? b->what : "") == 0 &&
+           strcmp(a->method, b->method) == 0 &&
+           /* how the text of one string was cut shows in "string bytes N" */
+           (strcmp(a->text, b->text) == 0 ||
+            strcmp(a->what ? a->what : "", "string") == 0);
+}
+
+static void fast_differ(const char *label, const char *buf, size_t len,
+                        const char *how, const outcome_t *a, int fast,
+                        const outcome_t *b)
+{
+    fail_msg("%s (%.*s): fast%s: state %d reason %d what %s method '%s' "
+             "(%s); %s: state %d reason %d what %s method '%s' (%s)",
+             label, (int)(len < 300 ? len : 300), buf,
+             fast ? "" : " (not taken)", a->state, a->reason,
+             a->what ? a->what : "-", a->method, a->text, how, b->state,
+             b->reason, b->what ? b->what : "-", b->method, b->text);
+}
+
+/* One body three ways (whole, in one feed): the fast path as it is, its
+ * general walk alone (no plain tier), libxml2: the same outcome, the same
+ * calls reported; and where the plain tier read it, the same counters as
+ * the general walk. What the fast path did: 0 not taken, 1 the general
+ * walk, 2 the plain tier. */
 static int fast_compare(const char *label, const char *buf, size_t len,
                         const mg_xmlrpc_limits_t *lim, const char *deny)
 {
     rec_t ra = {.deny = deny, .reason = MG_REASON_THROTTLE};
+    rec_t rg = {.deny = deny, .reason = MG_REASON_THROTTLE};
     rec_t rb = {.deny = deny, .reason = MG_REASON_THROTTLE};
-    mg_xmlrpc_t *x = NULL;
-    outcome_t a, b;
-    int fast;
+    mg_xmlrpc_counters_t na, ng, nb;
+    outcome_t a, g, b;
 
     xmlResetLastError();
-    assert_int_equal(mg_xmlrpc_new(&x, lim, rec_cb, &ra), 0);
-    ra.x = x;
-    a = feed_doc(x, buf, len, CHUNK_ALL);
-    fast = (int)mg_xmlrpc_counters(x)->fast;
-    mg_xmlrpc_free(x);
-    assert_int_equal(mg_xmlrpc_new(&x, lim, rec_cb, &rb), 0);
-    mg_xmlrpc_set_fast(x, 0);
-    rb.x = x;
-    b = feed_doc(x, buf, len, CHUNK_ALL);
-    assert_int_equal(mg_xmlrpc_counters(x)->fast, 0);
-    mg_xmlrpc_free(x);
+    a = fast_read(buf, len, lim, &ra, MG_XMLRPC_FAST_ALL, &na);
+    g = fast_read(buf, len, lim, &rg, MG_XMLRPC_FAST_GENERAL, &ng);
+    assert_true(ng.fast != 2);
+    b = fast_read(buf, len, lim, &rb, MG_XMLRPC_FAST_NONE, &nb);
+    assert_int_equal(nb.fast, 0);
     xmlResetLastError();
-    if (a.state != b.state || a.reason != b.reason ||
-        strcmp(a.what ? a.what : "", b.what ? b.what : "") != 0 ||
-        strcmp(a.method, b.method) != 0 ||
-        /* how the text of one string was cut shows in "string bytes N" */
-        (strcmp(a.text, b.text) != 0 &&
-         strcmp(a.what ? a.what : "", "string") != 0)) {
-        fail_msg("%s (%.*s): fast%s: state %d reason %d what %s method '%s' "
-                 "(%s); libxml2: state %d reason %d what %s method '%s' (%s)",
-                 label, (int)(len < 300 ? len : 300), buf,
-                 fast ? "" : " (not taken)", a.state, a.reason,
-                 a.what ? a.what : "-", a.method, a.text, b.state, b.reason,
-                 b.what ? b.what : "-", b.method, b.text);
+    if (!same_outcome(&a, &b)) {
+        fast_differ(label, buf, len, "libxml2", &a, (int)na.fast, &b);
     }
     same_calls(label, &ra, &rb);
-    return fast;
+    if (!same_outcome(&a, &g) || strcmp(a.text, g.text) != 0) {
+        fast_differ(label, buf, len, "general walk", &a, (int)na.fast, &g);
+    }
+    same_calls(label, &ra, &rg);
+    if (na.fast == 2) {
+        /* the plain tier counts as the handlers do */
+        assert_int_equal(ng.fast, 1);
+        if (na.bytes != ng.bytes || na.string_max != ng.string_max ||
+            na.depth_max != ng.depth_max || na.elements != ng.elements ||
+            na.params != ng.params || na.items_max != ng.items_max ||
+            na.members_max != ng.members_max || na.multicall != ng.multicall ||
+            na.token_max != ng.token_max ||
+            na.multicall_depth != ng.multicall_depth) {
+            fail_msg("%s (%.*s): plain tier counted elements %u depth %u "
+                     "params %u string %llu; the general walk %u %u %u %llu",
+                     label, (int)(len < 300 ? len : 300), buf, na.elements,
+                     na.depth_max, na.params, (unsigned long long)na.string_max,
+                     ng.elements, ng.depth_max, ng.params,
+                     (unsigned long long)ng.string_max);
+        }
+    }
+    return (int)na.fast;
+}
+
+static void fast_count(int fast, size_t *taken, size_t *plain)
+{
+    *taken += fast != 0;
+    *plain += fast == 2;
 }
 
 /* The fast path decides every body exactly as libxml2's reading does:
@@ -1197,7 +1342,7 @@ static int fast_compare(const char *label, const char *buf, size_t len,
 static void test_fast_same_as_libxml2(void **state)
 {
     mg_xmlrpc_limits_t lims[2];
-    size_t i, nseeds = 0, taken = 0, runs = 0, m;
+    size_t i, nseeds = 0, taken = 0, plain = 0, runs = 0, m;
     char *seeds[128];
     size_t lens[128];
     static char mut[4][70000];
@@ -1232,23 +1377,30 @@ static void test_fast_same_as_libxml2(void **state)
         seeds[nseeds] = buf;
         lens[nseeds++] = len;
     }
-    /* the client-written seeds are the fast path's to take */
-    for (i = 0; i < 5; i++) {
-        assert_true(fast_compare("seed", seeds[i], lens[i], &lims[0], NULL));
+    /* the client-written seeds are the fast path's to take, the first
+     * ones its plain tier's */
+    for (i = 0; i < PLAIN_SEEDS + 3; i++) {
+        assert_int_equal(
+            fast_compare("seed", seeds[i], lens[i], &lims[0], NULL),
+            i < PLAIN_SEEDS ? 2 : 1);
     }
     for (i = 0; i < nseeds; i++) {
         size_t l;
 
         for (l = 0; l < 2; l++) {
-            taken +=
-                (size_t)fast_compare("seed", seeds[i], lens[i], &lims[l], NULL);
-            taken += (size_t)fast_compare("seed, deny", seeds[i], lens[i],
-                                          &lims[l], "getBuild");
+            fast_count(fast_compare("seed", seeds[i], lens[i], &lims[l], NULL),
+                       &taken, &plain);
+            fast_count(fast_compare("seed, deny", seeds[i], lens[i], &lims[l],
+                                    "getBuild"),
+                       &taken, &plain);
             runs += 2;
         }
-        /* many more of the client-written ones, which mostly stay plain */
-        for (m = 0; m < (i < sizeof(fast_seeds) / sizeof(fast_seeds[0]) ? 4000U
-                                                                        : 200U);
+        /* many more of the client-written ones, which mostly stay plain,
+         * and of the near misses */
+        for (m = 0;
+             m < (i < PLAIN_SEEDS + 3                              ? 4000U
+                  : i < sizeof(fast_seeds) / sizeof(fast_seeds[0]) ? 1500U
+                                                                   : 200U);
              m++) {
             /* one to four mutations in a row */
             size_t k, steps = 1 + rng(4), len = lens[i];
@@ -1258,8 +1410,9 @@ static void test_fast_same_as_libxml2(void **state)
                 len = fast_mutate(src, len, mut[k], sizeof(mut[k]));
                 src = mut[k];
             }
-            taken += (size_t)fast_compare("mutation", src, len, &lims[m % 2],
-                                          m % 3 ? NULL : "deny");
+            fast_count(fast_compare("mutation", src, len, &lims[m % 2],
+                                    m % 3 ? NULL : "deny"),
+                       &taken, &plain);
             runs++;
         }
         free(seeds[i]);
@@ -1278,14 +1431,28 @@ static void test_fast_same_as_libxml2(void **state)
         if (!fast && b.len <= 60000) {
             fail_msg("generated body not taken by the fast path: %.300s", b.p);
         }
-        taken += (size_t)fast;
+        fast_count(fast, &taken, &plain);
         runs++;
         free(b.p);
     }
-    /* both ways were compared only if many took the fast path */
-    print_message("fast path: %zu of %zu bodies\n", taken, runs);
+    /* calls as Python writes them: the plain tier takes most */
+    for (m = 0; m < 6000; m++) {
+        gbuf_t b = {NULL, 0, 0};
+
+        plain_call(&b);
+        fast_count(fast_compare("plain", b.p, b.len, &lims[m % 2],
+                                m % 4 ? NULL : "deny"),
+                   &taken, &plain);
+        runs++;
+        free(b.p);
+    }
+    /* the ways were compared only if many took each */
+    print_message("fast path: %zu of %zu bodies (plain tier %zu)\n", taken,
+                  runs, plain);
     assert_true(taken * 10 > runs);
     assert_true(taken < runs);
+    assert_true(plain * 40 > runs);
+    assert_true(plain < taken);
 }
 
 /* A 50 MB string fed in one call: feed() slices it, libxml2 never holds
