@@ -209,6 +209,7 @@ static int xr_method_cb(void *baton, const char *name, size_t len, int level,
     const memguard_rule *rule;
     uint32_t method = UINT32_MAX;
     char path[160];
+    int multicall = mg_xmlrpc_multicall_name(c->x, name, len);
 
     (void)index; /* in the path */
     rule = xr_match(c, name, len);
@@ -226,15 +227,14 @@ static int xr_method_cb(void *baton, const char *name, size_t len, int level,
          * the multicall's */
         mg_board_method_count(board, method, 1);
     }
-    if (!mg_xmlrpc_multicall_name(c->x, name, len)) {
+    if (!multicall) {
         c->works++;
         c->not_essential |= rule == NULL || !rule->essential;
     }
     /* admission by memory cost: the call's method, and every call that
      * does work at every level (a multicall's cost is the sum of theirs;
      * the multicalls that carry them cost nothing of their own) */
-    if (board != NULL &&
-        (!level || !mg_xmlrpc_multicall_name(c->x, name, len))) {
+    if (board != NULL && (!level || !multicall)) {
         memguard_admit_method(r, method, rule ? rule->memory : 0, level);
     }
     if (rule == NULL) {
