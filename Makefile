@@ -131,7 +131,7 @@ deps: ## install missing build and test dependencies (apt-get or dnf)
 	@sh tools/install-deps.sh
 
 test: deps ## install what is missing, then unit + integration tests
-	@$(MAKE) --no-print-directory all mgtest
+	@$(MAKE) --no-print-directory all mgtest bench-build
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 

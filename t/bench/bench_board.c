@@ -60,7 +60,7 @@ static uint64_t one_request(mg_board_t *b, uint32_t slot, const char *method,
     uint32_t m;
     uint64_t v;
 
-    mg_board_request_begin(b, slot);
+    mg_board_request_begin(b, slot, 14000000u);
     v = mg_board_verdict_load(b);
     m = mg_board_method_get(b, method, strlen(method));
     v += mg_board_verdict_load(b);
