@@ -414,26 +414,6 @@ static inline int mg_xmlrpc_plain_lit(const char *b, size_t len, size_t *i,
 
 #define PLAIN_LIT(s) mg_xmlrpc_plain_lit(b, len, &i, s, sizeof(s) - 1)
 
-/* Is b[0..n) the name of an XML-RPC scalar type? */
-static int mg_xmlrpc_plain_scalar(const char *b, size_t n)
-{
-    switch (n) {
-    case 2:
-        return b[0] == 'i' && (b[1] == '4' || b[1] == '8');
-    case 3:
-        return memcmp(b, "int", 3) == 0 || memcmp(b, "nil", 3) == 0;
-    case 6:
-        return memcmp(b, "string", 6) == 0 || memcmp(b, "double", 6) == 0 ||
-               memcmp(b, "base64", 6) == 0;
-    case 7:
-        return memcmp(b, "boolean", 7) == 0;
-    case 16:
-        return memcmp(b, "dateTime.iso8601", 16) == 0;
-    default:
-        return 0;
-    }
-}
-
 /* A start tag opens at depth d: what mg_xmlrpc_open() counts and checks
  * first. 0 when a limit is reached (the general walk refuses it). */
 static int mg_xmlrpc_plain_open(const mg_xmlrpc_t *x, mg_xmlrpc_plain_t *p,
@@ -488,6 +468,7 @@ static long mg_xmlrpc_plain_chars(const char *b, size_t len, size_t *i)
 static int mg_xmlrpc_plain_param(const mg_xmlrpc_t *x, mg_xmlrpc_plain_t *p,
                                  const char *b, size_t len, size_t *ip)
 {
+    char type[MG_XMLRPC_FAST_NAME + 1];
     size_t i = *ip, t;
     long n;
 
@@ -501,7 +482,13 @@ static int mg_xmlrpc_plain_param(const mg_xmlrpc_t *x, mg_xmlrpc_plain_t *p,
     while (i < len && (CLS(b[i]) & F_NAME)) {
         i++;
     }
-    if (!mg_xmlrpc_plain_scalar(b + t, i - t)) {
+    /* a scalar's type, as the handlers know them */
+    if (i - t > MG_XMLRPC_FAST_NAME) {
+        return 0;
+    }
+    memcpy(type, b + t, i - t);
+    type[i - t] = '\0';
+    if (mg_xmlrpc_kind(type, NULL) != MG_XK_SCALAR) {
         return 0;
     }
     if (!PLAIN_LIT("/>")) {

@@ -253,6 +253,10 @@ xmlParserInputPtr mg_xmlrpc_on_resolve(void *ud, const xmlChar *pub,
 
 /* ---- mg_xmlrpc_sax.c ---- */
 
+/* The kind of an element (MG_XK_*) from its local name, NUL-terminated;
+ * an unknown name is MG_XK_UNKNOWN, or a scalar with a prefix. */
+int mg_xmlrpc_kind(const char *n, const xmlChar *prefix);
+
 /* The known element names, interned in x's dictionary. */
 void mg_xmlrpc_names_init(mg_xmlrpc_t *x);
 

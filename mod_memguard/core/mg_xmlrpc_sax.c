@@ -13,8 +13,7 @@
 
 /* ---- elements ---------------------------------------------------------- */
 
-/* The kind of an element from its local name. */
-static int mg_xmlrpc_kind(const char *n, const xmlChar *prefix)
+int mg_xmlrpc_kind(const char *n, const xmlChar *prefix)
 {
     switch (n[0]) {
     case 'a':
