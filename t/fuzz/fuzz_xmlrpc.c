@@ -130,7 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(r->reason < MG_REASON__COUNT);
         FUZZ_CHECK(mg_xmlrpc_feed(x, "<", 1, 1) == st);
     }
-    /* fed whole: the fast path, if it read it, decided as libxml2 does */
+    /* fed whole: the fast path, if it read it, decided as libxml2 does
+     * (its plain tier as its general walk does) */
     if (mg_xmlrpc_counters(x)->fast) {
         fuzz_rec_t rec2 = {0, NULL, lim.multicall_depth};
         mg_xmlrpc_t *y;
