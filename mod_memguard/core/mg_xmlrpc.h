@@ -169,9 +169,13 @@ typedef struct {
     uint32_t token_max;   /* most bytes libxml2 held unparsed after a chunk */
 
     uint32_t multicall_depth; /* deepest multicall nesting (0: none) */
-    uint32_t fast; /* 1: read by the fast path, not libxml2; 2: by its
-                    * plain tier */
+    uint32_t fast;            /* who read the body: MG_XMLRPC_READ_* */
 } mg_xmlrpc_counters_t;
+
+/* counters.fast: libxml2, the fast path's general walk, its plain tier */
+#define MG_XMLRPC_READ_LIBXML2 0
+#define MG_XMLRPC_READ_WALK 1
+#define MG_XMLRPC_READ_PLAIN 2
 
 typedef struct mg_xmlrpc mg_xmlrpc_t;
 

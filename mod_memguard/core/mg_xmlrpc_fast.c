@@ -611,7 +611,7 @@ int mg_xmlrpc_fast(mg_xmlrpc_t *x, const char *buf, size_t len)
     x->ctxt_stale = 1;
     /* what feed() would have recorded had libxml2 read it */
     x->counters.bytes = len;
-    x->counters.fast = plain ? 2 : 1;
+    x->counters.fast = plain ? MG_XMLRPC_READ_PLAIN : MG_XMLRPC_READ_WALK;
     x->head_len = (uint32_t)(len < sizeof(x->head) ? len : sizeof(x->head));
     memcpy(x->head, buf, x->head_len);
     x->head_done = 1;

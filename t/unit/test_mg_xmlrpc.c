@@ -1283,8 +1283,7 @@ static void fast_differ(const char *label, const char *buf, size_t len,
 /* One body three ways (whole, in one feed): the fast path as it is, its
  * general walk alone (no plain tier), libxml2: the same outcome, the same
  * calls reported; and where the plain tier read it, the same counters as
- * the general walk. What the fast path did: 0 not taken, 1 the general
- * walk, 2 the plain tier. */
+ * the general walk. Who read it as it is: MG_XMLRPC_READ_*. */
 static int fast_compare(const char *label, const char *buf, size_t len,
                         const mg_xmlrpc_limits_t *lim, const char *deny)
 {
@@ -1297,9 +1296,9 @@ static int fast_compare(const char *label, const char *buf, size_t len,
     xmlResetLastError();
     a = fast_read(buf, len, lim, &ra, MG_XMLRPC_FAST_ALL, &na);
     g = fast_read(buf, len, lim, &rg, MG_XMLRPC_FAST_GENERAL, &ng);
-    assert_true(ng.fast != 2);
+    assert_true(ng.fast != MG_XMLRPC_READ_PLAIN);
     b = fast_read(buf, len, lim, &rb, MG_XMLRPC_FAST_NONE, &nb);
-    assert_int_equal(nb.fast, 0);
+    assert_int_equal(nb.fast, MG_XMLRPC_READ_LIBXML2);
     xmlResetLastError();
     if (!same_outcome(&a, &b)) {
         fast_differ(label, buf, len, "libxml2", &a, (int)na.fast, &b);
@@ -1309,9 +1308,9 @@ static int fast_compare(const char *label, const char *buf, size_t len,
         fast_differ(label, buf, len, "general walk", &a, (int)na.fast, &g);
     }
     same_calls(label, &ra, &rg);
-    if (na.fast == 2) {
+    if (na.fast == MG_XMLRPC_READ_PLAIN) {
         /* the plain tier counts as the handlers do */
-        assert_int_equal(ng.fast, 1);
+        assert_int_equal(ng.fast, MG_XMLRPC_READ_WALK);
         if (na.bytes != ng.bytes || na.string_max != ng.string_max ||
             na.depth_max != ng.depth_max || na.elements != ng.elements ||
             na.params != ng.params || na.items_max != ng.items_max ||
@@ -1331,8 +1330,8 @@ static int fast_compare(const char *label, const char *buf, size_t len,
 
 static void fast_count(int fast, size_t *taken, size_t *plain)
 {
-    *taken += fast != 0;
-    *plain += fast == 2;
+    *taken += fast != MG_XMLRPC_READ_LIBXML2;
+    *plain += fast == MG_XMLRPC_READ_PLAIN;
 }
 
 /* The fast path decides every body exactly as libxml2's reading does:
@@ -1382,7 +1381,7 @@ static void test_fast_same_as_libxml2(void **state)
     for (i = 0; i < PLAIN_SEEDS + 3; i++) {
         assert_int_equal(
             fast_compare("seed", seeds[i], lens[i], &lims[0], NULL),
-            i < PLAIN_SEEDS ? 2 : 1);
+            i < PLAIN_SEEDS ? MG_XMLRPC_READ_PLAIN : MG_XMLRPC_READ_WALK);
     }
     for (i = 0; i < nseeds; i++) {
         size_t l;
