@@ -170,6 +170,27 @@ static size_t mg_xmlrpc_fast_decl(const char *b, size_t len)
     return j + 2;
 }
 
+/* Before the root element: an XML declaration, if any, and whitespace
+ * (not text to the handlers). 1 and *at the index of the root's '<';
+ * 0 if the body does not begin so. */
+static int mg_xmlrpc_fast_prolog(const char *b, size_t len, size_t *at)
+{
+    size_t i = 0;
+
+    if (len >= 5 && memcmp(b, "<?xml", 5) == 0) {
+        i = mg_xmlrpc_fast_decl(b, len);
+        if (i == 0) {
+            return 0;
+        }
+    }
+    i = mg_xmlrpc_fast_space(b, i, len);
+    if (i >= len || b[i] != '<') {
+        return 0;
+    }
+    *at = i;
+    return 1;
+}
+
 /* What the checking pass saw, for the second pass to replay without
  * reading the bytes again: a start tag (its name), an end tag, an empty
  * element, a text run. A small call has a few dozen; a body with more
@@ -227,16 +248,9 @@ static int mg_xmlrpc_fast_walk(mg_xmlrpc_t *x, const char *b, size_t len,
     /* open elements: where each name starts, and its length */
     uint32_t at[MG_XMLRPC_FAST_DEPTH];
     uint8_t nlen[MG_XMLRPC_FAST_DEPTH];
-    size_t i = 0, depth = 0, s, n;
+    size_t i, depth = 0, s, n;
 
-    if (len >= 5 && memcmp(b, "<?xml", 5) == 0) {
-        i = mg_xmlrpc_fast_decl(b, len);
-        if (i == 0) {
-            return 0;
-        }
-    }
-    i = mg_xmlrpc_fast_space(b, i, len);
-    if (i >= len || b[i] != '<') {
+    if (!mg_xmlrpc_fast_prolog(b, len, &i)) {
         return 0;
     }
     for (;;) {
@@ -515,18 +529,12 @@ static int mg_xmlrpc_plain_param(const mg_xmlrpc_t *x, mg_xmlrpc_plain_t *p,
 static int mg_xmlrpc_plain_scan(const mg_xmlrpc_t *x, const char *b, size_t len,
                                 mg_xmlrpc_plain_t *p)
 {
-    size_t i = 0;
+    size_t i;
     long n;
 
     memset(p, 0, sizeof(*p));
-    if (len >= 5 && memcmp(b, "<?xml", 5) == 0) {
-        i = mg_xmlrpc_fast_decl(b, len);
-        if (i == 0) {
-            return 0;
-        }
-    }
-    i = mg_xmlrpc_fast_space(b, i, len); /* before the root: not text */
-    if (!PLAIN_LIT("<methodCall>") || !mg_xmlrpc_plain_open(x, p, 1) ||
+    if (!mg_xmlrpc_fast_prolog(b, len, &i) || !PLAIN_LIT("<methodCall>") ||
+        !mg_xmlrpc_plain_open(x, p, 1) ||
         !mg_xmlrpc_plain_space(x, p, b, len, &i) ||
         !PLAIN_LIT("<methodName>") || !mg_xmlrpc_plain_open(x, p, 2)) {
         return 0;
